@@ -1,0 +1,160 @@
+// The grammar of iptables-save output and iptables-restore input, one line at a time.
+// Line structure follows iptables-restore (xtables-restore.c / iptables-restore.c): `#` in
+// column 0 is a comment, `*table`, `:CHAIN POLICY [p:b]`, `COMMIT`, and any other line is an
+// iptables command, optionally prefixed by `[p:b]` in column 0.
+
+import { classifyArgs, type ExtensionCatalog } from "./classify.js";
+import { parseCommand, type CommandSyntax } from "./parser.js";
+import { lineExceedsLimit, MAX_ARGS, MAX_LINE_BYTES, MAX_TOKEN_BYTES, tokenizeArgs, type ArgToken } from "./tokenizer.js";
+
+export type { ArgToken } from "./tokenizer.js";
+export type { ExtensionCatalog, OptionOwner } from "./classify.js";
+export type { CommandKind, CommandSyntax, CoreOptionName, RuleItemSyntax } from "./parser.js";
+export { MAX_LINE_BYTES, MAX_TOKEN_BYTES, MAX_ARGS, saveString, tokenizeArgs } from "./tokenizer.js";
+
+export interface CountersSyntax {
+  packets: bigint;
+  bytes: bigint;
+  /** Column of the opening `[`. */
+  column: number;
+}
+
+/** What is wrong with a line, as the grammar sees it. */
+export type LineProblem =
+  | { kind: "nul-byte"; column: number }
+  | { kind: "line-too-long"; bytes: number }
+  | { kind: "token-too-long"; column: number; bytes: number }
+  | { kind: "too-many-arguments"; column: number; count: number }
+  | { kind: "unterminated-quote"; column: number }
+  | { kind: "bad-counters"; column: number; text: string }
+  | { kind: "bad-table-line"; column: number }
+  | { kind: "bad-chain-line"; column: number; reason: "missing-name" | "missing-policy" }
+  | { kind: "commit-trailing"; column: number }
+  | { kind: "indented-comment"; column: number }
+  | { kind: "syntax"; column: number; length: number; found: string; expected: string };
+
+export type LineSyntax =
+  | { kind: "blank" }
+  | { kind: "comment"; text: string }
+  | { kind: "table"; name: string; column: number }
+  | { kind: "chain"; name: ArgToken; policy: ArgToken; counters?: CountersSyntax }
+  | { kind: "commit" }
+  | { kind: "command"; counters?: CountersSyntax; command: CommandSyntax }
+  | { kind: "error"; problem: LineProblem };
+
+const COUNTERS = /^\[(\d+):(\d+)\]/;
+
+function parseCounters(text: string, column: number): CountersSyntax | undefined {
+  const match = COUNTERS.exec(column === 0 ? text : text.slice(column));
+  if (!match) return undefined;
+  return { packets: BigInt(match[1]!), bytes: BigInt(match[2]!), column };
+}
+
+/** Splits on space and TAB like strtok(…, " \t\n"), keeping columns. */
+function splitPlain(line: string, from: number): ArgToken[] {
+  const out: ArgToken[] = [];
+  const re = /[^ \t\n]+/g;
+  re.lastIndex = from;
+  for (let m = re.exec(line); m; m = re.exec(line)) {
+    out.push({ value: m[0], start: m.index, end: m.index + m[0].length, quoted: false });
+  }
+  return out;
+}
+
+/**
+ * Parses one line (without its line terminator). `catalog` tells the arity of extension
+ * options, which decides what is an option and what is a value.
+ */
+export function parseLine(line: string, catalog: ExtensionCatalog): LineSyntax {
+  if (line.length === 0) return { kind: "blank" };
+  const nul = line.indexOf("\0");
+  if (nul >= 0) return { kind: "error", problem: { kind: "nul-byte", column: nul } };
+  const tooLong = lineExceedsLimit(line);
+  if (tooLong !== undefined) return { kind: "error", problem: { kind: "line-too-long", bytes: tooLong } };
+  const first = line.charCodeAt(0);
+  if (first === 0x23 /* # */) return { kind: "comment", text: line };
+  if (first === 0x2a /* * */) {
+    const name = splitPlain(line, 1)[0];
+    if (!name || name.start !== 1) return { kind: "error", problem: { kind: "bad-table-line", column: 1 } };
+    return { kind: "table", name: name.value, column: 1 };
+  }
+  if (first === 0x3a /* : */) {
+    const parts = splitPlain(line, 1);
+    const name = parts[0];
+    if (!name || name.start !== 1) {
+      return { kind: "error", problem: { kind: "bad-chain-line", column: 1, reason: "missing-name" } };
+    }
+    const policy = parts[1];
+    if (!policy) {
+      return { kind: "error", problem: { kind: "bad-chain-line", column: name.end, reason: "missing-policy" } };
+    }
+    const countersToken = parts[2];
+    let counters: CountersSyntax | undefined;
+    if (countersToken) {
+      counters = parseCounters(countersToken.value, 0);
+      if (!counters || countersToken.value.length !== countersToken.value.indexOf("]") + 1) {
+        return {
+          kind: "error",
+          problem: { kind: "bad-counters", column: countersToken.start, text: countersToken.value },
+        };
+      }
+      counters.column = countersToken.start;
+    }
+    return { kind: "chain", name, policy, counters };
+  }
+  if (first === 0x43 /* C */ && line.startsWith("COMMIT")) {
+    if (line.length === 6) return { kind: "commit" };
+    const rest = line.charCodeAt(6);
+    if (rest === 0x20 || rest === 0x09) return { kind: "error", problem: { kind: "commit-trailing", column: 6 } };
+  }
+  let from = 0;
+  let counters: CountersSyntax | undefined;
+  if (first === 0x5b /* [ */) {
+    counters = parseCounters(line, 0);
+    const after = counters ? line.indexOf("]") + 1 : -1;
+    if (!counters || (after < line.length && line[after] !== " " && line[after] !== "\t")) {
+      const end = line.search(/[ \t]|$/);
+      return { kind: "error", problem: { kind: "bad-counters", column: 0, text: line.slice(0, end) } };
+    }
+    from = after;
+  }
+  const { tokens, problem } = tokenizeArgs(line, from);
+  if (problem) return { kind: "error", problem };
+  if (tokens.length === 0) return { kind: "blank" };
+  if (tokens.length > MAX_ARGS) {
+    return { kind: "error", problem: { kind: "too-many-arguments", column: tokens[MAX_ARGS]!.start, count: tokens.length } };
+  }
+  const leading = line.charCodeAt(tokens[0]!.start);
+  if (leading === 0x23 && tokens[0]!.start > 0 && !tokens[0]!.quoted) {
+    return { kind: "error", problem: { kind: "indented-comment", column: tokens[0]!.start } };
+  }
+  const classified = classifyArgs(tokens, catalog);
+  const result = parseCommand(classified, line.length);
+  if (!result.ok) {
+    return {
+      kind: "error",
+      problem: {
+        kind: "syntax", column: result.column, length: result.length, found: result.message, expected: result.expected,
+      },
+    };
+  }
+  return { kind: "command", counters, command: result.command };
+}
+
+/** Splits text into lines the way fgets does, reporting CR line ends without removing meaning. */
+export function* splitLines(text: string): Generator<{ text: string; number: number; crlf: boolean }> {
+  let start = 0;
+  let number = 1;
+  const length = text.length;
+  while (start < length) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = length;
+    let lineEnd = end;
+    const crlf = lineEnd > start && text.charCodeAt(lineEnd - 1) === 0x0d;
+    if (crlf) lineEnd--;
+    yield { text: text.slice(start, lineEnd), number, crlf };
+    start = end + 1;
+    number++;
+  }
+}
+

@@ -1,0 +1,127 @@
+// The argv tokenizer of iptables-restore (xshared.c add_param_to_argv), reproduced exactly:
+// only space, TAB and LF separate; `"` opens a quote anywhere; inside quotes `\x` is `x`;
+// a closing quote ends the token; outside quotes a backslash is literal.
+
+/** iptables reads lines with fgets into a 10240-byte buffer. */
+export const MAX_LINE_BYTES = 10239;
+/** add_param_to_argv refuses longer parameters ("Parameter too long!"). */
+export const MAX_TOKEN_BYTES = 1023;
+/** MAX_ARGC in xshared.c. */
+export const MAX_ARGS = 255;
+
+export interface ArgToken {
+  /** The argument after unquoting, as iptables would see it. */
+  value: string;
+  /** 0-based column of the first character of the token in its line. */
+  start: number;
+  /** 0-based column one past the last character of the token in its line. */
+  end: number;
+  /** True if any part of the token was inside quotes. */
+  quoted: boolean;
+}
+
+export type TokenizeProblem =
+  | { kind: "unterminated-quote"; column: number }
+  | { kind: "token-too-long"; column: number; bytes: number };
+
+export interface TokenizeResult {
+  tokens: ArgToken[];
+  problem?: TokenizeProblem;
+}
+
+const SPACE = 0x20;
+const TAB = 0x09;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** Splits one line (without its line terminator) into arguments from column `from`. */
+export function tokenizeArgs(line: string, from = 0): TokenizeResult {
+  const tokens: ArgToken[] = [];
+  const length = line.length;
+  let index = from;
+  while (index < length) {
+    let code = line.charCodeAt(index);
+    if (code === SPACE || code === TAB || code === 0x0a) {
+      index++;
+      continue;
+    }
+    const start = index;
+    let quoted = false;
+    let inQuote = false;
+    // Fast path: an unquoted token without backslashes is a plain slice.
+    let plainEnd = index;
+    while (plainEnd < length) {
+      code = line.charCodeAt(plainEnd);
+      if (code === SPACE || code === TAB || code === 0x0a || code === QUOTE) break;
+      plainEnd++;
+    }
+    if (plainEnd === length || code !== QUOTE) {
+      const value = line.slice(start, plainEnd);
+      tokens.push({ value, start, end: plainEnd, quoted: false });
+      const problem = tooLong(value, start);
+      if (problem) return { tokens, problem };
+      index = plainEnd;
+      continue;
+    }
+    let value = line.slice(start, plainEnd);
+    index = plainEnd;
+    let closedQuoteEndsToken = false;
+    while (index < length) {
+      code = line.charCodeAt(index);
+      if (inQuote) {
+        if (code === BACKSLASH && index + 1 < length) {
+          value += line[index + 1];
+          index += 2;
+          continue;
+        }
+        if (code === QUOTE) {
+          index++;
+          closedQuoteEndsToken = true;
+          break;
+        }
+        value += line[index];
+        index++;
+        continue;
+      }
+      if (code === QUOTE) {
+        inQuote = true;
+        quoted = true;
+        index++;
+        continue;
+      }
+      if (code === SPACE || code === TAB || code === 0x0a) break;
+      value += line[index];
+      index++;
+    }
+    if (inQuote && !closedQuoteEndsToken) {
+      tokens.push({ value, start, end: index, quoted: true });
+      return { tokens, problem: { kind: "unterminated-quote", column: start } };
+    }
+    tokens.push({ value, start, end: index, quoted });
+    const problem = tooLong(value, start);
+    if (problem) return { tokens, problem };
+  }
+  return { tokens };
+}
+
+function tooLong(value: string, column: number): TokenizeProblem | undefined {
+  if (value.length <= MAX_TOKEN_BYTES / 4) return undefined;
+  const bytes = Buffer.byteLength(value, "utf8");
+  return bytes > MAX_TOKEN_BYTES ? { kind: "token-too-long", column, bytes } : undefined;
+}
+
+/** Byte length of a line, computed only when it might exceed the limit. */
+export function lineExceedsLimit(line: string): number | undefined {
+  if (line.length <= MAX_LINE_BYTES / 4) return undefined;
+  const bytes = Buffer.byteLength(line, "utf8");
+  return bytes > MAX_LINE_BYTES ? bytes : undefined;
+}
+
+/**
+ * Quotes a value the way xtables_save_string does: bare when it is non-empty and only
+ * [A-Za-z0-9_-], otherwise in double quotes with `"`, `\` and `'` escaped.
+ */
+export function saveString(value: string): string {
+  if (value.length > 0 && /^[A-Za-z0-9_-]+$/.test(value)) return value;
+  return `"${value.replace(/["\\']/g, (c) => "\\" + c)}"`;
+}

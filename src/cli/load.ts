@@ -1,0 +1,50 @@
+// Shared by every command: read the input, parse it, report diagnostics, decide whether to go on.
+
+import { hasErrors, type Diagnostic } from "../diagnostics.js";
+import { inputProblemMessage, readInput, type InputProblem } from "../input.js";
+import { parseRulesetText, type ParseResult } from "../model/build.js";
+import type { Family } from "../model/types.js";
+import { paletteFor } from "./color.js";
+import { ExitCode } from "./exit-codes.js";
+import { renderDiagnostics } from "./render-diagnostics.js";
+
+export interface LoadOptions {
+  file: string | undefined;
+  lenient: boolean;
+  family?: Family;
+  /** Print warnings (errors are always printed). */
+  quiet?: boolean;
+}
+
+export type Loaded =
+  | { ok: true; result: ParseResult; text: string; name: string }
+  | { ok: false; exitCode: ExitCode; result?: ParseResult; name: string };
+
+function inputExitCode(problem: InputProblem): ExitCode {
+  return problem.kind === "stdin-is-terminal" ? ExitCode.usage : ExitCode.unreadableInput;
+}
+
+export function loadDump(options: LoadOptions): Loaded {
+  const input = readInput(options.file);
+  if (!input.ok) {
+    process.stderr.write(`iptscope: ${inputProblemMessage(input.problem)}\n`);
+    return { ok: false, exitCode: inputExitCode(input.problem), name: options.file ?? "<stdin>" };
+  }
+  const result = parseRulesetText(input.text, { lenient: options.lenient, family: options.family });
+  const shown: Diagnostic[] = options.quiet ? result.diagnostics.filter((d) => d.severity === "error") : result.diagnostics;
+  if (shown.length > 0) {
+    process.stderr.write(renderDiagnostics(shown, input.name, input.text, paletteFor(process.stderr)) + "\n");
+  }
+  if (result.skippedLines.length > 0) {
+    process.stderr.write(`iptscope: ${input.name}: skipped ${result.skippedLines.length} line(s) (--lenient)\n`);
+  }
+  if (result.diagnostics.some((d) => d.kind === "empty-input")) {
+    return { ok: false, exitCode: ExitCode.emptyInput, result, name: input.name };
+  }
+  if (hasErrors(result.diagnostics)) {
+    const errors = result.diagnostics.filter((d) => d.severity === "error").length;
+    process.stderr.write(`iptscope: ${input.name}: ${errors} error(s); nothing printed (use --lenient to skip bad lines)\n`);
+    return { ok: false, exitCode: ExitCode.malformedInput, result, name: input.name };
+  }
+  return { ok: true, result, text: input.text, name: input.name };
+}

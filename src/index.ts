@@ -1,0 +1,15 @@
+// The public API of iptscope: parse a dump into the typed model, print it back.
+
+import { parseRulesetText, type ParseOptions, type ParseResult } from "./model/build.js";
+
+export type { ParseOptions, ParseResult } from "./model/build.js";
+export type * from "./model/types.js";
+export type { Diagnostic, DiagnosticKind, Severity } from "./diagnostics.js";
+export { hasErrors } from "./diagnostics.js";
+export { formatRuleset, formatRule, type FormatOptions } from "./model/print.js";
+export { BUILTIN_CHAINS, TABLE_NAMES } from "./model/types.js";
+
+/** Parses iptables-save output (or iptables-restore input) into the typed model. Never throws on bad input. */
+export function parseRuleset(text: string, options: ParseOptions = {}): ParseResult {
+  return parseRulesetText(text, options);
+}

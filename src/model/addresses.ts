@@ -1,0 +1,226 @@
+// IPv4/IPv6 addresses as iptables reads and prints them: masks applied on input, inet_ntop
+// (glibc flavour) on output, `/32` and `/128` always, non-CIDR masks in address notation.
+
+import type { AddressMask, Family } from "./types.js";
+
+export type ParsedAddress = { family: "ipv4"; value: number } | { family: "ipv6"; value: bigint };
+
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+export function parseIpv4(text: string): number | undefined {
+  const m = IPV4.exec(text);
+  if (!m) return undefined;
+  let value = 0;
+  for (let i = 1; i <= 4; i++) {
+    const octet = Number(m[i]);
+    if (octet > 255) return undefined;
+    value = value * 256 + octet;
+  }
+  return value;
+}
+
+export function formatIpv4(value: number): string {
+  return `${(value >>> 24) & 255}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
+}
+
+export function parseIpv6(text: string): bigint | undefined {
+  if (text.length < 2 || !/^[0-9A-Fa-f:.]+$/.test(text)) return undefined;
+  let head = text;
+  let tailWords: number[] = [];
+  const lastColon = text.lastIndexOf(":");
+  if (text.includes(".")) {
+    const v4 = parseIpv4(text.slice(lastColon + 1));
+    if (v4 === undefined) return undefined;
+    tailWords = [v4 >>> 16, v4 & 0xffff];
+    head = text.slice(0, lastColon + 1);
+    if (head.endsWith(":") && !head.endsWith("::")) head = head.slice(0, -1);
+  }
+  const halves = head.split("::");
+  if (halves.length > 2) return undefined;
+  const parseWords = (part: string): number[] | undefined => {
+    if (part === "") return [];
+    const words: number[] = [];
+    for (const w of part.split(":")) {
+      if (!/^[0-9A-Fa-f]{1,4}$/.test(w)) return undefined;
+      words.push(parseInt(w, 16));
+    }
+    return words;
+  };
+  const left = parseWords(halves[0]!);
+  const right = halves.length === 2 ? parseWords(halves[1]!) : [];
+  if (!left || !right) return undefined;
+  const explicit = left.length + right.length + tailWords.length;
+  let words: number[];
+  if (halves.length === 2) {
+    if (explicit > 7) return undefined;
+    words = [...left, ...new Array<number>(8 - explicit).fill(0), ...right, ...tailWords];
+  } else {
+    if (explicit !== 8) return undefined;
+    words = [...left, ...tailWords];
+  }
+  let value = 0n;
+  for (const w of words) value = (value << 16n) | BigInt(w);
+  return value;
+}
+
+/** inet_ntop as glibc writes it, including `::a.b.c.d` for IPv4-compatible and -mapped addresses. */
+export function formatIpv6(value: bigint): string {
+  const words: number[] = [];
+  for (let i = 7; i >= 0; i--) words.push(Number((value >> BigInt(i * 16)) & 0xffffn));
+  let bestBase = -1;
+  let bestLen = 0;
+  let curBase = -1;
+  let curLen = 0;
+  for (let i = 0; i < 8; i++) {
+    if (words[i] === 0) {
+      if (curBase === -1) {
+        curBase = i;
+        curLen = 1;
+      } else curLen++;
+    } else if (curBase !== -1) {
+      if (bestBase === -1 || curLen > bestLen) {
+        bestBase = curBase;
+        bestLen = curLen;
+      }
+      curBase = -1;
+    }
+  }
+  if (curBase !== -1 && (bestBase === -1 || curLen > bestLen)) {
+    bestBase = curBase;
+    bestLen = curLen;
+  }
+  if (bestBase !== -1 && bestLen < 2) bestBase = -1;
+  let out = "";
+  for (let i = 0; i < 8; i++) {
+    if (bestBase !== -1 && i >= bestBase && i < bestBase + bestLen) {
+      if (i === bestBase) out += ":";
+      continue;
+    }
+    if (i !== 0) out += ":";
+    const embedsIpv4 =
+      i === 6 &&
+      bestBase === 0 &&
+      (bestLen === 6 || (bestLen === 7 && words[7] !== 1) || (bestLen === 5 && words[5] === 0xffff));
+    if (embedsIpv4) {
+      out += formatIpv4(((words[6]! << 16) | words[7]!) >>> 0);
+      break;
+    }
+    out += words[i]!.toString(16);
+  }
+  if (bestBase !== -1 && bestBase + bestLen === 8) out += ":";
+  return out;
+}
+
+export function parseAddress(text: string, family: Family): ParsedAddress | undefined {
+  if (family === "ipv4") {
+    const value = parseIpv4(text);
+    return value === undefined ? undefined : { family, value };
+  }
+  const value = parseIpv6(text);
+  return value === undefined ? undefined : { family, value };
+}
+
+export function formatAddress(address: ParsedAddress): string {
+  return address.family === "ipv4" ? formatIpv4(address.value) : formatIpv6(address.value);
+}
+
+const V4_ALL = 0xffffffff;
+const V6_ALL = (1n << 128n) - 1n;
+
+function v4MaskFromPrefix(prefix: number): number {
+  return prefix === 0 ? 0 : (V4_ALL << (32 - prefix)) >>> 0;
+}
+
+function v6MaskFromPrefix(prefix: number): bigint {
+  return prefix === 0 ? 0n : (V6_ALL << BigInt(128 - prefix)) & V6_ALL;
+}
+
+function v4Prefix(mask: number): number | undefined {
+  for (let p = 0; p <= 32; p++) if (v4MaskFromPrefix(p) === mask) return p;
+  return undefined;
+}
+
+function v6Prefix(mask: bigint): number | undefined {
+  for (let p = 0; p <= 128; p++) if (v6MaskFromPrefix(p) === mask) return p;
+  return undefined;
+}
+
+export type AddressProblem = "bad-address" | "bad-mask" | "hostname";
+
+/**
+ * Parses `ADDR[/PREFIX|/MASK]` as iptables does for -s/-d: the address is stored masked,
+ * a missing mask means a host.
+ */
+export function parseAddressMask(text: string, family: Family): AddressMask | AddressProblem {
+  const slash = text.indexOf("/");
+  const addressText = slash < 0 ? text : text.slice(0, slash);
+  const maskText = slash < 0 ? undefined : text.slice(slash + 1);
+  const address = parseAddress(addressText, family);
+  if (!address) return /^[A-Za-z][A-Za-z0-9.-]*$/.test(addressText) ? "hostname" : "bad-address";
+  if (address.family === "ipv4") {
+    let mask = V4_ALL;
+    if (maskText !== undefined) {
+      if (/^\d{1,2}$/.test(maskText)) {
+        const prefix = Number(maskText);
+        if (prefix > 32) return "bad-mask";
+        mask = v4MaskFromPrefix(prefix);
+      } else {
+        const dotted = parseIpv4(maskText);
+        if (dotted === undefined) return "bad-mask";
+        mask = dotted;
+      }
+    }
+    const value = (address.value & mask) >>> 0;
+    return { address: formatIpv4(value), prefix: v4Prefix(mask), mask: formatIpv4(mask), family };
+  }
+  let mask = V6_ALL;
+  if (maskText !== undefined) {
+    if (/^\d{1,3}$/.test(maskText)) {
+      const prefix = Number(maskText);
+      if (prefix > 128) return "bad-mask";
+      mask = v6MaskFromPrefix(prefix);
+    } else {
+      const full = parseIpv6(maskText);
+      if (full === undefined) return "bad-mask";
+      mask = full;
+    }
+  }
+  return { address: formatIpv6(address.value & mask), prefix: v6Prefix(mask), mask: formatIpv6(mask), family };
+}
+
+/** `ADDR/PREFIX` (or `ADDR/MASK`) as iptables-save prints -s/-d. */
+export function formatAddressMask(a: AddressMask): string {
+  return `${a.address}/${a.prefix ?? a.mask}`;
+}
+
+/** Addresses inside extensions (conntrack, recent): no `/32` for a host. */
+export function formatAddressMaskShort(a: AddressMask): string {
+  const host = a.family === "ipv4" ? 32 : 128;
+  return a.prefix === host ? a.address : formatAddressMask(a);
+}
+
+export function isAnyAddress(a: AddressMask): boolean {
+  return a.prefix === 0;
+}
+
+export function addressToBigInt(text: string): bigint | undefined {
+  const v4 = parseIpv4(text);
+  if (v4 !== undefined) return BigInt(v4);
+  return parseIpv6(text);
+}
+
+/** True if `address` (canonical text) lies in the network `a`. */
+export function addressInNetwork(address: string, a: AddressMask): boolean {
+  if (a.family === "ipv4") {
+    const value = parseIpv4(address);
+    const network = parseIpv4(a.address);
+    const mask = parseIpv4(a.mask);
+    if (value === undefined || network === undefined || mask === undefined) return false;
+    return ((value & mask) >>> 0) === network;
+  }
+  const value = parseIpv6(address);
+  const network = parseIpv6(a.address);
+  const mask = parseIpv6(a.mask);
+  if (value === undefined || network === undefined || mask === undefined) return false;
+  return (value & mask) === network;
+}

@@ -1,0 +1,465 @@
+// Value codecs: how one option's arguments are read (validated, normalised) and how
+// iptables-save prints them back. Each codec mirrors the extension's parse/save code.
+
+import { saveString } from "../../grammar/index.js";
+import { formatAddressMaskShort, parseAddress, parseAddressMask, formatAddress } from "./addresses.js";
+import type { Family, NatRange, OptionValue, PortRange } from "./types.js";
+
+export interface CodecContext {
+  family: Family;
+}
+
+export type Decoded = OptionValue | { error: string };
+
+export interface Codec {
+  /** Human description of what is expected, for diagnostics. */
+  expected: string;
+  decode(args: readonly string[], context: CodecContext): Decoded;
+  /** The arguments as iptables-save prints them (already quoted where it quotes). */
+  encode(value: OptionValue, context: CodecContext): string[];
+}
+
+const fail = (error = ""): Decoded => ({ error });
+
+function mismatch(value: OptionValue): never {
+  throw new Error(`codec received a value of kind ${value.kind}`);
+}
+
+export const flag: Codec = {
+  expected: "no value",
+  decode: () => ({ kind: "flag" }),
+  encode: () => [],
+};
+
+/** Strings printed through xtables_save_string (comment, log prefix). */
+export const quotedString = (maxBytes = 255): Codec => ({
+  expected: `a string of at most ${maxBytes} bytes`,
+  decode: ([text]) =>
+    Buffer.byteLength(text!, "utf8") > maxBytes ? fail() : { kind: "string", value: text! },
+  encode: (v) => (v.kind === "string" ? [saveString(v.value)] : mismatch(v)),
+});
+
+/** Strings printed as they are (set names, recent names, helper names). */
+export const plainString: Codec = {
+  expected: "a name",
+  decode: ([text]) => (text!.length === 0 ? fail() : { kind: "string", value: text! }),
+  encode: (v) => (v.kind === "string" ? [v.value] : mismatch(v)),
+};
+
+export function parseUnsigned(text: string, max = 0xffffffff): number | undefined {
+  if (!/^(0x[0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$/.test(text)) return undefined;
+  const value = text.startsWith("0x") ? parseInt(text.slice(2), 16) : text.length > 1 && text[0] === "0" ? parseInt(text, 8) : Number(text);
+  return Number.isFinite(value) && value <= max ? value : undefined;
+}
+
+export const unsigned = (max = 0xffffffff, min = 0): Codec => ({
+  expected: `a number from ${min} to ${max}`,
+  decode: ([text]) => {
+    const value = parseUnsigned(text!, max);
+    return value === undefined || value < min ? fail() : { kind: "number", value };
+  },
+  encode: (v) => (v.kind === "number" ? [String(v.value)] : mismatch(v)),
+});
+
+/** `N` or `N:M` (length, ctexpire); printed as one number when both ends are equal. */
+export const numberRange = (max: number, separator = ":"): Codec => ({
+  expected: `N or N${separator}M, up to ${max}`,
+  decode: ([text]) => {
+    const parts = text!.split(separator);
+    if (parts.length > 2) return fail();
+    const from = parts[0] === "" ? 0 : parseUnsigned(parts[0]!, max);
+    const to = parts.length === 1 ? from : parts[1] === "" ? max : parseUnsigned(parts[1]!, max);
+    if (from === undefined || to === undefined || from > to) return fail();
+    return { kind: "number-range", from, to };
+  },
+  encode: (v) =>
+    v.kind === "number-range" ? [v.from === v.to ? String(v.from) : `${v.from}${separator}${v.to}`] : mismatch(v),
+});
+
+const SERVICES: Record<string, number> = {
+  ftp: 21, ssh: 22, telnet: 23, smtp: 25, domain: 53, http: 80, www: 80, pop3: 110, ntp: 123, imap: 143,
+  snmp: 161, ldap: 389, https: 443, submission: 587, ldaps: 636, imaps: 993, pop3s: 995, bootps: 67, bootpc: 68,
+  tftp: 69, syslog: 514, "http-alt": 8080, kerberos: 88, microsoft_ds: 445, mysql: 3306, postgresql: 5432,
+};
+
+export function parsePort(text: string): number | undefined {
+  if (/^[0-9]+$/.test(text)) {
+    const value = Number(text);
+    return value <= 65535 ? value : undefined;
+  }
+  return SERVICES[text];
+}
+
+/** tcp/udp `--dport`: `N`, `N:M`, `:M` (from 0), `N:` (to 65535). */
+export function parsePortRange(text: string, separator = ":"): PortRange | undefined {
+  const at = text.indexOf(separator);
+  if (at < 0) {
+    const port = parsePort(text);
+    return port === undefined ? undefined : { from: port, to: port };
+  }
+  const from = at === 0 ? 0 : parsePort(text.slice(0, at));
+  const to = at === text.length - 1 ? 65535 : parsePort(text.slice(at + 1));
+  if (from === undefined || to === undefined || from > to) return undefined;
+  return { from, to };
+}
+
+export const formatPortRange = (r: PortRange, separator = ":"): string =>
+  r.from === r.to ? String(r.from) : `${r.from}${separator}${r.to}`;
+
+export const portRange = (separator = ":"): Codec => ({
+  expected: `a port or range (N, N${separator}M)`,
+  decode: ([text]) => {
+    const range = parsePortRange(text!, separator);
+    return range ? { kind: "port-range", range } : fail();
+  },
+  encode: (v) => (v.kind === "port-range" ? [formatPortRange(v.range, separator)] : mismatch(v)),
+});
+
+export const portList: Codec = {
+  expected: "a comma-separated list of ports or ranges (at most 15)",
+  decode: ([text]) => {
+    const ports: PortRange[] = [];
+    let slots = 0;
+    for (const item of text!.split(",")) {
+      const range = parsePortRange(item);
+      if (!range) return fail();
+      ports.push(range);
+      slots += range.from === range.to ? 1 : 2;
+    }
+    return slots > 15 ? fail("more than 15 ports") : { kind: "port-list", ports };
+  },
+  encode: (v) => (v.kind === "port-list" ? [v.ports.map((r) => formatPortRange(r)).join(",")] : mismatch(v)),
+};
+
+/** `VALUE[/MASK]` for mark and connmark matches; printed in hex, mask only when not all ones. */
+export const markMatch: Codec = {
+  expected: "a mark VALUE[/MASK]",
+  decode: ([text]) => {
+    const [valueText, maskText, extra] = text!.split("/");
+    const value = parseUnsigned(valueText!);
+    const mask = maskText === undefined ? undefined : parseUnsigned(maskText);
+    if (value === undefined || extra !== undefined || (maskText !== undefined && mask === undefined)) return fail();
+    return { kind: "mark", value, mask };
+  },
+  encode: (v) => {
+    if (v.kind !== "mark") return mismatch(v);
+    const mask = v.mask ?? 0xffffffff;
+    return [mask === 0xffffffff ? hex(v.value) : `${hex(v.value)}/${hex(mask)}`];
+  },
+};
+
+export const hex = (n: number): string => `0x${n.toString(16)}`;
+
+/** Mark with the mask always printed (MARK/CONNMARK --set-xmark, TPROXY --tproxy-mark). */
+export const xmark: Codec = {
+  expected: "a mark VALUE[/MASK]",
+  decode: markMatch.decode,
+  encode: (v) => (v.kind === "mark" ? [`${hex(v.value)}/${hex(v.mask ?? 0xffffffff)}`] : mismatch(v)),
+};
+
+export const markMask: Codec = {
+  expected: "a mask",
+  decode: ([text]) => {
+    const value = parseUnsigned(text!);
+    return value === undefined ? fail() : { kind: "mark", value, mask: undefined };
+  },
+  encode: (v) => (v.kind === "mark" ? [hex(v.value)] : mismatch(v)),
+};
+
+/** Comma lists of names printed in a fixed order (ctstate, addrtype, ctstatus). */
+export const nameList = (order: readonly string[], aliases: Record<string, string> = {}, caseInsensitive = true): Codec => ({
+  expected: `a comma-separated list of ${order.join(", ")}`,
+  decode: ([text]) => {
+    const names = new Set<string>();
+    for (const raw of text!.split(",")) {
+      const key = caseInsensitive ? raw.toUpperCase() : raw;
+      const name = aliases[key] ?? key;
+      if (!order.includes(name)) return fail();
+      names.add(name);
+    }
+    return { kind: "name-list", names: order.filter((n) => names.has(n)) };
+  },
+  encode: (v) => (v.kind === "name-list" ? [v.names.join(",")] : mismatch(v)),
+});
+
+/** One name from a fixed set, with aliases mapped to the name iptables-save prints. */
+export const oneOf = (names: Record<string, string>, expected: string): Codec => ({
+  expected,
+  decode: ([text]) => {
+    const name = names[text!] ?? names[text!.toLowerCase()];
+    return name === undefined ? fail() : { kind: "string", value: name };
+  },
+  encode: (v) => (v.kind === "string" ? [v.value] : mismatch(v)),
+});
+
+const TCP_FLAGS = ["FIN", "SYN", "RST", "PSH", "ACK", "URG"] as const;
+
+function parseTcpFlags(text: string): string[] | undefined {
+  const set = new Set<string>();
+  for (const raw of text.split(",")) {
+    const name = raw.toUpperCase();
+    if (name === "ALL") TCP_FLAGS.forEach((f) => set.add(f));
+    else if (name === "NONE") continue;
+    else if ((TCP_FLAGS as readonly string[]).includes(name)) set.add(name);
+    else return undefined;
+  }
+  return TCP_FLAGS.filter((f) => set.has(f));
+}
+
+const formatTcpFlags = (flags: readonly string[]): string => (flags.length === 0 ? "NONE" : flags.join(","));
+
+export const tcpFlags: Codec = {
+  expected: "MASK COMPARE (comma lists of FIN,SYN,RST,PSH,ACK,URG, ALL or NONE)",
+  decode: ([maskText, compareText]) => {
+    const mask = parseTcpFlags(maskText!);
+    const compare = parseTcpFlags(compareText!);
+    return mask && compare ? { kind: "tcp-flags", mask, compare } : fail();
+  },
+  encode: (v) => (v.kind === "tcp-flags" ? [formatTcpFlags(v.mask), formatTcpFlags(v.compare)] : mismatch(v)),
+};
+
+const ICMP_TYPES: Record<string, [number, number?]> = {
+  "echo-reply": [0], pong: [0], "destination-unreachable": [3], "network-unreachable": [3, 0],
+  "host-unreachable": [3, 1], "protocol-unreachable": [3, 2], "port-unreachable": [3, 3],
+  "fragmentation-needed": [3, 4], "source-route-failed": [3, 5], "network-unknown": [3, 6], "host-unknown": [3, 7],
+  "network-prohibited": [3, 9], "host-prohibited": [3, 10], "TOS-network-unreachable": [3, 11],
+  "TOS-host-unreachable": [3, 12], "communication-prohibited": [3, 13], "host-precedence-violation": [3, 14],
+  "precedence-cutoff": [3, 15], "source-quench": [4], redirect: [5], "network-redirect": [5, 0],
+  "host-redirect": [5, 1], "TOS-network-redirect": [5, 2], "TOS-host-redirect": [5, 3], "echo-request": [8],
+  ping: [8], "router-advertisement": [9], "router-solicitation": [10], "time-exceeded": [11], "ttl-exceeded": [11],
+  "ttl-zero-during-transit": [11, 0], "ttl-zero-during-reassembly": [11, 1], "parameter-problem": [12],
+  "ip-header-bad": [12, 0], "required-option-missing": [12, 1], "timestamp-request": [13], "timestamp-reply": [14],
+  "address-mask-request": [17], "address-mask-reply": [18],
+};
+
+const ICMPV6_TYPES: Record<string, [number, number?]> = {
+  "destination-unreachable": [1], "no-route": [1, 0], "communication-prohibited": [1, 1], "beyond-scope": [1, 2],
+  "address-unreachable": [1, 3], "port-unreachable": [1, 4], "failed-policy": [1, 5], "reject-route": [1, 6],
+  "packet-too-big": [2], "time-exceeded": [3], "ttl-exceeded": [3], "ttl-zero-during-transit": [3, 0],
+  "ttl-zero-during-reassembly": [3, 1], "parameter-problem": [4], "bad-header": [4, 0],
+  "unknown-header-type": [4, 1], "unknown-option": [4, 2], "echo-request": [128], ping: [128], "echo-reply": [129],
+  pong: [129], "mld-listener-query": [130], "mld-listener-report": [131], "mld-listener-done": [132],
+  "mld-listener-reduction": [132], "router-solicitation": [133], "router-advertisement": [134],
+  "neighbour-solicitation": [135], "neighbor-solicitation": [135], "neighbour-advertisement": [136],
+  "neighbor-advertisement": [136], redirect: [137],
+};
+
+export const icmpType = (version: 4 | 6): Codec => ({
+  expected: `an ICMP${version === 6 ? "v6" : ""} type name, TYPE or TYPE/CODE`,
+  decode: ([text]) => {
+    if (version === 4 && text === "any") return { kind: "icmp-type", type: "any" };
+    const named = (version === 4 ? ICMP_TYPES : ICMPV6_TYPES)[text!];
+    if (named) {
+      const [type, code] = named;
+      return { kind: "icmp-type", type, code: code === undefined ? undefined : { from: code, to: code }, name: text };
+    }
+    const m = /^(\d+)(?:\/(\d+))?$/.exec(text!);
+    if (!m) return fail();
+    const type = Number(m[1]);
+    const code = m[2] === undefined ? undefined : Number(m[2]);
+    if (type > 255 || (code !== undefined && code > 255)) return fail();
+    return { kind: "icmp-type", type, code: code === undefined ? undefined : { from: code, to: code } };
+  },
+  encode: (v) => {
+    if (v.kind !== "icmp-type") return mismatch(v);
+    if (v.type === "any") return ["any"];
+    return [v.code === undefined ? String(v.type) : `${v.type}/${v.code.from}`];
+  },
+});
+
+/** Addresses inside extensions (conntrack, recent --mask): no `/32` for a host. */
+export const extensionAddress: Codec = {
+  expected: "an address[/mask]",
+  decode: ([text], context) => {
+    const parsed = parseAddressMask(text!, context.family);
+    return typeof parsed === "string" ? fail() : { kind: "address", address: parsed };
+  },
+  encode: (v) => (v.kind === "address" ? [formatAddressMaskShort(v.address)] : mismatch(v)),
+};
+
+/** A bare address (recent --mask, TPROXY --on-ip), printed as an address. */
+export const bareAddress: Codec = {
+  expected: "an address",
+  decode: ([text], context) => {
+    const parsed = parseAddress(text!, context.family);
+    return parsed ? { kind: "address-range", from: formatAddress(parsed), to: formatAddress(parsed) } : fail();
+  },
+  encode: (v) => (v.kind === "address-range" ? [v.from] : mismatch(v)),
+};
+
+export const addressRange: Codec = {
+  expected: "FROM-TO addresses",
+  decode: ([text], context) => {
+    const [fromText, toText, extra] = text!.split("-");
+    const from = fromText === undefined ? undefined : parseAddress(fromText, context.family);
+    const to = toText === undefined ? from : parseAddress(toText, context.family);
+    if (!from || !to || extra !== undefined) return fail();
+    return { kind: "address-range", from: formatAddress(from), to: formatAddress(to) };
+  },
+  encode: (v) => (v.kind === "address-range" ? [`${v.from}-${v.to}`] : mismatch(v)),
+};
+
+/** DNAT/SNAT `--to-destination`: `[IP[-IP]][:PORT[-PORT[/BASE]]]`, IPv6 as `[ADDR[-ADDR]]:PORT`. */
+export const natRange: Codec = {
+  expected: "ADDR[-ADDR][:PORT[-PORT]] (IPv6: [ADDR]:PORT)",
+  decode: ([text], context) => {
+    let addressPart = text!;
+    let portPart: string | undefined;
+    if (context.family === "ipv6" && addressPart.startsWith("[")) {
+      const close = addressPart.indexOf("]");
+      if (close < 0) return fail();
+      portPart = addressPart.slice(close + 1);
+      if (portPart !== "" && !portPart.startsWith(":")) return fail();
+      portPart = portPart === "" ? undefined : portPart.slice(1);
+      addressPart = addressPart.slice(1, close);
+    } else if (context.family === "ipv4") {
+      const colon = addressPart.indexOf(":");
+      if (colon >= 0) {
+        portPart = addressPart.slice(colon + 1);
+        addressPart = addressPart.slice(0, colon);
+      }
+    }
+    const range: NatRange = {};
+    if (addressPart !== "") {
+      const dash = addressPart.indexOf("-");
+      const from = parseAddress(dash < 0 ? addressPart : addressPart.slice(0, dash), context.family);
+      const to = dash < 0 ? from : parseAddress(addressPart.slice(dash + 1), context.family);
+      if (!from || !to) return fail();
+      range.fromAddress = formatAddress(from);
+      range.toAddress = formatAddress(to);
+    }
+    if (portPart !== undefined) {
+      const m = /^(\d+)(?:-(\d+))?(?:\/(\d+))?$/.exec(portPart);
+      if (!m) return fail();
+      range.fromPort = Number(m[1]);
+      range.toPort = m[2] === undefined ? range.fromPort : Number(m[2]);
+      if (m[3] !== undefined) range.basePort = Number(m[3]);
+      if (range.fromPort > 65535 || range.toPort > 65535 || range.fromPort > range.toPort) return fail();
+    }
+    if (range.fromAddress === undefined && range.fromPort === undefined) return fail();
+    return { kind: "nat-range", range };
+  },
+  encode: (v, context) => {
+    if (v.kind !== "nat-range") return mismatch(v);
+    const r = v.range;
+    let address = r.fromAddress === undefined ? "" : r.fromAddress;
+    if (r.toAddress !== undefined && r.toAddress !== r.fromAddress) address += `-${r.toAddress}`;
+    let ports = "";
+    if (r.fromPort !== undefined) {
+      ports = `:${r.fromPort}`;
+      if (r.toPort !== undefined && r.toPort !== r.fromPort) ports += `-${r.toPort}`;
+      if (r.basePort !== undefined) ports += `/${r.basePort}`;
+    }
+    if (context.family === "ipv6" && ports !== "" && address !== "") return [`[${address}]${ports}`];
+    return [address + ports];
+  },
+};
+
+/** The kernel keeps a random probability as round(p·2^31); iptables-save prints it with `%.11f`. */
+export const probability: Codec = {
+  expected: "a probability from 0 to 1",
+  decode: ([text]) => {
+    if (!/^(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(text!)) return fail();
+    const value = Number(text);
+    if (!(value >= 0 && value <= 1)) return fail();
+    return { kind: "probability", value, stored: Math.round(value * 0x80000000) };
+  },
+  encode: (v) => (v.kind === "probability" ? [formatStoredProbability(v.stored)] : mismatch(v)),
+};
+
+/** Exact `%.11f` of stored/2^31, rounding half to even like glibc's printf. */
+export function formatStoredProbability(stored: number): string {
+  const scaled = BigInt(stored) * 10n ** 11n;
+  const denominator = 1n << 31n;
+  let quotient = scaled / denominator;
+  const remainder = scaled % denominator;
+  const twice = remainder * 2n;
+  if (twice > denominator || (twice === denominator && quotient % 2n === 1n)) quotient++;
+  const digits = quotient.toString().padStart(12, "0");
+  return `${digits.slice(0, -11)}.${digits.slice(-11)}`;
+}
+
+const LIMIT_SCALE = 10000;
+const RATE_UNITS = [
+  { name: "day", mult: LIMIT_SCALE * 24 * 60 * 60 },
+  { name: "hour", mult: LIMIT_SCALE * 60 * 60 },
+  { name: "min", mult: LIMIT_SCALE * 60 },
+  { name: "sec", mult: LIMIT_SCALE },
+] as const;
+
+const UNIT_ALIASES: Record<string, (typeof RATE_UNITS)[number]["name"]> = {
+  s: "sec", sec: "sec", second: "sec", m: "min", min: "min", minute: "min", h: "hour", hour: "hour", d: "day", day: "day",
+};
+
+/** limit's `N/unit`: stored as a period, printed back with the largest exact unit (libxt_limit print_rate). */
+export const rate: Codec = {
+  expected: "a rate N/sec, N/min, N/hour or N/day",
+  decode: ([text]) => {
+    const m = /^(\d+)(?:\/([a-z]+))?$/.exec(text!);
+    if (!m) return fail();
+    const count = Number(m[1]);
+    const unitName = m[2] === undefined ? "sec" : UNIT_ALIASES[m[2]] ?? (m[2].endsWith("s") ? UNIT_ALIASES[m[2].slice(0, -1)] : undefined);
+    const unit = RATE_UNITS.find((u) => u.name === unitName);
+    if (!unit || count === 0) return fail();
+    const period = Math.floor(unit.mult / count);
+    if (period === 0) return fail("rate too fast");
+    return { kind: "rate", per: period, unit: unit.name };
+  },
+  encode: (v) => {
+    if (v.kind !== "rate") return mismatch(v);
+    const period = v.per;
+    let i = 1;
+    for (; i < RATE_UNITS.length; i++) {
+      const mult = RATE_UNITS[i]!.mult;
+      if (period > mult || Math.floor(mult / period) < mult % period) break;
+    }
+    const unit = RATE_UNITS[i - 1]!;
+    return [`${Math.floor(unit.mult / period)}/${unit.name}`];
+  },
+};
+
+export const setSpec: Codec = {
+  expected: "SETNAME src|dst[,src|dst…]",
+  decode: ([name, flags]) => {
+    const directions: ("src" | "dst")[] = [];
+    for (const f of flags!.split(",")) {
+      if (f !== "src" && f !== "dst") return fail();
+      directions.push(f);
+    }
+    if (name!.length === 0 || directions.length === 0 || directions.length > 6) return fail();
+    return { kind: "set", name: name!, directions };
+  },
+  encode: (v) => (v.kind === "set" ? [v.name, v.directions.join(",")] : mismatch(v)),
+};
+
+export const macAddress: Codec = {
+  expected: "a MAC address XX:XX:XX:XX:XX:XX",
+  decode: ([text]) =>
+    /^([0-9A-Fa-f]{1,2}:){5}[0-9A-Fa-f]{1,2}$/.test(text!)
+      ? { kind: "string", value: text!.split(":").map((b) => b.padStart(2, "0").toUpperCase()).join(":") }
+      : fail(),
+  encode: (v) => (v.kind === "string" ? [v.value] : mismatch(v)),
+};
+
+export const interfaceName: Codec = {
+  expected: "an interface name (at most 15 characters)",
+  decode: ([text]) => (isValidInterface(text!) ? { kind: "string", value: text! } : fail()),
+  encode: (v) => (v.kind === "string" ? [v.value] : mismatch(v)),
+};
+
+export function isValidInterface(name: string): boolean {
+  return name.length > 0 && name.length < 16 && !/[/\s]/.test(name);
+}
+
+/** owner's uid/gid: `N` or `N-M`; names only for root, the one name that is the same everywhere. */
+export const idRange: Codec = {
+  expected: "a numeric id or range N-M",
+  decode: ([text]) => {
+    const m = /^(\d+|root)(?:-(\d+))?$/.exec(text!);
+    if (!m) return fail();
+    const from = m[1] === "root" ? 0 : Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    return from > to || to > 0xffffffff ? fail() : { kind: "number-range", from, to };
+  },
+  encode: (v) => (v.kind === "number-range" ? [v.from === v.to ? String(v.from) : `${v.from}-${v.to}`] : mismatch(v)),
+};

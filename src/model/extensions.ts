@@ -1,0 +1,524 @@
+// The match and target extensions iptscope models: their options (arity, negation, value
+// codec) in the order iptables-save prints them, and how loading normalises them
+// (extensions/libxt_*.c in iptables 1.8.9).
+
+import type { ExtensionCatalog } from "../../grammar/index.js";
+import * as c from "./codecs.js";
+import type { Codec, CodecContext } from "./codecs.js";
+import type { ExtensionOption, Family, OptionValue } from "./types.js";
+
+export interface OptionSpec {
+  /** Canonical name without dashes. */
+  name: string;
+  aliases?: readonly string[];
+  arity: number;
+  negatable?: boolean;
+  codec: Codec;
+}
+
+export interface ExtensionSpec {
+  name: string;
+  options: readonly OptionSpec[];
+  /** Protocols whose `-p` this match needs (tcp, udp, icmp, …). */
+  protocols?: readonly string[];
+  /** Options as the kernel keeps them after loading: defaults added, aliases folded. */
+  normalize?(options: ExtensionOption[], context: CodecContext): ExtensionOption[];
+}
+
+const opt = (name: string, arity: number, codec: Codec, extra: Partial<OptionSpec> = {}): OptionSpec => ({
+  name, arity, codec, ...extra,
+});
+const neg = (name: string, arity: number, codec: Codec, extra: Partial<OptionSpec> = {}): OptionSpec =>
+  opt(name, arity, codec, { negatable: true, ...extra });
+const flagOpt = (name: string, extra: Partial<OptionSpec> = {}): OptionSpec => opt(name, 0, c.flag, extra);
+
+export function synthesize(name: string, value: OptionValue, negated = false): ExtensionOption {
+  return { name, written: `--${name}`, negated, value, args: [], column: 0 };
+}
+
+const find = (options: readonly ExtensionOption[], name: string) => options.find((o) => o.name === name);
+
+const CT_STATES = ["INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACKED", "SNAT", "DNAT"];
+const STATE_STATES = ["INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACKED"];
+const CT_STATUS = ["NONE", "EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED"];
+const ADDR_TYPES = [
+  "UNSPEC", "UNICAST", "LOCAL", "BROADCAST", "ANYCAST", "MULTICAST", "BLACKHOLE", "UNREACHABLE", "PROHIBIT",
+  "THROW", "NAT", "XRESOLVE",
+];
+
+const PROTOCOL_NUMBERS: Record<string, number> = {
+  icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, "ipv6-icmp": 58, icmpv6: 58, sctp: 132, udplite: 136, dccp: 33,
+};
+
+const ctProto: Codec = {
+  expected: "a protocol name or number",
+  decode: ([text]) => {
+    const value = /^\d+$/.test(text!) ? Number(text) : PROTOCOL_NUMBERS[text!.toLowerCase()];
+    return value === undefined || value > 255 ? { error: "" } : { kind: "number", value };
+  },
+  encode: (v) => (v.kind === "number" ? [String(v.value)] : []),
+};
+
+const tcp: ExtensionSpec = {
+  name: "tcp",
+  protocols: ["tcp"],
+  options: [
+    neg("sport", 1, c.portRange(), { aliases: ["source-port"] }),
+    neg("dport", 1, c.portRange(), { aliases: ["destination-port"] }),
+    neg("tcp-option", 1, c.unsigned(255)),
+    neg("tcp-flags", 2, c.tcpFlags),
+    neg("syn", 0, c.flag),
+  ],
+  normalize: (options) =>
+    options
+      .map((o) =>
+        o.name === "syn"
+          ? { ...o, name: "tcp-flags", value: { kind: "tcp-flags", mask: ["FIN", "SYN", "RST", "ACK"], compare: ["SYN"] } as OptionValue }
+          : o,
+      )
+      .filter((o) => !(o.value.kind === "port-range" && o.value.range.from === 0 && o.value.range.to === 65535 && !o.negated)),
+};
+
+const udp: ExtensionSpec = {
+  name: "udp",
+  protocols: ["udp"],
+  options: [
+    neg("sport", 1, c.portRange(), { aliases: ["source-port"] }),
+    neg("dport", 1, c.portRange(), { aliases: ["destination-port"] }),
+  ],
+  normalize: (options) =>
+    options.filter((o) => !(o.value.kind === "port-range" && o.value.range.from === 0 && o.value.range.to === 65535 && !o.negated)),
+};
+
+const icmp: ExtensionSpec = {
+  name: "icmp",
+  protocols: ["icmp"],
+  options: [neg("icmp-type", 1, c.icmpType(4))],
+};
+
+const icmp6: ExtensionSpec = {
+  name: "icmp6",
+  protocols: ["ipv6-icmp"],
+  options: [neg("icmpv6-type", 1, c.icmpType(6))],
+};
+
+const multiport: ExtensionSpec = {
+  name: "multiport",
+  protocols: ["tcp", "udp", "sctp", "dccp", "udplite"],
+  options: [
+    neg("sports", 1, c.portList, { aliases: ["source-ports"] }),
+    neg("dports", 1, c.portList, { aliases: ["destination-ports"] }),
+    neg("ports", 1, c.portList),
+  ],
+};
+
+const conntrack: ExtensionSpec = {
+  name: "conntrack",
+  options: [
+    neg("ctstate", 1, c.nameList(CT_STATES)),
+    neg("ctproto", 1, ctProto),
+    neg("ctorigsrc", 1, c.extensionAddress),
+    neg("ctorigdst", 1, c.extensionAddress),
+    neg("ctreplsrc", 1, c.extensionAddress),
+    neg("ctrepldst", 1, c.extensionAddress),
+    neg("ctorigsrcport", 1, c.portRange()),
+    neg("ctorigdstport", 1, c.portRange()),
+    neg("ctreplsrcport", 1, c.portRange()),
+    neg("ctrepldstport", 1, c.portRange()),
+    neg("ctstatus", 1, c.nameList(CT_STATUS)),
+    neg("ctexpire", 1, c.numberRange(0xffffffff)),
+    opt("ctdir", 1, c.oneOf({ ORIGINAL: "ORIGINAL", REPLY: "REPLY", original: "ORIGINAL", reply: "REPLY" }, "ORIGINAL or REPLY")),
+  ],
+};
+
+const state: ExtensionSpec = { name: "state", options: [neg("state", 1, c.nameList(STATE_STATES))] };
+const mark: ExtensionSpec = { name: "mark", options: [neg("mark", 1, c.markMatch)] };
+const connmark: ExtensionSpec = { name: "connmark", options: [neg("mark", 1, c.markMatch)] };
+const comment: ExtensionSpec = { name: "comment", options: [opt("comment", 1, c.quotedString(255))] };
+
+const statistic: ExtensionSpec = {
+  name: "statistic",
+  options: [
+    opt("mode", 1, c.oneOf({ random: "random", nth: "nth" }, "random or nth")),
+    neg("probability", 1, c.probability),
+    neg("every", 1, c.unsigned(0xffffffff, 1)),
+    opt("packet", 1, c.unsigned()),
+  ],
+  normalize: (options) => options.filter((o) => !(o.name === "packet" && o.value.kind === "number" && o.value.value === 0)),
+};
+
+const ALL_ONES: Record<Family, string> = { ipv4: "255.255.255.255", ipv6: "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff" };
+
+const recent: ExtensionSpec = {
+  name: "recent",
+  options: [
+    neg("set", 0, c.flag),
+    neg("rcheck", 0, c.flag),
+    neg("update", 0, c.flag),
+    neg("remove", 0, c.flag),
+    opt("seconds", 1, c.unsigned()),
+    flagOpt("reap"),
+    opt("hitcount", 1, c.unsigned()),
+    flagOpt("rttl"),
+    opt("name", 1, c.plainString),
+    opt("mask", 1, c.bareAddress),
+    flagOpt("rsource"),
+    flagOpt("rdest"),
+  ],
+  normalize: (options, context) => {
+    const out = [...options];
+    if (!find(out, "name")) out.push(synthesize("name", { kind: "string", value: "DEFAULT" }));
+    if (!find(out, "mask")) {
+      const all = ALL_ONES[context.family];
+      out.push(synthesize("mask", { kind: "address-range", from: all, to: all }));
+    }
+    if (!find(out, "rsource") && !find(out, "rdest")) out.push(synthesize("rsource", { kind: "flag" }));
+    return out;
+  },
+};
+
+const addrtype: ExtensionSpec = {
+  name: "addrtype",
+  options: [
+    neg("src-type", 1, c.nameList(ADDR_TYPES)),
+    neg("dst-type", 1, c.nameList(ADDR_TYPES)),
+    flagOpt("limit-iface-in"),
+    flagOpt("limit-iface-out"),
+  ],
+};
+
+const set: ExtensionSpec = {
+  name: "set",
+  options: [
+    neg("match-set", 2, c.setSpec, { aliases: ["set"] }),
+    flagOpt("return-nomatch"),
+    neg("update-counters", 0, c.flag),
+    neg("update-subcounters", 0, c.flag),
+    neg("packets-eq", 1, c.unsigned(Number.MAX_SAFE_INTEGER)),
+    opt("packets-lt", 1, c.unsigned(Number.MAX_SAFE_INTEGER)),
+    opt("packets-gt", 1, c.unsigned(Number.MAX_SAFE_INTEGER)),
+    neg("bytes-eq", 1, c.unsigned(Number.MAX_SAFE_INTEGER)),
+    opt("bytes-lt", 1, c.unsigned(Number.MAX_SAFE_INTEGER)),
+    opt("bytes-gt", 1, c.unsigned(Number.MAX_SAFE_INTEGER)),
+  ],
+};
+
+const physdev: ExtensionSpec = {
+  name: "physdev",
+  options: [
+    neg("physdev-in", 1, c.interfaceName),
+    neg("physdev-out", 1, c.interfaceName),
+    neg("physdev-is-in", 0, c.flag),
+    neg("physdev-is-out", 0, c.flag),
+    neg("physdev-is-bridged", 0, c.flag),
+  ],
+};
+
+const owner: ExtensionSpec = {
+  name: "owner",
+  options: [
+    neg("socket-exists", 0, c.flag),
+    neg("uid-owner", 1, c.idRange),
+    neg("gid-owner", 1, c.idRange),
+    flagOpt("suppl-groups"),
+  ],
+};
+
+const limit: ExtensionSpec = {
+  name: "limit",
+  options: [opt("limit", 1, c.rate), opt("limit-burst", 1, c.unsigned(10000))],
+  normalize: (options) => {
+    const out = options.filter((o) => !(o.name === "limit-burst" && o.value.kind === "number" && o.value.value === 5));
+    if (!find(out, "limit")) out.unshift(synthesize("limit", { kind: "rate", per: 36000000 / 3, unit: "hour" }));
+    return out;
+  },
+};
+
+const iprange: ExtensionSpec = {
+  name: "iprange",
+  options: [neg("src-range", 1, c.addressRange), neg("dst-range", 1, c.addressRange)],
+};
+
+const mac: ExtensionSpec = { name: "mac", options: [neg("mac-source", 1, c.macAddress)] };
+
+const pkttype: ExtensionSpec = {
+  name: "pkttype",
+  options: [
+    neg("pkt-type", 1, c.oneOf({ unicast: "unicast", broadcast: "broadcast", multicast: "multicast", host: "unicast" }, "unicast, broadcast or multicast")),
+  ],
+};
+
+const length: ExtensionSpec = { name: "length", options: [neg("length", 1, c.numberRange(65535))] };
+
+const ttl: ExtensionSpec = {
+  name: "ttl",
+  options: [neg("ttl-eq", 1, c.unsigned(255)), opt("ttl-lt", 1, c.unsigned(255)), opt("ttl-gt", 1, c.unsigned(255))],
+};
+
+const hl: ExtensionSpec = {
+  name: "hl",
+  options: [neg("hl-eq", 1, c.unsigned(255)), opt("hl-lt", 1, c.unsigned(255)), opt("hl-gt", 1, c.unsigned(255))],
+};
+
+export const matchSpecs: ReadonlyMap<string, ExtensionSpec> = new Map(
+  [
+    tcp, udp, icmp, icmp6, multiport, conntrack, state, mark, connmark, comment, statistic, recent, addrtype, set,
+    physdev, owner, limit, iprange, mac, pkttype, length, ttl, hl,
+  ].map((s) => [s.name, s]),
+);
+
+/** `-m` names that load another extension (iptables aliases and revisions). */
+export const MATCH_ALIASES: Record<string, string> = { icmpv6: "icmp6", "ipv6-icmp": "icmp6" };
+
+// ---------------------------------------------------------------------------------------
+// Targets
+
+export const VERDICTS = ["ACCEPT", "DROP", "RETURN", "QUEUE"] as const;
+export type Verdict = (typeof VERDICTS)[number];
+
+const REJECT_V4: Record<string, string> = {
+  "icmp-net-unreachable": "icmp-net-unreachable", "net-unreach": "icmp-net-unreachable",
+  "icmp-host-unreachable": "icmp-host-unreachable", "host-unreach": "icmp-host-unreachable",
+  "icmp-proto-unreachable": "icmp-proto-unreachable", "proto-unreach": "icmp-proto-unreachable",
+  "icmp-port-unreachable": "icmp-port-unreachable", "port-unreach": "icmp-port-unreachable",
+  "icmp-net-prohibited": "icmp-net-prohibited", "net-prohib": "icmp-net-prohibited",
+  "icmp-host-prohibited": "icmp-host-prohibited", "host-prohib": "icmp-host-prohibited",
+  "icmp-admin-prohibited": "icmp-admin-prohibited", "admin-prohib": "icmp-admin-prohibited",
+  "tcp-reset": "tcp-reset", "tcp-rst": "tcp-reset",
+};
+
+const REJECT_V6: Record<string, string> = {
+  "icmp6-no-route": "icmp6-no-route", "no-route": "icmp6-no-route",
+  "icmp6-adm-prohibited": "icmp6-adm-prohibited", "adm-prohibited": "icmp6-adm-prohibited",
+  "icmp6-addr-unreachable": "icmp6-addr-unreachable", "addr-unreach": "icmp6-addr-unreachable",
+  "icmp6-port-unreachable": "icmp6-port-unreachable", "port-unreach": "icmp6-port-unreachable",
+  "icmp6-policy-fail": "icmp6-policy-fail", "policy-fail": "icmp6-policy-fail",
+  "icmp6-reject-route": "icmp6-reject-route", "reject-route": "icmp6-reject-route",
+  "tcp-reset": "tcp-reset", "tcp-rst": "tcp-reset",
+};
+
+const rejectWith: Codec = {
+  expected: "an ICMP reject type (icmp-port-unreachable, tcp-reset, …)",
+  decode: (args, context) => c.oneOf(context.family === "ipv4" ? REJECT_V4 : REJECT_V6, "").decode(args, context),
+  encode: (v, context) => c.oneOf({}, "").encode(v, context),
+};
+
+const REJECT: ExtensionSpec = {
+  name: "REJECT",
+  options: [opt("reject-with", 1, rejectWith)],
+  normalize: (options, context) =>
+    find(options, "reject-with")
+      ? options
+      : [synthesize("reject-with", { kind: "string", value: context.family === "ipv4" ? "icmp-port-unreachable" : "icmp6-port-unreachable" })],
+};
+
+const DNAT: ExtensionSpec = {
+  name: "DNAT",
+  options: [opt("to-destination", 1, c.natRange, { aliases: ["to"] }), flagOpt("random"), flagOpt("persistent")],
+};
+
+const SNAT: ExtensionSpec = {
+  name: "SNAT",
+  options: [
+    opt("to-source", 1, c.natRange, { aliases: ["to"] }),
+    flagOpt("random"),
+    flagOpt("random-fully"),
+    flagOpt("persistent"),
+  ],
+};
+
+const MASQUERADE: ExtensionSpec = {
+  name: "MASQUERADE",
+  options: [opt("to-ports", 1, c.portRange("-")), flagOpt("random"), flagOpt("random-fully")],
+};
+
+const REDIRECT: ExtensionSpec = {
+  name: "REDIRECT",
+  options: [opt("to-ports", 1, c.portRange("-")), flagOpt("random")],
+};
+
+type MarkValue = Extract<OptionValue, { kind: "mark" }>;
+
+/** MARK/CONNMARK --set-mark/--and-mark/--or-mark/--xor-mark all load as --set-xmark (libxt_MARK.c). */
+function toXmark(option: ExtensionOption): ExtensionOption | undefined {
+  if (option.value.kind !== "mark") return undefined;
+  const { value, mask } = option.value;
+  let xmark: MarkValue | undefined;
+  switch (option.name) {
+    case "set-xmark":
+      xmark = { kind: "mark", value, mask: mask ?? 0xffffffff };
+      break;
+    case "set-mark":
+      xmark = { kind: "mark", value, mask: ((mask ?? 0xffffffff) | value) >>> 0 };
+      break;
+    case "and-mark":
+      xmark = { kind: "mark", value: 0, mask: ~value >>> 0 };
+      break;
+    case "or-mark":
+      xmark = { kind: "mark", value, mask: value };
+      break;
+    case "xor-mark":
+      xmark = { kind: "mark", value, mask: 0 };
+      break;
+  }
+  return xmark ? synthesize("set-xmark", xmark) : undefined;
+}
+
+const MARK: ExtensionSpec = {
+  name: "MARK",
+  options: [
+    opt("set-xmark", 1, c.xmark),
+    opt("set-mark", 1, c.markMatch),
+    opt("and-mark", 1, c.markMask),
+    opt("or-mark", 1, c.markMask),
+    opt("xor-mark", 1, c.markMask),
+  ],
+  normalize: (options) => options.map((o) => toXmark(o) ?? o),
+};
+
+const CONNMARK: ExtensionSpec = {
+  name: "CONNMARK",
+  options: [
+    opt("set-xmark", 1, c.xmark),
+    opt("set-mark", 1, c.markMatch),
+    opt("and-mark", 1, c.markMask),
+    opt("or-mark", 1, c.markMask),
+    opt("xor-mark", 1, c.markMask),
+    flagOpt("save-mark"),
+    flagOpt("restore-mark"),
+    opt("nfmask", 1, c.markMask),
+    opt("ctmask", 1, c.markMask),
+    opt("mask", 1, c.markMask),
+  ],
+  normalize: (options) => {
+    const xmark = options.map(toXmark).find((o) => o !== undefined);
+    if (xmark) return [xmark];
+    const mode = options.find((o) => o.name === "save-mark" || o.name === "restore-mark");
+    if (!mode) return options;
+    const both = find(options, "mask");
+    const maskOf = (name: string): ExtensionOption =>
+      synthesize(name, find(options, name)?.value ?? both?.value ?? { kind: "mark", value: 0xffffffff, mask: undefined });
+    return [mode, maskOf("nfmask"), maskOf("ctmask")];
+  },
+};
+
+const LOG_LEVELS: Record<string, string> = {
+  emerg: "0", panic: "0", alert: "1", crit: "2", err: "3", error: "3", warning: "4", warn: "4", notice: "5",
+  info: "6", debug: "7", "0": "0", "1": "1", "2": "2", "3": "3", "4": "4", "5": "5", "6": "6", "7": "7",
+};
+
+const LOG: ExtensionSpec = {
+  name: "LOG",
+  options: [
+    opt("log-prefix", 1, c.quotedString(29)),
+    opt("log-level", 1, c.oneOf(LOG_LEVELS, "a syslog level (0-7, debug, info, …)")),
+    flagOpt("log-tcp-sequence"),
+    flagOpt("log-tcp-options"),
+    flagOpt("log-ip-options"),
+    flagOpt("log-uid"),
+    flagOpt("log-macdecode"),
+  ],
+  normalize: (options) => options.filter((o) => !(o.name === "log-level" && o.value.kind === "string" && o.value.value === "4")),
+};
+
+const NFLOG: ExtensionSpec = {
+  name: "NFLOG",
+  options: [
+    opt("nflog-prefix", 1, c.quotedString(63)),
+    opt("nflog-group", 1, c.unsigned(65535)),
+    opt("nflog-size", 1, c.unsigned()),
+    opt("nflog-range", 1, c.unsigned()),
+    opt("nflog-threshold", 1, c.unsigned(65535)),
+  ],
+  normalize: (options) =>
+    options.filter(
+      (o) =>
+        !(o.name === "nflog-group" && o.value.kind === "number" && o.value.value === 0) &&
+        !(o.name === "nflog-threshold" && o.value.kind === "number" && o.value.value === 1) &&
+        !(o.name === "nflog-range" && o.value.kind === "number" && o.value.value === 0),
+    ),
+};
+
+const NFQUEUE: ExtensionSpec = {
+  name: "NFQUEUE",
+  options: [
+    opt("queue-num", 1, c.unsigned(65535)),
+    opt("queue-balance", 1, c.numberRange(65535)),
+    flagOpt("queue-bypass"),
+    flagOpt("queue-cpu-fanout"),
+  ],
+  normalize: (options) => {
+    const balance = find(options, "queue-balance");
+    if (balance && balance.value.kind === "number-range" && balance.value.from === balance.value.to) {
+      return options.map((o) => (o === balance ? synthesize("queue-num", { kind: "number", value: balance.value.kind === "number-range" ? balance.value.from : 0 }) : o));
+    }
+    if (find(options, "queue-num") || balance) return options;
+    return [synthesize("queue-num", { kind: "number", value: 0 }), ...options];
+  },
+};
+
+const CT_EVENTS = ["new", "related", "destroy", "reply", "assured", "protoinfo", "helper", "mark", "natseqinfo", "secmark", "label"];
+
+const CT: ExtensionSpec = {
+  name: "CT",
+  options: [
+    flagOpt("notrack"),
+    opt("helper", 1, c.plainString),
+    opt("timeout", 1, c.plainString),
+    opt("ctevents", 1, c.nameList(CT_EVENTS, {}, false)),
+    opt("expevents", 1, c.nameList(["new"], {}, false)),
+    opt("zone-orig", 1, c.unsigned(65535)),
+    opt("zone-reply", 1, c.unsigned(65535)),
+    opt("zone", 1, c.unsigned(65535)),
+  ],
+};
+
+const TPROXY: ExtensionSpec = {
+  name: "TPROXY",
+  options: [opt("on-port", 1, c.unsigned(65535)), opt("on-ip", 1, c.bareAddress), opt("tproxy-mark", 1, c.xmark)],
+  normalize: (options, context) => {
+    const anyAddress = context.family === "ipv4" ? "0.0.0.0" : "::";
+    return [
+      find(options, "on-port") ?? synthesize("on-port", { kind: "number", value: 0 }),
+      find(options, "on-ip") ?? synthesize("on-ip", { kind: "address-range", from: anyAddress, to: anyAddress }),
+      find(options, "tproxy-mark") ?? synthesize("tproxy-mark", { kind: "mark", value: 0, mask: 0 }),
+    ];
+  },
+};
+
+const TCPMSS: ExtensionSpec = {
+  name: "TCPMSS",
+  options: [flagOpt("clamp-mss-to-pmtu"), opt("set-mss", 1, c.unsigned(65535))],
+};
+
+const CHECKSUM: ExtensionSpec = { name: "CHECKSUM", options: [flagOpt("checksum-fill")] };
+const NOTRACK: ExtensionSpec = { name: "NOTRACK", options: [] };
+const TRACE: ExtensionSpec = { name: "TRACE", options: [] };
+
+export const targetSpecs: ReadonlyMap<string, ExtensionSpec> = new Map(
+  [REJECT, DNAT, SNAT, MASQUERADE, REDIRECT, MARK, CONNMARK, LOG, NFLOG, NFQUEUE, CT, TPROXY, TCPMSS, CHECKSUM, NOTRACK, TRACE].map(
+    (s) => [s.name, s],
+  ),
+);
+
+export function findOptionSpec(spec: ExtensionSpec, written: string): OptionSpec | undefined {
+  const name = written.startsWith("--") ? written.slice(2) : written;
+  return spec.options.find((o) => o.name === name || o.aliases?.includes(name));
+}
+
+/** Implicit matches loaded by `-p` (xtables_find_match on the protocol name). */
+const IMPLICIT: Record<string, string> = { tcp: "tcp", udp: "udp", icmp: "icmp", "ipv6-icmp": "icmp6", icmpv6: "icmp6", "58": "icmp6", "6": "tcp", "17": "udp", "1": "icmp" };
+
+export const extensionCatalog: ExtensionCatalog = {
+  matchOptionArity(module, option) {
+    const spec = matchSpecs.get(MATCH_ALIASES[module] ?? module);
+    if (!spec) return null;
+    return option === "" ? undefined : findOptionSpec(spec, option)?.arity;
+  },
+  targetOptionArity(target, option) {
+    const spec = targetSpecs.get(target);
+    if (!spec) return (VERDICTS as readonly string[]).includes(target) ? undefined : null;
+    return option === "" ? undefined : findOptionSpec(spec, option)?.arity;
+  },
+  implicitMatch: (protocol) => IMPLICIT[protocol.toLowerCase()],
+};

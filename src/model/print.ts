@@ -1,0 +1,160 @@
+// Prints the model back as iptables-save text: faithfully (the input's own structure and
+// spelling, whitespace normalised) or canonically (what iptables-save prints after loading).
+
+import { tokenizeArgs } from "../../grammar/index.js";
+import { formatAddressMask, isAnyAddress } from "./addresses.js";
+import type { CodecContext } from "./codecs.js";
+import { findOptionSpec, matchSpecs, targetSpecs, type ExtensionSpec } from "./extensions.js";
+import { BUILTIN_CHAINS, type Chain, type ExtensionOption, type MatchModule, type Rule, type Ruleset, type Table, type Target } from "./types.js";
+
+export interface FormatOptions {
+  /** Print what iptables-save would print after loading this input. */
+  canonical?: boolean;
+}
+
+export function formatRuleset(ruleset: Ruleset, options: FormatOptions = {}): string {
+  const out: string[] = [];
+  const context: CodecContext = { family: ruleset.family };
+  const commentsBefore = (index: number) =>
+    ruleset.comments.filter((c) => c.beforeTable === index && !c.insideTable).forEach((c) => out.push(c.text));
+  ruleset.tables.forEach((table, index) => {
+    commentsBefore(index);
+    if (options.canonical) printCanonicalTable(table, ruleset, context, out);
+    else printFaithfulTable(table, ruleset, out);
+  });
+  commentsBefore(ruleset.tables.length);
+  return out.length === 0 ? "" : out.join("\n") + "\n";
+}
+
+function chainDeclaration(chain: Chain): string {
+  return `:${chain.name} ${chain.policy} [${chain.counters.packets}:${chain.counters.bytes}]`;
+}
+
+function printFaithfulTable(table: Table, ruleset: Ruleset, out: string[]): void {
+  out.push(`*${table.name}`);
+  const chains = new Map(table.chains.map((c) => [c.name, c]));
+  for (const statement of table.statements) {
+    switch (statement.kind) {
+      case "chain-declaration": {
+        const chain = chains.get(statement.chain);
+        if (chain) out.push(chainDeclaration(chain));
+        break;
+      }
+      case "rule":
+        out.push(normalizeCommandLine(statement.rule.text));
+        break;
+      case "command":
+        out.push(normalizeCommandLine(statement.command.text));
+        break;
+      case "comment":
+        out.push(statement.text);
+        break;
+      default: {
+        const never: never = statement;
+        throw new Error(`unhandled statement ${JSON.stringify(never)}`);
+      }
+    }
+  }
+  void ruleset;
+  if (table.commitLine !== undefined) out.push("COMMIT");
+}
+
+/** A command line with its arguments separated by single spaces, quoting kept as written. */
+export function normalizeCommandLine(text: string): string {
+  let from = 0;
+  let prefix = "";
+  if (text.startsWith("[")) {
+    from = text.indexOf("]") + 1;
+    prefix = text.slice(0, from) + " ";
+  }
+  const { tokens } = tokenizeArgs(text, from);
+  return prefix + tokens.map((t) => text.slice(t.start, t.end)).join(" ");
+}
+
+/** strcmp order, as libiptc and nft_cache_sort_chains sort user chains. */
+function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}
+
+function printCanonicalTable(table: Table, ruleset: Ruleset, context: CodecContext, out: string[]): void {
+  out.push(`*${table.name}`);
+  const builtins = BUILTIN_CHAINS[table.name]
+    .map((name) => table.chains.find((c) => c.name === name))
+    .filter((c): c is Chain => c !== undefined);
+  const users = table.chains.filter((c) => !c.builtin).sort((a, b) => byteOrder(a.name, b.name));
+  const ordered = [...builtins, ...users];
+  for (const chain of ordered) out.push(chainDeclaration(chain));
+  for (const chain of ordered) {
+    for (const rule of chain.rules) out.push(formatRule(rule, context, ruleset.hasRuleCounters));
+  }
+  out.push("COMMIT");
+}
+
+/** One rule as iptables-save prints it. */
+export function formatRule(rule: Rule, context: CodecContext, withCounters = rule.counters !== undefined): string {
+  const parts: string[] = [];
+  if (withCounters) {
+    const counters = rule.counters ?? { packets: "0", bytes: "0" };
+    parts.push(`[${counters.packets}:${counters.bytes}]`);
+  }
+  parts.push("-A", rule.chain);
+  const bang = (negated: boolean) => (negated ? "! " : "");
+  if (rule.source && (rule.source.negated || !isAnyAddress(rule.source.value))) {
+    parts.push(`${bang(rule.source.negated)}-s ${formatAddressMask(rule.source.value)}`);
+  }
+  if (rule.destination && (rule.destination.negated || !isAnyAddress(rule.destination.value))) {
+    parts.push(`${bang(rule.destination.negated)}-d ${formatAddressMask(rule.destination.value)}`);
+  }
+  if (rule.inInterface && (rule.inInterface.negated || rule.inInterface.value !== "+")) {
+    parts.push(`${bang(rule.inInterface.negated)}-i ${rule.inInterface.value}`);
+  }
+  if (rule.outInterface && (rule.outInterface.negated || rule.outInterface.value !== "+")) {
+    parts.push(`${bang(rule.outInterface.negated)}-o ${rule.outInterface.value}`);
+  }
+  if (rule.protocol && (rule.protocol.negated || rule.protocol.value.number !== 0)) {
+    parts.push(`${bang(rule.protocol.negated)}-p ${rule.protocol.value.name}`);
+  }
+  if (rule.fragment) parts.push(`${bang(rule.fragment.negated)}-f`);
+  for (const match of rule.matches) parts.push(formatMatch(match, context));
+  if (rule.target) parts.push(formatTarget(rule.target, context));
+  return parts.join(" ");
+}
+
+function formatMatch(match: MatchModule, context: CodecContext): string {
+  const options = formatOptions(match.options, match.known ? matchSpecs.get(match.name) : undefined, context);
+  return options ? `-m ${match.name} ${options}` : `-m ${match.name}`;
+}
+
+function formatTarget(target: Target, context: CodecContext): string {
+  if (target.goto) return `-g ${target.name}`;
+  const spec = target.kind === "extension" && target.known ? targetSpecs.get(target.name) : undefined;
+  const options = formatOptions(target.options, spec, context);
+  return options ? `-j ${target.name} ${options}` : `-j ${target.name}`;
+}
+
+/** Options in the extension's save order, normalised as the kernel keeps them. */
+export function canonicalOptions(options: ExtensionOption[], spec: ExtensionSpec | undefined, context: CodecContext): ExtensionOption[] {
+  if (!spec) return options;
+  const normalized = spec.normalize ? spec.normalize(options, context) : options;
+  const order = (o: ExtensionOption) => {
+    const index = spec.options.findIndex((s) => s.name === o.name);
+    return index < 0 ? spec.options.length : index;
+  };
+  return [...normalized].sort((a, b) => order(a) - order(b));
+}
+
+function formatOptions(options: ExtensionOption[], spec: ExtensionSpec | undefined, context: CodecContext): string {
+  const parts: string[] = [];
+  for (const option of canonicalOptions(options, spec, context)) {
+    const negation = option.negated ? "! " : "";
+    if (option.value.kind === "raw") {
+      const source = option.value.source;
+      parts.push(`${negation}${option.written}${source ? " " + source : ""}`);
+      continue;
+    }
+    const codec = spec && findOptionSpec(spec, option.name)?.codec;
+    const args = codec ? codec.encode(option.value, context) : option.args;
+    parts.push(`${negation}--${option.name}${args.map((a) => " " + a).join("")}`);
+  }
+  return parts.join(" ");
+}
