@@ -5,11 +5,18 @@ import {
   MatchFlag, NewChain, Protocol, RenameChain, Replace, SetCounters, SetPolicy, Value, Zero, Fragment,
 } from "./tokens.js";
 
-/** What the grammar needs to know about extensions: how many arguments each option takes. */
+/** One long option of an extension: its names without `--`, and how many arguments it takes. */
+export interface OptionSyntax {
+  names: readonly string[];
+  arity: number;
+}
+
+/** What the grammar needs to know about extensions: their options and arities. */
 export interface ExtensionCatalog {
-  /** Arity of `option` in match `module`; `undefined` if the module lacks it, `null` if the module is unknown. */
-  matchOptionArity(module: string, option: string): number | undefined | null;
-  targetOptionArity(target: string, option: string): number | undefined | null;
+  /** Options of match `module`, or `null` if the module is unknown. */
+  matchOptions(module: string): readonly OptionSyntax[] | null;
+  /** Options of target `target`, or `null` if it is not a known target (a chain, or unknown). */
+  targetOptions(target: string): readonly OptionSyntax[] | null;
   /** The match iptables loads implicitly for `-p PROTO` (tcp → tcp, ipv6-icmp → icmp6). */
   implicitMatch(protocol: string): string | undefined;
 }
@@ -21,27 +28,57 @@ export type OptionOwner =
   | { kind: "target" }
   | { kind: "none" };
 
-export interface ClassifiedToken extends IToken {
-  arg: ArgToken;
+export interface ClassifiedToken extends IToken, Omit<ArgToken, "tokenType" | "endOffset"> {
   owner?: OptionOwner;
   /** True if the owner's arity was unknown and the option took every following value. */
   greedy?: boolean;
+  /** The option's full name when it was given abbreviated (getopt_long accepts unique prefixes). */
+  resolvedName?: string;
+  /** Set when the abbreviation fits options of several extensions. */
+  ambiguous?: boolean;
 }
 
 interface LoadedExtension {
   name: string;
-  known: boolean;
+  options: readonly OptionSyntax[] | null;
+  owner: OptionOwner;
 }
 
+interface Resolution {
+  owner: OptionOwner;
+  arity: number;
+  name: string;
+}
+
+/**
+ * getopt_long over iptables' merged option table: an exact name wins; otherwise a prefix
+ * of exactly one option is taken; several prefixes are ambiguous.
+ */
+function resolveOption(name: string, extensions: readonly LoadedExtension[]): Resolution | "ambiguous" | undefined {
+  let prefix: Resolution | undefined;
+  let prefixCount = 0;
+  for (const extension of extensions) {
+    if (!extension.options) continue;
+    for (const option of extension.options) {
+      for (const candidate of option.names) {
+        if (candidate === name) return { owner: extension.owner, arity: option.arity, name: option.names[0]! };
+        if (candidate.startsWith(name) && prefix?.name !== option.names[0]) {
+          prefix = { owner: extension.owner, arity: option.arity, name: option.names[0]! };
+          prefixCount++;
+        }
+      }
+    }
+  }
+  if (prefixCount > 1) return "ambiguous";
+  return prefix;
+}
+
+/** Classifies in place: the argument object becomes the Chevrotain token. */
 function token(type: TokenType, arg: ArgToken): ClassifiedToken {
-  return {
-    image: arg.value,
-    startOffset: arg.start,
-    endOffset: arg.end - 1,
-    tokenType: type,
-    tokenTypeIdx: type.tokenTypeIdx!,
-    arg,
-  };
+  const classified = arg as unknown as ClassifiedToken;
+  classified.tokenType = type;
+  classified.tokenTypeIdx = type.tokenTypeIdx!;
+  return classified;
 }
 
 const DIGITS = /^[0-9]+$/;
@@ -63,6 +100,7 @@ export function classifyArgs(args: readonly ArgToken[], catalog: ExtensionCatalo
   const out: ClassifiedToken[] = new Array(args.length);
   const matches: LoadedExtension[] = [];
   let target: LoadedExtension | undefined;
+  let loaded: LoadedExtension[] = [];
   let protocol: string | undefined;
   let implicitLoaded: string | undefined;
   let forced = 0;
@@ -88,11 +126,17 @@ export function classifyArgs(args: readonly ArgToken[], catalog: ExtensionCatalo
       const next = args[index + 1];
       switch (core) {
         case MatchFlag:
-          if (next) matches.push({ name: next.value, known: catalog.matchOptionArity(next.value, "") !== null });
+          if (next) {
+            matches.push({ name: next.value, options: catalog.matchOptions(next.value), owner: { kind: "match", index: matches.length } });
+            loaded = target ? [target, ...[...matches].reverse()] : [...matches].reverse();
+          }
           forced = 1;
           break;
         case Jump:
-          if (next) target = { name: next.value, known: catalog.targetOptionArity(next.value, "") !== null };
+          if (next) {
+            target = { name: next.value, options: catalog.targetOptions(next.value), owner: { kind: "target" } };
+            loaded = [target, ...[...matches].reverse()];
+          }
           forced = 1;
           break;
         case Protocol:
@@ -126,44 +170,30 @@ export function classifyArgs(args: readonly ArgToken[], catalog: ExtensionCatalo
       }
       continue;
     }
-    const optionName = arg.value;
+    const optionName = arg.value.startsWith("--") ? arg.value.slice(2) : arg.value.slice(1);
     const classified = token(ExtensionOption, arg);
     let arity: number | undefined;
     let owner: OptionOwner | undefined;
-    if (target) {
-      const found = catalog.targetOptionArity(target.name, optionName);
-      if (typeof found === "number") {
-        arity = found;
-        owner = { kind: "target" };
-      }
-    }
-    for (let m = matches.length - 1; owner === undefined && m >= 0; m--) {
-      const found = catalog.matchOptionArity(matches[m]!.name, optionName);
-      if (typeof found === "number") {
-        arity = found;
-        owner = { kind: "match", index: m };
-      }
-    }
-    if (owner === undefined && protocol !== undefined) {
+    let resolution = resolveOption(optionName, loaded);
+    if (resolution === undefined && protocol !== undefined) {
       const implicit = implicitLoaded ?? catalog.implicitMatch(protocol);
-      if (implicit !== undefined) {
-        const found = catalog.matchOptionArity(implicit, optionName);
-        if (typeof found === "number") {
-          arity = found;
-          owner = { kind: "implicit-match", module: implicit };
-          implicitLoaded = implicit;
-        }
+      const options = implicit === undefined ? null : catalog.matchOptions(implicit);
+      if (implicit !== undefined && options) {
+        resolution = resolveOption(optionName, [{ name: implicit, options, owner: { kind: "implicit-match", module: implicit } }]);
+        if (resolution !== undefined) implicitLoaded = implicit;
       }
+    }
+    if (resolution === "ambiguous") {
+      classified.ambiguous = true;
+    } else if (resolution !== undefined) {
+      owner = resolution.owner;
+      arity = resolution.arity;
+      if (resolution.name !== optionName) classified.resolvedName = resolution.name;
     }
     if (owner === undefined) {
       // Options of an extension we do not know take every following plain word, so the
       // rule still round-trips; the model reports the option as unknown.
-      if (target && !target.known) owner = { kind: "target" };
-      else {
-        for (let m = matches.length - 1; owner === undefined && m >= 0; m--) {
-          if (!matches[m]!.known) owner = { kind: "match", index: m };
-        }
-      }
+      if (!classified.ambiguous) owner = loaded.find((extension) => extension.options === null)?.owner;
       owner ??= { kind: "none" };
       classified.greedy = true;
       arity = 0;

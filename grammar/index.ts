@@ -8,7 +8,7 @@ import { parseCommand, type CommandSyntax } from "./parser.js";
 import { lineExceedsLimit, MAX_ARGS, MAX_LINE_BYTES, MAX_TOKEN_BYTES, tokenizeArgs, type ArgToken } from "./tokenizer.js";
 
 export type { ArgToken } from "./tokenizer.js";
-export type { ExtensionCatalog, OptionOwner } from "./classify.js";
+export type { ExtensionCatalog, OptionOwner, OptionSyntax } from "./classify.js";
 export type { CommandKind, CommandSyntax, CoreOptionName, RuleItemSyntax } from "./parser.js";
 export { MAX_LINE_BYTES, MAX_TOKEN_BYTES, MAX_ARGS, saveString, tokenizeArgs } from "./tokenizer.js";
 
@@ -56,7 +56,10 @@ function splitPlain(line: string, from: number): ArgToken[] {
   const re = /[^ \t\n]+/g;
   re.lastIndex = from;
   for (let m = re.exec(line); m; m = re.exec(line)) {
-    out.push({ value: m[0], start: m.index, end: m.index + m[0].length, quoted: false });
+    out.push({
+      value: m[0], image: m[0], start: m.index, end: m.index + m[0].length, startOffset: m.index,
+      endOffset: m.index + m[0].length - 1, quoted: false, tokenType: undefined, tokenTypeIdx: 0,
+    });
   }
   return out;
 }
@@ -90,7 +93,8 @@ export function parseLine(line: string, catalog: ExtensionCatalog): LineSyntax {
     }
     const countersToken = parts[2];
     let counters: CountersSyntax | undefined;
-    if (countersToken) {
+    // iptables-restore reads the counters only with -c and tolerates a `-` there (felix writes `:X - -`).
+    if (countersToken && countersToken.value.startsWith("[")) {
       counters = parseCounters(countersToken.value, 0);
       if (!counters || countersToken.value.length !== countersToken.value.indexOf("]") + 1) {
         return {

@@ -25,6 +25,9 @@ export type RuleItemSyntax =
       values: ArgToken[];
       owner: OptionOwner;
       greedy: boolean;
+      /** Full option name when it was abbreviated. */
+      resolvedName?: string;
+      ambiguous: boolean;
     }
   | { kind: "set-counters"; optionToken: ArgToken; packets: ArgToken; bytes: ArgToken }
   | { kind: "family"; optionToken: ArgToken; family: 4 | 6 };
@@ -43,7 +46,7 @@ const coreOptionNames = new Map<TokenType, CoreOptionName>([
   [OutInterface, "out-interface"], [Protocol, "protocol"],
 ]);
 
-const arg = (token: ClassifiedToken | { arg?: ArgToken }): ArgToken => (token as ClassifiedToken).arg;
+const arg = (token: ClassifiedToken): ArgToken => token as unknown as ArgToken;
 
 class CommandParser extends EmbeddedActionsParser {
   constructor() {
@@ -51,13 +54,19 @@ class CommandParser extends EmbeddedActionsParser {
     this.performSelfAnalysis();
   }
 
+  // getopt lets rule options come before the command too (`-c 1 2 -A INPUT …`).
   public command = this.RULE("command", (): CommandSyntax => {
     let result!: CommandSyntax;
+    const leading: RuleItemSyntax[] = [];
+    this.MANY(() => {
+      const item = this.SUBRULE(this.ruleItem);
+      this.ACTION(() => leading.push(item));
+    });
     this.OR([
       { ALT: () => { result = this.SUBRULE(this.ruleCommand); } },
       { ALT: () => { result = this.SUBRULE(this.chainCommand); } },
     ]);
-    return result;
+    return this.ACTION(() => (leading.length === 0 ? result : { ...result, items: [...leading, ...result.items] }));
   });
 
   private ruleCommand = this.RULE("ruleCommand", (): CommandSyntax => {
@@ -101,7 +110,7 @@ class CommandParser extends EmbeddedActionsParser {
 
   private operand(operands: ArgToken[], idx = 1): void {
     const token = (idx === 1 ? this.CONSUME(Value) : this.CONSUME2(Value)) as ClassifiedToken;
-    this.ACTION(() => operands.push(token.arg));
+    this.ACTION(() => operands.push(arg(token)));
   }
 
   private chainCommand = this.RULE("chainCommand", (): CommandSyntax => {
@@ -159,21 +168,21 @@ class CommandParser extends EmbeddedActionsParser {
         ALT: () => {
           const optionToken = this.CONSUME(MatchFlag) as ClassifiedToken;
           const name = this.CONSUME(Value) as ClassifiedToken;
-          item = this.ACTION(() => ({ kind: "match", optionToken: optionToken.arg, name: name.arg }));
+          item = this.ACTION(() => ({ kind: "match", optionToken: arg(optionToken), name: arg(name) }));
         },
       },
       {
         ALT: () => {
           const optionToken = this.CONSUME(Jump) as ClassifiedToken;
           const target = this.CONSUME2(Value) as ClassifiedToken;
-          item = this.ACTION(() => ({ kind: "jump", optionToken: optionToken.arg, target: target.arg }));
+          item = this.ACTION(() => ({ kind: "jump", optionToken: arg(optionToken), target: arg(target) }));
         },
       },
       {
         ALT: () => {
           const optionToken = this.CONSUME(Goto) as ClassifiedToken;
           const target = this.CONSUME3(Value) as ClassifiedToken;
-          item = this.ACTION(() => ({ kind: "goto", optionToken: optionToken.arg, target: target.arg }));
+          item = this.ACTION(() => ({ kind: "goto", optionToken: arg(optionToken), target: arg(target) }));
         },
       },
       {
@@ -182,7 +191,7 @@ class CommandParser extends EmbeddedActionsParser {
           const packets = this.CONSUME4(Value) as ClassifiedToken;
           const bytes = this.CONSUME5(Value) as ClassifiedToken;
           item = this.ACTION(() => ({
-            kind: "set-counters", optionToken: optionToken.arg, packets: packets.arg, bytes: bytes.arg,
+            kind: "set-counters", optionToken: arg(optionToken), packets: arg(packets), bytes: arg(bytes),
           }));
         },
       },
@@ -191,7 +200,7 @@ class CommandParser extends EmbeddedActionsParser {
           const optionToken = this.CONSUME(FamilyFlag) as ClassifiedToken;
           item = this.ACTION(() => ({
             kind: "family",
-            optionToken: optionToken.arg,
+            optionToken: arg(optionToken),
             family: optionToken.image === "-6" || optionToken.image === "--ipv6" ? 6 : 4,
           }));
         },
@@ -212,16 +221,16 @@ class CommandParser extends EmbeddedActionsParser {
           item = this.ACTION(() => ({
             kind: "core",
             option: coreOptionNames.get(optionToken.tokenType)!,
-            negation: negation?.arg,
-            optionToken: optionToken.arg,
-            value: value.arg,
+            negation: negation && arg(negation),
+            optionToken: arg(optionToken),
+            value: arg(value),
           }));
         },
       },
       {
         ALT: () => {
           const optionToken = this.CONSUME(Fragment) as ClassifiedToken;
-          item = this.ACTION(() => ({ kind: "fragment", negation: negation?.arg, optionToken: optionToken.arg }));
+          item = this.ACTION(() => ({ kind: "fragment", negation: negation && arg(negation), optionToken: arg(optionToken) }));
         },
       },
       {
@@ -230,15 +239,17 @@ class CommandParser extends EmbeddedActionsParser {
           const values: ArgToken[] = [];
           this.MANY(() => {
             const value = this.CONSUME2(Value) as ClassifiedToken;
-            this.ACTION(() => values.push(value.arg));
+            this.ACTION(() => values.push(arg(value)));
           });
           item = this.ACTION(() => ({
             kind: "option",
-            negation: negation?.arg,
-            optionToken: optionToken.arg,
+            negation: negation && arg(negation),
+            optionToken: arg(optionToken),
             values,
             owner: optionToken.owner!,
             greedy: optionToken.greedy === true,
+            resolvedName: optionToken.resolvedName,
+            ambiguous: optionToken.ambiguous === true,
           }));
         },
       },
@@ -256,22 +267,43 @@ export type CommandParseResult =
 
 const tokenLabels: Record<string, string> = {
   Value: "a value",
-  Bang: "'!'",
-  ExtensionOption: "an extension option",
-  CoreValueOption: "-s/-d/-i/-o/-p",
-  MatchFlag: "-m",
-  Jump: "-j",
-  Goto: "-g",
-  Append: "-A",
+  Bang: "an option after '!'",
+  ExtensionOption: "an option",
+  CoreValueOption: "an option",
+  Source: "an option",
+  Destination: "an option",
+  InInterface: "an option",
+  OutInterface: "an option",
+  Protocol: "an option",
+  Fragment: "an option",
+  MatchFlag: "an option",
+  Jump: "an option",
+  Goto: "an option",
+  SetCounters: "an option",
+  FamilyFlag: "an option",
+  CommandToken: "a command (-A, -I, -D, -R, -N, -X, -F, -Z, -P, -E)",
+  Append: "a command (-A, -I, -D, -R, -N, -X, -F, -Z, -P, -E)",
+  Insert: "a command (-A, -I, -D, -R, -N, -X, -F, -Z, -P, -E)",
+  Delete: "a command (-A, -I, -D, -R, -N, -X, -F, -Z, -P, -E)",
+  Replace: "a command (-A, -I, -D, -R, -N, -X, -F, -Z, -P, -E)",
+  NewChain: "a command (-A, -I, -D, -R, -N, -X, -F, -Z, -P, -E)",
+  DeleteChain: "a command (-A, -I, -D, -R, -N, -X, -F, -Z, -P, -E)",
+  Flush: "a command (-A, -I, -D, -R, -N, -X, -F, -Z, -P, -E)",
+  Zero: "a command (-A, -I, -D, -R, -N, -X, -F, -Z, -P, -E)",
+  SetPolicy: "a command (-A, -I, -D, -R, -N, -X, -F, -Z, -P, -E)",
+  RenameChain: "a command (-A, -I, -D, -R, -N, -X, -F, -Z, -P, -E)",
 };
 
+/** Turns Chevrotain's token-type list into words a person reads. */
 function describeError(error: IRecognitionException): { expected: string; found: string } {
-  const found = error.token.tokenType?.name === "EOF" ? "end of line" : `'${error.token.image}'`;
-  const message = error.message;
-  const expectedMatch = /Expecting:?\s*(?:token of type --> |one of these possible Token sequences:)?\s*([^\n]*)/.exec(message);
-  let expected = expectedMatch?.[1]?.trim() ?? "";
-  expected = expected.replace(/<?\[?([A-Za-z]+)\]?>?/g, (_m, name: string) => tokenLabels[name] ?? name);
-  return { expected, found };
+  const isEnd = error.token.tokenType?.name === "EOF";
+  const found = isEnd ? "end of line" : error.token.tokenType === Value ? `value '${error.token.image}'` : `'${error.token.image}'`;
+  const labels = new Set<string>();
+  for (const match of error.message.matchAll(/\b([A-Z][A-Za-z]+)\b/g)) {
+    const label = tokenLabels[match[1]!];
+    if (label) labels.add(label);
+  }
+  return { expected: [...labels].join(" or "), found };
 }
 
 /** Parses one classified command line. Never throws. */

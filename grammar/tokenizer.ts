@@ -12,6 +12,13 @@ export const MAX_ARGS = 255;
 export interface ArgToken {
   /** The argument after unquoting, as iptables would see it. */
   value: string;
+  /** The same, under the name Chevrotain reads. */
+  image: string;
+  /** Chevrotain's view of `start`; set with the token type by the classifier. */
+  startOffset: number;
+  endOffset: number;
+  tokenType: unknown;
+  tokenTypeIdx: number;
   /** 0-based column of the first character of the token in its line. */
   start: number;
   /** 0-based column one past the last character of the token in its line. */
@@ -57,7 +64,7 @@ export function tokenizeArgs(line: string, from = 0): TokenizeResult {
     }
     if (plainEnd === length || code !== QUOTE) {
       const value = line.slice(start, plainEnd);
-      tokens.push({ value, start, end: plainEnd, quoted: false });
+      tokens.push(argToken(value, start, plainEnd, false));
       const problem = tooLong(value, start);
       if (problem) return { tokens, problem };
       index = plainEnd;
@@ -94,14 +101,19 @@ export function tokenizeArgs(line: string, from = 0): TokenizeResult {
       index++;
     }
     if (inQuote && !closedQuoteEndsToken) {
-      tokens.push({ value, start, end: index, quoted: true });
+      tokens.push(argToken(value, start, index, true));
       return { tokens, problem: { kind: "unterminated-quote", column: start } };
     }
-    tokens.push({ value, start, end: index, quoted });
+    tokens.push(argToken(value, start, index, quoted));
     const problem = tooLong(value, start);
     if (problem) return { tokens, problem };
   }
   return { tokens };
+}
+
+/** Allocated once per argument, with every field the classifier and the parser need. */
+function argToken(value: string, start: number, end: number, quoted: boolean): ArgToken {
+  return { value, start, end, quoted, image: value, startOffset: start, endOffset: end - 1, tokenType: undefined, tokenTypeIdx: 0 };
 }
 
 function tooLong(value: string, column: number): TokenizeProblem | undefined {

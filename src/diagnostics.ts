@@ -40,6 +40,7 @@ interface DiagnosticDetails {
   "bad-value": { option: string; value: string; expected: string };
   "option-not-negatable": { option: string };
   "unknown-option": { option: string };
+  "ambiguous-option": { option: string };
   "option-needs-protocol": { option: string; module: string };
   "unknown-match": { module: string };
   "unknown-target": { target: string };
@@ -49,6 +50,8 @@ interface DiagnosticDetails {
   "skipped-line": Record<string, never>;
   "jump-loop": { cycle: string[] };
   "missing-option": { module: string; option: string };
+  "nat-filtering": Record<string, never>;
+  "value-adjusted": { option: string; reason: string };
   "hook-restricted": { module: string; chain: string };
 }
 
@@ -169,8 +172,12 @@ const info: { [K in DiagnosticKind]: KindInfo<K> } = {
   "bad-value": { severity: "error", message: (d) => `bad value '${d.value}' for ${d.option}: expected ${d.expected}` },
   "option-not-negatable": { severity: "error", message: (d) => `'${d.option}' cannot be negated with '!'` },
   "unknown-option": { severity: "error", message: (d) => `unknown option '${d.option}'` },
+  "ambiguous-option": {
+    severity: "error",
+    message: (d) => `'${d.option}' abbreviates options of several loaded extensions; write it in full`,
+  },
   "option-needs-protocol": {
-    severity: "warning",
+    severity: "error",
     message: (d) => `'${d.option}' of '${d.module}' needs a matching '-p'; the kernel refuses such a rule`,
   },
   "unknown-match": {
@@ -199,6 +206,11 @@ const info: { [K in DiagnosticKind]: KindInfo<K> } = {
     message: (d) => `jump loop: ${d.cycle.join(" → ")} (iptables refuses to load loops)`,
   },
   "missing-option": { severity: "error", message: (d) => `'${d.module}' needs '${d.option}'` },
+  "value-adjusted": { severity: "warning", message: (d) => `value of ${d.option}: ${d.reason}` },
+  "nat-filtering": {
+    severity: "error",
+    message: () => "DROP in the nat table: iptables refuses it (the nat table is not intended for filtering)",
+  },
   "hook-restricted": {
     severity: "warning",
     message: (d) => `'${d.module}' is only valid in some chains; the kernel may refuse it in '${d.chain}'`,

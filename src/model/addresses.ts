@@ -19,6 +19,14 @@ export function parseIpv4(text: string): number | undefined {
   return value;
 }
 
+/** -s/-d also take short forms: `0/0`, `10.1/16` (missing octets are zero). */
+export function parseIpv4Loose(text: string): number | undefined {
+  const parts = text.split(".");
+  if (parts.length > 4 || parts.some((p) => !/^\d{1,3}$/.test(p))) return undefined;
+  while (parts.length < 4) parts.push("0");
+  return parseIpv4(parts.join("."));
+}
+
 export function formatIpv4(value: number): string {
   return `${(value >>> 24) & 255}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
 }
@@ -151,11 +159,12 @@ export type AddressProblem = "bad-address" | "bad-mask" | "hostname";
  * Parses `ADDR[/PREFIX|/MASK]` as iptables does for -s/-d: the address is stored masked,
  * a missing mask means a host.
  */
-export function parseAddressMask(text: string, family: Family): AddressMask | AddressProblem {
+export function parseAddressMask(text: string, family: Family, applyMask = true): AddressMask | AddressProblem {
   const slash = text.indexOf("/");
   const addressText = slash < 0 ? text : text.slice(0, slash);
   const maskText = slash < 0 ? undefined : text.slice(slash + 1);
-  const address = parseAddress(addressText, family);
+  const address: ParsedAddress | undefined =
+    family === "ipv4" && applyMask ? ((v) => (v === undefined ? undefined : { family, value: v }))(parseIpv4Loose(addressText)) : parseAddress(addressText, family);
   if (!address) return /^[A-Za-z][A-Za-z0-9.-]*$/.test(addressText) ? "hostname" : "bad-address";
   if (address.family === "ipv4") {
     let mask = V4_ALL;
@@ -170,7 +179,7 @@ export function parseAddressMask(text: string, family: Family): AddressMask | Ad
         mask = dotted;
       }
     }
-    const value = (address.value & mask) >>> 0;
+    const value = applyMask ? (address.value & mask) >>> 0 : address.value;
     return { address: formatIpv4(value), prefix: v4Prefix(mask), mask: formatIpv4(mask), family };
   }
   let mask = V6_ALL;
@@ -185,7 +194,7 @@ export function parseAddressMask(text: string, family: Family): AddressMask | Ad
       mask = full;
     }
   }
-  return { address: formatIpv6(address.value & mask), prefix: v6Prefix(mask), mask: formatIpv6(mask), family };
+  return { address: formatIpv6(applyMask ? address.value & mask : address.value), prefix: v6Prefix(mask), mask: formatIpv6(mask), family };
 }
 
 /** `ADDR/PREFIX` (or `ADDR/MASK`) as iptables-save prints -s/-d. */

@@ -9,8 +9,9 @@ import { diagnostic, type Diagnostic } from "../diagnostics.js";
 import { parseAddressMask } from "./addresses.js";
 import { isValidInterface } from "./codecs.js";
 import {
-  extensionCatalog, findOptionSpec, MATCH_ALIASES, matchSpecs, targetSpecs, VERDICTS, type ExtensionSpec,
+  extensionCatalog, findOptionSpec, MATCH_ALIASES, matchSpecs, targetSpecs, VERDICTS, type ExtensionSpec, type OptionSpec,
 } from "./extensions.js";
+import type { Codec, Decoded } from "./codecs.js";
 import { parseProtocol } from "./protocols.js";
 import {
   BUILTIN_CHAINS, TABLE_NAMES,
@@ -34,8 +35,8 @@ export interface ParseResult {
 
 /** Target extensions that exist in iptables but are not modelled: kept verbatim, not errors. */
 const UNMODELLED_TARGETS = new Set([
-  "AUDIT", "CLASSIFY", "CLUSTERIP", "CONNSECMARK", "DNPT", "DSCP", "ECN", "HL", "HMARK", "IDLETIMER", "LED", "NETMAP",
-  "RATEEST", "SECMARK", "SET", "SNPT", "SYNPROXY", "TEE", "TOS", "TTL", "ULOG", "MIRROR", "SAME", "IPV4OPTSSTRIP",
+  "AUDIT", "CLUSTERIP", "CONNSECMARK", "DNPT", "ECN", "HMARK", "IDLETIMER", "LED", "NETMAP",
+  "RATEEST", "SECMARK", "SET", "SNPT", "SYNPROXY", "TEE", "ULOG", "MIRROR", "SAME", "IPV4OPTSSTRIP",
 ]);
 
 const MAX_CHAIN_NAME = 28;
@@ -84,6 +85,9 @@ export class RulesetBuilder {
   private lineErrors = 0;
   private lineNumber = 0;
   private lastLine = 0;
+  /** Decoded values are immutable and repeat a lot (comments, marks, modes): share them. */
+  private readonly valueCache = new Map<Codec, Map<string, Decoded>>();
+  private readonly addressCache = new Map<string, AddressMask | ReturnType<typeof parseAddressMask>>();
 
   constructor(
     private readonly family: Family,
@@ -325,7 +329,7 @@ export class RulesetBuilder {
           }
           chain.rules.splice(position - 1, 0, ...rules);
         }
-        statements.push({ kind: "rule", rule: rules[0]! });
+        statements.push(rules[0]!);
         return;
       }
       case "delete":
@@ -423,6 +427,8 @@ export class RulesetBuilder {
           return;
         }
         chain.policy = policyToken.value as Policy;
+        // iptables -P resets the policy counters.
+        chain.counters = ZERO;
         return;
       }
       case "rename-chain": {
@@ -461,8 +467,14 @@ export class RulesetBuilder {
   private buildRules(
     command: CommandSyntax, counters: CountersSyntax | undefined, text: string, line: number, table: TableName, chain: string,
   ): Rule[] {
+    for (const item of command.items) {
+      if (item.kind === "family" && (item.family === 4 ? "ipv4" : "ipv6") !== this.family) {
+        this.report(diagnostic("other-family-rule", { line, column: item.optionToken.start + 1 }, { family: item.family === 4 ? "ipv4" : "ipv6" }));
+        return [];
+      }
+    }
     const rule: Rule = {
-      table, chain, position: 0, line, text, counters: toCounters(counters),
+      kind: "rule", table, chain, position: 0, line, text, counters: toCounters(counters),
       command: command.kind === "insert" ? "insert" : "append", matches: [],
     };
     const at = (token: ArgToken, length = token.end - token.start) => ({ line, column: token.start + 1, length });
@@ -486,7 +498,7 @@ export class RulesetBuilder {
             case "destination": {
               const list = item.option === "source" ? sources : destinations;
               for (const part of value.split(",")) {
-                const parsed = parseAddressMask(part, this.family);
+                const parsed = this.address(part);
                 if (typeof parsed === "string") {
                   const otherFamily = parseAddressMask(part, this.family === "ipv4" ? "ipv6" : "ipv4");
                   if (typeof otherFamily !== "string") {
@@ -582,8 +594,16 @@ export class RulesetBuilder {
             }
           }
           if (!module) {
-            this.report(diagnostic("unknown-option", at(item.optionToken), { option: item.optionToken.value }));
+            this.report(
+              item.ambiguous
+                ? diagnostic("ambiguous-option", at(item.optionToken), { option: item.optionToken.value })
+                : diagnostic("unknown-option", at(item.optionToken), { option: item.optionToken.value }),
+            );
             break;
+          }
+          if (module.known && "implicit" in module && module.name === "multiport" && !rule.protocol) {
+            // libxt_multiport checks the protocol while parsing its option, so order matters.
+            this.report(diagnostic("option-needs-protocol", at(item.optionToken), { option: item.optionToken.value, module: "multiport" }));
           }
           const option = this.decodeOption(module, item, line, text);
           if (option) {
@@ -609,6 +629,7 @@ export class RulesetBuilder {
       }
     }
     this.checkProtocols(rule, line);
+    this.checkKernelConstraints(rule, table, line);
     if (!ownFamily) {
       this.report(diagnostic("other-family-rule", { line, column: 1 }, { family: rule.familyOnly! }));
       return [];
@@ -654,13 +675,12 @@ export class RulesetBuilder {
       written,
       negated,
       value: { kind: "raw", args, source: sourceOf(item.values, text) },
-      args,
       column,
     });
     const spec: ExtensionSpec | undefined =
       "goto" in module ? (module.kind === "extension" ? targetSpecs.get(module.name) : undefined) : matchSpecs.get(module.name);
     if (!spec || !module.known) return raw();
-    const optionSpec = findOptionSpec(spec, written);
+    const optionSpec = findOptionSpec(spec, item.resolvedName ?? written);
     if (!optionSpec) {
       this.report(diagnostic("unknown-option", { line, column: item.optionToken.start + 1, length: written.length }, { option: written }));
       return undefined;
@@ -668,7 +688,12 @@ export class RulesetBuilder {
     if (negated && !optionSpec.negatable) {
       this.report(diagnostic("option-not-negatable", { line, column, length: written.length }, { option: written }));
     }
-    const decoded = optionSpec.codec.decode(args, { family: this.family });
+    const decoded = this.decodeCached(optionSpec, args);
+    if ("adjusted" in decoded) {
+      const first = item.values[0] ?? item.optionToken;
+      this.report(diagnostic("value-adjusted", { line, column: first.start + 1, length: first.end - first.start }, { option: written, reason: decoded.warning }));
+      return { name: optionSpec.name, written, negated, value: decoded.adjusted, column };
+    }
     if ("error" in decoded) {
       const first = item.values[0] ?? item.optionToken;
       const last = item.values[item.values.length - 1] ?? item.optionToken;
@@ -681,13 +706,55 @@ export class RulesetBuilder {
       );
       return raw();
     }
-    return { name: optionSpec.name, written, negated, value: decoded, args, column };
+    return { name: optionSpec.name, written, negated, value: decoded, column };
+  }
+
+  private decodeCached(optionSpec: OptionSpec, args: string[]): Decoded {
+    let cache = this.valueCache.get(optionSpec.codec);
+    if (!cache) {
+      cache = new Map();
+      this.valueCache.set(optionSpec.codec, cache);
+    }
+    const key = args.length === 1 ? args[0]! : args.join("\0");
+    let decoded = cache.get(key);
+    if (decoded === undefined) {
+      decoded = optionSpec.codec.decode(args, { family: this.family });
+      if (cache.size > 50_000) cache.clear();
+      cache.set(key, decoded);
+    }
+    return decoded;
+  }
+
+  private address(text: string): ReturnType<typeof parseAddressMask> {
+    let parsed = this.addressCache.get(text);
+    if (parsed === undefined) {
+      parsed = parseAddressMask(text, this.family);
+      if (this.addressCache.size > 50_000) this.addressCache.clear();
+      this.addressCache.set(text, parsed);
+    }
+    return parsed;
+  }
+
+  /** Rules the kernel (or iptables' final checks) refuse, so that a dump iptscope accepts also loads. */
+  private checkKernelConstraints(rule: Rule, table: TableName, line: number): void {
+    const target = rule.target;
+    if (table === "nat" && target?.name === "DROP" && !target.goto) {
+      this.report(diagnostic("nat-filtering", { line, column: target.column, length: 4 }, {}));
+    }
+    for (const module of rule.matches) {
+      if (module.name !== "statistic" || !module.known) continue;
+      const has = (name: string) => module.options.some((o) => o.name === name);
+      if (has("every") !== has("packet")) {
+        this.report(diagnostic("missing-option", { line, column: module.column }, { module: "statistic", option: has("every") ? "--packet" : "--every" }));
+      }
+      if (!has("mode")) this.report(diagnostic("missing-option", { line, column: module.column }, { module: "statistic", option: "--mode" }));
+    }
   }
 
   private checkProtocols(rule: Rule, line: number): void {
     for (const module of rule.matches) {
       const spec = matchSpecs.get(module.name);
-      if (!spec?.protocols || module.options.length === 0) continue;
+      if (!spec?.protocols || module.options.length === 0 || module.name === "multiport") continue;
       const protocol = rule.protocol;
       if (!protocol || protocol.negated || !spec.protocols.includes(protocol.value.name)) {
         const option = module.options[0]!;

@@ -9,7 +9,8 @@ export interface CodecContext {
   family: Family;
 }
 
-export type Decoded = OptionValue | { error: string };
+/** A value, a value the kernel will change (with why), or an error. */
+export type Decoded = OptionValue | { error: string } | { adjusted: OptionValue; warning: string };
 
 export interface Codec {
   /** Human description of what is expected, for diagnostics. */
@@ -34,8 +35,13 @@ export const flag: Codec = {
 /** Strings printed through xtables_save_string (comment, log prefix). */
 export const quotedString = (maxBytes = 255): Codec => ({
   expected: `a string of at most ${maxBytes} bytes`,
-  decode: ([text]) =>
-    Buffer.byteLength(text!, "utf8") > maxBytes ? fail() : { kind: "string", value: text! },
+  decode: ([text]) => {
+    const bytes = Buffer.from(text!, "utf8");
+    if (bytes.length <= maxBytes) return { kind: "string", value: text! };
+    // The kernel keeps the first maxBytes bytes and says nothing; iptscope says it.
+    const kept = new TextDecoder().decode(bytes.subarray(0, maxBytes)).replace(/\uFFFD$/, "");
+    return { adjusted: { kind: "string", value: kept }, warning: `${bytes.length} bytes; the kernel keeps only the first ${maxBytes}` };
+  },
   encode: (v) => (v.kind === "string" ? [saveString(v.value)] : mismatch(v)),
 });
 
@@ -267,14 +273,15 @@ export const icmpType = (version: 4 | 6): Codec => ({
   },
 });
 
-/** Addresses inside extensions (conntrack, recent --mask): no `/32` for a host. */
+/** conntrack's addresses: kept unmasked (the kernel masks when matching), no `/32` for a host. */
 export const extensionAddress: Codec = {
   expected: "an address[/mask]",
   decode: ([text], context) => {
-    const parsed = parseAddressMask(text!, context.family);
+    const parsed = parseAddressMask(text!, context.family, false);
     return typeof parsed === "string" ? fail() : { kind: "address", address: parsed };
   },
-  encode: (v) => (v.kind === "address" ? [formatAddressMaskShort(v.address)] : mismatch(v)),
+  // libxt_conntrack prints a prefix only when the mask is contiguous; other masks vanish from the text.
+  encode: (v) => (v.kind === "address" ? [v.address.prefix === undefined ? v.address.address : formatAddressMaskShort(v.address)] : mismatch(v)),
 };
 
 /** A bare address (recent --mask, TPROXY --on-ip), printed as an address. */
@@ -436,7 +443,7 @@ export const macAddress: Codec = {
   expected: "a MAC address XX:XX:XX:XX:XX:XX",
   decode: ([text]) =>
     /^([0-9A-Fa-f]{1,2}:){5}[0-9A-Fa-f]{1,2}$/.test(text!)
-      ? { kind: "string", value: text!.split(":").map((b) => b.padStart(2, "0").toUpperCase()).join(":") }
+      ? { kind: "string", value: text!.split(":").map((b) => b.padStart(2, "0").toLowerCase()).join(":") }
       : fail(),
   encode: (v) => (v.kind === "string" ? [v.value] : mismatch(v)),
 };

@@ -2,7 +2,7 @@
 // codec) in the order iptables-save prints them, and how loading normalises them
 // (extensions/libxt_*.c in iptables 1.8.9).
 
-import type { ExtensionCatalog } from "../../grammar/index.js";
+import type { ExtensionCatalog, OptionSyntax } from "../../grammar/index.js";
 import * as c from "./codecs.js";
 import type { Codec, CodecContext } from "./codecs.js";
 import type { ExtensionOption, Family, OptionValue } from "./types.js";
@@ -33,7 +33,7 @@ const neg = (name: string, arity: number, codec: Codec, extra: Partial<OptionSpe
 const flagOpt = (name: string, extra: Partial<OptionSpec> = {}): OptionSpec => opt(name, 0, c.flag, extra);
 
 export function synthesize(name: string, value: OptionValue, negated = false): ExtensionOption {
-  return { name, written: `--${name}`, negated, value, args: [], column: 0 };
+  return { name, written: `--${name}`, negated, value, column: 0 };
 }
 
 const find = (options: readonly ExtensionOption[], name: string) => options.find((o) => o.name === name);
@@ -41,6 +41,15 @@ const find = (options: readonly ExtensionOption[], name: string) => options.find
 const CT_STATES = ["INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACKED", "SNAT", "DNAT"];
 const STATE_STATES = ["INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACKED"];
 const CT_STATUS = ["NONE", "EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED"];
+
+/** NONE is the empty status set: it prints only alone, and alone the option disappears. */
+function normalizeCtStatus(options: ExtensionOption[]): ExtensionOption[] {
+  return options.flatMap((o) => {
+    if (o.name !== "ctstatus" || o.value.kind !== "name-list") return [o];
+    const names = o.value.names.filter((n) => n !== "NONE");
+    return names.length === 0 && !o.negated ? [] : [{ ...o, value: { kind: "name-list", names } as OptionValue }];
+  });
+}
 const ADDR_TYPES = [
   "UNSPEC", "UNICAST", "LOCAL", "BROADCAST", "ANYCAST", "MULTICAST", "BLACKHOLE", "UNREACHABLE", "PROHIBIT",
   "THROW", "NAT", "XRESOLVE",
@@ -59,6 +68,28 @@ const ctProto: Codec = {
   encode: (v) => (v.kind === "number" ? [String(v.value)] : []),
 };
 
+/**
+ * Port options as iptables-nft keeps them: the full range is dropped, and a negated range
+ * starting at 0 comes back as the positive complement (`! --sport 0:1023` → `--sport 1024:65535`).
+ */
+function normalizePorts(options: ExtensionOption[]): ExtensionOption[] {
+  const out: ExtensionOption[] = [];
+  for (const o of options) {
+    if (o.value.kind !== "port-range") {
+      out.push(o);
+      continue;
+    }
+    const { from, to } = o.value.range;
+    if (from === 0 && to === 65535 && !o.negated) continue;
+    if (o.negated && from === 0 && to < 65535) {
+      out.push({ ...o, negated: false, value: { kind: "port-range", range: { from: to + 1, to: 65535 } } });
+      continue;
+    }
+    out.push(o);
+  }
+  return out;
+}
+
 const tcp: ExtensionSpec = {
   name: "tcp",
   protocols: ["tcp"],
@@ -70,13 +101,16 @@ const tcp: ExtensionSpec = {
     neg("syn", 0, c.flag),
   ],
   normalize: (options) =>
-    options
-      .map((o) =>
-        o.name === "syn"
-          ? { ...o, name: "tcp-flags", value: { kind: "tcp-flags", mask: ["FIN", "SYN", "RST", "ACK"], compare: ["SYN"] } as OptionValue }
-          : o,
-      )
-      .filter((o) => !(o.value.kind === "port-range" && o.value.range.from === 0 && o.value.range.to === 65535 && !o.negated)),
+    normalizePorts(
+      options
+        .map((o) =>
+          o.name === "syn"
+            ? { ...o, name: "tcp-flags", value: { kind: "tcp-flags", mask: ["FIN", "SYN", "RST", "ACK"], compare: ["SYN"] } as OptionValue }
+            : o,
+        )
+        // iptables-nft drops a flags test with an empty mask.
+        .filter((o) => !(o.value.kind === "tcp-flags" && o.value.mask.length === 0)),
+    ),
 };
 
 const udp: ExtensionSpec = {
@@ -86,8 +120,7 @@ const udp: ExtensionSpec = {
     neg("sport", 1, c.portRange(), { aliases: ["source-port"] }),
     neg("dport", 1, c.portRange(), { aliases: ["destination-port"] }),
   ],
-  normalize: (options) =>
-    options.filter((o) => !(o.value.kind === "port-range" && o.value.range.from === 0 && o.value.range.to === 65535 && !o.negated)),
+  normalize: normalizePorts,
 };
 
 const icmp: ExtensionSpec = {
@@ -129,6 +162,7 @@ const conntrack: ExtensionSpec = {
     neg("ctexpire", 1, c.numberRange(0xffffffff)),
     opt("ctdir", 1, c.oneOf({ ORIGINAL: "ORIGINAL", REPLY: "REPLY", original: "ORIGINAL", reply: "REPLY" }, "ORIGINAL or REPLY")),
   ],
+  normalize: normalizeCtStatus,
 };
 
 const state: ExtensionSpec = { name: "state", options: [neg("state", 1, c.nameList(STATE_STATES))] };
@@ -144,7 +178,6 @@ const statistic: ExtensionSpec = {
     neg("every", 1, c.unsigned(0xffffffff, 1)),
     opt("packet", 1, c.unsigned()),
   ],
-  normalize: (options) => options.filter((o) => !(o.name === "packet" && o.value.kind === "number" && o.value.value === 0)),
 };
 
 const ALL_ONES: Record<Family, string> = { ipv4: "255.255.255.255", ipv6: "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff" };
@@ -255,6 +288,11 @@ const ttl: ExtensionSpec = {
   options: [neg("ttl-eq", 1, c.unsigned(255)), opt("ttl-lt", 1, c.unsigned(255)), opt("ttl-gt", 1, c.unsigned(255))],
 };
 
+const rpfilter: ExtensionSpec = {
+  name: "rpfilter",
+  options: [flagOpt("loose"), flagOpt("validmark"), flagOpt("accept-local"), flagOpt("invert")],
+};
+
 const hl: ExtensionSpec = {
   name: "hl",
   options: [neg("hl-eq", 1, c.unsigned(255)), opt("hl-lt", 1, c.unsigned(255)), opt("hl-gt", 1, c.unsigned(255))],
@@ -263,7 +301,7 @@ const hl: ExtensionSpec = {
 export const matchSpecs: ReadonlyMap<string, ExtensionSpec> = new Map(
   [
     tcp, udp, icmp, icmp6, multiport, conntrack, state, mark, connmark, comment, statistic, recent, addrtype, set,
-    physdev, owner, limit, iprange, mac, pkttype, length, ttl, hl,
+    physdev, owner, limit, iprange, mac, pkttype, length, ttl, hl, rpfilter,
   ].map((s) => [s.name, s]),
 );
 
@@ -434,8 +472,9 @@ const NFLOG: ExtensionSpec = {
     options.filter(
       (o) =>
         !(o.name === "nflog-group" && o.value.kind === "number" && o.value.value === 0) &&
-        !(o.name === "nflog-threshold" && o.value.kind === "number" && o.value.value === 1) &&
-        !(o.name === "nflog-range" && o.value.kind === "number" && o.value.value === 0),
+        !(o.name === "nflog-threshold" && o.value.kind === "number" && o.value.value === 0) &&
+        // iptables-nft drops --nflog-range (legacy keeps it); the canonical form follows nft.
+        o.name !== "nflog-range",
     ),
 };
 
@@ -491,12 +530,91 @@ const TCPMSS: ExtensionSpec = {
   options: [flagOpt("clamp-mss-to-pmtu"), opt("set-mss", 1, c.unsigned(65535))],
 };
 
+const TTL: ExtensionSpec = {
+  name: "TTL",
+  options: [opt("ttl-set", 1, c.unsigned(255)), opt("ttl-dec", 1, c.unsigned(255, 1)), opt("ttl-inc", 1, c.unsigned(255, 1))],
+};
+
+const HL: ExtensionSpec = {
+  name: "HL",
+  options: [opt("hl-set", 1, c.unsigned(255)), opt("hl-dec", 1, c.unsigned(255, 1)), opt("hl-inc", 1, c.unsigned(255, 1))],
+};
+
+const DSCP_CLASSES: Record<string, number> = {
+  CS0: 0, CS1: 8, CS2: 16, CS3: 24, CS4: 32, CS5: 40, CS6: 48, CS7: 56, BE: 0, AF11: 10, AF12: 12, AF13: 14, AF21: 18,
+  AF22: 20, AF23: 22, AF31: 26, AF32: 28, AF33: 30, AF41: 34, AF42: 36, AF43: 38, EF: 46,
+};
+
+const hexByte: Codec = {
+  expected: "a number",
+  decode: c.unsigned(63).decode,
+  encode: (v) => (v.kind === "number" ? [c.hex(v.value)] : []),
+};
+
+const DSCP: ExtensionSpec = {
+  name: "DSCP",
+  options: [
+    opt("set-dscp", 1, hexByte),
+    opt("set-dscp-class", 1, {
+      expected: "a DSCP class (AF41, EF, CS1, …)",
+      decode: ([text]) => (DSCP_CLASSES[text!.toUpperCase()] === undefined ? { error: "" } : { kind: "number", value: DSCP_CLASSES[text!.toUpperCase()]! }),
+      encode: hexByte.encode,
+    }),
+  ],
+  normalize: (options) => options.map((o) => (o.name === "set-dscp-class" ? { ...o, name: "set-dscp" } : o)),
+};
+
+const TOS_NAMES: Record<string, number> = {
+  "Minimize-Delay": 0x10, "Maximize-Throughput": 0x08, "Maximize-Reliability": 0x04, "Minimize-Cost": 0x02, "Normal-Service": 0x00,
+};
+
+const tosValue: Codec = {
+  expected: "a TOS value[/mask] or name",
+  decode: ([text]) => {
+    const named = TOS_NAMES[text!];
+    // Symbolic names only touch the TOS bits (mask 0x3f), like libxt_TOS.
+    if (named !== undefined) return { kind: "mark", value: named, mask: 0x3f };
+    const decoded = c.markMatch.decode([text!], { family: "ipv4" });
+    return "kind" in decoded && decoded.kind === "mark" && decoded.value <= 255 && (decoded.mask ?? 0) <= 255 ? decoded : { error: "" };
+  },
+  encode: (v) => (v.kind === "mark" ? [`0x${v.value.toString(16).padStart(2, "0")}/0x${(v.mask ?? 0xff).toString(16).padStart(2, "0")}`] : []),
+};
+
+const TOS: ExtensionSpec = {
+  name: "TOS",
+  options: [opt("set-tos", 1, tosValue), opt("and-tos", 1, c.markMask), opt("or-tos", 1, c.markMask), opt("xor-tos", 1, c.markMask)],
+  normalize: (options) =>
+    options.map((o) => {
+      if (o.value.kind !== "mark" || o.name === "set-tos") return o;
+      const bits = o.value.value & 0xff;
+      const xmark = o.name === "and-tos" ? { value: 0, mask: ~bits & 0xff } : o.name === "or-tos" ? { value: bits, mask: bits } : { value: bits, mask: 0 };
+      return synthesize("set-tos", { kind: "mark", ...xmark });
+    }),
+};
+
+const CLASSIFY: ExtensionSpec = {
+  name: "CLASSIFY",
+  options: [
+    opt("set-class", 1, {
+      expected: "MAJOR:MINOR in hex",
+      decode: ([text]) => {
+        const m = /^([0-9a-fA-F]{1,4}):([0-9a-fA-F]{1,4})$/.exec(text!);
+        return m ? { kind: "mark", value: parseInt(m[1]!, 16), mask: parseInt(m[2]!, 16) } : { error: "" };
+      },
+      encode: (v) => (v.kind === "mark" ? [`${v.value.toString(16).padStart(4, "0")}:${(v.mask ?? 0).toString(16).padStart(4, "0")}`] : []),
+    }),
+  ],
+};
+
 const CHECKSUM: ExtensionSpec = { name: "CHECKSUM", options: [flagOpt("checksum-fill")] };
 const NOTRACK: ExtensionSpec = { name: "NOTRACK", options: [] };
 const TRACE: ExtensionSpec = { name: "TRACE", options: [] };
 
 export const targetSpecs: ReadonlyMap<string, ExtensionSpec> = new Map(
-  [REJECT, DNAT, SNAT, MASQUERADE, REDIRECT, MARK, CONNMARK, LOG, NFLOG, NFQUEUE, CT, TPROXY, TCPMSS, CHECKSUM, NOTRACK, TRACE].map(
+  [
+    REJECT, DNAT, SNAT, MASQUERADE, REDIRECT, MARK, CONNMARK, LOG, NFLOG, NFQUEUE, CT, TPROXY, TCPMSS, CHECKSUM, NOTRACK, TRACE,
+    TTL, HL, DSCP, TOS, CLASSIFY,
+  ].map(
     (s) => [s.name, s],
   ),
 );
@@ -509,16 +627,16 @@ export function findOptionSpec(spec: ExtensionSpec, written: string): OptionSpec
 /** Implicit matches loaded by `-p` (xtables_find_match on the protocol name). */
 const IMPLICIT: Record<string, string> = { tcp: "tcp", udp: "udp", icmp: "icmp", "ipv6-icmp": "icmp6", icmpv6: "icmp6", "58": "icmp6", "6": "tcp", "17": "udp", "1": "icmp" };
 
+function optionSyntax(spec: ExtensionSpec): OptionSyntax[] {
+  return spec.options.map((o) => ({ names: [o.name, ...(o.aliases ?? [])], arity: o.arity }));
+}
+
+const matchSyntax = new Map([...matchSpecs].map(([name, spec]) => [name, optionSyntax(spec)]));
+const targetSyntax = new Map([...targetSpecs].map(([name, spec]) => [name, optionSyntax(spec)]));
+const NO_OPTIONS: OptionSyntax[] = [];
+
 export const extensionCatalog: ExtensionCatalog = {
-  matchOptionArity(module, option) {
-    const spec = matchSpecs.get(MATCH_ALIASES[module] ?? module);
-    if (!spec) return null;
-    return option === "" ? undefined : findOptionSpec(spec, option)?.arity;
-  },
-  targetOptionArity(target, option) {
-    const spec = targetSpecs.get(target);
-    if (!spec) return (VERDICTS as readonly string[]).includes(target) ? undefined : null;
-    return option === "" ? undefined : findOptionSpec(spec, option)?.arity;
-  },
+  matchOptions: (module) => matchSyntax.get(MATCH_ALIASES[module] ?? module) ?? null,
+  targetOptions: (target) => targetSyntax.get(target) ?? ((VERDICTS as readonly string[]).includes(target) ? NO_OPTIONS : null),
   implicitMatch: (protocol) => IMPLICIT[protocol.toLowerCase()],
 };

@@ -41,7 +41,7 @@ function printFaithfulTable(table: Table, ruleset: Ruleset, out: string[]): void
         break;
       }
       case "rule":
-        out.push(normalizeCommandLine(statement.rule.text));
+        out.push(normalizeCommandLine(statement.text));
         break;
       case "command":
         out.push(normalizeCommandLine(statement.command.text));
@@ -153,7 +153,7 @@ function formatOptions(options: ExtensionOption[], spec: ExtensionSpec | undefin
       continue;
     }
     const codec = spec && findOptionSpec(spec, option.name)?.codec;
-    const args = codec ? codec.encode(option.value, context) : option.args;
+    const args = codec ? codec.encode(option.value, context) : [];
     parts.push(`${negation}--${option.name}${args.map((a) => " " + a).join("")}`);
   }
   return parts.join(" ");

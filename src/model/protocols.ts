@@ -20,7 +20,16 @@ const EXTRA_NAMES: Record<string, number> = { icmpv6: 58, ipv4: 4, "ipv6-mh": 13
 const byName = new Map<string, number>([...NETBASE, ...Object.entries(EXTRA_NAMES)]);
 const byNumber = new Map<number, string>(NETBASE.map(([name, number]) => [number, name]));
 
+const cache = new Map<string, ProtocolSpec | undefined>();
+
 export function parseProtocol(text: string): ProtocolSpec | undefined {
+  if (cache.has(text)) return cache.get(text);
+  const spec = lookupProtocol(text);
+  if (cache.size < 1000) cache.set(text, spec);
+  return spec;
+}
+
+function lookupProtocol(text: string): ProtocolSpec | undefined {
   const lower = text.toLowerCase();
   if (/^\d+$/.test(lower)) {
     const number = Number(lower);

@@ -64,7 +64,7 @@ export interface Table {
 /** A line inside a table block, in input order. */
 export type Statement =
   | { kind: "chain-declaration"; chain: string; line: number }
-  | { kind: "rule"; rule: Rule }
+  | Rule
   | { kind: "command"; command: ChainCommand }
   | { kind: "comment"; line: number; text: string };
 
@@ -86,6 +86,7 @@ export interface Chain {
 }
 
 export interface Rule {
+  kind: "rule";
   table: TableName;
   chain: string;
   /** 1-based position within its chain, as `iptables -L --line-numbers` shows it. */
@@ -157,8 +158,6 @@ export interface ExtensionOption {
   written: string;
   negated: boolean;
   value: OptionValue;
-  /** Arguments after unquoting, as iptables saw them. */
-  args: string[];
   column: number;
 }
 
