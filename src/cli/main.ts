@@ -59,11 +59,16 @@ async function main(): Promise<void> {
               default: false,
               describe: "print what iptables-save would print after loading the input (restore input → save output)",
             })
+            .option("backend", {
+              choices: ["nft", "legacy"] as const,
+              default: "nft" as const,
+              describe: "with --canonical: whose iptables-save to reproduce (they differ in a few normalisations)",
+            })
             .example("$0 fmt dump.txt", "normalise whitespace, keep the input's order and spelling")
             .example("$0 fmt --canonical kube-proxy-restore.txt", "what the kernel will show after iptables-restore"),
         async (args) => {
           const { runFmt } = await import("./commands/fmt.js");
-          exitCode = runFmt({ file: args.file, lenient: args.lenient, family: family(args), canonical: args.canonical });
+          exitCode = runFmt({ file: args.file, lenient: args.lenient, family: family(args), canonical: args.canonical, backend: args.backend });
         },
       )
       .demandCommand(1, "give a command; see iptscope --help")

@@ -7,6 +7,8 @@ import type { Family, NatRange, OptionValue, PortRange } from "./types.js";
 
 export interface CodecContext {
   family: Family;
+  /** The iptables backend whose save output to reproduce; they differ in a few normalisations. */
+  backend?: "nft" | "legacy";
 }
 
 /** A value, a value the kernel will change (with why), or an error. */

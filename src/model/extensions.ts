@@ -72,7 +72,8 @@ const ctProto: Codec = {
  * Port options as iptables-nft keeps them: the full range is dropped, and a negated range
  * starting at 0 comes back as the positive complement (`! --sport 0:1023` → `--sport 1024:65535`).
  */
-function normalizePorts(options: ExtensionOption[]): ExtensionOption[] {
+function normalizePorts(options: ExtensionOption[], context: CodecContext): ExtensionOption[] {
+  const nft = context.backend !== "legacy";
   const out: ExtensionOption[] = [];
   for (const o of options) {
     if (o.value.kind !== "port-range") {
@@ -81,7 +82,7 @@ function normalizePorts(options: ExtensionOption[]): ExtensionOption[] {
     }
     const { from, to } = o.value.range;
     if (from === 0 && to === 65535 && !o.negated) continue;
-    if (o.negated && from === 0 && to < 65535) {
+    if (nft && o.negated && from === 0 && to < 65535) {
       out.push({ ...o, negated: false, value: { kind: "port-range", range: { from: to + 1, to: 65535 } } });
       continue;
     }
@@ -100,7 +101,7 @@ const tcp: ExtensionSpec = {
     neg("tcp-flags", 2, c.tcpFlags),
     neg("syn", 0, c.flag),
   ],
-  normalize: (options) =>
+  normalize: (options, context) =>
     normalizePorts(
       options
         .map((o) =>
@@ -109,7 +110,8 @@ const tcp: ExtensionSpec = {
             : o,
         )
         // iptables-nft drops a flags test with an empty mask.
-        .filter((o) => !(o.value.kind === "tcp-flags" && o.value.mask.length === 0)),
+        .filter((o) => !(context.backend !== "legacy" && o.value.kind === "tcp-flags" && o.value.mask.length === 0)),
+      context,
     ),
 };
 
@@ -468,13 +470,13 @@ const NFLOG: ExtensionSpec = {
     opt("nflog-range", 1, c.unsigned()),
     opt("nflog-threshold", 1, c.unsigned(65535)),
   ],
-  normalize: (options) =>
+  normalize: (options, context) =>
     options.filter(
       (o) =>
         !(o.name === "nflog-group" && o.value.kind === "number" && o.value.value === 0) &&
         !(o.name === "nflog-threshold" && o.value.kind === "number" && o.value.value === 0) &&
         // iptables-nft drops --nflog-range (legacy keeps it); the canonical form follows nft.
-        o.name !== "nflog-range",
+        (o.name !== "nflog-range" || context.backend === "legacy"),
     ),
 };
 

@@ -10,11 +10,13 @@ import { BUILTIN_CHAINS, type Chain, type ExtensionOption, type MatchModule, typ
 export interface FormatOptions {
   /** Print what iptables-save would print after loading this input. */
   canonical?: boolean;
+  /** Whose iptables-save to reproduce (default nft, the default iptables on current distributions). */
+  backend?: "nft" | "legacy";
 }
 
 export function formatRuleset(ruleset: Ruleset, options: FormatOptions = {}): string {
   const out: string[] = [];
-  const context: CodecContext = { family: ruleset.family };
+  const context: CodecContext = { family: ruleset.family, backend: options.backend ?? "nft" };
   const commentsBefore = (index: number) =>
     ruleset.comments.filter((c) => c.beforeTable === index && !c.insideTable).forEach((c) => out.push(c.text));
   ruleset.tables.forEach((table, index) => {

@@ -266,14 +266,12 @@ function rule(r: Random, family: 4 | 6, table: Ctx["table"], chain: string): str
   }
   let target: string | undefined;
   for (let tries = 0; target === undefined && tries < 10; tries++) target = targetGens[pick(r, Object.keys(targetGens))]!(c);
-  let ordered = chance(r, 0.3) ? shuffle(r, parts) : parts;
-  const protocolAt = ordered.findIndex((p) => p.startsWith("-p "));
-  const multiportAt = ordered.findIndex((p) => p.startsWith("-m multiport"));
-  if (protocolAt > multiportAt && multiportAt >= 0) ordered = parts;
-  // Shuffled parts may put a port option before its -p; iptables then loads the match
-  // implicitly at a different place, which is exactly what canonical printing must follow.
-  if (ordered !== parts && ordered.some((p) => /^(! )?--(s|d)port|--syn|--tcp-flags/.test(p)) && !ordered.some((p) => p.startsWith("-m tcp") || p.startsWith("-m udp"))) {
-    return `-A ${chain} ${[...parts, target ?? ""].join(" ")}`.trimEnd();
+  // Shuffled, but -p stays first: iptables loads a protocol's implicit match only once it
+  // has seen -p, so a port option before it is an error (a case the diagnostics tests cover).
+  let ordered = parts;
+  if (chance(r, 0.3)) {
+    const protocol = parts.filter((p) => p.startsWith("-p "));
+    ordered = [...protocol, ...shuffle(r, parts.filter((p) => !p.startsWith("-p ")))];
   }
   return `-A ${chain} ${[...ordered, target ?? ""].join(" ")}`.trimEnd();
 }
