@@ -44,8 +44,9 @@ function decode(bytes: Buffer, name: string): InputResult {
 
 /** Reads FILE, or standard input for `-` or no FILE when stdin is not a terminal. */
 export function readInput(file: string | undefined): InputResult {
-  if (file === undefined || file === "-") {
-    if (file === undefined && process.stdin.isTTY) return { ok: false, problem: { kind: "stdin-is-terminal" } };
+  // yargs hands a lone "-" over as an empty string.
+  if (file === undefined || file === "-" || file === "") {
+    if (file !== "-" && file !== "" && process.stdin.isTTY) return { ok: false, problem: { kind: "stdin-is-terminal" } };
     try {
       return decode(readFileSync(0), "<stdin>");
     } catch (error) {

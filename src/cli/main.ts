@@ -28,6 +28,9 @@ function family(args: CommonArgs): Family | undefined {
 
 let exitCode: number = ExitCode.ok;
 
+/** Thrown from yargs' fail handler so that no command runs after a usage error. */
+class UsageError extends Error {}
+
 async function main(): Promise<void> {
   const argv = hideBin(process.argv);
   const debug = argv.includes("--debug");
@@ -73,10 +76,10 @@ async function main(): Promise<void> {
       )
       .demandCommand(1, "give a command; see iptscope --help")
       .strict()
-      .fail((message, error, y) => {
+      .fail((message, error) => {
         if (error) throw error;
-        process.stderr.write(`${y.help === undefined ? "" : ""}iptscope: ${message}\n(see iptscope --help)\n`);
-        exitCode = ExitCode.usage;
+        process.stderr.write(`iptscope: ${message}\n(see iptscope --help)\n`);
+        throw new UsageError(message);
       })
       .help()
       .alias("h", "help")
@@ -84,6 +87,10 @@ async function main(): Promise<void> {
       .wrap(Math.min(110, process.stdout.columns ?? 100))
       .parseAsync();
   } catch (error) {
+    if (error instanceof UsageError) {
+      process.exitCode = ExitCode.usage;
+      return;
+    }
     process.stderr.write(`iptscope: internal error: ${(error as Error).message}\n`);
     if (debug) process.stderr.write(`${(error as Error).stack}\n`);
     else process.stderr.write("(run with --debug for details, and please report it)\n");
