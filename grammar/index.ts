@@ -5,7 +5,7 @@
 
 import { classifyArgs, type ExtensionCatalog } from "./classify.js";
 import { parseCommand, type CommandSyntax } from "./parser.js";
-import { lineExceedsLimit, MAX_ARGS, MAX_LINE_BYTES, MAX_TOKEN_BYTES, tokenizeArgs, type ArgToken } from "./tokenizer.js";
+import { argToken, lineExceedsLimit, MAX_ARGS, MAX_LINE_BYTES, MAX_TOKEN_BYTES, tokenizeArgs, type ArgToken } from "./tokenizer.js";
 
 export type { ArgToken } from "./tokenizer.js";
 export type { ExtensionCatalog, OptionOwner, OptionSyntax } from "./classify.js";
@@ -56,10 +56,7 @@ function splitPlain(line: string, from: number): ArgToken[] {
   const re = /[^ \t\n]+/g;
   re.lastIndex = from;
   for (let m = re.exec(line); m; m = re.exec(line)) {
-    out.push({
-      value: m[0], image: m[0], start: m.index, end: m.index + m[0].length, startOffset: m.index,
-      endOffset: m.index + m[0].length - 1, quoted: false, tokenType: undefined, tokenTypeIdx: 0,
-    });
+    out.push(argToken(m[0], m.index, m.index + m[0].length, false));
   }
   return out;
 }

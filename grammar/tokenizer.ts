@@ -112,7 +112,7 @@ export function tokenizeArgs(line: string, from = 0): TokenizeResult {
 }
 
 /** Allocated once per argument, with every field the classifier and the parser need. */
-function argToken(value: string, start: number, end: number, quoted: boolean): ArgToken {
+export function argToken(value: string, start: number, end: number, quoted: boolean): ArgToken {
   return { value, start, end, quoted, image: value, startOffset: start, endOffset: end - 1, tokenType: undefined, tokenTypeIdx: 0 };
 }
 

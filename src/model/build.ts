@@ -184,7 +184,7 @@ export class RulesetBuilder {
         if (!this.current) {
           return this.report(diagnostic("outside-table", { line: number, column: 1 }, { what: "chain declaration" }));
         }
-        return this.declareChain(syntax.name, syntax.policy, toCounters(syntax.counters), number, text);
+        return this.declareChain(syntax.name, syntax.policy, toCounters(syntax.counters), number);
       case "command":
         this.sawContent = true;
         if (this.skippingUnknownTable) return;
@@ -228,7 +228,7 @@ export class RulesetBuilder {
     this.ruleset.tables.push(table);
   }
 
-  private declareChain(nameToken: ArgToken, policyToken: ArgToken, counters: Counters | undefined, line: number, text: string): void {
+  private declareChain(nameToken: ArgToken, policyToken: ArgToken, counters: Counters | undefined, line: number): void {
     const state = this.current!;
     const name = nameToken.value;
     const at = { line, column: nameToken.start + 1, length: name.length };
@@ -260,7 +260,6 @@ export class RulesetBuilder {
       state.chains.set(name, chain);
     }
     state.table.statements.push({ kind: "chain-declaration", chain: name, line });
-    void text;
   }
 
   private commit(line: number | undefined): void {
@@ -564,7 +563,7 @@ export class RulesetBuilder {
             this.report(diagnostic("duplicate-option", at(item.optionToken), { option: item.optionToken.value }));
             break;
           }
-          rule.target = this.makeTarget(item.target, item.kind === "goto", line);
+          rule.target = this.makeTarget(item.target, item.kind === "goto");
           break;
         }
         case "option": {
@@ -648,7 +647,7 @@ export class RulesetBuilder {
     return out;
   }
 
-  private makeTarget(token: ArgToken, goto: boolean, line: number): Target {
+  private makeTarget(token: ArgToken, goto: boolean): Target {
     const name = token.value;
     const column = token.start + 1;
     if (!goto && (VERDICTS as readonly string[]).includes(name)) {
@@ -658,7 +657,6 @@ export class RulesetBuilder {
     const chain = state.chains.get(name);
     if (goto || (chain && !chain.builtin)) return { kind: "chain", name, goto, column, known: true, options: [] };
     if (targetSpecs.has(name)) return { kind: "extension", name, goto, column, known: true, options: [] };
-    void line;
     // Resolved at COMMIT: a chain declared later, an unmodelled extension, or an error.
     return { kind: "chain", name, goto, column, known: true, options: [] };
   }

@@ -22,7 +22,7 @@ export function formatRuleset(ruleset: Ruleset, options: FormatOptions = {}): st
   ruleset.tables.forEach((table, index) => {
     commentsBefore(index);
     if (options.canonical) printCanonicalTable(table, ruleset, context, out);
-    else printFaithfulTable(table, ruleset, out);
+    else printFaithfulTable(table, out);
   });
   commentsBefore(ruleset.tables.length);
   return out.length === 0 ? "" : out.join("\n") + "\n";
@@ -32,7 +32,7 @@ function chainDeclaration(chain: Chain): string {
   return `:${chain.name} ${chain.policy} [${chain.counters.packets}:${chain.counters.bytes}]`;
 }
 
-function printFaithfulTable(table: Table, ruleset: Ruleset, out: string[]): void {
+function printFaithfulTable(table: Table, out: string[]): void {
   out.push(`*${table.name}`);
   const chains = new Map(table.chains.map((c) => [c.name, c]));
   for (const statement of table.statements) {
@@ -57,7 +57,6 @@ function printFaithfulTable(table: Table, ruleset: Ruleset, out: string[]): void
       }
     }
   }
-  void ruleset;
   if (table.commitLine !== undefined) out.push("COMMIT");
 }
 
