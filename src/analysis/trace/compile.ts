@@ -1,0 +1,589 @@
+// Rules compiled once into conditions (what must hold for the rule to match) and an effect
+// (what its target does). A condition answers true, false, or a split: a random share, or an
+// uncertain fact the walk must branch on.
+
+import { canonicalOptions } from "../../model/print.js";
+import { matchSpecs, targetSpecs } from "../../model/extensions.js";
+import type { CodecContext } from "../../model/codecs.js";
+import type { AddressMask, ExtensionOption, Family, MatchModule, NatRange, Rule, Target } from "../../model/types.js";
+import { compareWords, inNet, isLimitedBroadcast, isMulticast, isUnspecified, netOf, parseIp } from "../ip.js";
+import type { Address, Env, Flow, InterfaceKnowledge } from "./flow.js";
+import { ipsetMembership } from "./ipset.js";
+import type { Uncertainty, UncertaintyKind } from "./types.js";
+import { uncertainty } from "./uncertainty.js";
+
+export type Split =
+  | { kind: "random"; probability: number }
+  | {
+      kind: "uncertain";
+      uncertainty: Uncertainty;
+      /** The condition holds when the uncertain fact is `!negated`. */
+      negated: boolean;
+      /** Records the assumed fact in the flow, so later questions agree with it. */
+      assume(flow: Flow, fact: boolean): Flow;
+    };
+
+export type ConditionResult = boolean | Split;
+export type Condition = (flow: Flow, env: Env) => ConditionResult;
+
+export type Effect =
+  | { kind: "accept" }
+  | { kind: "drop" }
+  | { kind: "queue"; name: string }
+  | { kind: "reject"; with: string }
+  | { kind: "return" }
+  | { kind: "jump"; chain: string; goto: boolean }
+  | { kind: "dnat"; range: NatRange; target: "DNAT" }
+  | { kind: "redirect"; ports: { from: number; to: number } | undefined }
+  | { kind: "snat"; range: NatRange }
+  | { kind: "masquerade"; ports: { from: number; to: number } | undefined }
+  | { kind: "mark"; value: number; mask: number }
+  | { kind: "connmark-set"; value: number; mask: number }
+  | { kind: "connmark-save"; nfmask: number; ctmask: number }
+  | { kind: "connmark-restore"; nfmask: number; ctmask: number }
+  | { kind: "untrack" }
+  | { kind: "ttl"; op: "set" | "dec" | "inc"; value: number }
+  | { kind: "continue"; target: string }
+  | { kind: "tproxy" }
+  | { kind: "unknown"; target: string }
+  | { kind: "none" };
+
+export interface CompiledRule {
+  rule: Rule;
+  conditions: Condition[];
+  effect: Effect;
+  /** The destination host this rule requires (`-d X/32`), for the chain index. */
+  destinationHost: string | undefined;
+}
+
+const ALWAYS_FALSE: Condition = () => false;
+
+export function compileRule(rule: Rule, family: Family): CompiledRule {
+  const context: CodecContext = { family, backend: "nft" };
+  const conditions: Condition[] = [];
+  let impossible = false;
+  const add = (condition: Condition | true | false): void => {
+    if (condition === false) impossible = true;
+    else if (condition !== true) conditions.push(condition);
+  };
+  if (rule.protocol) add(protocolCondition(rule.protocol.value.number ?? -1, rule.protocol.negated));
+  if (rule.source) add(addressCondition(rule.source.value, rule.source.negated, "src", rule.line));
+  if (rule.destination) add(addressCondition(rule.destination.value, rule.destination.negated, "dst", rule.line));
+  if (rule.inInterface) add(interfaceCondition("in", rule.inInterface.value, rule.inInterface.negated, rule.line));
+  if (rule.outInterface) add(interfaceCondition("out", rule.outInterface.value, rule.outInterface.negated, rule.line));
+  // Trace packets are never non-first fragments.
+  if (rule.fragment) add(rule.fragment.negated);
+  for (const match of rule.matches) for (const condition of compileMatch(match, rule, context)) add(condition);
+  const destinationHost =
+    rule.destination && !rule.destination.negated && rule.destination.value.prefix === (family === "ipv4" ? 32 : 128)
+      ? rule.destination.value.address
+      : undefined;
+  return { rule, conditions: impossible ? [ALWAYS_FALSE] : conditions, effect: compileTarget(rule.target, context), destinationHost };
+}
+
+// ---------------------------------------------------------------------------------------
+// Core matches
+
+function protocolCondition(number: number, negated: boolean): Condition | boolean {
+  if (number === 0) return !negated;
+  return (flow) => (flow.protocol === number) !== negated;
+}
+
+function addressCondition(mask: AddressMask, negated: boolean, which: "src" | "dst", line: number): Condition | boolean {
+  if (mask.prefix === 0) return !negated;
+  const net = netOf(mask);
+  const text = `${mask.address}/${mask.prefix ?? mask.mask}`;
+  return (flow) => {
+    const address = which === "src" ? flow.src : flow.dst;
+    if (address.words === undefined) return unknownFact("address-unknown", `${address.text} in ${text}`, line, negated);
+    return inNet(address.words, net) !== negated;
+  };
+}
+
+/** iptables interface names: a trailing `+` matches any name with that prefix. */
+function interfaceMatches(pattern: string, name: string): boolean {
+  return pattern.endsWith("+") ? name.startsWith(pattern.slice(0, -1)) : name === pattern;
+}
+
+/** Decides `pattern` from what earlier assumptions established about an unknown interface. */
+function knownInterfaceAnswer(knowledge: InterfaceKnowledge, pattern: string): boolean | undefined {
+  const prefixOf = (p: string) => (p.endsWith("+") ? p.slice(0, -1) : undefined);
+  for (const known of knowledge.matches) {
+    if (known === pattern) return true;
+    const knownPrefix = prefixOf(known);
+    const prefix = prefixOf(pattern);
+    if (knownPrefix === undefined) return interfaceMatches(pattern, known);
+    if (prefix !== undefined && knownPrefix.startsWith(prefix)) return true;
+    if (prefix !== undefined ? !knownPrefix.startsWith(prefix) && !prefix.startsWith(knownPrefix) : !pattern.startsWith(knownPrefix)) return false;
+  }
+  for (const known of knowledge.notMatches) {
+    if (known === pattern) return false;
+    const knownPrefix = prefixOf(known);
+    if (knownPrefix !== undefined && pattern.startsWith(knownPrefix)) return false;
+  }
+  return undefined;
+}
+
+function interfaceCondition(direction: "in" | "out", pattern: string, negated: boolean, line: number): Condition {
+  const kind: UncertaintyKind = direction === "in" ? "in-interface-unknown" : "out-interface-unknown";
+  const question = uncertainty(kind, pattern, line);
+  const assume = (flow: Flow, fact: boolean): Flow => {
+    const key = direction === "in" ? "inKnowledge" : "outKnowledge";
+    const knowledge = flow[key];
+    const next: InterfaceKnowledge = fact
+      ? { matches: [...knowledge.matches, pattern], notMatches: knowledge.notMatches }
+      : { matches: knowledge.matches, notMatches: [...knowledge.notMatches, pattern] };
+    return { ...flow, [key]: next };
+  };
+  return (flow) => {
+    const name = direction === "in" ? flow.inInterface : flow.outInterface;
+    if (name === null) return negated;
+    if (name !== undefined) return interfaceMatches(pattern, name) !== negated;
+    const known = knownInterfaceAnswer(direction === "in" ? flow.inKnowledge : flow.outKnowledge, pattern);
+    if (known !== undefined) return known !== negated;
+    return { kind: "uncertain", uncertainty: question, negated, assume };
+  };
+}
+
+/** A split on a fact that has no structure beyond its key: the same key always gets the same answer. */
+function unknownFact(kind: UncertaintyKind, subject: string, line: number, negated: boolean): Split {
+  const key = `${kind}\u0000${subject}`;
+  return {
+    kind: "uncertain",
+    uncertainty: uncertainty(kind, subject, line),
+    negated,
+    assume: (flow, fact) => ({ ...flow, facts: new Map(flow.facts).set(key, fact) }),
+  };
+}
+
+function factCondition(kind: UncertaintyKind, subject: string, line: number, negated: boolean): Condition {
+  const key = `${kind}\u0000${subject}`;
+  const split = unknownFact(kind, subject, line, negated);
+  return (flow) => {
+    const known = flow.facts.get(key);
+    return known === undefined ? split : known !== negated;
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Match extensions
+
+type OptionCompiler = (option: ExtensionOption, rule: Rule, module: MatchModule) => Condition | boolean;
+
+function inRange(value: number | undefined, from: number, to: number): boolean {
+  return value !== undefined && value >= from && value <= to;
+}
+
+function portOption(which: "sport" | "dport"): OptionCompiler {
+  return (option) => {
+    if (option.value.kind !== "port-range") return true;
+    const { from, to } = option.value.range;
+    const negated = option.negated;
+    return (flow) => inRange(flow[which], from, to) !== negated;
+  };
+}
+
+function portListOption(which: "sport" | "dport" | "either"): OptionCompiler {
+  return (option) => {
+    if (option.value.kind !== "port-list") return true;
+    const ranges = option.value.ports;
+    const negated = option.negated;
+    const hit = (port: number | undefined) => ranges.some((r) => inRange(port, r.from, r.to));
+    return (flow) => (which === "either" ? hit(flow.sport) || hit(flow.dport) : hit(flow[which])) !== negated;
+  };
+}
+
+function markOption(which: "mark" | "ctmark"): OptionCompiler {
+  return (option) => {
+    if (option.value.kind !== "mark") return true;
+    const value = option.value.value >>> 0;
+    const mask = (option.value.mask ?? 0xffffffff) >>> 0;
+    const negated = option.negated;
+    return (flow) => ((flow[which] & mask) >>> 0 === value) !== negated;
+  };
+}
+
+const CT_STATE_NAMES = new Set(["INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACKED"]);
+
+function stateOption(option: ExtensionOption): Condition | boolean {
+  if (option.value.kind !== "name-list") return true;
+  const names = new Set(option.value.names);
+  const negated = option.negated;
+  return (flow) => {
+    const hit =
+      (CT_STATE_NAMES.has(flow.ctState) && names.has(flow.ctState)) ||
+      (names.has("SNAT") && flow.snat !== undefined) ||
+      (names.has("DNAT") && flow.dnat !== undefined);
+    return hit !== negated;
+  };
+}
+
+function tupleAddressOption(pick: (flow: Flow) => Address): OptionCompiler {
+  return (option, rule) => {
+    if (option.value.kind !== "address") return true;
+    const net = netOf(option.value.address);
+    const negated = option.negated;
+    return (flow) => {
+      const address = pick(flow);
+      if (address.words === undefined) return unknownFact("address-unknown", `${address.text} (${option.written})`, rule.line, negated);
+      return inNet(address.words, net) !== negated;
+    };
+  };
+}
+
+function tuplePortOption(pick: (flow: Flow) => number | undefined): OptionCompiler {
+  return (option) => {
+    if (option.value.kind !== "port-range") return true;
+    const { from, to } = option.value.range;
+    const negated = option.negated;
+    return (flow) => inRange(pick(flow), from, to) !== negated;
+  };
+}
+
+type AddressType = "UNSPEC" | "UNICAST" | "LOCAL" | "BROADCAST" | "MULTICAST";
+
+function addressType(address: Address, env: Env): AddressType | undefined {
+  if (env.isLocal(address)) return "LOCAL";
+  if (address.words === undefined) return undefined;
+  if (isUnspecified(address)) return "UNSPEC";
+  if (isMulticast(address)) return "MULTICAST";
+  if (isLimitedBroadcast(address)) return "BROADCAST";
+  return "UNICAST";
+}
+
+function addrtypeCompiler(module: MatchModule, rule: Rule): Condition[] {
+  const limited = module.options.some((o) => o.name === "limit-iface-in" || o.name === "limit-iface-out");
+  const conditions: Condition[] = [];
+  for (const option of module.options) {
+    if ((option.name !== "src-type" && option.name !== "dst-type") || option.value.kind !== "name-list") continue;
+    const names = new Set(option.value.names);
+    const negated = option.negated;
+    const which = option.name === "src-type" ? "src" : "dst";
+    conditions.push((flow, env) => {
+      const type = addressType(flow[which], env);
+      if (type === undefined) return unknownFact("address-unknown", flow[which].text, rule.line, negated);
+      // With --limit-iface-*, LOCAL counts only addresses on that interface; iptscope does not know which.
+      if (limited && type === "LOCAL" && names.has("LOCAL")) return unknownFact("unmodelled-option", "addrtype --limit-iface-in/out", rule.line, negated);
+      return names.has(type) !== negated;
+    });
+  }
+  return conditions;
+}
+
+function statisticCompiler(module: MatchModule): Condition[] {
+  const mode = findValue(module, "mode");
+  const probability = module.options.find((o) => o.name === "probability");
+  if (mode === "random" && probability?.value.kind === "probability") {
+    const share = probability.value.stored / 0x80000000;
+    const p = probability.negated ? 1 - share : share;
+    return [() => ({ kind: "random", probability: p })];
+  }
+  const every = module.options.find((o) => o.name === "every");
+  if (mode === "nth" && every?.value.kind === "number") {
+    // One packet in N matches: over many new connections, a share of 1/N.
+    const share = 1 / every.value.value;
+    const p = every.negated ? 1 - share : share;
+    return [() => ({ kind: "random", probability: p })];
+  }
+  return [];
+}
+
+function findValue(module: MatchModule, name: string): string | undefined {
+  const option = module.options.find((o) => o.name === name);
+  return option?.value.kind === "string" ? option.value.value : undefined;
+}
+
+function recentCompiler(module: MatchModule, rule: Rule): Condition[] {
+  const name = findValue(module, "name") ?? "DEFAULT";
+  const side = module.options.some((o) => o.name === "rdest") ? "destination" : "source";
+  for (const option of module.options) {
+    if (option.name === "set") return option.negated ? [ALWAYS_FALSE] : [];
+    if (option.name === "rcheck" || option.name === "update" || option.name === "remove") {
+      const negated = option.negated;
+      const question = factCondition("recent-list", `${name} (by ${side} address)`, rule.line, negated);
+      return [(flow, env) => (env.context.assumeNoAffinity ? negated : question(flow, env))];
+    }
+  }
+  return [];
+}
+
+function setCompiler(module: MatchModule, rule: Rule): Condition[] {
+  const conditions: Condition[] = [];
+  for (const option of module.options) {
+    if (option.name === "match-set" && option.value.kind === "set") {
+      const { name, directions } = option.value;
+      const negated = option.negated;
+      const subject = `${name} ${directions.join(",")}`;
+      const question = factCondition("ipset-contents", subject, rule.line, negated);
+      conditions.push((flow, env) => {
+        const sets = env.context.ipsets;
+        if (!sets) return question(flow, env);
+        const member = ipsetMembership(sets, name, directions, flow);
+        if (member === "unknown-set") return question(flow, env);
+        if (member === "unsupported") return unknownFact("ipset-unsupported", subject, rule.line, negated);
+        return member !== negated;
+      });
+    } else if (/^(packets|bytes)-(eq|lt|gt)$/.test(option.name)) {
+      conditions.push(factCondition("ipset-unsupported", `${option.written} on a set entry's counters`, rule.line, option.negated));
+    }
+  }
+  return conditions;
+}
+
+/** A non-bridged packet (the tracer's packets are routed) matches physdev only if every option is negated. */
+function physdevCompiler(module: MatchModule): Condition[] {
+  return module.options.every((o) => o.negated) ? [] : [ALWAYS_FALSE];
+}
+
+function ownerCompiler(module: MatchModule, rule: Rule): Condition[] {
+  const conditions: Condition[] = [];
+  const allNegated = module.options.every((o) => o.negated);
+  conditions.push((flow, env) => (env.context.origin === "node" && (env.hook === "OUTPUT" || env.hook === "POSTROUTING") ? true : allNegated));
+  for (const option of module.options) {
+    const negated = option.negated;
+    if (option.name === "uid-owner" || option.name === "gid-owner") {
+      const range = option.value.kind === "number-range" ? option.value : option.value.kind === "number" ? { from: option.value.value, to: option.value.value } : undefined;
+      if (!range) continue;
+      const which = option.name === "uid-owner" ? "uid" : "gid";
+      const question = factCondition("owner-unknown", `${option.written} ${range.from}-${range.to}`, rule.line, negated);
+      conditions.push((flow, env) => {
+        if (env.context.origin !== "node") return true;
+        const id = env.context[which];
+        return id === undefined ? question(flow, env) : inRange(id, range.from, range.to) !== negated;
+      });
+    }
+  }
+  return conditions;
+}
+
+function rangeOption(which: "src" | "dst"): OptionCompiler {
+  return (option, rule, module) => {
+    if (option.value.kind !== "address-range") return true;
+    const family = module.name === "iprange" && option.value.from.includes(":") ? "ipv6" : "ipv4";
+    const from = parseIp(option.value.from, family)?.words;
+    const to = parseIp(option.value.to, family)?.words;
+    if (!from || !to) return true;
+    const negated = option.negated;
+    return (flow) => {
+      const address = flow[which];
+      if (address.words === undefined) return unknownFact("address-unknown", `${address.text} (${option.written})`, rule.line, negated);
+      return (compareWords(address.words, from) >= 0 && compareWords(address.words, to) <= 0) !== negated;
+    };
+  };
+}
+
+function numberOption(pick: (flow: Flow) => number | undefined, kind: UncertaintyKind, compare: (value: number, limit: number) => boolean): OptionCompiler {
+  return (option, rule) => {
+    const limit = option.value.kind === "number" ? option.value.value : undefined;
+    const range = option.value.kind === "number-range" ? option.value : undefined;
+    const negated = option.negated;
+    const question = factCondition(kind, `${option.written} ${limit ?? `${range?.from}:${range?.to}`}`, rule.line, negated);
+    return (flow, env) => {
+      const value = pick(flow);
+      if (value === undefined) return question(flow, env);
+      const holds = range ? value >= range.from && value <= range.to : limit !== undefined && compare(value, limit);
+      return holds !== negated;
+    };
+  };
+}
+
+const equal = (a: number, b: number) => a === b;
+const below = (a: number, b: number) => a < b;
+const above = (a: number, b: number) => a > b;
+
+const TCP_FLAG_NAMES = ["FIN", "SYN", "RST", "PSH", "ACK", "URG"];
+
+const tcpFlagsOption: OptionCompiler = (option) => {
+  if (option.value.kind !== "tcp-flags") return true;
+  const mask = new Set(option.value.mask.flatMap((f) => (f === "ALL" ? TCP_FLAG_NAMES : [f])));
+  const compare = new Set(option.value.compare.flatMap((f) => (f === "ALL" ? TCP_FLAG_NAMES : [f])));
+  const negated = option.negated;
+  return (flow) => {
+    let holds = true;
+    for (const flag of mask) if (flow.tcpFlags.includes(flag as never) !== compare.has(flag)) holds = false;
+    return holds !== negated;
+  };
+};
+
+const icmpTypeOption: OptionCompiler = (option) => {
+  if (option.value.kind !== "icmp-type") return true;
+  const { type, code } = option.value;
+  const negated = option.negated;
+  if (type === "any") return !negated;
+  return (flow) => (flow.icmpType === type && (code === undefined || inRange(flow.icmpCode, code.from, code.to))) !== negated;
+};
+
+const pkttypeOption: OptionCompiler = (option) => {
+  if (option.value.kind !== "string") return true;
+  const wanted = option.value.value;
+  const negated = option.negated;
+  return (flow) => {
+    const dst = flow.dst;
+    const type = dst.words === undefined ? "unicast" : isMulticast(dst) ? "multicast" : isLimitedBroadcast(dst) ? "broadcast" : "unicast";
+    return (type === wanted) !== negated;
+  };
+};
+
+const OPTION_COMPILERS: Record<string, Record<string, OptionCompiler>> = {
+  tcp: { sport: portOption("sport"), dport: portOption("dport"), "tcp-flags": tcpFlagsOption },
+  udp: { sport: portOption("sport"), dport: portOption("dport") },
+  icmp: { "icmp-type": icmpTypeOption },
+  icmp6: { "icmpv6-type": icmpTypeOption },
+  multiport: { sports: portListOption("sport"), dports: portListOption("dport"), ports: portListOption("either") },
+  conntrack: {
+    ctstate: stateOption,
+    ctproto: (option) => {
+      const number = option.value.kind === "number" ? option.value.value : -1;
+      const negated = option.negated;
+      return (flow) => (flow.protocol === number) !== negated;
+    },
+    ctorigsrc: tupleAddressOption((f) => f.orig.src),
+    ctorigdst: tupleAddressOption((f) => f.orig.dst),
+    ctreplsrc: tupleAddressOption((f) => f.dst),
+    ctrepldst: tupleAddressOption((f) => f.src),
+    ctorigsrcport: tuplePortOption((f) => f.orig.sport),
+    ctorigdstport: tuplePortOption((f) => f.orig.dport),
+    ctreplsrcport: tuplePortOption((f) => f.dport),
+    ctrepldstport: tuplePortOption((f) => f.sport),
+    ctdir: (option) => option.value.kind === "string" && option.value.value === "ORIGINAL",
+    ctstatus: (option, rule) => {
+      const negated = option.negated;
+      const question = factCondition("unmodelled-option", `conntrack ${option.written}`, rule.line, negated);
+      // A connection's first packet has no status bit set yet.
+      return (flow, env) => (flow.ctState === "NEW" ? negated : question(flow, env));
+    },
+  },
+  state: { state: stateOption },
+  mark: { mark: markOption("mark") },
+  connmark: { mark: markOption("ctmark") },
+  comment: { comment: () => true },
+  iprange: { "src-range": rangeOption("src"), "dst-range": rangeOption("dst") },
+  pkttype: { "pkt-type": pkttypeOption },
+  length: { length: numberOption((f) => f.length, "length-unknown", equal) },
+  ttl: {
+    "ttl-eq": numberOption((f) => f.ttl, "ttl-unknown", equal),
+    "ttl-lt": numberOption((f) => f.ttl, "ttl-unknown", below),
+    "ttl-gt": numberOption((f) => f.ttl, "ttl-unknown", above),
+  },
+  hl: {
+    "hl-eq": numberOption((f) => f.ttl, "ttl-unknown", equal),
+    "hl-lt": numberOption((f) => f.ttl, "ttl-unknown", below),
+    "hl-gt": numberOption((f) => f.ttl, "ttl-unknown", above),
+  },
+};
+
+type ModuleCompiler = (module: MatchModule, rule: Rule) => Condition[];
+
+const MODULE_COMPILERS: Record<string, ModuleCompiler> = {
+  addrtype: addrtypeCompiler,
+  statistic: statisticCompiler,
+  recent: recentCompiler,
+  set: setCompiler,
+  physdev: physdevCompiler,
+  owner: ownerCompiler,
+  limit: (module, rule) => [factCondition("rate-limit", moduleText(module), rule.line, false)],
+  mac: (module, rule) => [factCondition("mac-unknown", moduleText(module), rule.line, false)],
+  rpfilter: (module, rule) => [factCondition("reverse-path", moduleText(module), rule.line, false)],
+};
+
+function moduleText(module: MatchModule): string {
+  const options = module.options.map((o) => `${o.negated ? "! " : ""}${o.written}${o.value.kind === "raw" ? " " + o.value.source : ""}`);
+  return [module.name, ...options].join(" ").trim();
+}
+
+function compileMatch(match: MatchModule, rule: Rule, context: CodecContext): Condition[] {
+  const spec = matchSpecs.get(match.name);
+  if (!match.known || !spec) return [factCondition("unknown-match", moduleText(match), rule.line, false)];
+  const moduleCompiler = MODULE_COMPILERS[match.name];
+  if (moduleCompiler) return moduleCompiler({ ...match, options: canonicalOptions(match.options, spec, context) }, rule);
+  const compilers = OPTION_COMPILERS[match.name] ?? {};
+  const conditions: Condition[] = [];
+  for (const option of canonicalOptions(match.options, spec, context)) {
+    const compiler = compilers[option.name];
+    const condition = compiler ? compiler(option, rule, match) : factCondition("unmodelled-option", `${match.name} ${option.written}`, rule.line, option.negated);
+    if (condition === false) return [ALWAYS_FALSE];
+    if (condition !== true) conditions.push(condition);
+  }
+  return conditions;
+}
+
+// ---------------------------------------------------------------------------------------
+// Targets
+
+function optionValue(options: ExtensionOption[], name: string): ExtensionOption["value"] | undefined {
+  return options.find((o) => o.name === name)?.value;
+}
+
+function portsOf(options: ExtensionOption[]): { from: number; to: number } | undefined {
+  const value = optionValue(options, "to-ports");
+  return value?.kind === "port-range" ? value.range : undefined;
+}
+
+function compileTarget(target: Target | undefined, context: CodecContext): Effect {
+  if (!target) return { kind: "none" };
+  if (target.kind === "chain") return { kind: "jump", chain: target.name, goto: target.goto };
+  switch (target.name) {
+    case "ACCEPT":
+      return { kind: "accept" };
+    case "DROP":
+      return { kind: "drop" };
+    case "RETURN":
+      return { kind: "return" };
+    case "QUEUE":
+    case "NFQUEUE":
+      return { kind: "queue", name: target.name };
+  }
+  const spec = targetSpecs.get(target.name);
+  if (!target.known || !spec) return { kind: "unknown", target: target.name };
+  const options = canonicalOptions(target.options, spec, context);
+  switch (target.name) {
+    case "REJECT": {
+      const value = optionValue(options, "reject-with");
+      return { kind: "reject", with: value?.kind === "string" ? value.value : "icmp-port-unreachable" };
+    }
+    case "DNAT": {
+      const value = optionValue(options, "to-destination");
+      return { kind: "dnat", range: value?.kind === "nat-range" ? value.range : {}, target: "DNAT" };
+    }
+    case "SNAT": {
+      const value = optionValue(options, "to-source");
+      return { kind: "snat", range: value?.kind === "nat-range" ? value.range : {} };
+    }
+    case "MASQUERADE":
+      return { kind: "masquerade", ports: portsOf(options) };
+    case "REDIRECT":
+      return { kind: "redirect", ports: portsOf(options) };
+    case "MARK": {
+      const value = optionValue(options, "set-xmark");
+      return value?.kind === "mark" ? { kind: "mark", value: value.value >>> 0, mask: (value.mask ?? 0xffffffff) >>> 0 } : { kind: "unknown", target: "MARK" };
+    }
+    case "CONNMARK": {
+      const value = optionValue(options, "set-xmark");
+      if (value?.kind === "mark") return { kind: "connmark-set", value: value.value >>> 0, mask: (value.mask ?? 0xffffffff) >>> 0 };
+      const maskOf = (name: string) => {
+        const v = optionValue(options, name);
+        return v?.kind === "mark" ? v.value >>> 0 : 0xffffffff;
+      };
+      if (options.some((o) => o.name === "save-mark")) return { kind: "connmark-save", nfmask: maskOf("nfmask"), ctmask: maskOf("ctmask") };
+      if (options.some((o) => o.name === "restore-mark")) return { kind: "connmark-restore", nfmask: maskOf("nfmask"), ctmask: maskOf("ctmask") };
+      return { kind: "unknown", target: "CONNMARK" };
+    }
+    case "NOTRACK":
+      return { kind: "untrack" };
+    case "CT":
+      return options.some((o) => o.name === "notrack") ? { kind: "untrack" } : { kind: "continue", target: "CT" };
+    case "TTL":
+    case "HL": {
+      for (const op of ["set", "dec", "inc"] as const) {
+        const value = optionValue(options, `${target.name.toLowerCase()}-${op}`);
+        if (value?.kind === "number") return { kind: "ttl", op, value: value.value };
+      }
+      return { kind: "continue", target: target.name };
+    }
+    case "TPROXY":
+      return { kind: "tproxy" };
+    default:
+      return { kind: "continue", target: target.name };
+  }
+}
+

@@ -1,0 +1,45 @@
+// Defaults for what the user did not say, and the node addresses a dump reveals.
+
+import type { Ruleset } from "../../model/types.js";
+import { parseIp } from "../ip.js";
+import type { NodeAddress, TraceContext } from "./types.js";
+
+/**
+ * Node addresses a dump reveals. kube-proxy's `default/kubernetes` service points at the API
+ * servers; on a control-plane node one of them is the node itself, which is all a dump can say.
+ */
+export function inferNodeAddresses(ruleset: Ruleset): NodeAddress[] {
+  const found = new Map<string, NodeAddress>();
+  for (const table of ruleset.tables) {
+    if (table.name !== "nat") continue;
+    for (const chain of table.chains) {
+      if (!chain.name.startsWith("KUBE-SEP-")) continue;
+      for (const rule of chain.rules) {
+        const comment = rule.matches.find((m) => m.name === "comment")?.options[0]?.value;
+        if (comment?.kind !== "string" || !/^default\/kubernetes(:|$)/.test(comment.value)) continue;
+        const to = rule.target?.name === "DNAT" ? rule.target.options.find((o) => o.name === "to-destination")?.value : undefined;
+        const address = to?.kind === "nat-range" ? to.range.fromAddress : undefined;
+        if (address && parseIp(address, ruleset.family) && !found.has(address)) {
+          found.set(address, {
+            address,
+            source: { kind: "inferred", line: rule.line, how: "API server endpoint of default/kubernetes (this is a node address on a control-plane node)" },
+          });
+        }
+      }
+    }
+  }
+  return [...found.values()];
+}
+
+export function defaultContext(overrides: Partial<TraceContext> = {}): TraceContext {
+  return {
+    origin: "pod",
+    state: "new",
+    nodeAddresses: [],
+    routes: [],
+    mark: 0,
+    ctmark: 0,
+    assumeNoAffinity: false,
+    ...overrides,
+  };
+}

@@ -1,0 +1,56 @@
+// The state one branch of a walk carries: the packet as rewritten so far and its connection.
+// Flows are immutable; a change makes a new flow, so branches share what they did not change.
+
+import type { Family } from "../../model/types.js";
+import type { Ip } from "../ip.js";
+import type { Hook, Rewrite, TcpFlag, TraceContext } from "./types.js";
+
+/** An address the walk may only know by role (e.g. "the address of eth0"). */
+export type Address = Ip | { readonly family: Family; readonly text: string; readonly words: undefined; readonly local: boolean };
+
+export type CtState = "NEW" | "ESTABLISHED" | "RELATED" | "INVALID" | "UNTRACKED";
+
+/** What the walk knows about an interface it was not told: patterns known to match, and not to. */
+export interface InterfaceKnowledge {
+  matches: readonly string[];
+  notMatches: readonly string[];
+}
+
+export interface Flow {
+  readonly src: Address;
+  readonly dst: Address;
+  readonly sport: number | undefined;
+  readonly dport: number | undefined;
+  readonly protocol: number;
+  readonly icmpType: number | undefined;
+  readonly icmpCode: number | undefined;
+  readonly tcpFlags: readonly TcpFlag[];
+  readonly length: number | undefined;
+  readonly ttl: number | undefined;
+  readonly mark: number;
+  readonly ctmark: number;
+  readonly ctState: CtState;
+  /** Original direction tuple, as conntrack recorded it. */
+  readonly orig: { readonly src: Address; readonly dst: Address; readonly sport: number | undefined; readonly dport: number | undefined };
+  readonly dnatDone: boolean;
+  readonly snatDone: boolean;
+  readonly dnat: Rewrite | undefined;
+  readonly snat: Rewrite | undefined;
+  readonly masquerade: boolean;
+  /** string: known; null: none at this hook; undefined: unknown. */
+  readonly inInterface: string | null | undefined;
+  readonly outInterface: string | null | undefined;
+  readonly inKnowledge: InterfaceKnowledge;
+  readonly outKnowledge: InterfaceKnowledge;
+  /** Facts an uncertain match assumed, by key, so the same question gets the same answer. */
+  readonly facts: ReadonlyMap<string, boolean>;
+}
+
+/** What a condition may look at besides the flow. */
+export interface Env {
+  readonly hook: Hook;
+  readonly context: TraceContext;
+  readonly family: Family;
+  /** True if the address is one of the node's own (loopback included). */
+  isLocal(address: Address): boolean;
+}

@@ -1,0 +1,31 @@
+// The prose for each reason a match cannot be decided from the dump, in one table.
+
+import type { Uncertainty, UncertaintyKind } from "./types.js";
+
+const messages: { [K in UncertaintyKind]: (subject: string) => string } = {
+  "recent-list": (s) => `whether the client is in recent list ${s} (session affinity history) is not in the dump; --assume-no-affinity decides`,
+  "ipset-contents": (s) => `the contents of ipset ${s} are not in the dump; pass --ipset-file with 'ipset save' output`,
+  "ipset-unsupported": (s) => `ipset ${s}: this set type or option is not modelled`,
+  "unknown-match": (s) => `match '${s}' is not modelled`,
+  "unmodelled-option": (s) => `option ${s} is not modelled`,
+  "unknown-target": (s) => `target '${s}' is not modelled; assumed to let the packet continue`,
+  "in-interface-unknown": (s) => `the incoming interface is unknown (is it ${s}?); pass --in`,
+  "out-interface-unknown": (s) => `the outgoing interface is unknown (is it ${s}?); pass --out or a route`,
+  "address-unknown": (s) => `the address ${s} is not known`,
+  "rate-limit": (s) => `rate limit ${s}: depends on recent traffic`,
+  "nth-counter": (s) => `statistic nth ${s}: depends on the packet counter`,
+  "mac-unknown": (s) => `the source MAC address is unknown (${s})`,
+  "length-unknown": (s) => `the packet length is unknown (${s}); pass --length`,
+  "ttl-unknown": (s) => `the TTL / hop limit is unknown (${s}); pass --ttl`,
+  "owner-unknown": (s) => `the sending socket's owner is unknown (${s}); pass --uid/--gid`,
+  "tcp-options-unknown": (s) => `the packet's TCP options are unknown (${s})`,
+  "reverse-path": (s) => `reverse-path filtering (${s}) depends on the routing table`,
+  "queue-verdict": (s) => `the packet is queued to user space (${s}); its fate is decided there`,
+  "nat-range": (s) => `the kernel picks one address/port of ${s}; the first is shown`,
+  "established-nat": (s) => `NAT bindings of an established connection were made by its first packet (${s})`,
+  "branch-limit": (s) => `too many branches (${s}); the rest of the walk was cut`,
+};
+
+export function uncertainty(kind: UncertaintyKind, subject: string, line: number): Uncertainty {
+  return { kind, subject, line, message: messages[kind](subject) };
+}

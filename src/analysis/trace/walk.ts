@@ -1,0 +1,762 @@
+// The simulator: walks a packet through netfilter's hooks, tables and chains in the kernel's
+// order. Random matches and undecidable matches split the walk; every branch ends in an outcome,
+// and equal outcomes are merged. Iterative throughout: no recursion, bounded steps and branches.
+
+import { parseProtocol } from "../../model/protocols.js";
+import type { Chain, Family, NatRange, Ruleset, TableName } from "../../model/types.js";
+import { formatEndpoint, isLoopback, parseIp, parseNet, inNet, type Net } from "../ip.js";
+import { compileRule, type CompiledRule, type Effect, type Split } from "./compile.js";
+import type { Address, CtState, Env, Flow } from "./flow.js";
+import type {
+  Assumption,
+  Delivery,
+  Hook,
+  Outcome,
+  PacketSpec,
+  PacketView,
+  PathStep,
+  Rewrite,
+  StepAction,
+  TraceContext,
+  TraceResult,
+  Uncertainty,
+  Verdict,
+} from "./types.js";
+import { uncertainty } from "./uncertainty.js";
+
+const HOOK_TABLES: Record<Hook, readonly TableName[]> = {
+  PREROUTING: ["raw", "mangle", "nat"],
+  INPUT: ["mangle", "filter", "security", "nat"],
+  FORWARD: ["mangle", "filter", "security"],
+  OUTPUT: ["raw", "mangle", "nat", "filter", "security"],
+  POSTROUTING: ["mangle", "nat"],
+};
+
+const MAX_BRANCHES = 20_000;
+const MAX_STEPS_PER_BRANCH = 1_000_000;
+const INDEX_THRESHOLD = 16;
+const CANDIDATE_CACHE_LIMIT = 4096;
+
+interface CompiledChain {
+  table: TableName;
+  chain: Chain;
+  rules: CompiledRule[];
+  /** Rule indexes that can match a destination host, by host; undefined for small chains. */
+  byHost: Map<string, number[]> | undefined;
+  generic: number[];
+  candidates: Map<string, Int32Array>;
+}
+
+interface Frame {
+  chain: CompiledChain;
+  index: number;
+}
+
+interface PathNode {
+  step: PathStep;
+  previous: PathNode | undefined;
+}
+
+interface Branch {
+  flow: Flow;
+  probability: number;
+  conditional: number;
+  assumptions: Assumption[];
+  path: PathNode | undefined;
+  hook: Hook;
+  tableIndex: number;
+  /** The chain the table pass started in (its policy applies at the end). */
+  base: CompiledChain | undefined;
+  frame: Frame | undefined;
+  conditionIndex: number;
+  stack: Frame[];
+  /** A locally generated packet to a local address comes back in through lo. */
+  loopback: boolean;
+  steps: number;
+  /** What the split at the current rule decided, for the path step of that rule. */
+  note: { branch?: { probability: number; matched: boolean }; assumed?: { kind: Uncertainty["kind"]; matched: boolean } } | undefined;
+}
+
+export interface Tracer {
+  readonly family: Family;
+  trace(packet: PacketSpec, context: TraceContext): TraceResult;
+}
+
+export function createTracer(ruleset: Ruleset): Tracer {
+  const family = ruleset.family;
+  const chains = new Map<string, CompiledChain | null>();
+  const tablesByName = new Map(ruleset.tables.map((t) => [t.name, t]));
+
+  const compiledChain = (table: TableName, name: string): CompiledChain | undefined => {
+    const key = `${table}\u0000${name}`;
+    const cached = chains.get(key);
+    if (cached !== undefined) return cached ?? undefined;
+    const chain = tablesByName.get(table)?.chains.find((c) => c.name === name);
+    if (!chain) {
+      chains.set(key, null);
+      return undefined;
+    }
+    const rules = chain.rules.map((r) => compileRule(r, family));
+    let byHost: Map<string, number[]> | undefined;
+    const generic: number[] = [];
+    if (rules.length >= INDEX_THRESHOLD) {
+      byHost = new Map();
+      rules.forEach((r, i) => {
+        if (r.destinationHost === undefined) generic.push(i);
+        else {
+          const list = byHost!.get(r.destinationHost);
+          if (list) list.push(i);
+          else byHost!.set(r.destinationHost, [i]);
+        }
+      });
+    }
+    const compiled: CompiledChain = { table, chain, rules, byHost, generic, candidates: new Map() };
+    chains.set(key, compiled);
+    return compiled;
+  };
+
+  return {
+    family,
+    trace: (packet, context) => new Walk(family, compiledChain, packet, context).run(),
+  };
+}
+
+/** The next rule at or after `from` that can match a packet to `destination`. */
+function nextCandidate(chain: CompiledChain, from: number, destination: Address): number {
+  if (!chain.byHost || destination.words === undefined) return from < chain.rules.length ? from : -1;
+  let list = chain.candidates.get(destination.text);
+  if (!list) {
+    const hosts = chain.byHost.get(destination.text) ?? [];
+    list = Int32Array.from([...chain.generic, ...hosts].sort((a, b) => a - b));
+    if (chain.candidates.size >= CANDIDATE_CACHE_LIMIT) chain.candidates.clear();
+    chain.candidates.set(destination.text, list);
+  }
+  let low = 0;
+  let high = list.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (list[middle]! < from) low = middle + 1;
+    else high = middle;
+  }
+  return low < list.length ? list[low]! : -1;
+}
+
+function protocolName(number: number): string {
+  return parseProtocol(String(number))?.name ?? String(number);
+}
+
+const CT_STATES: Record<TraceContext["state"], CtState> = {
+  new: "NEW",
+  established: "ESTABLISHED",
+  related: "RELATED",
+  invalid: "INVALID",
+  untracked: "UNTRACKED",
+};
+
+const hex = (n: number) => `0x${(n >>> 0).toString(16)}`;
+
+class Walk {
+  private readonly outcomes: Outcome[] = [];
+  private readonly pending: Branch[] = [];
+  private readonly env: { hook: Hook; context: TraceContext; family: Family; isLocal(a: Address): boolean };
+  private readonly localAddresses: Set<string>;
+  private readonly routes: { net: Net; prefix: number; iface: string }[];
+  private branchesStarted = 0;
+  private readonly initial: Flow;
+
+  constructor(
+    private readonly family: Family,
+    private readonly chainOf: (table: TableName, name: string) => CompiledChain | undefined,
+    private readonly packet: PacketSpec,
+    private readonly context: TraceContext,
+  ) {
+    this.localAddresses = new Set(context.nodeAddresses.map((a) => parseIp(a.address, family)?.text ?? a.address));
+    this.routes = context.routes
+      .map((r) => ({ net: parseNet(r.network, family), prefix: Number(r.network.split("/")[1] ?? (family === "ipv4" ? 32 : 128)), iface: r.interface }))
+      .filter((r): r is { net: Net; prefix: number; iface: string } => r.net !== undefined)
+      .sort((a, b) => b.prefix - a.prefix);
+    const localAddresses = this.localAddresses;
+    this.env = {
+      hook: "PREROUTING",
+      context,
+      family,
+      isLocal: (a) => (a.words === undefined ? a.local : isLoopback(a) || localAddresses.has(a.text)),
+    };
+    this.initial = this.initialFlow();
+  }
+
+  private address(text: string): Address {
+    if (text === "@node") return { family: this.family, text: "node address", words: undefined, local: true };
+    const ip = parseIp(text, this.family);
+    if (!ip) throw new RangeError(`'${text}' is not an ${this.family === "ipv4" ? "IPv4" : "IPv6"} address`);
+    return ip;
+  }
+
+  private initialFlow(): Flow {
+    const { packet, context } = this;
+    const src = this.address(packet.src);
+    const dst = this.address(packet.dst);
+    const ctState = CT_STATES[context.state];
+    const tcpFlags = packet.tcpFlags ?? (packet.protocol === 6 ? (ctState === "NEW" ? ["SYN"] : ["ACK"]) : []);
+    return {
+      src,
+      dst,
+      sport: packet.sport,
+      dport: packet.dport,
+      protocol: packet.protocol,
+      icmpType: packet.icmpType,
+      icmpCode: packet.icmpCode,
+      tcpFlags,
+      length: packet.length,
+      ttl: packet.ttl,
+      mark: context.mark >>> 0,
+      ctmark: context.ctmark >>> 0,
+      ctState,
+      orig: { src, dst, sport: packet.sport, dport: packet.dport },
+      dnatDone: ctState !== "NEW",
+      snatDone: ctState !== "NEW",
+      dnat: undefined,
+      snat: undefined,
+      masquerade: false,
+      inInterface: context.origin === "node" ? null : context.inInterface,
+      outInterface: null,
+      inKnowledge: { matches: [], notMatches: [] },
+      outKnowledge: { matches: [], notMatches: [] },
+      facts: new Map(),
+    };
+  }
+
+  run(): TraceResult {
+    const origin = this.context.origin;
+    let flow = this.initial;
+    if (origin === "node") flow = { ...flow, outInterface: this.route(flow.dst) };
+    this.pending.push({
+      flow,
+      probability: 1,
+      conditional: 1,
+      assumptions: [],
+      path: undefined,
+      hook: origin === "node" ? "OUTPUT" : "PREROUTING",
+      tableIndex: 0,
+      base: undefined,
+      frame: undefined,
+      conditionIndex: 0,
+      stack: [],
+      loopback: false,
+      steps: 0,
+      note: undefined,
+    });
+    while (this.pending.length > 0) {
+      const branch = this.pending.pop()!;
+      if (++this.branchesStarted > MAX_BRANCHES) {
+        this.finish(branch, "ERROR", undefined, `more than ${MAX_BRANCHES} branches`, [
+          { ...uncertainty("branch-limit", String(MAX_BRANCHES), 0), assumed: true },
+        ]);
+        continue;
+      }
+      this.advance(branch);
+    }
+    return this.result();
+  }
+
+  /** Interface a packet to `destination` leaves by: `lo` for the node's own addresses, else the routes. */
+  private route(destination: Address): string | undefined {
+    if (this.env.isLocal(destination)) return "lo";
+    if (this.context.outInterface !== undefined) return this.context.outInterface;
+    if (destination.words === undefined) return undefined;
+    for (const r of this.routes) if (inNet(destination.words, r.net)) return r.iface;
+    return undefined;
+  }
+
+  private natSkipped(flow: Flow, hook: Hook): boolean {
+    if (flow.ctState !== "NEW") return true;
+    return hook === "PREROUTING" || hook === "OUTPUT" ? flow.dnatDone : flow.snatDone;
+  }
+
+  /** Runs one branch until it ends or splits (the other side of a split goes to `pending`). */
+  private advance(branch: Branch): void {
+    for (;;) {
+      if (branch.frame === undefined) {
+        // Between table passes: start the next table of this hook, or move to the next hook.
+        const tables = HOOK_TABLES[branch.hook];
+        if (branch.tableIndex >= tables.length) {
+          if (!this.nextHook(branch)) return;
+          continue;
+        }
+        const table = tables[branch.tableIndex]!;
+        if (table === "nat" && this.natSkipped(branch.flow, branch.hook)) {
+          branch.tableIndex++;
+          continue;
+        }
+        const start = this.chainOf(table, branch.hook);
+        if (!start) {
+          this.endTablePass(branch);
+          continue;
+        }
+        branch.base = start;
+        branch.frame = { chain: start, index: 0 };
+        branch.conditionIndex = 0;
+        branch.stack = [];
+      }
+      if (++branch.steps > MAX_STEPS_PER_BRANCH) {
+        this.finish(branch, "ERROR", undefined, `walk longer than ${MAX_STEPS_PER_BRANCH} steps (a jump loop?)`);
+        return;
+      }
+      const frame = branch.frame!;
+      this.env.hook = branch.hook;
+      const index = nextCandidate(frame.chain, frame.index, branch.flow.dst);
+      if (index < 0) {
+        if (!this.endOfChain(branch)) return;
+        continue;
+      }
+      if (index !== frame.index) {
+        frame.index = index;
+        branch.conditionIndex = 0;
+      }
+      const compiled = frame.chain.rules[index]!;
+      let matched = true;
+      while (branch.conditionIndex < compiled.conditions.length) {
+        const result = compiled.conditions[branch.conditionIndex]!(branch.flow, this.env);
+        if (result === true) {
+          branch.conditionIndex++;
+          continue;
+        }
+        if (result === false) {
+          matched = false;
+          break;
+        }
+        if (result.kind === "random" && (result.probability >= 1 || result.probability <= 0)) {
+          if (result.probability <= 0) {
+            matched = false;
+            break;
+          }
+          branch.conditionIndex++;
+          continue;
+        }
+        this.split(branch, result);
+      }
+      if (!matched) {
+        frame.index = index + 1;
+        branch.conditionIndex = 0;
+        continue;
+      }
+      if (!this.apply(branch, compiled)) return;
+    }
+  }
+
+  /** Forks the branch at a split: the pending copy takes "does not match", this branch goes on matching. */
+  private split(branch: Branch, split: Split): void {
+    const frame = branch.frame!;
+    const other: Branch = {
+      ...branch,
+      frame: { chain: frame.chain, index: frame.index + 1 },
+      stack: branch.stack.slice(),
+      conditionIndex: 0,
+      note: undefined,
+    };
+    if (split.kind === "random") {
+      const p = split.probability;
+      other.probability = branch.probability * (1 - p);
+      other.conditional = branch.conditional * (1 - p);
+      branch.probability *= p;
+      branch.conditional *= p;
+      branch.note = { ...branch.note, branch: { probability: p, matched: true } };
+    } else {
+      const holds = !split.negated;
+      other.flow = split.assume(branch.flow, !holds);
+      other.probability = branch.probability / 2;
+      other.assumptions = [...branch.assumptions, { ...split.uncertainty, assumed: false }];
+      branch.flow = split.assume(branch.flow, holds);
+      branch.probability /= 2;
+      branch.assumptions = [...branch.assumptions, { ...split.uncertainty, assumed: true }];
+      branch.note = { ...branch.note, assumed: { kind: split.uncertainty.kind, matched: true } };
+    }
+    this.pending.push(other);
+    branch.conditionIndex++;
+  }
+
+  private step(branch: Branch, chain: CompiledChain, rule: number, effect: StepAction, action: string): void {
+    const source = rule > 0 ? chain.chain.rules[rule - 1]! : undefined;
+    const step: PathStep = {
+      hook: branch.hook,
+      table: chain.table,
+      chain: chain.chain.name,
+      rule,
+      line: source ? source.line : chain.chain.line,
+      text: source ? source.text : `:${chain.chain.name} ${chain.chain.policy}`,
+      action,
+      effect,
+    };
+    if (source && branch.note?.branch) step.branch = branch.note.branch;
+    if (source && branch.note?.assumed) step.assumed = branch.note.assumed;
+    branch.note = undefined;
+    branch.path = { step, previous: branch.path };
+  }
+
+  /** Applies a matched rule's target; false when the branch has ended. */
+  private apply(branch: Branch, compiled: CompiledRule): boolean {
+    const frame = branch.frame!;
+    const position = frame.index + 1;
+    const effect: Effect = compiled.effect;
+    const next = () => {
+      frame.index++;
+      branch.conditionIndex = 0;
+      return true;
+    };
+    switch (effect.kind) {
+      case "accept":
+        this.step(branch, frame.chain, position, { kind: "verdict", verdict: "ACCEPT" }, "ACCEPT");
+        return this.endTablePass(branch);
+      case "drop":
+        this.step(branch, frame.chain, position, { kind: "verdict", verdict: "DROP" }, "DROP");
+        return this.finish(branch, "DROP");
+      case "reject":
+        this.step(branch, frame.chain, position, { kind: "verdict", verdict: "REJECT" }, `REJECT (${effect.with})`);
+        return this.finish(branch, "REJECT");
+      case "queue":
+        this.step(branch, frame.chain, position, { kind: "verdict", verdict: "QUEUE" }, effect.name);
+        return this.finish(branch, "QUEUE", undefined, undefined, [
+          { ...uncertainty("queue-verdict", effect.name, compiled.rule.line), assumed: true },
+        ]);
+      case "return":
+        this.step(branch, frame.chain, position, { kind: "return" }, "RETURN");
+        return this.leaveChain(branch);
+      case "jump": {
+        const target = this.chainOf(frame.chain.table, effect.chain);
+        if (!target) {
+          this.step(branch, frame.chain, position, { kind: "loop", chain: effect.chain }, `${effect.goto ? "goto" : "jump"} ${effect.chain}: no such chain`);
+          return this.finish(branch, "ERROR", undefined, `jump to missing chain ${effect.chain}`);
+        }
+        if (!effect.goto && (target === frame.chain || branch.stack.some((f) => f.chain === target))) {
+          this.step(branch, frame.chain, position, { kind: "loop", chain: effect.chain }, `jump ${effect.chain}: loop`);
+          return this.finish(branch, "ERROR", undefined, `jump loop through ${effect.chain}`);
+        }
+        this.step(branch, frame.chain, position, { kind: effect.goto ? "goto" : "jump", chain: effect.chain }, `${effect.goto ? "goto" : "jump"} ${effect.chain}`);
+        if (!effect.goto) branch.stack.push({ chain: frame.chain, index: frame.index + 1 });
+        branch.frame = { chain: target, index: 0 };
+        branch.conditionIndex = 0;
+        return true;
+      }
+      case "dnat":
+      case "redirect": {
+        const rewrite = effect.kind === "dnat" ? this.dnatTarget(branch, effect.range, compiled) : this.redirectTarget(branch, effect.ports);
+        const flow = branch.flow;
+        const from = formatEndpoint(flow.dst.text, flow.dport, this.family);
+        const to = formatEndpoint(rewrite.address.text, rewrite.port, this.family);
+        branch.flow = {
+          ...flow,
+          dst: rewrite.address,
+          dport: rewrite.port,
+          dnat: from === to ? flow.dnat : { from: flow.dnat?.from ?? from, to, line: compiled.rule.line },
+        };
+        this.step(branch, frame.chain, position, { kind: "nat", target: effect.kind === "dnat" ? "DNAT" : "REDIRECT", to }, `${effect.kind === "dnat" ? "DNAT" : "REDIRECT"} → ${to}`);
+        return this.endTablePass(branch);
+      }
+      case "snat":
+      case "masquerade": {
+        const flow = branch.flow;
+        let address: Address = flow.src;
+        let port = flow.sport;
+        if (effect.kind === "snat") {
+          const picked = this.pickFromRange(branch, effect.range, compiled, flow.src, flow.sport);
+          address = picked.address;
+          port = picked.port;
+        } else {
+          address = this.interfaceAddress(flow.outInterface);
+          if (effect.ports && port !== undefined && (port < effect.ports.from || port > effect.ports.to)) port = effect.ports.from;
+        }
+        const from = formatEndpoint(flow.src.text, flow.sport, this.family);
+        const to = formatEndpoint(address.text, port, this.family);
+        branch.flow = {
+          ...flow,
+          src: address,
+          sport: port,
+          masquerade: flow.masquerade || effect.kind === "masquerade",
+          snat: from === to && effect.kind === "snat" ? flow.snat : { from, to, line: compiled.rule.line },
+        };
+        const name = effect.kind === "snat" ? "SNAT" : "MASQUERADE";
+        this.step(branch, frame.chain, position, { kind: "nat", target: name, to }, `${name} → ${to}`);
+        return this.endTablePass(branch);
+      }
+      case "mark": {
+        const mark = ((branch.flow.mark & ~effect.mask) ^ effect.value) >>> 0;
+        branch.flow = { ...branch.flow, mark };
+        this.step(branch, frame.chain, position, { kind: "mark", target: "MARK", mark, ctmark: branch.flow.ctmark }, `MARK → mark ${hex(mark)}`);
+        return next();
+      }
+      case "connmark-set":
+      case "connmark-save":
+      case "connmark-restore": {
+        const { mark, ctmark } = branch.flow;
+        let newMark = mark;
+        let newCtmark = ctmark;
+        if (effect.kind === "connmark-set") newCtmark = ((ctmark & ~effect.mask) ^ effect.value) >>> 0;
+        else if (effect.kind === "connmark-save") newCtmark = ((ctmark & ~effect.ctmask) ^ (mark & effect.nfmask)) >>> 0;
+        else newMark = ((mark & ~effect.nfmask) ^ (ctmark & effect.ctmask)) >>> 0;
+        branch.flow = { ...branch.flow, mark: newMark, ctmark: newCtmark };
+        this.step(branch, frame.chain, position, { kind: "mark", target: "CONNMARK", mark: newMark, ctmark: newCtmark }, `CONNMARK → mark ${hex(newMark)}, ctmark ${hex(newCtmark)}`);
+        return next();
+      }
+      case "untrack":
+        if (frame.chain.table === "raw") branch.flow = { ...branch.flow, ctState: "UNTRACKED" };
+        this.step(branch, frame.chain, position, { kind: "untrack" }, "NOTRACK (connection untracked)");
+        return next();
+      case "ttl": {
+        const ttl = branch.flow.ttl;
+        const value = ttl === undefined && effect.op !== "set" ? undefined : effect.op === "set" ? effect.value : effect.op === "dec" ? Math.max(0, ttl! - effect.value) : Math.min(255, ttl! + effect.value);
+        branch.flow = { ...branch.flow, ttl: value };
+        this.step(branch, frame.chain, position, { kind: "continue", target: "TTL" }, `TTL ${effect.op} ${effect.value}`);
+        return next();
+      }
+      case "continue":
+        this.step(branch, frame.chain, position, { kind: "continue", target: effect.target }, `${effect.target} (continue)`);
+        return next();
+      case "unknown":
+        this.step(branch, frame.chain, position, { kind: "continue", target: effect.target }, `${effect.target} (not modelled; continue)`);
+        branch.assumptions = [...branch.assumptions, { ...uncertainty("unknown-target", effect.target, compiled.rule.line), assumed: true }];
+        return next();
+      case "tproxy":
+        this.step(branch, frame.chain, position, { kind: "continue", target: "TPROXY" }, "TPROXY (to a local socket)");
+        branch.assumptions = [...branch.assumptions, { ...uncertainty("unknown-target", "TPROXY", compiled.rule.line), assumed: true }];
+        return this.finish(branch, "ACCEPT", "local");
+      case "none":
+        this.step(branch, frame.chain, position, { kind: "no-target" }, "no target (counted; continue)");
+        return next();
+    }
+  }
+
+  private pickFromRange(branch: Branch, range: NatRange, compiled: CompiledRule, address: Address, port: number | undefined): { address: Address; port: number | undefined } {
+    const multiple = (range.fromAddress !== range.toAddress) || (range.fromPort !== undefined && range.fromPort !== range.toPort);
+    if (multiple) branch.assumptions = [...branch.assumptions, { ...uncertainty("nat-range", compiled.rule.text.split(" --to")[1]?.trim() ?? "the range", compiled.rule.line), assumed: true }];
+    const picked = range.fromAddress !== undefined ? this.address(range.fromAddress) : address;
+    return { address: picked, port: range.fromPort ?? port };
+  }
+
+  private dnatTarget(branch: Branch, range: NatRange, compiled: CompiledRule): { address: Address; port: number | undefined } {
+    return this.pickFromRange(branch, range, compiled, branch.flow.dst, branch.flow.dport);
+  }
+
+  private redirectTarget(branch: Branch, ports: { from: number; to: number } | undefined): { address: Address; port: number | undefined } {
+    const flow = branch.flow;
+    const address: Address =
+      branch.hook === "OUTPUT" ? this.address(this.family === "ipv4" ? "127.0.0.1" : "::1") : this.interfaceAddress(flow.inInterface);
+    return { address, port: ports ? ports.from : flow.dport };
+  }
+
+  /** The node's address on an interface, or a stand-in that is known to be local. */
+  private interfaceAddress(iface: string | null | undefined): Address {
+    const known = this.context.nodeAddresses.find((a) => a.interface !== undefined && a.interface === iface);
+    const ip = known ? parseIp(known.address, this.family) : undefined;
+    if (ip) return ip;
+    return { family: this.family, text: `address of ${iface ?? "the outgoing interface"}`, words: undefined, local: true };
+  }
+
+  /** RETURN or the end of a user chain: back to the caller, or the policy when there is none. */
+  private leaveChain(branch: Branch): boolean {
+    const caller = branch.stack.pop();
+    if (!caller) return this.applyPolicy(branch);
+    branch.frame = caller;
+    branch.conditionIndex = 0;
+    return true;
+  }
+
+  private endOfChain(branch: Branch): boolean {
+    const frame = branch.frame!;
+    if (frame.chain.chain.builtin && branch.stack.length === 0) return this.applyPolicy(branch);
+    const caller = branch.stack[branch.stack.length - 1];
+    const action = caller ? `end of chain → back to ${caller.chain.chain.name}` : "end of chain";
+    this.step(branch, frame.chain, 0, { kind: "end-of-chain" }, action);
+    return this.leaveChain(branch);
+  }
+
+  private applyPolicy(branch: Branch): boolean {
+    const base = branch.base!;
+    const policy = base.chain.policy === "DROP" ? "DROP" : "ACCEPT";
+    // An empty chain that accepts says nothing worth a line of the path.
+    if (policy === "DROP" || base.chain.rules.length > 0) this.step(branch, base, 0, { kind: "policy", policy }, `policy ${policy}`);
+    return policy === "DROP" ? this.finish(branch, "DROP") : this.endTablePass(branch);
+  }
+
+  private endTablePass(branch: Branch): boolean {
+    const table = HOOK_TABLES[branch.hook][branch.tableIndex];
+    if (table === "nat") {
+      const dnatHook = branch.hook === "PREROUTING" || branch.hook === "OUTPUT";
+      branch.flow = dnatHook ? { ...branch.flow, dnatDone: true } : { ...branch.flow, snatDone: true };
+    }
+    branch.tableIndex++;
+    branch.frame = undefined;
+    branch.base = undefined;
+    branch.stack = [];
+    branch.conditionIndex = 0;
+    return true;
+  }
+
+  /** Routing between hooks; false when the packet has left netfilter (the branch is finished). */
+  private nextHook(branch: Branch): boolean {
+    const flow = branch.flow;
+    const local = this.env.isLocal(flow.dst);
+    const go = (hook: Hook) => {
+      branch.hook = hook;
+      branch.tableIndex = 0;
+      return true;
+    };
+    switch (branch.hook) {
+      case "PREROUTING":
+        if (local) {
+          branch.flow = { ...flow, outInterface: null };
+          return go("INPUT");
+        }
+        branch.flow = { ...flow, outInterface: this.route(flow.dst) };
+        return go("FORWARD");
+      case "INPUT":
+        return this.finish(branch, "ACCEPT", "local");
+      case "FORWARD":
+        return go("POSTROUTING");
+      case "OUTPUT":
+        // Rerouted after OUTPUT: a DNAT there may have changed the destination.
+        branch.flow = { ...flow, outInterface: this.route(flow.dst) };
+        return go("POSTROUTING");
+      case "POSTROUTING":
+        if (this.context.origin === "node" && local && !branch.loopback) {
+          branch.loopback = true;
+          branch.flow = { ...flow, inInterface: "lo", outInterface: null };
+          return go("PREROUTING");
+        }
+        return this.finish(branch, "ACCEPT", branch.loopback ? "local" : this.context.origin === "node" ? "output" : "forward");
+    }
+  }
+
+  private finish(branch: Branch, verdict: Verdict, delivery?: Delivery, error?: string, extra: Assumption[] = []): false {
+    const flow = branch.flow;
+    const path: PathStep[] = [];
+    for (let node = branch.path; node; node = node.previous) path.push(node.step);
+    path.reverse();
+    const outcome: Outcome = {
+      probability: branch.probability,
+      conditionalProbability: branch.conditional,
+      verdict,
+      packet: this.view(flow),
+      masquerade: flow.masquerade,
+      mark: flow.mark,
+      ctmark: flow.ctmark,
+      path,
+      merged: 1,
+      uncertain: [...branch.assumptions, ...extra],
+    };
+    if (delivery) outcome.delivery = delivery;
+    if (flow.snat) outcome.snat = flow.snat;
+    if (flow.dnat) outcome.dnat = flow.dnat;
+    if (typeof flow.outInterface === "string" && delivery !== "local") outcome.outInterface = flow.outInterface;
+    if (error) outcome.error = error;
+    this.outcomes.push(outcome);
+    return false;
+  }
+
+  private view(flow: Flow): PacketView {
+    const view: PacketView = { src: flow.src.text, dst: flow.dst.text, proto: protocolName(flow.protocol) };
+    if (flow.sport !== undefined) view.sport = flow.sport;
+    if (flow.dport !== undefined) view.dport = flow.dport;
+    return view;
+  }
+
+  private result(): TraceResult {
+    const { context, packet } = this;
+    const first = this.initial;
+    const packetView = { ...this.view(first), ...(packet.icmpType !== undefined ? { icmpType: packet.icmpType } : {}), ...(packet.icmpCode !== undefined ? { icmpCode: packet.icmpCode } : {}) };
+    return {
+      schemaVersion: 1,
+      kind: "iptscope.trace",
+      family: this.family,
+      packet: packetView,
+      context: {
+        origin: context.origin,
+        state: context.state,
+        ...(context.inInterface !== undefined ? { inInterface: context.inInterface } : {}),
+        ...(context.outInterface !== undefined ? { outInterface: context.outInterface } : {}),
+        nodeAddresses: context.nodeAddresses,
+        routes: context.routes,
+        mark: context.mark,
+        ctmark: context.ctmark,
+        assumeNoAffinity: context.assumeNoAffinity,
+        assumptions: this.assumptionsInWords(),
+      },
+      outcomes: mergeOutcomes(this.outcomes),
+    };
+  }
+
+  private assumptionsInWords(): string[] {
+    const { context } = this;
+    const words = [
+      "packets are routed, not bridged (physdev matches see no bridge port)",
+      context.nodeAddresses.length === 0
+        ? "no node address is known: only loopback addresses count as local (pass --node-ip)"
+        : `local addresses: loopback and ${context.nodeAddresses.map((a) => a.address).join(", ")}; any other address is not local`,
+    ];
+    if (context.state === "new") words.push("the packet is the first of a new connection (conntrack NEW), so the nat table is consulted");
+    else words.push(`the connection is ${context.state}: the nat table is not consulted and earlier NAT bindings are not known`);
+    return words;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Merging
+
+function outcomeKey(o: Outcome): string {
+  const p = o.packet;
+  return [o.verdict, o.delivery, p.src, p.sport, p.dst, p.dport, p.proto, o.masquerade, o.snat?.to, o.dnat?.to, o.outInterface, o.error].join("\u0001");
+}
+
+function assumptionKey(a: Assumption): string {
+  return `${a.kind}\u0000${a.subject}\u0000${a.line}`;
+}
+
+function combine(into: Outcome, from: Outcome, uncertain: Assumption[]): Outcome {
+  const keep = from.probability > into.probability ? from : into;
+  return {
+    ...keep,
+    probability: into.probability + from.probability,
+    conditionalProbability: into.conditionalProbability + from.conditionalProbability,
+    merged: into.merged + from.merged,
+    uncertain,
+  };
+}
+
+/**
+ * Equal outcomes under the same assumptions add up. Then two outcomes that differ only in one
+ * assumption taken both ways do not depend on it: they merge and the assumption is dropped.
+ */
+export function mergeOutcomes(outcomes: readonly Outcome[]): Outcome[] {
+  const byKey = new Map<string, Outcome>();
+  for (const o of outcomes) {
+    const key = outcomeKey(o) + "\u0002" + o.uncertain.map((a) => assumptionKey(a) + a.assumed).sort().join("|");
+    const existing = byKey.get(key);
+    byKey.set(key, existing ? combine(existing, o, existing.uncertain) : o);
+  }
+  let current = [...byKey.values()];
+  for (let changed = true; changed; ) {
+    changed = false;
+    const index = new Map<string, number>();
+    const next: (Outcome | undefined)[] = [...current];
+    for (let i = 0; i < current.length && !changed; i++) {
+      const o = current[i]!;
+      for (let j = 0; j < o.uncertain.length; j++) {
+        const rest = o.uncertain.filter((_, k) => k !== j);
+        const a = o.uncertain[j]!;
+        const key = `${outcomeKey(o)}\u0002${assumptionKey(a)}\u0002${rest.map((r) => assumptionKey(r) + r.assumed).sort().join("|")}`;
+        const partner = index.get(key);
+        if (partner !== undefined && next[partner] && next[partner]!.uncertain.find((u) => assumptionKey(u) === assumptionKey(a))?.assumed !== a.assumed) {
+          const merged = combine(next[partner]!, o, rest);
+          // Both halves of an uncertain split: the conditional probability is the same in each.
+          merged.conditionalProbability = Math.max(next[partner]!.conditionalProbability, o.conditionalProbability);
+          next[partner] = merged;
+          next[i] = undefined;
+          changed = true;
+          break;
+        }
+        index.set(key, i);
+      }
+    }
+    current = next.filter((o): o is Outcome => o !== undefined);
+  }
+  return current.sort((a, b) => b.probability - a.probability || outcomeKey(a).localeCompare(outcomeKey(b)));
+}
