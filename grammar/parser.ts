@@ -1,4 +1,4 @@
-import { EmbeddedActionsParser, type IRecognitionException, type TokenType } from "chevrotain";
+import { EmbeddedActionsParser, type IOrAlt, type IRecognitionException, type IToken, type TokenType } from "chevrotain";
 import type { ClassifiedToken, OptionOwner } from "./classify.js";
 import type { ArgToken } from "./tokenizer.js";
 import {
@@ -46,9 +46,114 @@ const coreOptionNames = new Map<TokenType, CoreOptionName>([
   [OutInterface, "out-interface"], [Protocol, "protocol"],
 ]);
 
-const arg = (token: ClassifiedToken): ArgToken => token as unknown as ArgToken;
+const arg = (token: IToken): ArgToken => token as unknown as ArgToken;
 
+function coreItem(negation: IToken | undefined, optionToken: IToken, value: IToken): RuleItemSyntax {
+  return {
+    kind: "core",
+    option: coreOptionNames.get(optionToken.tokenType)!,
+    negation: negation && arg(negation),
+    optionToken: arg(optionToken),
+    value: arg(value),
+  };
+}
+
+function optionItem(negation: IToken | undefined, optionToken: IToken, values: ArgToken[]): RuleItemSyntax {
+  const classified = optionToken as ClassifiedToken;
+  return {
+    kind: "option",
+    negation: negation && arg(negation),
+    optionToken: arg(optionToken),
+    values,
+    owner: classified.owner!,
+    greedy: classified.greedy === true,
+    resolvedName: classified.resolvedName,
+    ambiguous: classified.ambiguous === true,
+  };
+}
+
+// Performance: the alternatives of each OR are built once (Chevrotain's guidance) and take
+// no closure variables, and all rule items of a command are parsed by one rule invocation;
+// the actions only build plain objects, which is harmless during Chevrotain's recording phase.
 class CommandParser extends EmbeddedActionsParser {
+  /** The values of the extension option being parsed. */
+  private optionValues: ArgToken[] = [];
+
+  private readonly pushOptionValue = (): void => {
+    this.optionValues.push(arg(this.CONSUME8(Value)));
+  };
+
+  private readonly pushNegatedOptionValue = (): void => {
+    this.optionValues.push(arg(this.CONSUME9(Value)));
+  };
+
+  private readonly negatedAlternatives: IOrAlt<RuleItemSyntax>[] = [
+    { ALT: () => coreItem(this.LA(0), this.CONSUME2(CoreValueOption), this.CONSUME7(Value)) },
+    { ALT: () => ({ kind: "fragment", negation: arg(this.LA(0)), optionToken: arg(this.CONSUME2(Fragment)) }) },
+    {
+      ALT: () => {
+        const negation = this.LA(0);
+        const optionToken = this.CONSUME2(ExtensionOption);
+        const values: ArgToken[] = (this.optionValues = []);
+        this.MANY3(this.pushNegatedOptionValue);
+        return optionItem(negation, optionToken, values);
+      },
+    },
+  ];
+
+  private readonly itemAlternatives: IOrAlt<RuleItemSyntax>[] = [
+    {
+      ALT: () => {
+        this.CONSUME(Bang);
+        return this.OR2(this.negatedAlternatives);
+      },
+    },
+    { ALT: () => coreItem(undefined, this.CONSUME(CoreValueOption), this.CONSUME6(Value)) },
+    { ALT: () => ({ kind: "fragment", optionToken: arg(this.CONSUME(Fragment)) }) },
+    {
+      ALT: () => {
+        const optionToken = this.CONSUME(ExtensionOption);
+        const values: ArgToken[] = (this.optionValues = []);
+        this.MANY2(this.pushOptionValue);
+        return optionItem(undefined, optionToken, values);
+      },
+    },
+    { ALT: () => ({ kind: "match", optionToken: arg(this.CONSUME(MatchFlag)), name: arg(this.CONSUME1(Value)) }) },
+    { ALT: () => ({ kind: "jump", optionToken: arg(this.CONSUME(Jump)), target: arg(this.CONSUME2(Value)) }) },
+    { ALT: () => ({ kind: "goto", optionToken: arg(this.CONSUME(Goto)), target: arg(this.CONSUME3(Value)) }) },
+    {
+      ALT: () => ({
+        kind: "set-counters", optionToken: arg(this.CONSUME(SetCounters)), packets: arg(this.CONSUME4(Value)), bytes: arg(this.CONSUME5(Value)),
+      }),
+    },
+    {
+      ALT: () => {
+        const optionToken = this.CONSUME(FamilyFlag);
+        return { kind: "family", optionToken: arg(optionToken), family: optionToken.image === "-6" || optionToken.image === "--ipv6" ? 6 : 4 };
+      },
+    },
+  ];
+
+  // Each operand position is its own occurrence of Value in the grammar.
+  private readonly commandAlternatives: IOrAlt<CommandSyntax>[] = [
+    { ALT: () => command("append", this.CONSUME(Append), this.consume(1, Value), undefined, this.SUBRULE1(this.ruleItems)) },
+    {
+      ALT: () =>
+        command("insert", this.CONSUME(Insert), this.consume(2, Value), this.OPTION(() => this.consume(3, Value)), this.SUBRULE2(this.ruleItems)),
+    },
+    {
+      ALT: () =>
+        command("delete", this.CONSUME(Delete), this.consume(4, Value), this.OPTION2(() => this.consume(5, Value)), this.SUBRULE3(this.ruleItems)),
+    },
+    { ALT: () => command("replace", this.CONSUME(Replace), this.consume(6, Value), this.consume(7, Value), this.SUBRULE4(this.ruleItems)) },
+    { ALT: () => command("new-chain", this.CONSUME(NewChain), this.consume(8, Value)) },
+    { ALT: () => command("delete-chain", this.CONSUME(DeleteChain), this.OPTION3(() => this.consume(9, Value))) },
+    { ALT: () => command("flush", this.CONSUME(Flush), this.OPTION4(() => this.consume(10, Value))) },
+    { ALT: () => command("zero", this.CONSUME(Zero), this.OPTION5(() => this.consume(11, Value))) },
+    { ALT: () => command("policy", this.CONSUME(SetPolicy), this.consume(12, Value), this.consume(13, Value)) },
+    { ALT: () => command("rename-chain", this.CONSUME(RenameChain), this.consume(14, Value), this.consume(15, Value)) },
+  ];
+
   constructor() {
     super(allTokens, { maxLookahead: 1, skipValidations: process.env.IPTSCOPE_GRAMMAR_CHECKS !== "1" });
     this.performSelfAnalysis();
@@ -56,206 +161,26 @@ class CommandParser extends EmbeddedActionsParser {
 
   // getopt lets rule options come before the command too (`-c 1 2 -A INPUT …`).
   public command = this.RULE("command", (): CommandSyntax => {
-    let result!: CommandSyntax;
-    const leading: RuleItemSyntax[] = [];
-    this.MANY(() => {
-      const item = this.SUBRULE(this.ruleItem);
-      this.ACTION(() => leading.push(item));
-    });
-    this.OR([
-      { ALT: () => { result = this.SUBRULE(this.ruleCommand); } },
-      { ALT: () => { result = this.SUBRULE(this.chainCommand); } },
-    ]);
-    return this.ACTION(() => (leading.length === 0 ? result : { ...result, items: [...leading, ...result.items] }));
+    const leading = this.SUBRULE(this.ruleItems);
+    const result = this.OR(this.commandAlternatives);
+    if (leading.length === 0) return result;
+    return this.ACTION(() => ({ ...result, items: [...leading, ...result.items] }));
   });
 
-  private ruleCommand = this.RULE("ruleCommand", (): CommandSyntax => {
-    let kind: CommandKind = "append";
-    let commandToken!: ClassifiedToken;
-    const operands: ArgToken[] = [];
-    this.OR([
-      { ALT: () => { commandToken = this.CONSUME(Append) as ClassifiedToken; kind = "append"; this.operand(operands); } },
-      {
-        ALT: () => {
-          commandToken = this.CONSUME(Insert) as ClassifiedToken;
-          kind = "insert";
-          this.operand(operands);
-          this.OPTION(() => this.operand(operands, 2));
-        },
-      },
-      {
-        ALT: () => {
-          commandToken = this.CONSUME(Delete) as ClassifiedToken;
-          kind = "delete";
-          this.operand(operands);
-          this.OPTION2(() => this.operand(operands, 2));
-        },
-      },
-      {
-        ALT: () => {
-          commandToken = this.CONSUME(Replace) as ClassifiedToken;
-          kind = "replace";
-          this.operand(operands);
-          this.operand(operands, 2);
-        },
-      },
-    ]);
+  private ruleItems = this.RULE("ruleItems", (): RuleItemSyntax[] => {
     const items: RuleItemSyntax[] = [];
     this.MANY(() => {
-      const item = this.SUBRULE(this.ruleItem);
-      this.ACTION(() => items.push(item));
+      items.push(this.OR(this.itemAlternatives));
     });
-    return this.ACTION(() => ({ kind, commandToken: arg(commandToken), operands, items }));
+    return items;
   });
+}
 
-  private operand(operands: ArgToken[], idx = 1): void {
-    const token = (idx === 1 ? this.CONSUME(Value) : this.CONSUME2(Value)) as ClassifiedToken;
-    this.ACTION(() => operands.push(arg(token)));
-  }
+const NO_ITEMS: RuleItemSyntax[] = [];
 
-  private chainCommand = this.RULE("chainCommand", (): CommandSyntax => {
-    let kind: CommandKind = "new-chain";
-    let commandToken!: ClassifiedToken;
-    const operands: ArgToken[] = [];
-    this.OR([
-      { ALT: () => { commandToken = this.CONSUME(NewChain) as ClassifiedToken; kind = "new-chain"; this.operand(operands); } },
-      {
-        ALT: () => {
-          commandToken = this.CONSUME(DeleteChain) as ClassifiedToken;
-          kind = "delete-chain";
-          this.OPTION(() => this.operand(operands));
-        },
-      },
-      {
-        ALT: () => {
-          commandToken = this.CONSUME(Flush) as ClassifiedToken;
-          kind = "flush";
-          this.OPTION2(() => this.operand(operands));
-        },
-      },
-      {
-        ALT: () => {
-          commandToken = this.CONSUME(Zero) as ClassifiedToken;
-          kind = "zero";
-          this.OPTION3(() => this.operand(operands));
-        },
-      },
-      {
-        ALT: () => {
-          commandToken = this.CONSUME(SetPolicy) as ClassifiedToken;
-          kind = "policy";
-          this.operand(operands);
-          this.operand(operands, 2);
-        },
-      },
-      {
-        ALT: () => {
-          commandToken = this.CONSUME(RenameChain) as ClassifiedToken;
-          kind = "rename-chain";
-          this.operand(operands);
-          this.operand(operands, 2);
-        },
-      },
-    ]);
-    return this.ACTION(() => ({ kind, commandToken: arg(commandToken), operands, items: [] }));
-  });
-
-  private ruleItem = this.RULE("ruleItem", (): RuleItemSyntax => {
-    let item!: RuleItemSyntax;
-    this.OR([
-      { ALT: () => { item = this.SUBRULE(this.negatable); } },
-      {
-        ALT: () => {
-          const optionToken = this.CONSUME(MatchFlag) as ClassifiedToken;
-          const name = this.CONSUME(Value) as ClassifiedToken;
-          item = this.ACTION(() => ({ kind: "match", optionToken: arg(optionToken), name: arg(name) }));
-        },
-      },
-      {
-        ALT: () => {
-          const optionToken = this.CONSUME(Jump) as ClassifiedToken;
-          const target = this.CONSUME2(Value) as ClassifiedToken;
-          item = this.ACTION(() => ({ kind: "jump", optionToken: arg(optionToken), target: arg(target) }));
-        },
-      },
-      {
-        ALT: () => {
-          const optionToken = this.CONSUME(Goto) as ClassifiedToken;
-          const target = this.CONSUME3(Value) as ClassifiedToken;
-          item = this.ACTION(() => ({ kind: "goto", optionToken: arg(optionToken), target: arg(target) }));
-        },
-      },
-      {
-        ALT: () => {
-          const optionToken = this.CONSUME(SetCounters) as ClassifiedToken;
-          const packets = this.CONSUME4(Value) as ClassifiedToken;
-          const bytes = this.CONSUME5(Value) as ClassifiedToken;
-          item = this.ACTION(() => ({
-            kind: "set-counters", optionToken: arg(optionToken), packets: arg(packets), bytes: arg(bytes),
-          }));
-        },
-      },
-      {
-        ALT: () => {
-          const optionToken = this.CONSUME(FamilyFlag) as ClassifiedToken;
-          item = this.ACTION(() => ({
-            kind: "family",
-            optionToken: arg(optionToken),
-            family: optionToken.image === "-6" || optionToken.image === "--ipv6" ? 6 : 4,
-          }));
-        },
-      },
-    ]);
-    return item;
-  });
-
-  private negatable = this.RULE("negatable", (): RuleItemSyntax => {
-    let negation: ClassifiedToken | undefined;
-    let item!: RuleItemSyntax;
-    this.OPTION(() => { negation = this.CONSUME(Bang) as ClassifiedToken; });
-    this.OR([
-      {
-        ALT: () => {
-          const optionToken = this.CONSUME(CoreValueOption) as ClassifiedToken;
-          const value = this.CONSUME(Value) as ClassifiedToken;
-          item = this.ACTION(() => ({
-            kind: "core",
-            option: coreOptionNames.get(optionToken.tokenType)!,
-            negation: negation && arg(negation),
-            optionToken: arg(optionToken),
-            value: arg(value),
-          }));
-        },
-      },
-      {
-        ALT: () => {
-          const optionToken = this.CONSUME(Fragment) as ClassifiedToken;
-          item = this.ACTION(() => ({ kind: "fragment", negation: negation && arg(negation), optionToken: arg(optionToken) }));
-        },
-      },
-      {
-        ALT: () => {
-          const optionToken = this.CONSUME(ExtensionOption) as ClassifiedToken;
-          const values: ArgToken[] = [];
-          this.MANY(() => {
-            const value = this.CONSUME2(Value) as ClassifiedToken;
-            this.ACTION(() => values.push(arg(value)));
-          });
-          item = this.ACTION(() => ({
-            kind: "option",
-            negation: negation && arg(negation),
-            optionToken: arg(optionToken),
-            values,
-            owner: optionToken.owner!,
-            greedy: optionToken.greedy === true,
-            resolvedName: optionToken.resolvedName,
-            ambiguous: optionToken.ambiguous === true,
-          }));
-        },
-      },
-    ]);
-    return item;
-  });
+function command(kind: CommandKind, token: IToken, first?: IToken, second?: IToken, items = NO_ITEMS): CommandSyntax {
+  const operands = first === undefined ? [] : second === undefined ? [arg(first)] : [arg(first), arg(second)];
+  return { kind, commandToken: arg(token), operands, items };
 }
 
 /** Built once: Chevrotain parsers are reusable and costly to construct. */

@@ -53,8 +53,6 @@ export function tokenizeArgs(line: string, from = 0): TokenizeResult {
       continue;
     }
     const start = index;
-    let quoted = false;
-    let inQuote = false;
     // Fast path: an unquoted token without backslashes is a plain slice.
     let plainEnd = index;
     while (plainEnd < length) {
@@ -70,8 +68,24 @@ export function tokenizeArgs(line: string, from = 0): TokenizeResult {
       index = plainEnd;
       continue;
     }
+    // A quote: the token is what came before it plus the quoted text, and ends at the closing quote.
+    const close = line.indexOf('"', plainEnd + 1);
+    if (close > 0) {
+      const backslash = line.indexOf("\\", plainEnd + 1);
+      if (backslash < 0 || backslash > close) {
+        const inner = line.slice(plainEnd + 1, close);
+        const value = plainEnd === start ? inner : line.slice(start, plainEnd) + inner;
+        tokens.push(argToken(value, start, close + 1, true));
+        const problem = tooLong(value, start);
+        if (problem) return { tokens, problem };
+        index = close + 1;
+        continue;
+      }
+    }
     let value = line.slice(start, plainEnd);
     index = plainEnd;
+    let quoted = false;
+    let inQuote = false;
     let closedQuoteEndsToken = false;
     while (index < length) {
       code = line.charCodeAt(index);
