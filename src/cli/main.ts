@@ -27,6 +27,8 @@ function family(args: CommonArgs): Family | undefined {
 }
 
 let exitCode: number = ExitCode.ok;
+/** Set by commands whose trouble has one status (diff(1): 2) for usage and internal errors alike. */
+let troubleExitCode: number | undefined;
 
 /** Thrown from yargs' fail handler so that no command runs after a usage error. */
 class UsageError extends Error {}
@@ -74,6 +76,30 @@ async function main(): Promise<void> {
           exitCode = runFmt({ file: args.file, lenient: args.lenient, family: family(args), canonical: args.canonical, backend: args.backend });
         },
       )
+      .command(
+        "diff <old> <new>",
+        "compare two dumps: exit 0 no difference, 1 differences, 2 trouble (as diff(1))",
+        (y) => {
+          troubleExitCode = ExitCode.malformedInput;
+          return y
+            .positional("old", { type: "string", demandOption: true, describe: "the earlier dump (plain or gzip; '-' for standard input)" })
+            .positional("new", { type: "string", demandOption: true, describe: "the later dump (plain or gzip; '-' for standard input)" })
+            .option("level", {
+              choices: ["rules", "services", "traffic", "all"] as const,
+              default: "all" as const,
+              describe: "what to compare: rules (tables, chains, rules), services, traffic; all: every level available",
+            })
+            .option("json", { type: "boolean", default: false, describe: "print the diff as JSON (kind iptscope.diff, schemaVersion 1)" })
+            .option("lenient", { type: "boolean", default: false, describe: "skip bad lines (each reported) instead of failing" })
+            .option("ipv6", { type: "boolean", describe: "read both dumps as ip6tables-save output (default: from their headers)" })
+            .example("$0 diff before.txt after.txt", "what changed between two iptables-save snapshots")
+            .example("$0 diff --level rules --json before.txt.gz after.txt.gz", "the rule changes as JSON");
+        },
+        async (args) => {
+          const { runDiff } = await import("./commands/diff.js");
+          exitCode = runDiff({ old: args.old, new: args.new, level: args.level, json: args.json, lenient: args.lenient, family: family(args) });
+        },
+      )
       .demandCommand(1, "give a command; see iptscope --help")
       .strict()
       .fail((message, error) => {
@@ -88,13 +114,13 @@ async function main(): Promise<void> {
       .parseAsync();
   } catch (error) {
     if (error instanceof UsageError) {
-      process.exitCode = ExitCode.usage;
+      process.exitCode = troubleExitCode ?? ExitCode.usage;
       return;
     }
     process.stderr.write(`iptscope: internal error: ${(error as Error).message}\n`);
     if (debug) process.stderr.write(`${(error as Error).stack}\n`);
     else process.stderr.write("(run with --debug for details, and please report it)\n");
-    exitCode = ExitCode.internal;
+    exitCode = troubleExitCode ?? ExitCode.internal;
   }
   process.exitCode = exitCode;
 }

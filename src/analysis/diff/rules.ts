@@ -1,0 +1,284 @@
+// The rules level of `diff`: tables, chains and rules of two rulesets, compared as the kernel holds them.
+//
+// Rules compare by their canonical text without counters (what iptables-nft-save prints after loading them),
+// so spelling, option order, restore commands and the backend that saved the dump do not count. Tables and
+// chains compare by name, so their order does not count either. Each chain present on both sides is aligned
+// as a sequence (src/analysis/diff/sequence.ts); a rule deleted at one place and inserted at another is a
+// move, and a move past rules that cannot match the same packets is a mere reordering.
+
+import type { CodecContext } from "../../model/codecs.js";
+import { formatRule } from "../../model/print.js";
+import { BUILTIN_CHAINS, TABLE_NAMES, type Chain, type Rule, type Ruleset, type Table, type TableName } from "../../model/types.js";
+import { footprintOf, footprintsDisjoint, pointOf, type Footprint } from "./footprint.js";
+import { alignSequences } from "./sequence.js";
+import type { ChainDiff, ChainRef, RuleChange, RuleRef, RulesDiff, RulesDiffSummary, TableDiff } from "./types.js";
+
+/** Pairs examined per chain when telling reorderings from moves; beyond it, moves stay moves (safe side). */
+const REORDER_CHECK_BUDGET = 5_000_000;
+
+interface Side {
+  ruleset: Ruleset;
+  context: CodecContext;
+}
+
+function side(ruleset: Ruleset): Side {
+  // Both sides print as iptables-nft would, so a legacy dump and an nft dump of one ruleset print alike.
+  return { ruleset, context: { family: ruleset.family, backend: "nft" } };
+}
+
+export function diffRules(oldRuleset: Ruleset, newRuleset: Ruleset): RulesDiff {
+  const old = side(oldRuleset);
+  const now = side(newRuleset);
+  const tables: TableDiff[] = [];
+  for (const name of TABLE_NAMES) {
+    const oldTable = oldRuleset.tables.find((t) => t.name === name);
+    const newTable = newRuleset.tables.find((t) => t.name === name);
+    if (!oldTable && !newTable) continue;
+    const chains = diffTable(name, oldTable, newTable, old, now);
+    if (chains.length === 0) continue;
+    tables.push({ table: name, presence: oldTable && newTable ? "both" : oldTable ? "old-only" : "new-only", chains });
+  }
+  const summary = summarise(tables);
+  const differs =
+    summary.chainsAdded + summary.chainsRemoved + summary.policiesChanged + summary.rulesAdded + summary.rulesRemoved + summary.rulesMoved > 0;
+  return { differs, summary, tables };
+}
+
+/** strcmp order, as iptables-save sorts user chains. */
+function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}
+
+function chainNames(name: TableName, oldTable: Table | undefined, newTable: Table | undefined): string[] {
+  const builtins: readonly string[] = BUILTIN_CHAINS[name];
+  const users = new Set<string>();
+  for (const table of [oldTable, newTable]) for (const chain of table?.chains ?? []) if (!chain.builtin) users.add(chain.name);
+  return [...builtins, ...[...users].sort(byteOrder)];
+}
+
+/** A built-in chain the dump does not show behaves as an empty chain with policy ACCEPT. */
+function impliedBuiltin(name: string): Chain {
+  return { name, builtin: true, policy: "ACCEPT", counters: { packets: "0", bytes: "0" }, line: 0, rules: [] };
+}
+
+function diffTable(name: TableName, oldTable: Table | undefined, newTable: Table | undefined, old: Side, now: Side): ChainDiff[] {
+  const diffs: ChainDiff[] = [];
+  const builtins: readonly string[] = BUILTIN_CHAINS[name];
+  for (const chainName of chainNames(name, oldTable, newTable)) {
+    const builtin = builtins.includes(chainName);
+    const oldChain = oldTable?.chains.find((c) => c.name === chainName) ?? (builtin ? impliedBuiltin(chainName) : undefined);
+    const newChain = newTable?.chains.find((c) => c.name === chainName) ?? (builtin ? impliedBuiltin(chainName) : undefined);
+    if (oldChain && newChain) {
+      const diff = diffChain(oldChain, newChain, old, now);
+      if (diff) diffs.push(diff);
+    } else if (newChain) {
+      diffs.push({ kind: "added", chain: chainName, new: chainRef(newChain), rules: newChain.rules.map((r) => ruleRef(r, now)) });
+    } else if (oldChain) {
+      diffs.push({ kind: "removed", chain: chainName, old: chainRef(oldChain), rules: oldChain.rules.map((r) => ruleRef(r, old)) });
+    }
+  }
+  return diffs;
+}
+
+function chainRef(chain: Chain): ChainRef {
+  return { line: chain.line, policy: chain.policy, rules: chain.rules.length };
+}
+
+function canonicalText(rule: Rule, side: Side): string {
+  return formatRule(rule, side.context, false);
+}
+
+function ruleRef(rule: Rule, side: Side, text = canonicalText(rule, side)): RuleRef {
+  return { line: rule.line, position: rule.position, rule: text };
+}
+
+/** The rule as written without its counters: equal texts are equal rules, whatever their canonical form. */
+function writtenText(rule: Rule): string {
+  return rule.text.charCodeAt(0) === 91 /* [ */ ? rule.text.slice(rule.text.indexOf("]") + 1).trimStart() : rule.text;
+}
+
+function sameWriting(a: readonly Rule[], b: readonly Rule[]): boolean {
+  return a.length === b.length && a.every((rule, i) => writtenText(rule) === writtenText(b[i]));
+}
+
+function diffChain(oldChain: Chain, newChain: Chain, old: Side, now: Side): ChainDiff | undefined {
+  const policyChanged = oldChain.policy !== newChain.policy;
+  // Most chains of two snapshots are written identically; canonical printing is only needed for the others.
+  if (sameWriting(oldChain.rules, newChain.rules) && old.ruleset.family === now.ruleset.family) {
+    return policyChanged ? { kind: "changed", chain: oldChain.name, old: chainRef(oldChain), new: chainRef(newChain), policyChanged, changes: [] } : undefined;
+  }
+  const ids = new Map<string, number>();
+  const intern = (text: string) => {
+    let id = ids.get(text);
+    if (id === undefined) ids.set(text, (id = ids.size));
+    return id;
+  };
+  const oldTexts = oldChain.rules.map((r) => canonicalText(r, old));
+  const newTexts = newChain.rules.map((r) => canonicalText(r, now));
+  const oldIds = Int32Array.from(oldTexts, intern);
+  const newIds = Int32Array.from(newTexts, intern);
+  const { oldToNew, newToOld } = alignSequences(oldIds, newIds);
+
+  // A rule deleted in one place and inserted in another is a move: pair them per text, in order.
+  const deletedById = new Map<number, number[]>();
+  oldToNew.forEach((n, o) => {
+    if (n >= 0) return;
+    const list = deletedById.get(oldIds[o]);
+    if (list) list.push(o);
+    else deletedById.set(oldIds[o], [o]);
+  });
+  const movedFrom = new Int32Array(newIds.length).fill(-1);
+  const movedTo = new Int32Array(oldIds.length).fill(-1);
+  newToOld.forEach((o, n) => {
+    if (o >= 0) return;
+    const from = deletedById.get(newIds[n])?.shift();
+    if (from === undefined) return;
+    movedFrom[n] = from;
+    movedTo[from] = n;
+  });
+  const neutral = neutralMoves(oldChain.rules, newChain.rules, oldToNew, movedTo);
+
+  const changes: RuleChange[] = [];
+  const oldRef = (o: number) => ruleRef(oldChain.rules[o], old, oldTexts[o]);
+  const newRef = (n: number) => ruleRef(newChain.rules[n], now, newTexts[n]);
+  // Hunk by hunk, between rules kept in place: removals first, as diff(1) prints them.
+  let o = 0;
+  let n = 0;
+  while (o < oldIds.length || n < newIds.length) {
+    for (; o < oldIds.length && oldToNew[o] < 0; o++) if (movedTo[o] < 0) changes.push({ kind: "removed", old: oldRef(o) });
+    for (; n < newIds.length && newToOld[n] < 0; n++) {
+      const from = movedFrom[n];
+      if (from < 0) changes.push({ kind: "added", new: newRef(n) });
+      else changes.push({ kind: neutral.has(from) ? "reordered" : "moved", old: oldRef(from), new: newRef(n) });
+    }
+    o++;
+    n++;
+  }
+  if (changes.length === 0 && !policyChanged) return undefined;
+  return { kind: "changed", chain: oldChain.name, old: chainRef(oldChain), new: chainRef(newChain), policyChanged, changes };
+}
+
+/**
+ * The moved rules (OLD indices) that only passed rules which cannot match the same packets. A rule and one it
+ * passed are "inverted": their order in NEW is the reverse of their order in OLD. If every inverted pair is
+ * disjoint, the chain treats every packet as before.
+ */
+function neutralMoves(oldRules: readonly Rule[], newRules: readonly Rule[], oldToNew: Int32Array, movedTo: Int32Array): Set<number> {
+  const neutral = new Set<number>();
+  const moved: number[] = [];
+  movedTo.forEach((n, o) => {
+    if (n >= 0) moved.push(o);
+  });
+  if (moved.length === 0) return neutral;
+
+  // Rules on both sides, by OLD index, with their NEW index.
+  const common: number[] = [];
+  const newIndex = new Int32Array(oldRules.length).fill(-1);
+  for (let o = 0; o < oldRules.length; o++) {
+    const n = oldToNew[o] >= 0 ? oldToNew[o] : movedTo[o];
+    if (n < 0) continue;
+    newIndex[o] = n;
+    common.push(o);
+  }
+  const footprints = new Map<number, Footprint>();
+  const footprint = (o: number) => {
+    let value = footprints.get(o);
+    if (!value) footprints.set(o, (value = footprintOf(oldRules[o])));
+    return value;
+  };
+  const byShape = new Map<string, number[]>();
+  const byPoint = new Map<string, number[]>();
+  const shapeOf = new Map<number, string>();
+  const pointKeyOf = new Map<number, string>();
+  for (const o of common) {
+    const { shape, point } = pointOf(footprint(o));
+    const pointKey = `${shape}|${point}`;
+    shapeOf.set(o, shape);
+    pointKeyOf.set(o, pointKey);
+    let list = byShape.get(shape);
+    if (!list) byShape.set(shape, (list = []));
+    list.push(o);
+    let same = byPoint.get(pointKey);
+    if (!same) byPoint.set(pointKey, (same = []));
+    same.push(o);
+  }
+
+  let budget = REORDER_CHECK_BUDGET;
+  const passesOnlyDisjoint = (m: number, others: readonly number[]): boolean => {
+    budget -= others.length;
+    if (budget < 0) return false;
+    for (const p of others) {
+      if (p === m || (p < m) === (newIndex[p] < newIndex[m])) continue;
+      if (!footprintsDisjoint(footprint(m), footprint(p))) return false;
+    }
+    return true;
+  };
+  for (const m of moved) {
+    // Same shape, other point: disjoint by construction. Same point, or another shape: test each.
+    let ok = passesOnlyDisjoint(m, byPoint.get(pointKeyOf.get(m)!)!);
+    for (const [shape, members] of byShape) {
+      if (!ok) break;
+      if (shape !== shapeOf.get(m)) ok = passesOnlyDisjoint(m, members);
+    }
+    if (ok) neutral.add(m);
+  }
+  return neutral;
+}
+
+function summarise(tables: readonly TableDiff[]): RulesDiffSummary {
+  const summary: RulesDiffSummary = {
+    tablesChanged: 0, chainsAdded: 0, chainsRemoved: 0, policiesChanged: 0, chainsChanged: 0,
+    rulesAdded: 0, rulesRemoved: 0, rulesMoved: 0, rulesReordered: 0,
+  };
+  for (const table of tables) {
+    let tableChanged = false;
+    for (const chain of table.chains) {
+      switch (chain.kind) {
+        case "added":
+          summary.chainsAdded++;
+          summary.rulesAdded += chain.rules.length;
+          tableChanged = true;
+          break;
+        case "removed":
+          summary.chainsRemoved++;
+          summary.rulesRemoved += chain.rules.length;
+          tableChanged = true;
+          break;
+        case "changed": {
+          if (chain.policyChanged) summary.policiesChanged++;
+          let rulesChanged = false;
+          for (const change of chain.changes) {
+            switch (change.kind) {
+              case "added":
+                summary.rulesAdded++;
+                break;
+              case "removed":
+                summary.rulesRemoved++;
+                break;
+              case "moved":
+                summary.rulesMoved++;
+                break;
+              case "reordered":
+                summary.rulesReordered++;
+                continue;
+              default: {
+                const never: never = change;
+                throw new Error(`unhandled rule change ${JSON.stringify(never)}`);
+              }
+            }
+            rulesChanged = true;
+          }
+          if (rulesChanged) summary.chainsChanged++;
+          if (rulesChanged || chain.policyChanged) tableChanged = true;
+          break;
+        }
+        default: {
+          const never: never = chain;
+          throw new Error(`unhandled chain diff ${JSON.stringify(never)}`);
+        }
+      }
+    }
+    if (tableChanged) summary.tablesChanged++;
+  }
+  return summary;
+}
