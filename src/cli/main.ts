@@ -5,6 +5,7 @@ import yargs, { type Argv } from "yargs";
 import { hideBin } from "yargs/helpers";
 import type { Family } from "../model/types.js";
 import { ExitCode } from "./exit-codes.js";
+import { DEFAULT_SOURCE_PORT, withContextOptions } from "./trace-options.js";
 
 const packageJson = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -34,6 +35,11 @@ let troubleExitCode: number | undefined;
 class UsageError extends Error {}
 
 async function main(): Promise<void> {
+  // `iptscope … | head` closes the pipe early: stop quietly, as other Unix tools do.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(exitCode);
+    throw error;
+  });
   const argv = hideBin(process.argv);
   const debug = argv.includes("--debug");
   try {
@@ -74,6 +80,29 @@ async function main(): Promise<void> {
         async (args) => {
           const { runFmt } = await import("./commands/fmt.js");
           exitCode = runFmt({ file: args.file, lenient: args.lenient, family: family(args), canonical: args.canonical, backend: args.backend });
+        },
+      )
+      .command(
+        "trace [file]",
+        "follow a packet through every table and chain as the kernel does, with NAT and branches",
+        (y) =>
+          withContextOptions(withInput(y))
+            .option("src", { type: "string", describe: "source address (default with --from node: a node address)" })
+            .option("dst", { type: "string", demandOption: true, describe: "destination address" })
+            .option("proto", { type: "string", default: "tcp", describe: "protocol: tcp, udp, icmp, ipv6-icmp, sctp, or a number" })
+            .option("sport", { type: "number", describe: `source port (default ${DEFAULT_SOURCE_PORT}, an ephemeral port)` })
+            .option("dport", { type: "number", describe: "destination port (required for tcp, udp, sctp)" })
+            .option("icmp-type", { type: "number", describe: "ICMP type (default: echo request)" })
+            .option("icmp-code", { type: "number", describe: "ICMP code (default 0)" })
+            .option("length", { type: "number", describe: "IP packet length, for -m length (default: unknown)" })
+            .option("ttl", { type: "number", describe: "TTL / hop limit, for -m ttl/hl (default: unknown)" })
+            .option("json", { type: "boolean", default: false, describe: "print the outcomes as JSON (kind iptscope.trace, schemaVersion 1)" })
+            .example("iptables-save | $0 trace --src 10.244.1.5 --dst 10.96.0.10 --proto udp --dport 53", "where does a pod's DNS query go?")
+            .example("$0 trace node.txt --from external --src 203.0.113.9 --dst 192.168.1.2 --dport 30071 --in eth0", "a NodePort from outside")
+            .example("$0 trace node.txt --from node --dst 10.96.0.1 --dport 443 --json", "from the node itself, as JSON"),
+        async (args) => {
+          const { runTrace } = await import("./commands/trace.js");
+          exitCode = runTrace({ ...args, file: args.file, lenient: args.lenient, family: family(args) });
         },
       )
       .command(

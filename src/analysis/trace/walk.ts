@@ -338,6 +338,7 @@ class Walk {
       if (!matched) {
         frame.index = index + 1;
         branch.conditionIndex = 0;
+        branch.note = undefined;
         continue;
       }
       if (!this.apply(branch, compiled)) return;
@@ -710,8 +711,7 @@ function assumptionKey(a: Assumption): string {
   return `${a.kind}\u0000${a.subject}\u0000${a.line}`;
 }
 
-function combine(into: Outcome, from: Outcome, uncertain: Assumption[]): Outcome {
-  const keep = from.probability > into.probability ? from : into;
+function combine(into: Outcome, from: Outcome, uncertain: Assumption[], keep: Outcome = from.probability > into.probability ? from : into): Outcome {
   return {
     ...keep,
     probability: into.probability + from.probability,
@@ -745,7 +745,8 @@ export function mergeOutcomes(outcomes: readonly Outcome[]): Outcome[] {
         const key = `${outcomeKey(o)}\u0002${assumptionKey(a)}\u0002${rest.map((r) => assumptionKey(r) + r.assumed).sort().join("|")}`;
         const partner = index.get(key);
         if (partner !== undefined && next[partner] && next[partner]!.uncertain.find((u) => assumptionKey(u) === assumptionKey(a))?.assumed !== a.assumed) {
-          const merged = combine(next[partner]!, o, rest);
+          // The path shown is the one where the dropped question was answered "no": the usual case.
+          const merged = combine(next[partner]!, o, rest, a.assumed ? next[partner]! : o);
           // Both halves of an uncertain split: the conditional probability is the same in each.
           merged.conditionalProbability = Math.max(next[partner]!.conditionalProbability, o.conditionalProbability);
           next[partner] = merged;
