@@ -200,7 +200,8 @@ describe("generator", () => {
         }
       }
       // The rich mix exercises every outcome.
-      for (const expected of ["clusterIP:dnat", "clusterIP:reject", "nodePort:dnat", "nodePort:drop", "loadBalancerIP:dnat", "externalIP:dnat", "externalIP:reject"]) {
+      const externalIPWithoutEndpoints = generation === "old" ? "externalIP:forward" : "externalIP:reject";
+      for (const expected of ["clusterIP:dnat", "clusterIP:reject", "nodePort:dnat", "nodePort:drop", "loadBalancerIP:dnat", "externalIP:dnat", externalIPWithoutEndpoints]) {
         expect(verdicts.has(expected), expected).toBe(true);
       }
       if (generation === "new") expect(verdicts.has("clusterIP:drop")).toBe(true);

@@ -207,9 +207,10 @@ export interface TruthFrontend {
   protocol: "tcp" | "udp";
   /**
    * What happens to a new connection from a client that is neither on this node nor in the
-   * pod CIDR (and, for a load balancer IP, inside loadBalancerSourceRanges when they are set).
+   * pod CIDR (and, for a load balancer IP, inside loadBalancerSourceRanges when they are set);
+   * "forward": no kube-proxy rule applies and the node forwards the packet unchanged.
    */
-  verdict: "dnat" | "reject" | "drop";
+  verdict: "dnat" | "reject" | "drop" | "forward";
   /** Endpoints for that client ([] unless verdict is "dnat"). */
   endpoints: TruthEndpoint[];
   /** Whether that client's connection is marked for masquerading. */
@@ -1466,7 +1467,9 @@ function truthOld(sp: ServicePortInfo): TruthServicePort {
     const frontend: TruthFrontend = { ...address, protocol: sp.protocol, verdict: "dnat", endpoints: [], masquerade: false };
     if (address.kind === "loadBalancerIP" && svc.loadBalancerSourceRanges.length > 0) frontend.sourceRanges = [...svc.loadBalancerSourceRanges];
     if (!hasEndpoints) {
-      frontend.verdict = "reject";
+      // Old kube-proxy hooks KUBE-EXTERNAL-SERVICES from INPUT only: a packet to an external or
+      // load-balancer IP that is not the node's own is forwarded untouched.
+      frontend.verdict = address.kind === "externalIP" ? "forward" : "reject";
       return frontend;
     }
     const viaXlb = onlyLocal && (address.kind === "loadBalancerIP" || address.kind === "nodePort");
@@ -1475,7 +1478,9 @@ function truthOld(sp: ServicePortInfo): TruthServicePort {
       frontend.masquerade = true;
       return frontend;
     }
-    if (local.length === 0) frontend.verdict = "drop"; // KUBE-MARK-DROP, then kubelet's KUBE-FIREWALL
+    // KUBE-MARK-DROP, then KUBE-FIREWALL, which old kube-proxy hooks from INPUT and OUTPUT only: a
+    // load-balancer IP that is not the node's own is forwarded, marked but untouched.
+    if (local.length === 0) frontend.verdict = address.kind === "nodePort" ? "drop" : "forward";
     else frontend.endpoints = shares(local);
     frontend.podEndpoints = shares(sp.endpoints);
     return frontend;

@@ -1,0 +1,164 @@
+// Tracer semantics on small rulesets, each built to tell one netfilter rule apart from a plausible
+// mistake (goto vs jump, RETURN from a goto'd chain, nat only for NEW, loopback re-entry, …).
+
+import { describe, expect, it } from "vitest";
+import { parseRuleset } from "../src/index.js";
+import { defaultContext } from "../src/analysis/trace/context.js";
+import { parseIpsetSave } from "../src/analysis/trace/ipset.js";
+import type { PacketSpec, TraceContext, TraceResult } from "../src/analysis/trace/types.js";
+import { createTracer } from "../src/analysis/trace/walk.js";
+
+function trace(dump: string, packet: Partial<PacketSpec> = {}, context: Partial<TraceContext> = {}): TraceResult {
+  const { ruleset, diagnostics } = parseRuleset(dump);
+  expect(diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+  const spec: PacketSpec = { src: "10.0.0.5", dst: "10.1.0.9", protocol: 6, sport: 40000, dport: 80, ...packet };
+  return createTracer(ruleset).trace(spec, defaultContext({ origin: "external", nodeAddresses: [{ address: "192.168.1.2", source: { kind: "given" } }], ...context }));
+}
+
+const filter = (chains: string, rules: string, forward = "ACCEPT") =>
+  `*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ${forward} [0:0]\n:OUTPUT ACCEPT [0:0]\n${chains}${rules}COMMIT\n`;
+
+const verdicts = (r: TraceResult) => r.outcomes.map((o) => `${o.verdict}${o.delivery ? "/" + o.delivery : ""}`);
+const lines = (r: TraceResult, i = 0) => r.outcomes[i]!.path.map((s) => s.line);
+
+describe("chains, jumps and policies", () => {
+  it("RETURN from a goto'd chain goes back to the caller of the chain that did the goto", () => {
+    const dump = filter(
+      ":A - [0:0]\n:B - [0:0]\n",
+      "-A FORWARD -j A\n-A FORWARD -j DROP\n-A A -g B\n-A A -j ACCEPT\n-A B -j RETURN\n",
+    );
+    const r = trace(dump);
+    // B returns to FORWARD (A's caller), not to A: the next rule met is FORWARD's DROP (line 10).
+    expect(verdicts(r)).toEqual(["DROP"]);
+    expect(lines(r)).toEqual([7, 9, 11, 8]);
+  });
+
+  it("a jump comes back, and the end of a user chain returns to the rule after the jump", () => {
+    const dump = filter(":A - [0:0]\n", "-A FORWARD -j A\n-A FORWARD -p tcp -j REJECT\n-A A -p udp -j ACCEPT\n");
+    const r = trace(dump);
+    expect(verdicts(r)).toEqual(["REJECT"]);
+    expect(r.outcomes[0]!.path.map((s) => s.effect.kind)).toEqual(["jump", "end-of-chain", "verdict"]);
+  });
+
+  it("RETURN in a built-in chain applies its policy", () => {
+    const r = trace(filter("", "-A FORWARD -j RETURN\n-A FORWARD -j ACCEPT\n", "DROP"));
+    expect(verdicts(r)).toEqual(["DROP"]);
+    expect(r.outcomes[0]!.path.at(-1)).toMatchObject({ rule: 0, action: "policy DROP", line: 3 });
+  });
+
+  it("walks a 10,000-deep chain of jumps without recursion", () => {
+    const depth = 10_000;
+    const names = Array.from({ length: depth }, (_, i) => `C${i}`);
+    const declarations = names.map((n) => `:${n} - [0:0]\n`).join("");
+    const jumps = names.map((n, i) => (i + 1 < depth ? `-A ${n} -j ${names[i + 1]}\n` : `-A ${n} -j DROP\n`)).join("");
+    const r = trace(filter(declarations, `-A FORWARD -j C0\n${jumps}`));
+    expect(verdicts(r)).toEqual(["DROP"]);
+    expect(r.outcomes[0]!.path).toHaveLength(depth + 1);
+  });
+
+  it("reports a jump loop as an error outcome instead of following it", () => {
+    const { ruleset } = parseRuleset(filter(":A - [0:0]\n:B - [0:0]\n", "-A FORWARD -j A\n-A A -j B\n-A B -j A\n"), { lenient: true });
+    const r = createTracer(ruleset).trace({ src: "10.0.0.5", dst: "10.1.0.9", protocol: 6, sport: 1, dport: 2 }, defaultContext({ origin: "external" }));
+    expect(verdicts(r)).toEqual(["ERROR"]);
+    expect(r.outcomes[0]!.error).toMatch(/loop/);
+  });
+});
+
+describe("hooks and NAT", () => {
+  const nat = (rules: string) =>
+    `*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n${rules}COMMIT\n`;
+
+  it("routes after DNAT by the new destination: a DNAT to the node delivers locally", () => {
+    const r = trace(nat("-A PREROUTING -d 10.1.0.9/32 -p tcp -j DNAT --to-destination 192.168.1.2:8080\n") + filter("", "-A INPUT -p tcp --dport 8080 -j ACCEPT\n-A INPUT -j DROP\n"));
+    expect(verdicts(r)).toEqual(["ACCEPT/local"]);
+    expect(r.outcomes[0]!.packet).toMatchObject({ dst: "192.168.1.2", dport: 8080 });
+    expect(r.outcomes[0]!.dnat).toMatchObject({ from: "10.1.0.9:80", to: "192.168.1.2:8080" });
+  });
+
+  it("consults nat only for a connection's first packet", () => {
+    const dump = nat("-A PREROUTING -p tcp -j DNAT --to-destination 10.9.9.9\n");
+    expect(trace(dump).outcomes[0]!.packet.dst).toBe("10.9.9.9");
+    expect(trace(dump, {}, { state: "established" }).outcomes[0]!.packet.dst).toBe("10.1.0.9");
+  });
+
+  it("sees the DNAT conntrack state and the original destination after DNAT", () => {
+    const dump =
+      nat("-A PREROUTING -p tcp -j DNAT --to-destination 10.9.9.9:81\n") +
+      filter("", "-A FORWARD -m conntrack --ctstate DNAT --ctorigdst 10.1.0.9 --ctorigdstport 80 -j ACCEPT\n", "DROP");
+    expect(verdicts(trace(dump))).toEqual(["ACCEPT/forward"]);
+  });
+
+  it("masquerades with the outgoing interface's address when it is known", () => {
+    const dump = nat("-A POSTROUTING -o eth0 -j MASQUERADE\n");
+    const r = trace(dump, {}, { routes: [{ network: "0.0.0.0/0", interface: "eth0" }], nodeAddresses: [{ address: "192.168.1.2", interface: "eth0", source: { kind: "given" } }] });
+    expect(r.outcomes).toHaveLength(1);
+    expect(r.outcomes[0]).toMatchObject({ masquerade: true, packet: { src: "192.168.1.2" }, outInterface: "eth0" });
+  });
+
+  it("sends a node's packet to its own address through OUTPUT, POSTROUTING, then PREROUTING and INPUT", () => {
+    const dump = filter("", "-A INPUT -i lo -p tcp --dport 80 -j REJECT\n-A OUTPUT -o lo -j ACCEPT\n");
+    const r = trace(dump, { src: "192.168.1.2", dst: "192.168.1.2" }, { origin: "node" });
+    expect(verdicts(r)).toEqual(["REJECT"]);
+    expect(r.outcomes[0]!.path.map((s) => `${s.hook}:${s.table}`)).toEqual(["OUTPUT:filter", "INPUT:filter"]);
+  });
+});
+
+describe("marks", () => {
+  it("sets, saves and restores marks as MARK and CONNMARK do", () => {
+    const dump =
+      "*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n" +
+      "-A PREROUTING -j MARK --set-xmark 0x5/0xff\n-A PREROUTING -j CONNMARK --save-mark --nfmask 0xf --ctmask 0xf\n" +
+      "-A PREROUTING -j MARK --set-mark 0x0\n-A PREROUTING -j CONNMARK --restore-mark --nfmask 0x3 --ctmask 0x3\nCOMMIT\n" +
+      filter("", "-A FORWARD -m mark --mark 0x1/0xff -m connmark --mark 0x5 -j ACCEPT\n", "DROP");
+    const r = trace(dump);
+    expect(verdicts(r)).toEqual(["ACCEPT/forward"]);
+    expect(r.outcomes[0]).toMatchObject({ mark: 1, ctmark: 5 });
+  });
+});
+
+describe("branches", () => {
+  it("splits on statistic random and gives exact shares as the kernel stores them", () => {
+    const dump = filter("", "-A FORWARD -m statistic --mode random --probability 0.25 -j DROP\n-A FORWARD -j REJECT\n");
+    const r = trace(dump);
+    expect(r.outcomes.map((o) => [o.verdict, o.probability])).toEqual([
+      ["REJECT", 1 - Math.round(0.25 * 2 ** 31) / 2 ** 31],
+      ["DROP", Math.round(0.25 * 2 ** 31) / 2 ** 31],
+    ]);
+  });
+
+  it("marks an ipset match uncertain, shows both branches, and decides it from ipset save output", () => {
+    const dump = filter("", "-A FORWARD -m set --match-set blocked src -j DROP\n");
+    const unknown = trace(dump);
+    expect(unknown.outcomes.map((o) => [o.verdict, o.probability, o.uncertain.map((u) => `${u.kind}=${u.assumed}`)])).toEqual([
+      ["ACCEPT", 0.5, ["ipset-contents=false"]],
+      ["DROP", 0.5, ["ipset-contents=true"]],
+    ]);
+    const ipsets = parseIpsetSave("create blocked hash:net family inet hashsize 1024 maxelem 65536\nadd blocked 10.0.0.0/24\nadd blocked 10.0.0.5 nomatch\n");
+    expect(ipsets.problems).toEqual([]);
+    expect(verdicts(trace(dump, {}, { ipsets: ipsets.facts }))).toEqual(["ACCEPT/forward"]);
+    expect(verdicts(trace(dump, { src: "10.0.0.6" }, { ipsets: ipsets.facts }))).toEqual(["DROP"]);
+  });
+
+  it("drops an uncertainty that does not change the outcome", () => {
+    const dump = filter("", "-A FORWARD -m limit --limit 5/min -j LOG --log-prefix \"x \"\n-A FORWARD -j ACCEPT\n");
+    const r = trace(dump);
+    expect(r.outcomes).toHaveLength(1);
+    expect(r.outcomes[0]).toMatchObject({ probability: 1, uncertain: [], merged: 2 });
+  });
+
+  it("answers the same question about an unknown interface the same way twice", () => {
+    const dump = filter("", "-A FORWARD -i eth0 -j RETURN\n-A FORWARD ! -i eth0 -j REJECT\n-A FORWARD -j ACCEPT\n", "DROP");
+    const r = trace(dump);
+    expect(r.outcomes.map((o) => [o.verdict, o.uncertain.map((u) => u.assumed)])).toEqual([
+      ["DROP", [true]],
+      ["REJECT", [false]],
+    ]);
+    expect(verdicts(trace(dump, {}, { inInterface: "eth1" }))).toEqual(["REJECT"]);
+  });
+
+  it("assumes no affinity history only when told", () => {
+    const dump = filter("", "-A FORWARD -m recent --rcheck --seconds 60 --name S -j DROP\n");
+    expect(trace(dump).outcomes.map((o) => o.uncertain[0]?.kind)).toEqual(["recent-list", "recent-list"]);
+    expect(verdicts(trace(dump, {}, { assumeNoAffinity: true }))).toEqual(["ACCEPT/forward"]);
+  });
+});
