@@ -7,6 +7,7 @@ import { defaultContext } from "../src/analysis/trace/context.js";
 import { parseIpsetSave } from "../src/analysis/trace/ipset.js";
 import type { PacketSpec, TraceContext, TraceResult } from "../src/analysis/trace/types.js";
 import { createTracer } from "../src/analysis/trace/walk.js";
+import { buildRuleGraph, findJumpLoops } from "../src/analysis/rule-graph.js";
 
 function trace(dump: string, packet: Partial<PacketSpec> = {}, context: Partial<TraceContext> = {}): TraceResult {
   const { ruleset, diagnostics } = parseRuleset(dump);
@@ -160,5 +161,43 @@ describe("branches", () => {
     const dump = filter("", "-A FORWARD -m recent --rcheck --seconds 60 --name S -j DROP\n");
     expect(trace(dump).outcomes.map((o) => o.uncertain[0]?.kind)).toEqual(["recent-list", "recent-list"]);
     expect(verdicts(trace(dump, {}, { assumeNoAffinity: true }))).toEqual(["ACCEPT/forward"]);
+  });
+});
+
+describe("rule graph", () => {
+  it("has a node per chain and rule, and jump/goto/return/fall-through edges that mirror the rules", () => {
+    const dump = filter(":A - [0:0]\n:B - [0:0]\n", "-A FORWARD -j A\n-A FORWARD -g B\n-A A -j RETURN\n-A A -j DROP\n-A B -j ACCEPT\n");
+    const { ruleset } = parseRuleset(dump);
+    const { graph, diagnostics } = buildRuleGraph(ruleset);
+    expect(diagnostics).toEqual([]);
+    expect(graph.order).toBe(5 + 5);
+    const edges = graph.mapEdges((_, a, source, target) => `${source} -${a.kind}-> ${target}`).sort();
+    expect(edges).toEqual(
+      [
+        "filter/FORWARD -entry-> filter/FORWARD#1",
+        "filter/FORWARD#1 -jump-> filter/A",
+        "filter/FORWARD#1 -fallthrough-> filter/FORWARD#2",
+        "filter/FORWARD#2 -goto-> filter/B",
+        "filter/FORWARD#2 -policy-> filter/FORWARD",
+        "filter/A -entry-> filter/A#1",
+        "filter/A#1 -return-> filter/A",
+        "filter/A#1 -fallthrough-> filter/A#2",
+        "filter/A#2 -return-> filter/A",
+        "filter/B -entry-> filter/B#1",
+        "filter/B#1 -return-> filter/B",
+      ].sort(),
+    );
+  });
+
+  it("reports every jump loop with its cycle, iteratively", () => {
+    const depth = 10_000;
+    const names = Array.from({ length: depth }, (_, i) => `C${i}`);
+    const declarations = names.map((n) => `:${n} - [0:0]\n`).join("");
+    const jumps = names.map((n, i) => `-A ${n} -j ${names[(i + 1) % depth]}\n`).join("");
+    const { ruleset } = parseRuleset(filter(declarations, `-A FORWARD -j C0\n${jumps}`), { lenient: true });
+    const loops = findJumpLoops(ruleset);
+    expect(loops).toHaveLength(1);
+    expect(loops[0]).toMatchObject({ kind: "jump-loop", severity: "error", line: 4 + depth + 1 + depth });
+    expect(loops[0]!.details).toMatchObject({ cycle: expect.arrayContaining(["filter/C0", "filter/C9999"]) });
   });
 });

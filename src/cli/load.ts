@@ -1,5 +1,6 @@
 // Shared by every command: read the input, parse it, report diagnostics, decide whether to go on.
 
+import { findJumpLoops } from "../analysis/rule-graph.js";
 import { hasErrors, type Diagnostic } from "../diagnostics.js";
 import { inputProblemMessage, readInput, type InputProblem } from "../input.js";
 import { parseRulesetText, type ParseResult } from "../model/build.js";
@@ -31,6 +32,10 @@ export function loadDump(options: LoadOptions): Loaded {
     return { ok: false, exitCode: inputExitCode(input.problem), name: options.file ?? "<stdin>" };
   }
   const result = parseRulesetText(input.text, { lenient: options.lenient, family: options.family });
+  // iptables refuses to load jump loops; a dump that has one did not come from the kernel.
+  for (const loop of findJumpLoops(result.ruleset)) {
+    result.diagnostics.push(options.lenient ? { ...loop, severity: "warning" } : loop);
+  }
   const shown: Diagnostic[] = options.quiet ? result.diagnostics.filter((d) => d.severity === "error") : result.diagnostics;
   if (shown.length > 0) {
     process.stderr.write(renderDiagnostics(shown, input.name, input.text, paletteFor(process.stderr)) + "\n");
