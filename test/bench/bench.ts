@@ -18,8 +18,9 @@ import path from "node:path";
 import { findRepoRoot, renderChecks, renderTable, type BenchContext, type BenchSection, type SectionResult } from "./harness.js";
 import { cliStartSection } from "./section-cli.js";
 import { parseSection } from "./section-parse.js";
+import { traceSection } from "./section-trace.js";
 
-const sections: BenchSection[] = [parseSection, cliStartSection];
+const sections: BenchSection[] = [parseSection, cliStartSection, traceSection];
 
 interface Arguments {
   only?: string[];

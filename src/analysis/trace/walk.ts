@@ -82,16 +82,22 @@ export interface Tracer {
   trace(packet: PacketSpec, context: TraceContext): TraceResult;
 }
 
-export function createTracer(ruleset: Ruleset): Tracer {
+export interface TracerOptions {
+  /** Index large chains by destination host (default true; false gives the linear scan, for the bench). */
+  index?: boolean;
+}
+
+export function createTracer(ruleset: Ruleset, options: TracerOptions = {}): Tracer {
+  const indexLargeChains = options.index !== false;
   const family = ruleset.family;
   const chains = new Map<string, CompiledChain | null>();
-  const tablesByName = new Map(ruleset.tables.map((t) => [t.name, t]));
+  const chainsByTable = new Map(ruleset.tables.map((t) => [t.name, new Map(t.chains.map((c) => [c.name, c]))]));
 
   const compiledChain = (table: TableName, name: string): CompiledChain | undefined => {
     const key = `${table}\u0000${name}`;
     const cached = chains.get(key);
     if (cached !== undefined) return cached ?? undefined;
-    const chain = tablesByName.get(table)?.chains.find((c) => c.name === name);
+    const chain = chainsByTable.get(table)?.get(name);
     if (!chain) {
       chains.set(key, null);
       return undefined;
@@ -99,7 +105,7 @@ export function createTracer(ruleset: Ruleset): Tracer {
     const rules = chain.rules.map((r) => compileRule(r, family));
     let byHost: Map<string, number[]> | undefined;
     const generic: number[] = [];
-    if (rules.length >= INDEX_THRESHOLD) {
+    if (indexLargeChains && rules.length >= INDEX_THRESHOLD) {
       byHost = new Map();
       rules.forEach((r, i) => {
         if (r.destinationHost === undefined) generic.push(i);
