@@ -642,6 +642,7 @@ class Walk {
       probability: branch.probability,
       conditionalProbability: branch.conditional,
       verdict,
+      ...(delivery ? { delivery } : {}),
       packet: this.view(flow),
       masquerade: flow.masquerade,
       mark: flow.mark,
@@ -650,7 +651,6 @@ class Walk {
       merged: 1,
       uncertain: [...branch.assumptions, ...extra],
     };
-    if (delivery) outcome.delivery = delivery;
     if (flow.snat) outcome.snat = flow.snat;
     if (flow.dnat) outcome.dnat = flow.dnat;
     if (typeof flow.outInterface === "string" && delivery !== "local") outcome.outInterface = flow.outInterface;
