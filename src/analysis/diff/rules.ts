@@ -44,16 +44,13 @@ export function diffRules(oldRuleset: Ruleset, newRuleset: Ruleset): RulesDiff {
   return { differs, summary, tables };
 }
 
-/** strcmp order, as iptables-save sorts user chains. */
-function byteOrder(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
-}
-
+/** Built-in chains in hook order, then user chains in strcmp order, as iptables-save lists them. */
 function chainNames(name: TableName, oldTable: Table | undefined, newTable: Table | undefined): string[] {
   const builtins: readonly string[] = BUILTIN_CHAINS[name];
   const users = new Set<string>();
   for (const table of [oldTable, newTable]) for (const chain of table?.chains ?? []) if (!chain.builtin) users.add(chain.name);
-  return [...builtins, ...[...users].sort(byteOrder)];
+  const sorted = [...users].map((chain) => ({ chain, bytes: Buffer.from(chain, "utf8") })).sort((a, b) => Buffer.compare(a.bytes, b.bytes));
+  return [...builtins, ...sorted.map((s) => s.chain)];
 }
 
 /** A built-in chain the dump does not show behaves as an empty chain with policy ACCEPT. */
@@ -64,10 +61,12 @@ function impliedBuiltin(name: string): Chain {
 function diffTable(name: TableName, oldTable: Table | undefined, newTable: Table | undefined, old: Side, now: Side): ChainDiff[] {
   const diffs: ChainDiff[] = [];
   const builtins: readonly string[] = BUILTIN_CHAINS[name];
+  const oldChains = new Map(oldTable?.chains.map((c) => [c.name, c]));
+  const newChains = new Map(newTable?.chains.map((c) => [c.name, c]));
   for (const chainName of chainNames(name, oldTable, newTable)) {
     const builtin = builtins.includes(chainName);
-    const oldChain = oldTable?.chains.find((c) => c.name === chainName) ?? (builtin ? impliedBuiltin(chainName) : undefined);
-    const newChain = newTable?.chains.find((c) => c.name === chainName) ?? (builtin ? impliedBuiltin(chainName) : undefined);
+    const oldChain = oldChains.get(chainName) ?? (builtin ? impliedBuiltin(chainName) : undefined);
+    const newChain = newChains.get(chainName) ?? (builtin ? impliedBuiltin(chainName) : undefined);
     if (oldChain && newChain) {
       const diff = diffChain(oldChain, newChain, old, now);
       if (diff) diffs.push(diff);
