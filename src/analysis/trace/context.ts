@@ -31,6 +31,15 @@ export function inferNodeAddresses(ruleset: Ruleset): NodeAddress[] {
   return [...found.values()];
 }
 
+/**
+ * Interfaces that carry container traffic (pods on this node, tunnels to other nodes' pods) in the
+ * common CNIs and Docker: a packet from outside the cluster does not arrive on them.
+ */
+export const CONTAINER_INTERFACES: readonly string[] = [
+  "docker0", "br-+", "cni0", "cbr0", "cali+", "veth+", "lxc+", "cilium_+", "flannel.+", "vxlan.calico", "tunl0",
+  "weave", "kube-bridge", "kube-ipvs0", "antrea-gw0", "ovn-k8s-mp0", "genev_sys_+", "nodelocaldns",
+];
+
 export function defaultContext(overrides: Partial<TraceContext> = {}): TraceContext {
   return {
     origin: "pod",

@@ -22,6 +22,7 @@ import type {
   Uncertainty,
   Verdict,
 } from "./types.js";
+import { CONTAINER_INTERFACES } from "./context.js";
 import { uncertainty } from "./uncertainty.js";
 
 const HOOK_TABLES: Record<Hook, readonly TableName[]> = {
@@ -226,7 +227,7 @@ class Walk {
       masquerade: false,
       inInterface: context.origin === "node" ? null : context.inInterface,
       outInterface: null,
-      inKnowledge: { matches: [], notMatches: [] },
+      inKnowledge: { matches: [], notMatches: context.origin === "external" && context.inInterface === undefined ? CONTAINER_INTERFACES : [] },
       outKnowledge: { matches: [], notMatches: [] },
       facts: new Map(),
     };
@@ -699,6 +700,9 @@ class Walk {
         ? "no node address is known: only loopback addresses count as local (pass --node-ip)"
         : `local addresses: loopback and ${context.nodeAddresses.map((a) => a.address).join(", ")}; any other address is not local`,
     ];
+    if (context.origin === "external" && context.inInterface === undefined) {
+      words.push(`a packet from outside arrives on none of the container interfaces (${CONTAINER_INTERFACES.join(" ")}); pass --in to say which it is`);
+    }
     if (context.state === "new") words.push("the packet is the first of a new connection (conntrack NEW), so the nat table is consulted");
     else words.push(`the connection is ${context.state}: the nat table is not consulted and earlier NAT bindings are not known`);
     return words;
