@@ -17,10 +17,11 @@ import os from "node:os";
 import path from "node:path";
 import { findRepoRoot, renderChecks, renderTable, type BenchContext, type BenchSection, type SectionResult } from "./harness.js";
 import { cliStartSection } from "./section-cli.js";
+import { diffSection } from "./section-diff.js";
 import { parseSection } from "./section-parse.js";
 import { traceSection } from "./section-trace.js";
 
-const sections: BenchSection[] = [parseSection, cliStartSection, traceSection];
+const sections: BenchSection[] = [parseSection, cliStartSection, traceSection, diffSection];
 
 interface Arguments {
   only?: string[];
