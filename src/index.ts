@@ -8,6 +8,10 @@ export type { Diagnostic, DiagnosticKind, Severity } from "./diagnostics.js";
 export { hasErrors } from "./diagnostics.js";
 export { formatRuleset, formatRule, type FormatOptions } from "./model/print.js";
 export { BUILTIN_CHAINS, TABLE_NAMES } from "./model/types.js";
+export { diffRulesets, levelAvailability, DIFF_LEVELS } from "./analysis/diff/index.js";
+export type {
+  ChainDiff, ChainRef, DiffLevel, DiffOptions, LevelOutcome, RuleChange, RuleRef, RulesDiff, RulesDiffSummary, RulesetDiff, TableDiff,
+} from "./analysis/diff/index.js";
 
 /** Parses iptables-save output (or iptables-restore input) into the typed model. Never throws on bad input. */
 export function parseRuleset(text: string, options: ParseOptions = {}): ParseResult {

@@ -3,8 +3,7 @@
 // `diff` must find no difference between the two. A one-rule change through the same kernels must show.
 
 import { expect, it } from "vitest";
-import { diffRulesets, type RulesDiff } from "../src/analysis/diff/index.js";
-import { parseRuleset, type Ruleset } from "../src/index.js";
+import { diffRulesets, parseRuleset, type RulesDiff, type Ruleset } from "../src/index.js";
 import { ipsetsReferenced, kernelDescribe, kernelRoundTrip, type Backend, type Family } from "./support/kernel.js";
 import { generateKubeProxyDump } from "./support/kubegen.js";
 import { generateRestoreInput } from "./support/rulegen.js";

@@ -2,8 +2,7 @@
 // chains each change must touch), and random restore rulesets with random edits.
 
 import { describe, expect, it } from "vitest";
-import { diffRulesets, type RuleChange, type RulesDiff } from "../src/analysis/diff/index.js";
-import { parseRuleset, formatRule, type Ruleset } from "../src/index.js";
+import { diffRulesets, formatRule, parseRuleset, type RuleChange, type RulesDiff, type Ruleset } from "../src/index.js";
 import { generateCluster, groundTruth, mulberry32, renderDump, type Cluster, type TruthServicePort } from "./support/kubegen.js";
 import { generateRestoreInput } from "./support/rulegen.js";
 
