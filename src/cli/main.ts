@@ -106,6 +106,38 @@ async function main(): Promise<void> {
         },
       )
       .command(
+        "services [file]",
+        "the node's Kubernetes Services: every frontend, its endpoints with their shares, and flags",
+        (y) =>
+          withInput(y)
+            .option("namespace", { type: "string", describe: "only the services of this namespace" })
+            .option("node-ip", { type: "string", array: true, describe: "an address of the node, for NodePorts (repeatable); default: inferred from the dump" })
+            .option("json", { type: "boolean", default: false, describe: "print the Service map as JSON (kind iptscope.services, schemaVersion 1)" })
+            .example("iptables-save | $0 services", "every service port this node serves")
+            .example("$0 services node.txt --namespace kube-system --json", "one namespace, as JSON"),
+        async (args) => {
+          const { runServices } = await import("./commands/services.js");
+          exitCode = runServices({ ...args, file: args.file, lenient: args.lenient, family: family(args) });
+        },
+      )
+      .command(
+        "where <target> [file]",
+        "where a new connection to a service goes: TARGET is IP:PORT[/PROTO], IP, :NODEPORT or namespace/name[:port]; exit 1 if nothing serves it",
+        (y) =>
+          withContextOptions(withInput(y))
+            .positional("target", { type: "string", demandOption: true, describe: "IP:PORT[/PROTO], IP, :NODEPORT or namespace/name[:port]" })
+            .option("src", { type: "string", describe: "client address (default: a representative pod, off-cluster client or node address, after --from)" })
+            .option("json", { type: "boolean", default: false, describe: "print each answer's service and the tracer's outcomes as JSON (kind iptscope.where, schemaVersion 1)" })
+            .option("verbose", { type: "boolean", default: false, describe: "print the full trace of every branch under each answer" })
+            .example("$0 where 10.96.0.10:53 node.txt", "where do DNS queries from pods go?")
+            .example("$0 where :30071 node.txt --from external", "a NodePort, from off the cluster")
+            .example("$0 where kube-system/kube-dns node.txt --verbose", "every port of a service, with the rules on the way"),
+        async (args) => {
+          const { runWhere } = await import("./commands/where.js");
+          exitCode = runWhere({ ...args, target: args.target, file: args.file, lenient: args.lenient, family: family(args) });
+        },
+      )
+      .command(
         "diff <old> <new>",
         "compare two dumps: exit 0 no difference, 1 differences, 2 trouble (as diff(1))",
         (y) => {

@@ -1,0 +1,99 @@
+// kube-proxy's names: the comments it writes on its rules and the hashed chain names.
+
+import { createHash } from "node:crypto";
+import type { Rule } from "../../model/types.js";
+import type { ServiceName } from "./types.js";
+
+const CHAIN = /^KUBE-(SVC|SVL|EXT|FW|XLB|SEP)-([A-Z2-7]{16})$/;
+
+export type ServiceChainKind = "SVC" | "SVL" | "EXT" | "FW" | "XLB" | "SEP";
+
+/** `KUBE-SVC-<hash>` and its siblings; undefined for any other chain name. */
+export function parseServiceChain(name: string): { kind: ServiceChainKind; hash: string } | undefined {
+  const match = CHAIN.exec(name);
+  return match ? { kind: match[1] as ServiceChainKind, hash: match[2]! } : undefined;
+}
+
+const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/** kube-proxy's chain hash: base32(sha256(servicePortName + protocol)), first 16 characters. */
+export function serviceChainHash(key: string, protocol: string): string {
+  const digest = createHash("sha256").update(key + protocol).digest();
+  let out = "";
+  let value = 0;
+  let bits = 0;
+  // 16 base32 characters are the first 80 bits, ten bytes.
+  for (let i = 0; i < 10; i++) {
+    value = ((value << 8) | digest[i]!) & 0xffff;
+    bits += 8;
+    while (bits >= 5) {
+      out += BASE32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  return out;
+}
+
+// Namespaces and names are DNS labels (names may hold dots); port names are IANA service names.
+const SERVICE_PORT_NAME = /^([a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)\/([a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)(?::([a-z0-9](?:[-a-z0-9]*[a-z0-9])?))?$/;
+
+export function parseServicePortName(key: string): ServiceName | undefined {
+  const match = SERVICE_PORT_NAME.exec(key);
+  if (!match) return undefined;
+  return { key, namespace: match[1]!, name: match[2]!, portName: match[3] ?? "", from: "comment" };
+}
+
+/** What a kube-proxy comment says about its rule, besides the service port it names. */
+export type CommentRole =
+  | "cluster IP"
+  | "external IP"
+  | "loadbalancer IP"
+  | "has no endpoints"
+  | "has no local endpoints"
+  | "health check node port"
+  | "endpoint"
+  | "plain"
+  | "external destinations"
+  | "firewall"
+  | "balancing";
+
+export interface KubeComment {
+  key: string;
+  role: CommentRole;
+}
+
+const SUFFIXED = / (cluster IP|external IP|loadbalancer IP|has no endpoints|has no local endpoints|health check node port)$/;
+const WRAPPED: readonly [RegExp, CommentRole][] = [
+  [/^(.+) -> \S+$/, "endpoint"],
+  [/^(?:masquerade traffic for|pod traffic for|masquerade LOCAL traffic for|route LOCAL traffic for) (.+) external destinations$/, "external destinations"],
+  [/^(?:masquerade|route) LOCAL traffic for (.+) LB IP(?: to service chain)?$/, "external destinations"],
+  [/^other traffic to (.+) will be dropped by KUBE-PROXY-FIREWALL$/, "firewall"],
+  [/^(.+) traffic not accepted by KUBE-FW-[A-Z2-7]{16}$/, "firewall"],
+  [/^Balancing rule \d+ for (.+)$/, "balancing"],
+];
+
+function parseComment(text: string): KubeComment | undefined {
+  const suffixed = SUFFIXED.exec(text);
+  if (suffixed) {
+    const key = text.slice(0, suffixed.index);
+    return parseServicePortName(key) ? { key, role: suffixed[1] as CommentRole } : undefined;
+  }
+  for (const [pattern, role] of WRAPPED) {
+    const match = pattern.exec(text);
+    if (match && parseServicePortName(match[1]!)) return { key: match[1]!, role };
+  }
+  return parseServicePortName(text) ? { key: text, role: "plain" } : undefined;
+}
+
+/** The first comment of the rule that names a service port (calico rules may carry two comments). */
+export function kubeComment(rule: Rule): KubeComment | undefined {
+  for (const match of rule.matches) {
+    if (match.name !== "comment") continue;
+    for (const option of match.options) {
+      if (option.value.kind !== "string") continue;
+      const parsed = parseComment(option.value.value);
+      if (parsed) return parsed;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,106 @@
+// Where new connections to each frontend go, asked of the tracer: one representative client per
+// frontend (off the cluster, inside the source ranges when there are some), plus a pod when
+// externalTrafficPolicy=Local treats pods differently. The tracer is the one source of truth for
+// endpoints, shares, verdicts and masquerading; this module only sums its outcomes up.
+
+import type { Ruleset } from "../../model/types.js";
+import { defaultContext } from "../trace/context.js";
+import type { Outcome, PacketSpec, TraceContext, TraceResult } from "../trace/types.js";
+import { createTracer, type Tracer } from "../trace/walk.js";
+import { ClientPicker } from "./clients.js";
+import type { ClientClass, EndpointShare, Frontend, FrontendResolution, FrontendVerdict, ServiceMap, ServicePort, ServiceProtocol } from "./types.js";
+
+const PROTOCOL_NUMBERS: Record<ServiceProtocol, number> = { tcp: 6, udp: 17, sctp: 132 };
+
+export function protocolNumber(protocol: ServiceProtocol): number {
+  return PROTOCOL_NUMBERS[protocol];
+}
+
+/** The destination a packet to the frontend carries: its address, or a node address for a NodePort. */
+export function frontendDestination(map: ServiceMap, frontend: Frontend): string {
+  return frontend.address ?? map.nodeAddresses[0]!.address;
+}
+
+/** Did kube-proxy mark this connection for masquerading (whether or not POSTROUTING ran yet)? */
+export function masqueraded(outcome: Outcome, masqueradeMark: number | undefined): boolean {
+  return outcome.masquerade || (masqueradeMark !== undefined && masqueradeMark !== 0 && (outcome.mark & masqueradeMark) === masqueradeMark);
+}
+
+/** Sums a trace's outcomes up by endpoint; the endpoint details come from the service port. */
+export function summarize(result: TraceResult, client: ClientClass, service: ServicePort | undefined, masqueradeMark: number | undefined): FrontendResolution {
+  const byAddress = new Map<string, EndpointShare>();
+  const other = new Map<string, FrontendResolution["other"][number]>();
+  for (const outcome of result.outcomes) {
+    if (!outcome.dnat) {
+      const key = `${outcome.verdict}|${outcome.delivery ?? ""}`;
+      const known = other.get(key);
+      if (known) known.probability += outcome.probability;
+      else other.set(key, { verdict: outcome.verdict, ...(outcome.delivery ? { delivery: outcome.delivery } : {}), probability: outcome.probability });
+      continue;
+    }
+    const address = outcome.dnat.to;
+    let share = byAddress.get(address);
+    if (!share) {
+      const endpoint = service?.endpoints.find((e) => e.address === address);
+      share = { address, probability: 0, masquerade: false };
+      if (endpoint) {
+        share.chain = endpoint.chain;
+        if (endpoint.local !== undefined) share.local = endpoint.local;
+      }
+      byAddress.set(address, share);
+    }
+    share.probability += outcome.probability;
+    share.masquerade ||= masqueraded(outcome, masqueradeMark);
+    if (outcome.verdict !== "ACCEPT") {
+      share.blocked = { verdict: outcome.verdict, probability: (share.blocked?.probability ?? 0) + outcome.probability };
+    }
+  }
+  const endpoints = [...byAddress.values()];
+  const others = [...other.values()];
+  let verdict: FrontendVerdict = "mixed";
+  if (others.length === 0 && endpoints.length > 0) verdict = "dnat";
+  else if (endpoints.length === 0 && others.length === 1) {
+    const only = others[0]!.verdict;
+    verdict = only === "REJECT" ? "reject" : only === "DROP" ? "drop" : only === "ACCEPT" ? "pass" : "mixed";
+  }
+  return {
+    client,
+    source: result.packet.src,
+    verdict,
+    endpoints,
+    other: others,
+    uncertain: result.outcomes.some((o) => o.uncertain.length > 0),
+  };
+}
+
+export interface ResolveOptions {
+  /** A tracer over the same ruleset, to share its compiled chains. */
+  tracer?: Tracer;
+}
+
+/** Traces a representative client to every frontend and fills in `resolutions`. */
+export function resolveServiceMap(ruleset: Ruleset, map: ServiceMap, options: ResolveOptions = {}): ServiceMap {
+  const tracer = options.tracer ?? createTracer(ruleset);
+  const clients = new ClientPicker(map);
+  const offCluster = clients.offCluster();
+  const pod = clients.pod();
+  // Shares for new clients: session-affinity history is a property of clients, not of the rules.
+  const external: TraceContext = defaultContext({ origin: "external", nodeAddresses: map.nodeAddresses, assumeNoAffinity: true });
+  const fromPod: TraceContext = { ...external, origin: "pod" };
+  for (const service of map.services) {
+    for (const frontend of service.frontends) {
+      const packet: PacketSpec = {
+        src: frontend.sourceRanges ? clients.inside(frontend.sourceRanges) : offCluster,
+        dst: frontendDestination(map, frontend),
+        protocol: protocolNumber(frontend.protocol),
+        dport: frontend.port,
+      };
+      const resolutions = [summarize(tracer.trace(packet, external), "off-cluster", service, map.masqueradeMark)];
+      if (pod !== undefined && service.externalTrafficPolicy === "Local" && frontend.kind !== "clusterIP") {
+        resolutions.push(summarize(tracer.trace({ ...packet, src: pod }, fromPod), "pod", service, map.masqueradeMark));
+      }
+      frontend.resolutions = resolutions;
+    }
+  }
+  return map;
+}

@@ -1,0 +1,182 @@
+// `where TARGET`: which service ports answer on a target, and where the tracer sends a new
+// connection from the chosen client to each of them.
+
+import type { Family } from "../../model/types.js";
+import { formatEndpoint, isLoopback, parseIp } from "../ip.js";
+import type { PacketSpec, TraceContext, TraceResult } from "../trace/types.js";
+import type { Tracer } from "../trace/walk.js";
+import { ClientPicker } from "./clients.js";
+import { protocolNumber, summarize } from "./resolve.js";
+import type { ClientClass, Frontend, FrontendResolution, ServiceMap, ServicePort, ServiceProtocol } from "./types.js";
+
+export type WhereTarget =
+  /** `IP:PORT`, `IP:PORT/PROTO`, `[IPv6]:PORT…`. */
+  | { kind: "address-port"; address: string; port: number; protocol?: ServiceProtocol }
+  /** `IP`: every port. */
+  | { kind: "address"; address: string }
+  /** `:NODEPORT`, `:NODEPORT/PROTO`. */
+  | { kind: "node-port"; port: number; protocol?: ServiceProtocol }
+  /** `namespace/name` or `namespace/name:port`. */
+  | { kind: "service"; key: string };
+
+const PROTOCOLS = new Set<string>(["tcp", "udp", "sctp"]);
+const SERVICE_KEY = /^[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?\/[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?(?::[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)?$/;
+
+function port(text: string): number | undefined {
+  if (!/^\d{1,5}$/.test(text)) return undefined;
+  const value = Number(text);
+  return value >= 1 && value <= 65535 ? value : undefined;
+}
+
+/** Reads a TARGET; a string is the reason it cannot be read. */
+export function parseWhereTarget(text: string, family: Family): WhereTarget | string {
+  if (SERVICE_KEY.test(text)) return { kind: "service", key: text };
+  let rest = text;
+  let protocol: ServiceProtocol | undefined;
+  const slash = rest.lastIndexOf("/");
+  if (slash >= 0) {
+    const name = rest.slice(slash + 1).toLowerCase();
+    if (!PROTOCOLS.has(name)) return `'${text}': unknown protocol '${rest.slice(slash + 1)}' (tcp, udp or sctp)`;
+    protocol = name as ServiceProtocol;
+    rest = rest.slice(0, slash);
+  }
+  const familyName = family === "ipv4" ? "IPv4" : "IPv6";
+  const withPort = /^(?:\[([^\]]+)\]|([^:\]]*)):(\d+)$/.exec(rest);
+  const bracketed = /^\[([^\]]+)\]$/.exec(rest);
+  if (withPort || (family === "ipv4" && /^[^:]*:\d+$/.test(rest))) {
+    const address = withPort?.[1] ?? withPort?.[2] ?? "";
+    const number = port(withPort?.[3] ?? "");
+    if (number === undefined) return `'${text}': the port must be 1-65535`;
+    if (address === "") return { kind: "node-port", port: number, ...(protocol ? { protocol } : {}) };
+    const ip = parseIp(address, family);
+    if (!ip) return `'${text}': '${address}' is not an ${familyName} address (the dump is ${familyName})`;
+    return { kind: "address-port", address: ip.text, port: number, ...(protocol ? { protocol } : {}) };
+  }
+  const ip = parseIp(bracketed?.[1] ?? rest, family);
+  if (!ip) return `'${text}': expected IP:PORT[/PROTO], IP, :NODEPORT or namespace/name[:port] (the dump is ${familyName}${family === "ipv6" ? "; write [IPv6]:PORT" : ""})`;
+  if (protocol) return `'${text}': a protocol needs a port (IP:PORT/PROTO)`;
+  return { kind: "address", address: ip.text };
+}
+
+export function formatWhereTarget(target: WhereTarget, family: Family): string {
+  switch (target.kind) {
+    case "address-port":
+      return formatEndpoint(target.address, target.port, family) + (target.protocol ? `/${target.protocol}` : "");
+    case "address":
+      return target.address;
+    case "node-port":
+      return `:${target.port}${target.protocol ? `/${target.protocol}` : ""}`;
+    case "service":
+      return target.key;
+  }
+}
+
+export interface WhereMatch {
+  service: ServicePort;
+  frontend: Frontend;
+  /** The destination address the traced packet carries. */
+  destination: string;
+}
+
+function isNodeAddress(map: ServiceMap, address: string, frontend: Frontend): boolean {
+  if (map.nodeAddresses.some((a) => a.address === address)) return true;
+  const ip = parseIp(address, map.family);
+  return frontend.localhost === true && ip !== undefined && isLoopback(ip);
+}
+
+/** The service ports (and their frontends) that answer on the target. */
+export function matchWhereTarget(map: ServiceMap, target: WhereTarget): WhereMatch[] {
+  const matches: WhereMatch[] = [];
+  const nodeDestination = map.nodeAddresses[0]?.address;
+  for (const service of map.services) {
+    for (const frontend of service.frontends) {
+      const destination = frontend.address ?? nodeDestination;
+      if (destination === undefined) continue;
+      switch (target.kind) {
+        case "address-port": {
+          if (frontend.port !== target.port || (target.protocol && frontend.protocol !== target.protocol)) break;
+          if (frontend.address === target.address) matches.push({ service, frontend, destination });
+          else if (frontend.kind === "nodePort" && isNodeAddress(map, target.address, frontend)) matches.push({ service, frontend, destination: target.address });
+          break;
+        }
+        case "address":
+          if (frontend.address === target.address) matches.push({ service, frontend, destination });
+          break;
+        case "node-port":
+          if (frontend.kind === "nodePort" && frontend.port === target.port && (!target.protocol || frontend.protocol === target.protocol)) {
+            matches.push({ service, frontend, destination });
+          }
+          break;
+        case "service": {
+          const key = service.name.key;
+          if (key === target.key || (!target.key.includes(":") && key.startsWith(`${target.key}:`))) matches.push({ service, frontend, destination });
+          break;
+        }
+      }
+    }
+  }
+  return matches;
+}
+
+export interface WhereAnswer {
+  service: ServicePort;
+  frontend: Frontend;
+  packet: PacketSpec;
+  result: TraceResult;
+  resolution: FrontendResolution;
+}
+
+export interface WhereReport {
+  target: WhereTarget;
+  client: ClientClass;
+  /** How the client's address was chosen, when the user did not give it. */
+  sourceChosen?: "pod-in-cluster-cidr" | "off-cluster" | "inside-source-ranges" | "node-address" | "no-cluster-cidr";
+  answers: WhereAnswer[];
+  /** Nothing serves the target: where the same packet goes instead. */
+  unserved?: { packet: PacketSpec; result: TraceResult };
+}
+
+export interface WhereOptions {
+  context: TraceContext;
+  /** Source address; default: a representative client of `context.origin`. */
+  src?: string;
+}
+
+const CLIENT_OF_ORIGIN: Record<TraceContext["origin"], ClientClass> = { pod: "pod", external: "off-cluster", node: "node" };
+
+/** Traces the target's frontends; new clients only: session-affinity history belongs to clients, not rules. */
+export function answerWhere(tracer: Tracer, map: ServiceMap, target: WhereTarget, options: WhereOptions): WhereReport {
+  const context: TraceContext = { ...options.context, assumeNoAffinity: true };
+  const client = CLIENT_OF_ORIGIN[context.origin];
+  const picker = new ClientPicker(map);
+  const pick = (frontend: Frontend | undefined): { src: string; chosen?: WhereReport["sourceChosen"] } => {
+    if (options.src !== undefined) return { src: options.src };
+    switch (context.origin) {
+      case "node":
+        return { src: context.nodeAddresses[0]?.address ?? map.nodeAddresses[0]!.address, chosen: "node-address" };
+      case "external":
+        return frontend?.sourceRanges ? { src: picker.inside(frontend.sourceRanges), chosen: "inside-source-ranges" } : { src: picker.offCluster(), chosen: "off-cluster" };
+      case "pod": {
+        const pod = picker.pod();
+        return pod !== undefined ? { src: pod, chosen: "pod-in-cluster-cidr" } : { src: picker.offCluster(), chosen: "no-cluster-cidr" };
+      }
+    }
+  };
+  const report: WhereReport = { target, client, answers: [] };
+  for (const match of matchWhereTarget(map, target)) {
+    const { src, chosen } = pick(match.frontend);
+    if (chosen && report.sourceChosen === undefined) report.sourceChosen = chosen;
+    const packet: PacketSpec = { src, dst: match.destination, protocol: protocolNumber(match.frontend.protocol), dport: match.frontend.port };
+    const result = tracer.trace(packet, context);
+    report.answers.push({ ...match, packet, result, resolution: summarize(result, client, match.service, map.masqueradeMark) });
+  }
+  if (report.answers.length === 0 && target.kind !== "service") {
+    const { src, chosen } = pick(undefined);
+    if (chosen) report.sourceChosen = chosen;
+    const destination = target.kind === "node-port" ? map.nodeAddresses[0]!.address : target.address;
+    const packet: PacketSpec = { src, dst: destination, protocol: protocolNumber(target.kind === "address" ? "tcp" : (target.protocol ?? "tcp")) };
+    if (target.kind !== "address") packet.dport = target.port;
+    report.unserved = { packet, result: tracer.trace(packet, context) };
+  }
+  return report;
+}

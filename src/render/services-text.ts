@@ -1,0 +1,144 @@
+// `iptscope services`: the Service map as an aligned table, one row per frontend, and the words
+// shared with `where` for endpoints, shares and masquerading.
+
+import type { Palette } from "../cli/color.js";
+import { formatEndpoint } from "../analysis/ip.js";
+import type {
+  EndpointShare,
+  Frontend,
+  FrontendKind,
+  FrontendResolution,
+  MasqueradePolicy,
+  ServiceMap,
+  ServicePort,
+} from "../analysis/kube/types.js";
+
+const plain: Palette = { red: (t) => t, yellow: (t) => t, green: (t) => t, cyan: (t) => t, dim: (t) => t, bold: (t) => t };
+
+/** `50%`, `33.3%`, `0.01%`: one decimal, none when it is zero. */
+export function formatShare(probability: number): string {
+  const percent = probability * 100;
+  if (percent > 0 && percent < 0.05) return `${percent.toPrecision(1)}%`;
+  const rounded = percent.toFixed(1);
+  return `${rounded.endsWith(".0") ? rounded.slice(0, -2) : rounded}%`;
+}
+
+const KIND_LABEL: Record<FrontendKind, string> = {
+  clusterIP: "ClusterIP",
+  externalIP: "ExternalIP",
+  loadBalancerIP: "LoadBalancer",
+  nodePort: "NodePort",
+  externalOrLoadBalancerIP: "External/LB",
+};
+
+export function frontendLabel(frontend: Frontend, family: ServiceMap["family"]): string {
+  const where = frontend.address === undefined ? `:${frontend.port}` : formatEndpoint(frontend.address, frontend.port, family);
+  return `${where}/${frontend.protocol}`;
+}
+
+/** Who gets masqueraded, in words, for a client of the given kind. */
+export function masqueradeWords(policy: MasqueradePolicy): string {
+  switch (policy.kind) {
+    case "all":
+      return "masquerade: every client";
+    case "off-cluster":
+      return "masquerade: from off-cluster sources";
+    case "not-from-interface":
+      return `masquerade: unless arriving on ${policy.interface}`;
+    case "node-sources":
+      return "masquerade: from the node only (client address kept)";
+    case "none":
+      return "no masquerade";
+  }
+}
+
+const MANY_ENDPOINTS = 6;
+const SHOWN_OF_MANY = 3;
+
+function shareText(share: EndpointShare, palette: Palette): string {
+  let text = `${share.address} ${formatShare(share.probability)}`;
+  if (share.local === true) text += " (local)";
+  if (share.blocked) text += palette.red(` (then ${share.blocked.verdict}${share.blocked.probability < share.probability - 1e-12 ? ` ${formatShare(share.blocked.probability)}` : ""})`);
+  return text;
+}
+
+/** `A 50% · B 50%`, shortened past a handful of endpoints. */
+export function endpointsText(shares: readonly EndpointShare[], palette: Palette = plain, separator = " · "): string {
+  if (shares.length <= MANY_ENDPOINTS) return shares.map((s) => shareText(s, palette)).join(separator);
+  const rest = shares.slice(SHOWN_OF_MANY);
+  const first = rest[0]!.probability;
+  const uniform = rest.every((s) => Math.abs(s.probability - first) < 1e-9);
+  const more = `… ${rest.length} more${uniform ? ` (${formatShare(first)} each)` : ` (${formatShare(rest.reduce((sum, s) => sum + s.probability, 0))} together)`}`;
+  return [...shares.slice(0, SHOWN_OF_MANY).map((s) => shareText(s, palette)), more].join(separator);
+}
+
+/** The destination column: endpoints with shares, or what happens instead. */
+export function resolutionText(service: ServicePort, resolution: FrontendResolution, palette: Palette = plain, separator = " · "): string {
+  const parts: string[] = [];
+  if (resolution.endpoints.length > 0) parts.push(endpointsText(resolution.endpoints, palette, separator));
+  for (const other of resolution.other) {
+    const share = resolution.endpoints.length > 0 || resolution.other.length > 1 ? ` ${formatShare(other.probability)}` : "";
+    switch (other.verdict) {
+      case "REJECT":
+        parts.push(palette.red(`REJECT${share}`) + (service.state === "no-endpoints" ? " (no endpoints)" : ""));
+        break;
+      case "DROP":
+        parts.push(palette.red(`DROP${share}`) + (service.state === "no-local-endpoints" ? " (no local endpoints)" : ""));
+        break;
+      case "ACCEPT":
+        parts.push(`not translated${share} (${other.delivery === "local" ? "delivered to the node" : "goes on unchanged"})`);
+        break;
+      case "QUEUE":
+      case "ERROR":
+        parts.push(palette.yellow(`${other.verdict}${share}`));
+        break;
+    }
+  }
+  return parts.join(separator);
+}
+
+function flags(service: ServicePort, frontend: Frontend): string[] {
+  const list: string[] = [];
+  if (frontend.resolutions[0]?.endpoints.length) list.push(masqueradeWords(frontend.masquerade));
+  if (frontend.kind !== "clusterIP" && service.externalTrafficPolicy === "Local") list.push("eTP=Local");
+  if (frontend.kind === "clusterIP" && service.internalTrafficPolicy === "Local") list.push("iTP=Local");
+  if (service.affinity) list.push(`affinity ${service.affinity.seconds}s`);
+  if (frontend.sourceRanges) list.push(`ranges ${frontend.sourceRanges.join(",")}`);
+  if (frontend.kind === "nodePort" && frontend.localhost) list.push("also 127.0.0.0/8");
+  if (frontend.kind === "nodePort" && service.healthCheckNodePort) list.push(`health :${service.healthCheckNodePort.port}`);
+  if (frontend.resolutions.some((r) => r.uncertain)) list.push("uncertain (see where --verbose)");
+  return list;
+}
+
+export interface ServicesTextOptions {
+  palette?: Palette;
+}
+
+type Row = [string, string, string, string, string];
+
+export function renderServicesText(map: ServiceMap, options: ServicesTextOptions = {}): string {
+  const p = options.palette ?? plain;
+  const rows: Row[] = [];
+  for (const service of map.services) {
+    const name = service.name.from === "chain" ? `${service.name.key} (no name in the rules)` : service.name.key;
+    service.frontends.forEach((frontend, i) => {
+      const [first, ...others] = frontend.resolutions;
+      const destination = first ? resolutionText(service, first) : "";
+      rows.push([i === 0 ? name : "", KIND_LABEL[frontend.kind], frontendLabel(frontend, map.family), destination, flags(service, frontend).join(", ")]);
+      for (const other of others) {
+        const masqueraded = other.endpoints.length > 0 && other.endpoints.every((e) => e.masquerade);
+        rows.push(["", "", `  from ${other.client === "pod" ? "pods" : other.client}`, resolutionText(service, other), other.endpoints.length > 0 ? (masqueraded ? "masqueraded" : "not masqueraded") : ""]);
+      }
+    });
+  }
+  const header: Row = ["SERVICE", "KIND", "FRONTEND", "ENDPOINTS (share of new connections)", "FLAGS"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (row: Row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd();
+  const lines = [p.bold(line(header)), ...rows.map(line)];
+  const cidrs = map.clusterCidrs.length > 0 ? `cluster CIDR ${map.clusterCidrs.join(", ")}` : "no cluster CIDR in the rules";
+  const generation = map.generation === "unknown" ? "kube-proxy rules" : `kube-proxy's ${map.generation} rule layout (${map.generation === "old" ? "KUBE-XLB" : "KUBE-EXT/SVL"})`;
+  lines.unshift(p.dim(`${map.services.length} service port(s) · ${map.family === "ipv4" ? "IPv4" : "IPv6"} · ${generation} · ${cidrs}`));
+  lines.push(p.dim("shares: new connections from a client off the cluster (inside the source ranges, if any); 'from pods': from a pod"));
+  for (const note of map.notes) lines.push(p.yellow(`note: ${note.message}`));
+  return lines.join("\n") + "\n";
+}
