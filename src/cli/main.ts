@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import yargs, { type Argv } from "yargs";
 import { hideBin } from "yargs/helpers";
 import type { Family } from "../model/types.js";
+import { GRAPH_DESCRIPTION, graphOptions } from "./commands/graph.js";
 import { ExitCode } from "./exit-codes.js";
 import { DEFAULT_SOURCE_PORT, withContextOptions } from "./trace-options.js";
 
@@ -159,6 +160,18 @@ async function main(): Promise<void> {
         async (args) => {
           const { runDiff } = await import("./commands/diff.js");
           exitCode = runDiff({ old: args.old, new: args.new, level: args.level, json: args.json, lenient: args.lenient, family: family(args) });
+        },
+      )
+      .command(
+        "graph [file]",
+        GRAPH_DESCRIPTION,
+        (y) => graphOptions(withInput(y)),
+        async (args) => {
+          const { runGraph } = await import("./commands/graph.js");
+          exitCode = await runGraph({
+            file: args.file, lenient: args.lenient, family: family(args), view: args.view, format: args.format, table: args.table,
+            namespace: args.namespace, output: args.output,
+          });
         },
       )
       .demandCommand(1, "give a command; see iptscope --help")

@@ -36,7 +36,7 @@ export function frontendLabel(frontend: Frontend, family: ServiceMap["family"]):
   return `${where}/${frontend.protocol}`;
 }
 
-/** Who gets masqueraded, in words, for a client of the given kind. */
+/** Who kube-proxy masquerades on this frontend, in words. */
 export function masqueradeWords(policy: MasqueradePolicy): string {
   switch (policy.kind) {
     case "all":
@@ -46,9 +46,25 @@ export function masqueradeWords(policy: MasqueradePolicy): string {
     case "not-from-interface":
       return `masquerade: unless arriving on ${policy.interface}`;
     case "node-sources":
-      return "masquerade: from the node only (client address kept)";
+      return "client address kept: only the node's own connections are masqueraded";
     case "none":
       return "no masquerade";
+  }
+}
+
+/** Why a client the tracer saw masqueraded was, in words. */
+export function masqueradedWords(policy: MasqueradePolicy): string {
+  switch (policy.kind) {
+    case "all":
+      return "masqueraded: every client is";
+    case "off-cluster":
+      return `masqueraded: the source is outside ${policy.clusterCidr}`;
+    case "not-from-interface":
+      return `masqueraded: it did not arrive on ${policy.interface}`;
+    case "node-sources":
+      return "masqueraded: it comes from the node";
+    case "none":
+      return "masqueraded (by a rule that is not kube-proxy's)";
   }
 }
 
@@ -58,7 +74,11 @@ const SHOWN_OF_MANY = 3;
 function shareText(share: EndpointShare, palette: Palette): string {
   let text = `${share.address} ${formatShare(share.probability)}`;
   if (share.local === true) text += " (local)";
-  if (share.blocked) text += palette.red(` (then ${share.blocked.verdict}${share.blocked.probability < share.probability - 1e-12 ? ` ${formatShare(share.blocked.probability)}` : ""})`);
+  if (share.blocked) {
+    // An uncertain split counts half each way: its share says nothing, so it is not shown.
+    const partial = !share.blocked.uncertain && share.blocked.probability < share.probability - 1e-12;
+    text += palette.red(` (then ${share.blocked.uncertain ? "maybe " : ""}${share.blocked.verdict}${partial ? ` ${formatShare(share.blocked.probability)}` : ""})`);
+  }
   return text;
 }
 

@@ -6,7 +6,7 @@ import { formatEndpoint } from "../analysis/ip.js";
 import type { ServiceMap } from "../analysis/kube/types.js";
 import { formatWhereTarget, type WhereAnswer, type WhereReport } from "../analysis/kube/where.js";
 import type { Outcome, PacketSpec, TraceResult } from "../analysis/trace/types.js";
-import { frontendLabel, masqueradeWords, resolutionText } from "./services-text.js";
+import { frontendLabel, masqueradedWords, masqueradeWords, resolutionText } from "./services-text.js";
 import { renderTraceText } from "./trace-text.js";
 
 const plain: Palette = { red: (t) => t, yellow: (t) => t, green: (t) => t, cyan: (t) => t, dim: (t) => t, bold: (t) => t };
@@ -63,8 +63,7 @@ function notes(answer: WhereAnswer): string[] {
   const list: string[] = [];
   if (resolution.endpoints.length > 0) {
     const masqueraded = resolution.endpoints.every((e) => e.masquerade);
-    const policy = masqueradeWords(frontend.masquerade);
-    list.push(masqueraded && frontend.masquerade.kind !== "all" ? `${policy}: this client is masqueraded` : policy);
+    list.push(masqueraded ? masqueradedWords(frontend.masquerade) : masqueradeWords(frontend.masquerade));
   }
   if (frontend.kind !== "clusterIP" && service.externalTrafficPolicy === "Local") list.push("externalTrafficPolicy=Local");
   if (frontend.kind === "clusterIP" && service.internalTrafficPolicy === "Local") list.push("internalTrafficPolicy=Local");

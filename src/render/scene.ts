@@ -1,0 +1,170 @@
+// The scene: what a picture shows, independent of layout and output format. Views build scenes from the model
+// (flow, chains; services and trace overlays plug in here); layouts place them; writers print svg/dot/html/json.
+
+import type { Counters, TableName } from "../model/types.js";
+
+export const SCENE_SCHEMA_VERSION = 1;
+
+/** The views this build can draw; `services` and trace overlays join this list when they are implemented. */
+export const VIEW_NAMES = ["flow", "chains"] as const;
+export type ViewName = (typeof VIEW_NAMES)[number];
+
+/** How the scene is placed: rings around a hub (flow, services) or per-table bands of trees (chains). */
+export type LayoutKind = "radial" | "bands";
+
+export type NodeShape = "circle" | "ellipse" | "box" | "hidden";
+
+export type NodeKind = "hub" | "interface" | "address" | "chain" | "chain-group" | "more";
+
+/** What a rule does to a packet, as far as a picture cares. */
+export type TargetClass = "accept" | "drop" | "reject" | "jump" | "goto" | "return" | "rewrite" | "log" | "queue" | "none";
+
+export type ArrowKind = "normal" | "tee" | "reject" | "vee" | "inv" | "diamond" | "dot" | "box" | "none";
+
+export type LineStyle = "solid" | "dashed" | "dotted";
+
+export type Emphasis = "normal" | "dimmed" | "highlighted";
+
+/** A rule as the picture shows it on hover and in the HTML rule panel; points back to its source line. */
+export interface RuleRef {
+  table: TableName;
+  chain: string;
+  position: number;
+  line: number;
+  text: string;
+  counters?: Counters;
+}
+
+export interface SceneNode {
+  /** Unique within the scene; may hold any characters (it is escaped or replaced by an index on output). */
+  id: string;
+  kind: NodeKind;
+  label: string;
+  /** A second, smaller line (rule counts, policy, counters). */
+  detail?: string;
+  shape: NodeShape;
+  /** Rule occurrences: node size grows with its log10. */
+  weight: number;
+  /** Tree parent for the layouts (radial rings, chain trees). */
+  parent?: string;
+  group?: string;
+  /** A fixed starting point of its group (built-in chains): drawn first, kept in one rank by Graphviz. */
+  anchor?: boolean;
+  fill: string;
+  stroke: string;
+  textColor: string;
+  dashed?: boolean;
+  /** Shares of target classes among the node's rules, drawn as a small bar (chains view). */
+  verdicts?: Partial<Record<TargetClass, number>>;
+  /** Lines of the hover text (`<title>`). */
+  hover: string[];
+  /** Strings the HTML search matches (chain names, addresses, comments). */
+  search: string[];
+  /** Rules shown when the node is clicked (capped; see rulesOmitted). */
+  rules: RuleRef[];
+  rulesOmitted: number;
+  emphasis: Emphasis;
+}
+
+export interface SceneEdge {
+  id: string;
+  from: string;
+  to: string;
+  label?: string;
+  /** Label text colour; the edge colour when absent. */
+  labelColor?: string;
+  color: string;
+  width: number;
+  line: LineStyle;
+  arrow: ArrowKind;
+  /** Tree edges are drawn as the layout's links; others as curves between the nodes. */
+  tree?: boolean;
+  hover: string[];
+  search: string[];
+  rules: RuleRef[];
+  rulesOmitted: number;
+  emphasis: Emphasis;
+}
+
+/** A labelled region: a table's band in the chains view, a namespace sector in the services view. */
+export interface SceneGroup {
+  id: string;
+  label: string;
+  fill: string;
+  stroke: string;
+  hover: string[];
+}
+
+export type LegendItem =
+  | { kind: "edge"; label: string; color: string; arrow: ArrowKind; line: LineStyle }
+  | { kind: "swatch"; label: string; color: string }
+  | { kind: "palette"; label: string; colors: readonly string[] };
+
+export interface Scene {
+  view: ViewName;
+  layout: LayoutKind;
+  title: string;
+  /** Sentences shown under the title: the table shown, filters, aggregation ("N chains shown as …"). */
+  notes: string[];
+  background: string;
+  foreground: string;
+  groups: SceneGroup[];
+  nodes: SceneNode[];
+  edges: SceneEdge[];
+  legend: LegendItem[];
+  /** True when the view merged or left out parts of the dump to stay readable. */
+  aggregated: boolean;
+}
+
+/** One outcome path to emphasise (a trace result): its nodes and edges by scene id. */
+export interface OverlayPath {
+  label: string;
+  color: string;
+  probability?: number;
+  nodes: readonly string[];
+  edges: readonly string[];
+}
+
+/**
+ * The scene with the given paths emphasised and everything else dimmed: each path's edges drawn again in the
+ * path's colour (so an edge on two paths shows both), labelled with the probability, and a legend entry per path.
+ */
+export function overlayPaths(scene: Scene, paths: readonly OverlayPath[]): Scene {
+  const onPath = new Set(paths.flatMap((p) => p.nodes));
+  const edgesById = new Map(scene.edges.map((e) => [e.id, e]));
+  const overlayEdges: SceneEdge[] = [];
+  paths.forEach((path, index) => {
+    for (const id of path.edges) {
+      const edge = edgesById.get(id);
+      if (!edge) continue;
+      overlayEdges.push({
+        ...edge,
+        id: `${edge.id}\u0000path${index}`,
+        color: path.color,
+        labelColor: path.color,
+        width: Math.max(edge.width, 1) + 2,
+        line: "solid",
+        label: path.probability === undefined ? path.label : `${path.label} ${formatProbability(path.probability)}`,
+        tree: false,
+        emphasis: "highlighted",
+      });
+    }
+  });
+  const legend: LegendItem[] = paths.map((p) => ({
+    kind: "edge",
+    label: p.probability === undefined ? p.label : `${p.label} (${formatProbability(p.probability)})`,
+    color: p.color,
+    arrow: "normal",
+    line: "solid",
+  }));
+  return {
+    ...scene,
+    nodes: scene.nodes.map((n) => ({ ...n, emphasis: onPath.has(n.id) ? "highlighted" : n.kind === "hub" ? n.emphasis : "dimmed" })),
+    edges: [...scene.edges.map((e) => ({ ...e, emphasis: "dimmed" as const })), ...overlayEdges],
+    legend: [...legend, ...scene.legend],
+  };
+}
+
+export function formatProbability(p: number): string {
+  return `${(p * 100).toFixed(p >= 0.1 ? 0 : 1)}%`;
+}

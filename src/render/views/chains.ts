@@ -1,0 +1,387 @@
+// The chains view: per table, the chain call graph (nodes = chains with their rule counts and outcomes, edges =
+// jumps and gotos), tables in netfilter priority order and built-in chains in hook order. Tables with more
+// chains than the limit fold kube-proxy/calico style hashed chains into families, split by namespace.
+
+import { TABLE_NAMES, type Chain, type Counters, type Rule, type Ruleset, type Table, type TableName } from "../../model/types.js";
+import { CHAINS_THEME, TABLE_TINT, TARGET_COLOR } from "../palette.js";
+import type { LegendItem, Scene, SceneEdge, SceneGroup, SceneNode, TargetClass } from "../scene.js";
+import { comments, compactCount, countersText, endpointAddress, ruleHover, ruleNamespace, ruleRef, sumCounters, TARGET_STYLE, targetClass } from "../rule-facts.js";
+import { type AggregationLimits, type ViewOptions, viewLimits } from "./options.js";
+
+export const chainNodeId = (table: TableName, chain: string): string => `chain:${table}\u0000${chain}`;
+export const chainEdgeId = (table: TableName, from: string, to: string, goto: boolean): string =>
+  `${goto ? "goto" : "jump"}:${table}\u0000${from}\u0000${to}`;
+
+const HOOK_ORDER = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"];
+const JUMP_COLOR = "#3d4f66";
+const GOTO_COLOR = "#7b61a8";
+const SEARCH_TERMS_PER_NODE = 300;
+
+/** kube-proxy's base32 hashes (16 characters) and calico's interface/policy ids end the names of per-object chains. */
+const HASHED_CHAIN = /^(.+?-)([A-Z2-7]{16}|(?=[A-Za-z0-9_]*\d)[A-Za-z0-9_]{8,})$/;
+
+export function chainFamily(name: string): string | undefined {
+  return HASHED_CHAIN.exec(name)?.[1];
+}
+
+/** What a drawn node stands for: one chain, or a family of chains (of one namespace, or of the rest). */
+interface DrawnEdge {
+  from: NodePlan;
+  to: NodePlan;
+  goto: boolean;
+  rules: Rule[];
+}
+
+interface NodePlan {
+  id: string;
+  table: TableName;
+  kind: "chain" | "chain-group" | "more";
+  label: string;
+  chains: Chain[];
+  builtin: boolean;
+  namespaces?: number;
+}
+
+export interface ChainsSceneIndex {
+  scene: Scene;
+  /** The node a chain is drawn as (itself or its family), if drawn. */
+  nodeFor(table: TableName, chain: string): string | undefined;
+  /** The edge a jump (or goto) from one chain to another is drawn as, if drawn. */
+  edgeFor(table: TableName, from: string, to: string, goto: boolean): string | undefined;
+}
+
+export function buildChainsScene(ruleset: Ruleset, options: ViewOptions = {}): Scene {
+  return buildChainsSceneWithIndex(ruleset, options).scene;
+}
+
+export function buildChainsSceneWithIndex(ruleset: Ruleset, options: ViewOptions = {}): ChainsSceneIndex {
+  const limits = viewLimits(options);
+  const tables = TABLE_NAMES.flatMap((name) => ruleset.tables.filter((t) => t.name === name)).filter(
+    (t) => options.table === undefined || t.name === options.table,
+  );
+  const notes: string[] = [];
+  const groups: SceneGroup[] = [];
+  const nodes: SceneNode[] = [];
+  const edges: SceneEdge[] = [];
+  const planOfChain = new Map<TableName, Map<string, NodePlan>>();
+  const present = new Set<TargetClass>();
+  let aggregated = false;
+  let totalChains = 0;
+  let totalRules = 0;
+
+  for (const table of tables) {
+    const graph = callGraph(table, options.namespace !== undefined);
+    let chains = orderedChains(table, graph);
+    totalChains += chains.length;
+    totalRules += chains.reduce((n, c) => n + c.rules.length, 0);
+    if (options.namespace !== undefined) {
+      const kept = namespaceChains(table, graph, options.namespace);
+      if (kept.size < chains.length) notes.push(`${table.name}: namespace ${options.namespace} — ${kept.size} of ${chains.length} chains (its chains, their callers and callees)`);
+      chains = chains.filter((c) => kept.has(c.name));
+    }
+    const plans = planNodes(table, chains, limits);
+    if (plans.length < chains.length) {
+      aggregated = true;
+      const families = new Set(plans.filter((p) => p.kind !== "chain").map((p) => p.label.split("*")[0]));
+      notes.push(
+        `${table.name}: ${chains.length.toLocaleString("en-US")} chains drawn as ${plans.length} nodes — hashed chains (${[...families].map((f) => `${f}*`).join(", ")}) merged by namespace, at most ${limits.namespacesPerFamily} per family; --namespace NS shows one namespace`,
+      );
+    }
+    const planOf = new Map<string, NodePlan>();
+    for (const plan of plans) for (const chain of plan.chains) planOf.set(chain.name, plan);
+    planOfChain.set(table.name, planOf);
+
+    const tableRules = chains.reduce((n, c) => n + c.rules.length, 0);
+    const tint = TABLE_TINT[table.name];
+    groups.push({
+      id: `table:${table.name}`,
+      label: `${table.name} · ${plural(chains.length, "chain")} · ${plural(tableRules, "rule")}`,
+      fill: tint.fill,
+      stroke: tint.stroke,
+      hover: [`table ${table.name} (line ${table.line})`, `${chains.length} chains, ${tableRules} rules`],
+    });
+
+    // Edges first: node details mention callers and entry counters.
+    const drawn: DrawnEdge[] = [];
+    const byPair = new Map<NodePlan, Map<NodePlan, { jump?: DrawnEdge; goto?: DrawnEdge }>>();
+    for (const chain of chains) {
+      const from = planOf.get(chain.name)!;
+      for (const rule of chain.rules) {
+        const target = rule.target;
+        if (target?.kind !== "chain") continue;
+        const to = planOf.get(target.name);
+        if (!to || from === to) continue;
+        const pairs = byPair.get(from) ?? byPair.set(from, new Map()).get(from)!;
+        const pair = pairs.get(to) ?? pairs.set(to, {}).get(to)!;
+        const kind = target.goto ? "goto" : "jump";
+        const existing = pair[kind];
+        if (existing) existing.rules.push(rule);
+        else drawn.push((pair[kind] = { from, to, goto: target.goto, rules: [rule] }));
+      }
+    }
+    const callers = new Map<NodePlan, Set<string>>();
+    const entries = new Map<NodePlan, Counters[]>();
+    for (const edge of drawn) {
+      (callers.get(edge.to) ?? callers.set(edge.to, new Set()).get(edge.to)!).add(edge.from.label);
+      const count = edge.rules.length;
+      const packets = ruleset.hasRuleCounters ? sumCounters(edge.rules.map((r) => r.counters)) : undefined;
+      if (packets) (entries.get(edge.to) ?? entries.set(edge.to, []).get(edge.to)!).push(packets);
+      const label = [count > 1 ? `×${count.toLocaleString("en-US")}` : "", packets && packets.packets !== "0" ? `${compactCount(packets.packets)} pkts` : ""]
+        .filter(Boolean)
+        .join(" · ");
+      const refs = edge.rules.slice(0, limits.rulesPerNode).map(ruleRef);
+      edges.push({
+        id: drawnEdgeId(table.name, edge.from, edge.to, edge.goto),
+        from: edge.from.id,
+        to: edge.to.id,
+        ...(label ? { label } : {}),
+        labelColor: "#333333",
+        color: edge.goto ? GOTO_COLOR : JUMP_COLOR,
+        width: Math.min(4.5, 1.1 + 0.9 * Math.log10(count)),
+        line: edge.goto ? "dashed" : "solid",
+        arrow: "vee",
+        hover: [`${edge.goto ? "goto" : "jump"}: ${plural(count, "rule")}`, ...ruleHover(refs, count)],
+        search: [],
+        rules: refs,
+        rulesOmitted: count - refs.length,
+        emphasis: "normal",
+      });
+    }
+
+    for (const plan of plans) {
+      const node = chainNode(plan, table, ruleset, limits, callers.get(plan), entries.get(plan));
+      for (const cls of Object.keys(node.verdicts ?? {}) as TargetClass[]) present.add(cls);
+      nodes.push(node);
+    }
+  }
+
+  notes.unshift(
+    tables.length === 0
+      ? options.table !== undefined ? `table ${options.table} is not in the dump` : "the dump has no tables"
+      : `${tables.map((t) => t.name).join(", ")}: ${plural(totalChains, "chain")}, ${plural(totalRules, "rule")} — tables in netfilter priority order (raw → mangle → nat → filter → security), built-in chains in hook order, columns by call depth`,
+  );
+  const scene: Scene = {
+    view: "chains",
+    layout: "bands",
+    title: `iptscope chains${options.sourceName ? ` — ${options.sourceName}` : ""}`,
+    notes,
+    background: CHAINS_THEME.background,
+    foreground: CHAINS_THEME.foreground,
+    groups,
+    nodes,
+    edges,
+    legend: chainsLegend(present, tables.map((t) => t.name)),
+    aggregated,
+  };
+  return {
+    scene,
+    nodeFor: (table, chain) => planOfChain.get(table)?.get(chain)?.id,
+    edgeFor: (table, from, to, goto) => {
+      const plans = planOfChain.get(table);
+      const fromPlan = plans?.get(from);
+      const toPlan = plans?.get(to);
+      return fromPlan && toPlan && fromPlan !== toPlan ? drawnEdgeId(table, fromPlan, toPlan, goto) : undefined;
+    },
+  };
+}
+
+/** An edge between two drawn nodes: named after the chains when both are single chains. */
+function drawnEdgeId(table: TableName, from: NodePlan, to: NodePlan, goto: boolean): string {
+  return from.kind === "chain" && to.kind === "chain"
+    ? chainEdgeId(table, from.label, to.label, goto)
+    : `${goto ? "goto" : "jump"}:${from.id}\u0000${to.id}`;
+}
+
+/** Which chains are called, and (for --namespace) callers and callees: plain maps, as a 10k-service table has ~80k jumps. */
+interface CallGraph {
+  called: Set<string>;
+  callers: Map<string, string[]>;
+  callees: Map<string, string[]>;
+}
+
+function callGraph(table: Table, withAdjacency: boolean): CallGraph {
+  const called = new Set<string>();
+  const callers = new Map<string, string[]>();
+  const callees = new Map<string, string[]>();
+  for (const chain of table.chains) {
+    for (const rule of chain.rules) {
+      if (rule.target?.kind !== "chain") continue;
+      const target = rule.target.name;
+      called.add(target);
+      if (!withAdjacency) continue;
+      (callers.get(target) ?? callers.set(target, []).get(target)!).push(chain.name);
+      (callees.get(chain.name) ?? callees.set(chain.name, []).get(chain.name)!).push(target);
+    }
+  }
+  return { called, callers, callees };
+}
+
+/** Built-in chains in hook order, then called user chains, then uncalled ones, each in declaration order. */
+function orderedChains(table: Table, graph: CallGraph): Chain[] {
+  const hookIndex = (c: Chain) => (c.builtin ? HOOK_ORDER.indexOf(c.name) : HOOK_ORDER.length);
+  const builtins = table.chains.filter((c) => c.builtin).sort((a, b) => hookIndex(a) - hookIndex(b));
+  const user = table.chains.filter((c) => !c.builtin);
+  const called = user.filter((c) => graph.called.has(c.name));
+  const uncalled = user.filter((c) => !graph.called.has(c.name));
+  return [...builtins, ...called, ...uncalled];
+}
+
+/** Chains with a rule of the namespace, with everything that calls them and everything they call. */
+function namespaceChains(table: Table, graph: CallGraph, namespace: string): Set<string> {
+  const seeds = table.chains.filter((c) => c.rules.some((r) => ruleNamespace(r) === namespace)).map((c) => c.name);
+  const kept = new Set<string>(table.chains.filter((c) => c.builtin).map((c) => c.name));
+  const walk = (next: Map<string, string[]>) => {
+    const stack = [...seeds];
+    const seen = new Set<string>();
+    while (stack.length > 0) {
+      const node = stack.pop()!;
+      if (seen.has(node)) continue;
+      seen.add(node);
+      kept.add(node);
+      for (const neighbour of next.get(node) ?? []) stack.push(neighbour);
+    }
+  };
+  walk(graph.callers);
+  walk(graph.callees);
+  return kept;
+}
+
+function chainNamespace(chain: Chain): string | undefined {
+  for (const rule of chain.rules) {
+    const namespace = ruleNamespace(rule);
+    if (namespace !== undefined) return namespace;
+  }
+  return undefined;
+}
+
+function planNodes(table: Table, chains: readonly Chain[], limits: AggregationLimits): NodePlan[] {
+  const single = (chain: Chain): NodePlan => ({
+    id: chainNodeId(table.name, chain.name), table: table.name, kind: "chain", label: chain.name, chains: [chain], builtin: chain.builtin,
+  });
+  if (chains.length <= limits.chainsPerTable) return chains.map(single);
+  const plans: NodePlan[] = [];
+  const families = new Map<string, Map<string, Chain[]>>();
+  const namespaceSize = new Map<string, number>();
+  for (const chain of chains) {
+    const family = chain.builtin ? undefined : chainFamily(chain.name);
+    if (family === undefined) {
+      plans.push(single(chain));
+      continue;
+    }
+    const namespace = chainNamespace(chain) ?? "";
+    namespaceSize.set(namespace, (namespaceSize.get(namespace) ?? 0) + 1);
+    const byNamespace = families.get(family) ?? families.set(family, new Map()).get(family)!;
+    (byNamespace.get(namespace) ?? byNamespace.set(namespace, []).get(namespace)!).push(chain);
+  }
+  // The same namespaces in every family, so that one namespace's SVC, SEP, EXT … nodes line up.
+  const ranked = [...namespaceSize].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([namespace]) => namespace);
+  const shown = new Set(ranked.length <= limits.namespacesPerFamily ? ranked : ranked.slice(0, limits.namespacesPerFamily - 1));
+  for (const [family, byNamespace] of families) {
+    const rest: Chain[] = [];
+    let restNamespaces = 0;
+    for (const namespace of ranked) {
+      const members = byNamespace.get(namespace);
+      if (!members) continue;
+      if (!shown.has(namespace)) {
+        rest.push(...members);
+        restNamespaces++;
+        continue;
+      }
+      plans.push({
+        id: `group:${table.name}\u0000${family}\u0000${namespace}`, table: table.name, kind: "chain-group",
+        label: `${family}* ${namespace || "(no namespace)"}`, chains: members, builtin: false, namespaces: 1,
+      });
+    }
+    if (rest.length > 0) {
+      plans.push({
+        id: `more:${table.name}\u0000${family}`, table: table.name, kind: "more",
+        label: `${family}* +${restNamespaces} namespaces`, chains: rest, builtin: false, namespaces: restNamespaces,
+      });
+    }
+  }
+  return plans;
+}
+
+function chainNode(
+  plan: NodePlan, table: Table, ruleset: Ruleset, limits: AggregationLimits, callers: Set<string> | undefined, entries: Counters[] | undefined,
+): SceneNode {
+  // Families hold tens of thousands of rules: count them in place and keep only the first few.
+  const verdicts: Partial<Record<TargetClass, number>> = {};
+  const firstRules: Rule[] = [];
+  let ruleCount = 0;
+  for (const member of plan.chains) {
+    for (const rule of member.rules) {
+      const cls = targetClass(rule);
+      verdicts[cls] = (verdicts[cls] ?? 0) + 1;
+      if (firstRules.length < limits.rulesPerNode) firstRules.push(rule);
+      ruleCount++;
+    }
+  }
+  const tint = TABLE_TINT[table.name];
+  const chain = plan.chains[0]!;
+  const counters = ruleset.hasRuleCounters;
+  const detailParts = [plan.kind === "chain" ? plural(ruleCount, "rule") : `${plural(plan.chains.length, "chain")} · ${plural(ruleCount, "rule")}`];
+  if (plan.builtin) detailParts.push(`policy ${chain.policy}${counters ? ` ${compactCount(chain.counters.packets)} pkts` : ""}`);
+  else if (counters && entries) {
+    const entered = sumCounters(entries);
+    if (entered) detailParts.push(`in ${compactCount(entered.packets)} pkts`);
+  }
+  const hover = [
+    plan.kind === "chain"
+      ? `${table.name} ${plan.builtin ? "built-in" : "user"} chain ${chain.name}${chain.line > 0 ? ` (line ${chain.line})` : ""}`
+      : `${table.name}: ${plan.chains.length} chains ${plan.label}${plan.namespaces && plan.namespaces > 1 ? ` (${plan.namespaces} namespaces)` : ""}`,
+    `${ruleCount} rule(s)${plan.builtin ? `, policy ${chain.policy}${counters ? ` [${countersText(chain.counters)}]` : ""}` : ""}`,
+  ];
+  if (callers && callers.size > 0) hover.push(`called from: ${[...callers].slice(0, 6).join(", ")}${callers.size > 6 ? ", …" : ""}`);
+  else if (!plan.builtin) hover.push("not called from any drawn chain");
+  hover.push(...ruleHover(firstRules.slice(0, 12).map(ruleRef), ruleCount, 12));
+  return {
+    id: plan.id,
+    kind: plan.kind,
+    label: plan.label,
+    detail: detailParts.join(" · "),
+    shape: "box",
+    weight: ruleCount,
+    group: `table:${table.name}`,
+    anchor: plan.builtin,
+    fill: plan.builtin ? tint.strong : plan.kind === "chain" ? "#ffffff" : "#f1f1f1",
+    stroke: plan.builtin ? "#333333" : plan.kind === "chain" ? "#8a8a8a" : "#555555",
+    textColor: "#1a1a1a",
+    dashed: !plan.builtin && (!callers || callers.size === 0),
+    verdicts,
+    hover,
+    search: searchTerms(plan, firstRules),
+    rules: firstRules.map(ruleRef),
+    rulesOmitted: ruleCount - firstRules.length,
+    emphasis: "normal",
+  };
+}
+
+function plural(count: number, noun: string): string {
+  return `${count.toLocaleString("en-US")} ${noun}${count === 1 ? "" : "s"}`;
+}
+
+function searchTerms(plan: NodePlan, rules: readonly Rule[]): string[] {
+  const terms = new Set<string>([plan.label, ...plan.chains.slice(0, 50).map((c) => c.name)]);
+  for (const rule of rules) {
+    if (terms.size >= SEARCH_TERMS_PER_NODE) break;
+    for (const comment of comments(rule)) terms.add(comment);
+    for (const side of ["src", "dst"] as const) {
+      const address = endpointAddress(rule, side);
+      if (address !== "anywhere") terms.add(address);
+    }
+  }
+  return [...terms];
+}
+
+function chainsLegend(present: Set<TargetClass>, tables: readonly TableName[]): LegendItem[] {
+  const items: LegendItem[] = tables.map((t) => ({ kind: "swatch", label: `built-in chain of ${t}`, color: TABLE_TINT[t].strong }));
+  items.push({ kind: "swatch", label: "user chain (dashed: never called)", color: "#ffffff" });
+  items.push({ kind: "swatch", label: "merged chains (a family, per namespace)", color: "#f1f1f1" });
+  items.push({ kind: "edge", label: "jump (-j), width ∝ log10 rules", color: JUMP_COLOR, arrow: "vee", line: "solid" });
+  items.push({ kind: "edge", label: "goto (-g)", color: GOTO_COLOR, arrow: "vee", line: "dashed" });
+  for (const cls of Object.keys(TARGET_STYLE) as TargetClass[]) {
+    if (present.has(cls)) items.push({ kind: "swatch", label: `bar: ${TARGET_STYLE[cls].legend}`, color: TARGET_COLOR[cls] });
+  }
+  return items;
+}
