@@ -38,7 +38,7 @@ const DEFAULT_TIMEOUT_MS = 60_000;
 const MAX_OUTPUT_BYTES = 512 * 1024 * 1024;
 
 // iptables and ipset live in /usr/sbin, which is not always on PATH for non-login shells.
-function toolEnv(): NodeJS.ProcessEnv {
+export function toolEnv(): NodeJS.ProcessEnv {
   const path = [process.env.PATH ?? "", "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin", "/bin"].filter(Boolean).join(":");
   return { ...process.env, PATH: path, LC_ALL: "C" };
 }
@@ -103,7 +103,7 @@ function ciRequiresKernel(): boolean {
   return ciSet || process.env.IPTSCOPE_REQUIRE_KERNEL === "1";
 }
 
-let warned = false;
+const warned = new Set<string>();
 
 /**
  * `describe` for tests that need the kernel oracle:
@@ -111,22 +111,23 @@ let warned = false;
  *   kdescribe("…", () => { … });
  * Kernel usable: plain `describe`. Unusable in CI (CI set, or IPTSCOPE_REQUIRE_KERNEL=1): the suite holds one
  * failing test that carries the reason. Unusable elsewhere: `describe.skip`, with the reason printed once.
+ * `status` and `what` let other kernel harnesses (the packet lab) use the same policy with their own probe.
  */
-export function kernelDescribe(): SuiteFunction {
-  const status = kernelStatus();
-  if (status.usable) return (name, fn) => describe(name, fn);
-  const reason = status.reason;
+export function kernelDescribe(status: () => KernelStatus = kernelStatus, what = "kernel oracle"): SuiteFunction {
+  const current = status();
+  if (current.usable) return (name, fn) => describe(name, fn);
+  const reason = current.reason;
   if (ciRequiresKernel()) {
     return (name) =>
       describe(name, () => {
-        it("needs the kernel oracle", () => {
-          throw new Error(`kernel oracle unusable in CI: ${reason}`);
+        it(`needs the ${what}`, () => {
+          throw new Error(`${what} unusable in CI: ${reason}`);
         });
       });
   }
-  if (!warned) {
-    warned = true;
-    console.warn(`[iptscope] skipping kernel-oracle tests: ${reason} (set IPTSCOPE_REQUIRE_KERNEL=1 to make this fatal)`);
+  if (!warned.has(what)) {
+    warned.add(what);
+    console.warn(`[iptscope] skipping ${what} tests: ${reason} (set IPTSCOPE_REQUIRE_KERNEL=1 to make this fatal)`);
   }
   return (name, fn) => describe.skip(name, fn);
 }
