@@ -181,6 +181,25 @@ describe("kube-proxy changes show as rule changes", () => {
     });
   }
 
+  it("the same changes inside a kube-proxy shuffle: found alike, the rest only reordered", () => {
+    const changed = structuredClone(cluster);
+    changed.services[targetIndex].pods.pop();
+    changed.services.splice(targetIndex + 1, 1);
+    const random = mulberry32(12);
+    const shuffled = [...changed.services];
+    for (let i = shuffled.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
+    }
+    const plain = rulesDiff(before, renderDump(changed));
+    const mixed = rulesDiff(before, renderDump({ ...changed, services: shuffled }));
+    expect(mixed.summary.rulesReordered).toBeGreaterThan(20);
+    expect({ ...mixed.summary, rulesReordered: 0 }).toEqual(plain.summary);
+    const significant = (diff: RulesDiff) =>
+      diff.tables.flatMap((t) => t.chains.flatMap((c) => (c.kind === "changed" ? c.changes.filter((x) => x.kind !== "reordered").map(ruleOf) : [c.chain])));
+    expect(significant(mixed).sort()).toEqual(significant(plain).sort());
+  });
+
   it("a service removed, then added back: exactly its chains, and its rules in the shared chains", () => {
     const removed = withService((c) => c.services.splice(targetIndex, 1));
     const expected = serviceChains(truth, target.namespace, target.name).sort();

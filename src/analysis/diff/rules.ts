@@ -135,7 +135,7 @@ function diffChain(oldChain: Chain, newChain: Chain, old: Side, now: Side): Chai
     movedFrom[n] = from;
     movedTo[from] = n;
   });
-  const neutral = neutralMoves(oldChain.rules, newChain.rules, oldToNew, movedTo);
+  const neutral = neutralMoves(oldChain.rules, oldToNew, movedTo);
 
   const changes: RuleChange[] = [];
   const oldRef = (o: number) => ruleRef(oldChain.rules[o], old, oldTexts[o]);
@@ -162,7 +162,7 @@ function diffChain(oldChain: Chain, newChain: Chain, old: Side, now: Side): Chai
  * passed are "inverted": their order in NEW is the reverse of their order in OLD. If every inverted pair is
  * disjoint, the chain treats every packet as before.
  */
-function neutralMoves(oldRules: readonly Rule[], newRules: readonly Rule[], oldToNew: Int32Array, movedTo: Int32Array): Set<number> {
+function neutralMoves(oldRules: readonly Rule[], oldToNew: Int32Array, movedTo: Int32Array): Set<number> {
   const neutral = new Set<number>();
   const moved: number[] = [];
   movedTo.forEach((n, o) => {
