@@ -56,6 +56,15 @@ describe("iptscope diff: exit status", () => {
     expect(lines.filter((l) => l.startsWith("[services] not compared: ") || l.startsWith("[traffic] not compared: "))).toHaveLength(2);
   });
 
+  it("shows escape sequences and line breaks of a comment as text, never as terminal control", () => {
+    const filter = (rules: string[]) => ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ...rules, "COMMIT", ""].join("\n");
+    const hostile = file("hostile.txt", filter(['-A INPUT -m comment --comment "\x1b[2J\x1b]0;owned\x07\rdone" -j ACCEPT']));
+    const result = cli(["diff", hostile, file("plain.txt", filter([]))]);
+    expect(result.status).toBe(1);
+    expect(result.stdout).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/);
+    expect(result.stdout).toContain('--comment "\\x1b[2J\\x1b]0;owned\\x07\\rdone"');
+  });
+
   it("reads standard input for '-'", () => {
     expect(cli(["diff", "-", beforeFile], { input: before }).status).toBe(0);
     expect(cli(["diff", beforeFile, "-"], { input: after }).status).toBe(1);

@@ -149,7 +149,7 @@ async function main(): Promise<void> {
             .option("level", {
               choices: ["rules", "services", "traffic", "all"] as const,
               default: "all" as const,
-              describe: "what to compare: rules (tables, chains, rules), services, traffic; all: every level available",
+              describe: "what to compare: rules (tables, chains, rules), services, traffic (these two: not yet available); all: every level available",
             })
             .option("json", { type: "boolean", default: false, describe: "print the diff as JSON (kind iptscope.diff, schemaVersion 1)" })
             .option("lenient", { type: "boolean", default: false, describe: "skip bad lines (each reported) instead of failing" })

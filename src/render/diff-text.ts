@@ -5,6 +5,7 @@ import type { ComparedLevel, DiffLevel, LevelDiffs, LevelOutcome, RulesetDiff } 
 import { DIFF_LEVELS } from "../analysis/diff/index.js";
 import type { ChainDiff, ChainRef, RuleChange, RuleRef, RulesDiff, RulesDiffSummary } from "../analysis/diff/types.js";
 import type { Palette } from "../cli/color.js";
+import { representable } from "./escape.js";
 
 export interface DiffTextOptions {
   /** File names shown in the `---`/`+++` header. */
@@ -19,9 +20,14 @@ const levelRenderers: { [L in ComparedLevel]: LevelRenderer<L> } = {
   rules: renderRules,
 };
 
+/** Dump text made inert for a terminal: comments and chain names may hold escape sequences or line breaks. */
+function inert(text: string): string {
+  return representable(text).replace(/[\t\n\r]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
+
 export function renderDiffText(diff: RulesetDiff, options: DiffTextOptions): string {
   const { palette } = options;
-  const lines = [palette.bold(`--- OLD ${options.oldName}`), palette.bold(`+++ NEW ${options.newName}`)];
+  const lines = [palette.bold(`--- OLD ${inert(options.oldName)}`), palette.bold(`+++ NEW ${inert(options.newName)}`)];
   for (const level of DIFF_LEVELS) {
     const outcome = diff.levels[level];
     if (outcome) lines.push(...renderLevel(level, outcome, palette));
@@ -37,7 +43,7 @@ function renderLevel<L extends DiffLevel>(level: L, outcome: LevelOutcome<L>, pa
 
 const plural = (count: number, word: string, words = `${word}s`) => `${count.toLocaleString("en-US")} ${count === 1 ? word : words}`;
 
-export function rulesSummaryText(summary: RulesDiffSummary): string {
+function rulesSummaryText(summary: RulesDiffSummary): string {
   const chains = [
     summary.chainsAdded && `${plural(summary.chainsAdded, "chain")} added`,
     summary.chainsRemoved && `${plural(summary.chainsRemoved, "chain")} removed`,
@@ -88,18 +94,18 @@ function renderChain(chain: ChainDiff, palette: Palette): string[] {
   switch (chain.kind) {
     case "added":
       return [
-        palette.green(`+ :${chain.chain} ${chain.new.policy}`) + palette.dim(`  (${chainPlace("NEW", chain.new)})`),
+        palette.green(`+ :${inert(chain.chain)} ${chain.new.policy}`) + palette.dim(`  (${chainPlace("NEW", chain.new)})`),
         ...ruleLines(chain.rules.map((rule) => ({ kind: "added", new: rule })), palette),
       ];
     case "removed":
       return [
-        palette.red(`- :${chain.chain} ${chain.old.policy}`) + palette.dim(`  (${chainPlace("OLD", chain.old)})`),
+        palette.red(`- :${inert(chain.chain)} ${chain.old.policy}`) + palette.dim(`  (${chainPlace("OLD", chain.old)})`),
         ...ruleLines(chain.rules.map((rule) => ({ kind: "removed", old: rule })), palette),
       ];
     case "changed": {
       const policy = chain.policyChanged ? ` policy ${chain.old.policy} → ${chain.new.policy}` : "";
       const head =
-        palette.yellow(`~ :${chain.chain}${policy}`) + palette.dim(`  (${lineOf("OLD", chain.old.line)}, ${lineOf("NEW", chain.new.line)})`);
+        palette.yellow(`~ :${inert(chain.chain)}${policy}`) + palette.dim(`  (${lineOf("OLD", chain.old.line)}, ${lineOf("NEW", chain.new.line)})`);
       const reordered = chain.changes.filter((c) => c.kind === "reordered").length;
       const lines = [head, ...ruleLines(chain.changes.filter((c) => c.kind !== "reordered"), palette)];
       if (reordered > 0) lines.push(palette.dim(`    · ${plural(reordered, "other rule")} reordered with no effect on packets`));
@@ -135,5 +141,5 @@ function ruleLines(changes: readonly RuleChange[], palette: Palette): string[] {
     }
   });
   const width = Math.max(0, ...rows.map((r) => r.location.length));
-  return rows.map((r) => r.colour(`    ${r.marker} ${r.location.padEnd(width)}  ${r.rule}`));
+  return rows.map((r) => r.colour(`    ${r.marker} ${r.location.padEnd(width)}  ${inert(r.rule)}`));
 }
