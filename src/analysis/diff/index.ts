@@ -31,8 +31,8 @@ const comparers: { [L in ComparedLevel]: Comparer<L> } = {
 };
 
 const notComparedReasons: { [L in NotComparedLevel]: string } = {
-  services: "needs the Kubernetes service resolver, which this version of iptscope does not have yet",
-  traffic: "needs the packet tracer, which this version of iptscope does not have yet",
+  services: "not implemented in diff yet (it will compare the service maps that `iptscope services` shows)",
+  traffic: "not implemented in diff yet (it will compare what `iptscope trace` gives a packet to each frontend)",
 };
 
 export type LevelOutcome<L extends DiffLevel> =

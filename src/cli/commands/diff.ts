@@ -35,7 +35,7 @@ export function runDiff(options: DiffCommandOptions): ExitCode {
   if (options.level !== "all") {
     const availability = levelAvailability(options.level);
     if (!availability.available) {
-      return trouble(`--level ${options.level} is not available: it ${availability.reason} (use --level rules, or all)`);
+      return trouble(`--level ${options.level} is not available: ${availability.reason}; use --level rules, or all`);
     }
     levels = [options.level];
   }
