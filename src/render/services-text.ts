@@ -56,7 +56,7 @@ export function masqueradeWords(policy: MasqueradePolicy): string {
 export function masqueradedWords(policy: MasqueradePolicy): string {
   switch (policy.kind) {
     case "all":
-      return "masqueraded: every client is";
+      return "masqueraded: this frontend masquerades every client";
     case "off-cluster":
       return `masqueraded: the source is outside ${policy.clusterCidr}`;
     case "not-from-interface":
@@ -64,7 +64,7 @@ export function masqueradedWords(policy: MasqueradePolicy): string {
     case "node-sources":
       return "masqueraded: it comes from the node";
     case "none":
-      return "masqueraded (by a rule that is not kube-proxy's)";
+      return "masqueraded by a rule that is not kube-proxy's";
   }
 }
 

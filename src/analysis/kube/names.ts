@@ -34,8 +34,8 @@ export function serviceChainHash(key: string, protocol: string): string {
   return out;
 }
 
-// Namespaces and names are DNS labels (names may hold dots); port names are IANA service names.
-const SERVICE_PORT_NAME = /^([a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)\/([a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)(?::([a-z0-9](?:[-a-z0-9]*[a-z0-9])?))?$/;
+// Namespaces and service names are DNS labels; port names are IANA service names.
+const SERVICE_PORT_NAME = /^([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\/([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)(?::([a-z0-9](?:[-a-z0-9]*[a-z0-9])?))?$/;
 
 export function parseServicePortName(key: string): ServiceName | undefined {
   const match = SERVICE_PORT_NAME.exec(key);

@@ -52,10 +52,17 @@ export function summarize(result: TraceResult, client: ClientClass, service: Ser
     share.probability += outcome.probability;
     share.masquerade ||= masqueraded(outcome, masqueradeMark);
     if (outcome.verdict !== "ACCEPT") {
-      share.blocked = { verdict: outcome.verdict, probability: (share.blocked?.probability ?? 0) + outcome.probability };
+      share.blocked = {
+        verdict: outcome.verdict,
+        probability: (share.blocked?.probability ?? 0) + outcome.probability,
+        uncertain: (share.blocked?.uncertain ?? false) || outcome.uncertain.length > 0,
+      };
     }
   }
-  const endpoints = [...byAddress.values()];
+  // In kube-proxy's order (the tracer lists outcomes by probability), unknown endpoints last.
+  const order = new Map(service?.endpoints.map((e, i) => [e.address, i]));
+  const rank = (share: EndpointShare) => order.get(share.address) ?? Number.MAX_SAFE_INTEGER;
+  const endpoints = [...byAddress.values()].sort((a, b) => rank(a) - rank(b) || a.address.localeCompare(b.address));
   const others = [...other.values()];
   let verdict: FrontendVerdict = "mixed";
   if (others.length === 0 && endpoints.length > 0) verdict = "dnat";

@@ -70,7 +70,7 @@ export interface EndpointShare {
   /** The connection is marked for masquerading (SNAT to a node address on the way out). */
   masquerade: boolean;
   /** What the node finally does with the DNATed packet, when not ACCEPT for every branch. */
-  blocked?: { verdict: Verdict; probability: number };
+  blocked?: { verdict: Verdict; probability: number; uncertain: boolean };
 }
 
 /** What happens to new connections of one kind of client. */

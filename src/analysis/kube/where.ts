@@ -20,7 +20,7 @@ export type WhereTarget =
   | { kind: "service"; key: string };
 
 const PROTOCOLS = new Set<string>(["tcp", "udp", "sctp"]);
-const SERVICE_KEY = /^[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?\/[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?(?::[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)?$/;
+const SERVICE_KEY = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?\/[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?::[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)?$/;
 
 function port(text: string): number | undefined {
   if (!/^\d{1,5}$/.test(text)) return undefined;
