@@ -188,12 +188,39 @@ ndescribe("packet lab on samples/kubeadm-flannel.txt", () => {
     expect(udp!.perPacket[0]).toMatchObject({ fate: { kind: "local" }, responses: [{ kind: "icmp", type: 3, code: 3 }] });
   }, LAB_TIMEOUT);
 
-  it("pod-to-pod traffic crosses the node (as through a bridge with br_netfilter) and is accepted by flannel's rule", async () => {
-    const accept = findRule(flannelFilter, "FLANNEL-FWD", (r) => r.source?.value.address === "10.244.0.0");
-    const [observation] = await lab.run([{ from: "pod", proto: "tcp", src: "10.244.0.5", dst: "10.244.0.8", dport: 8080, packets: 1 }]);
-    const p = observation!.perPacket[0]!;
+  it("pod-to-pod traffic crosses the node (as through a bridge with br_netfilter) and is accepted by flannel's rules", async () => {
+    const fromPods = findRule(flannelFilter, "FLANNEL-FWD", (r) => r.source?.value.address === "10.244.0.0");
+    const [local, remote] = await lab.run([
+      { from: "pod", proto: "tcp", src: "10.244.0.5", dst: "10.244.0.8", dport: 8080, packets: 1 },
+      { from: "remote", proto: "udp", src: "10.244.1.5", dst: "10.244.0.9", dport: 53, packets: 1 },
+    ]);
+    const p = local!.perPacket[0]!;
     expect(p.fate).toEqual({ kind: "forwarded", interface: "cni0", packet: { src: "10.244.0.5", sport: p.sport, dst: "10.244.0.8", dport: 8080 } });
-    expect(hitsOf(observation!, accept, "filter")).toBe(1);
+    expect(hitsOf(local!, fromPods, "filter")).toBe(1);
+    const q = remote!.perPacket[0]!;
+    expect(q.fate).toEqual({ kind: "forwarded", interface: "cni0", packet: { src: "10.244.1.5", sport: q.sport, dst: "10.244.0.9", dport: 53 } });
+    expect(hitsOf(remote!, fromPods, "filter")).toBe(1);
+  }, LAB_TIMEOUT);
+
+  it("a ClusterIP connection from the node to an endpoint on the node itself is delivered locally", async () => {
+    const serviceRule = findRule(flannelNat, "KUBE-SERVICES", (r) => commentOf(r) === "default/kubernetes:https cluster IP" && r.target?.name.startsWith("KUBE-SVC-") === true);
+    const [endpoint] = dnatRules(flannelNat, serviceRule.target!.name);
+    const [observation] = await lab.run([{ from: "node", proto: "tcp", src: "192.168.1.2", dst: "10.96.0.1", dport: 443, packets: 1 }]);
+    const p = observation!.perPacket[0]!;
+    expect(p.fate).toEqual({ kind: "local", packet: { src: "192.168.1.2", sport: p.sport, dst: endpoint!.ip, dport: endpoint!.port } });
+    expect(p.responses).toEqual([{ kind: "tcp-reset" }]);
+    expect(hitsOf(observation!, endpoint!, "nat")).toBe(1);
+    expect(observation!.policyHits).toContainEqual({ table: "filter", chain: "INPUT", policy: "ACCEPT", packets: 1 });
+  }, LAB_TIMEOUT);
+
+  it("a flow that repeats an earlier packet's ports is still a new connection, with its own counters", async () => {
+    const repeated: LabFlow = { from: "external", proto: "tcp", src: "203.0.113.7", dst: "192.168.1.2", dport: 30071, sport: 40_000, packets: 1 };
+    const observations = await lab.run([repeated, repeated]);
+    const nodePortRule = findRule(flannelNat, "KUBE-NODEPORTS", (r) => dportOf(r) === 30071 && r.target?.name.startsWith("KUBE-SVC-") === true);
+    for (const observation of observations) {
+      expect(observation.perPacket[0]).toMatchObject({ sport: 40_000, fate: { kind: "forwarded" }, conntrack: { state: "SYN_SENT" } });
+      expect(hitsOf(observation, nodePortRule, "nat")).toBe(1);
+    }
   }, LAB_TIMEOUT);
 
   it("refuses a flow from an address the topology does not give that side", async () => {
@@ -313,6 +340,7 @@ COMMIT
 :LOGGED - [0:0]
 -A FORWARD -p udp -m udp --dport 9999 -j ACCEPT
 -A FORWARD -p tcp -m tcp --dport 443 -j EGRESS
+-A FORWARD -p tcp -m tcp --dport 8443 -m set --match-set allowed-clients src -j ACCEPT
 -A FORWARD -p tcp -j REJECT --reject-with icmp-host-prohibited
 -A EGRESS -s 10.244.0.5/32 -j RETURN
 -A EGRESS -g LOGGED
@@ -320,13 +348,16 @@ COMMIT
 COMMIT
 `;
 
-ndescribe("packet lab on a hand-written ruleset (untracked packets, RETURN, goto, REJECT)", () => {
-  it("sees untracked packets leave unchanged, and follows RETURN and goto through the counters", async () => {
+ndescribe("packet lab on a hand-written ruleset (untracked packets, RETURN, goto, ipset, REJECT)", () => {
+  it("sees untracked packets leave unchanged, follows RETURN and goto through the counters, loads ipset members", async () => {
     const filter = table(CUSTOM_RULES, "filter");
-    const [untracked, returned, accepted] = await runLab(CUSTOM_RULES, flannelTopology, [
+    const topology: LabTopology = { ...flannelTopology, ipsets: [{ name: "allowed-clients", type: "hash:net", members: ["10.244.0.8"] }] };
+    const [untracked, returned, accepted, inSet, notInSet] = await runLab(CUSTOM_RULES, topology, [
       { from: "pod", proto: "udp", src: "10.244.0.8", dst: "198.51.100.20", dport: 9999, packets: 3 },
       { from: "pod", proto: "tcp", src: "10.244.0.5", dst: "198.51.100.20", dport: 443, packets: 1 },
       { from: "pod", proto: "tcp", src: "10.244.0.8", dst: "198.51.100.20", dport: 443, packets: 1 },
+      { from: "pod", proto: "tcp", src: "10.244.0.8", dst: "198.51.100.20", dport: 8443, packets: 1 },
+      { from: "pod", proto: "tcp", src: "10.244.0.9", dst: "198.51.100.20", dport: 8443, packets: 1 },
     ]);
     for (const p of untracked!.perPacket) {
       expect(p.conntrack).toBeUndefined();
@@ -335,14 +366,19 @@ ndescribe("packet lab on a hand-written ruleset (untracked packets, RETURN, goto
     expect(returned!.perPacket[0]).toMatchObject({ fate: { kind: "dropped" }, responses: [{ kind: "icmp", type: 3, code: 10 }] });
     const position = (chain: string, n: number) => ({ chain, position: rules(filter, chain)[n - 1]!.position });
     expect(hitsOf(returned!, position("EGRESS", 1), "filter")).toBe(1);
-    expect(hitsOf(returned!, position("FORWARD", 3), "filter")).toBe(1);
+    expect(hitsOf(returned!, position("FORWARD", 4), "filter")).toBe(1);
     expect(hitsOf(returned!, position("LOGGED", 1), "filter")).toBe(0);
 
     const p = accepted!.perPacket[0]!;
     expect(forwardedPacket(p)).toMatchObject({ interface: "eth0", src: "192.168.1.2", dst: "198.51.100.20", dport: 443 });
     expect(hitsOf(accepted!, position("EGRESS", 2), "filter")).toBe(1);
     expect(hitsOf(accepted!, position("LOGGED", 1), "filter")).toBe(1);
-    expect(hitsOf(accepted!, position("FORWARD", 3), "filter")).toBe(0);
+    expect(hitsOf(accepted!, position("FORWARD", 4), "filter")).toBe(0);
+
+    expect(inSet!.perPacket[0]!.fate).toMatchObject({ kind: "forwarded", interface: "eth0" });
+    expect(hitsOf(inSet!, position("FORWARD", 3), "filter")).toBe(1);
+    expect(notInSet!.perPacket[0]).toMatchObject({ fate: { kind: "dropped" }, responses: [{ kind: "icmp", type: 3, code: 10 }] });
+    expect(hitsOf(notInSet!, position("FORWARD", 4), "filter")).toBe(1);
   }, LAB_TIMEOUT);
 });
 

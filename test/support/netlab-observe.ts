@@ -151,14 +151,14 @@ export function counterDeltas(before: CounterSnapshot, after: CounterSnapshot): 
 
 /** Everything read from the lab's namespaces at one moment. */
 export interface LabSnapshot {
-  nodeSets: Map<string, SetElement[]>;
+  node: NodeRecords;
   /** Peer namespace → its arrival set, as tuple keys. */
   peerArrivals: Map<string, Set<string>>;
   conntrack: ConntrackRecord[];
   counters: CounterSnapshot;
 }
 
-interface NodeRecords {
+export interface NodeRecords {
   arrived: Set<string>;
   /** Original source port → the packet as it was delivered or sent out. */
   local: Map<number, Tuple>;
@@ -168,7 +168,8 @@ interface NodeRecords {
   responseIcmp: { client: string; type: number; code: number; clientPort: number }[];
 }
 
-function nodeRecords(plan: LabPlan, sets: Map<string, SetElement[]>): NodeRecords {
+/** The node's observer sets, from `nft -j -n list table inet iptscope`. */
+export function nodeRecords(plan: LabPlan, sets: Map<string, SetElement[]>): NodeRecords {
   const family = plan.family;
   const elements = (name: string) => sets.get(name) ?? [];
   const tracked = (name: string) => new Map(elements(name).map((e) => [Number(e[0]), headerTuple(e, family, 1)] as const));
@@ -238,8 +239,8 @@ export type PacketProgress = "settled" | "not-at-node" | "in-flight";
  * Whether a packet's fate is final in this snapshot: it reached the node's first hook (so the node has finished
  * with it by the time anything else was read), and if it left through a link it has arrived behind it.
  */
-export function packetProgress(sent: SentPacket, plan: LabPlan, snapshot: LabSnapshot): PacketProgress {
-  const records = nodeRecords(plan, snapshot.nodeSets);
+export function packetProgress(sent: SentPacket, snapshot: LabSnapshot): PacketProgress {
+  const records = snapshot.node;
   if (!records.arrived.has(tupleKey(sent.tuple))) return "not-at-node";
   const egress = egressOf(sent.tuple, records);
   if (egress && !records.local.has(sent.tuple.sport) && !snapshot.peerArrivals.get(egress.namespace)?.has(tupleKey(egress.packet))) {
@@ -248,8 +249,8 @@ export function packetProgress(sent: SentPacket, plan: LabPlan, snapshot: LabSna
   return "settled";
 }
 
-export function observePacket(sent: SentPacket, plan: LabPlan, snapshot: LabSnapshot): PacketObservation {
-  const records = nodeRecords(plan, snapshot.nodeSets);
+export function observePacket(sent: SentPacket, snapshot: LabSnapshot): PacketObservation {
+  const records = snapshot.node;
   const packet = sent.tuple;
   const local = records.local.get(packet.sport) ?? records.localNotrack.find(untrackedMatch(packet));
   const egress = egressOf(packet, records);

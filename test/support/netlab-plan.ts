@@ -45,7 +45,7 @@ export interface NamespaceSetup {
   nft: string;
   /** `ip -batch` input, run after every namespace exists (the node's first: it creates the veth pairs). */
   ipBatch: string;
-  /** nft input that empties the observer sets before a flow runs. */
+  /** nft input that empties the observer sets. */
   resetNft: string;
 }
 
@@ -361,22 +361,26 @@ function peerIpBatch(family: Family, link: LinkPlan, spec: LinkSpec): string {
   ].join("\n") + "\n";
 }
 
-function resetNft(sets: string[], extra: string[] = []): string {
-  return [...sets.map((s) => `flush set inet ${OBSERVER_TABLE} ${s}`), ...extra].join("\n") + "\n";
+function resetNft(sets: string[]): string {
+  return sets.map((s) => `flush set inet ${OBSERVER_TABLE} ${s}\n`).join("");
 }
 
-/** nft input that empties the node's observer sets and marks the flow's packets (`mark` chain, route type). */
-export function nodeResetNft(plan: LabPlan, mark?: { src: string; proto: string; value: number }): string {
-  const sets = [
-    ...Object.values(NODE_SETS),
-    ...plan.links.flatMap((l) => [l.egressSet, l.egressNotrackSet]),
-  ];
+export interface FlowMark {
+  src: string;
+  proto: string;
+  value: number;
+}
+
+/** nft input that makes the flow's packets carry `mark` from the first hook on (a route chain: like SO_MARK). */
+export function nodeMarkNft(plan: LabPlan, mark: FlowMark | undefined): string {
   const ip = NFT_WORDS[plan.family].ip;
-  const markRules = mark
+  const rule = mark
     ? [`add rule inet ${OBSERVER_TABLE} ${MARK_CHAIN} ${ip} saddr ${mark.src} meta l4proto ${mark.proto} meta mark set 0x${mark.value.toString(16)}`]
     : [];
-  return resetNft(sets, [`flush chain inet ${OBSERVER_TABLE} ${MARK_CHAIN}`, ...markRules]);
+  return [`flush chain inet ${OBSERVER_TABLE} ${MARK_CHAIN}`, ...rule].join("\n") + "\n";
 }
+
+
 
 export function buildPlan(topology: LabTopology, namespacePrefix: string): LabPlan {
   const { family } = topology;
@@ -397,7 +401,7 @@ export function buildPlan(topology: LabTopology, namespacePrefix: string): LabPl
     sysctls: NODE_SYSCTLS[family],
     nft: nodeNft(family, links),
     ipBatch: nodeIpBatch(family, links, specs),
-    resetNft: "",
+    resetNft: resetNft([...Object.values(NODE_SETS), ...links.flatMap((l) => [l.egressSet, l.egressNotrackSet])]),
   };
   const peers: NamespaceSetup[] = links.map((link, i) => ({
     name: link.namespace,
@@ -412,7 +416,7 @@ export function buildPlan(topology: LabTopology, namespacePrefix: string): LabPl
     const i = specs.findIndex((s) => s.side === side);
     return i < 0 ? undefined : { namespace: links[i]!.namespace, addresses: new Set(specs[i]!.peerAddresses) };
   };
-  const plan: LabPlan = {
+  return {
     family,
     node,
     peers,
@@ -425,6 +429,4 @@ export function buildPlan(topology: LabTopology, namespacePrefix: string): LabPl
       remote: sourceOf("remote"),
     },
   };
-  node.resetNft = nodeResetNft(plan);
-  return plan;
 }

@@ -19,9 +19,9 @@ import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import { kernelDescribe, kernelStatus, toolEnv, hasCounters, ipsetsReferenced, type KernelStatus, type SuiteFunction } from "./kernel.js";
-import { buildPlan, canonicalAddress, nodeResetNft, PEER_ARRIVED_SET, OBSERVER_TABLE, type LabPlan } from "./netlab-plan.js";
+import { buildPlan, canonicalAddress, nodeMarkNft, PEER_ARRIVED_SET, OBSERVER_TABLE, type LabPlan } from "./netlab-plan.js";
 import {
-  counterDeltas, counterSnapshot, observePacket, packetProgress, parseConntrack, parseNftSets, parsePeerArrivals,
+  counterDeltas, counterSnapshot, nodeRecords, observePacket, packetProgress, parseConntrack, parseNftSets, parsePeerArrivals,
   type CounterSnapshot, type LabSnapshot, type SentPacket,
 } from "./netlab-observe.js";
 import { Sender, type OutgoingPacket } from "./netlab-sender.js";
@@ -32,6 +32,7 @@ export type * from "./netlab-types.js";
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_SETTLE_MS = 1_000;
 const POLL_INTERVAL_MS = 10;
+const FLOWS_PER_RESET = 32;
 const MAX_PACKETS_PER_FLOW = 10_000;
 const FIRST_SOURCE_PORT = 20_000;
 const LAST_SOURCE_PORT = 60_999;
@@ -167,6 +168,9 @@ export class NetLab {
   private readonly senders = new Map<LabSide, Promise<Sender>>();
   private nextSourcePort = FIRST_SOURCE_PORT;
   private counters: CounterSnapshot | undefined;
+  private flowsSinceReset = 0;
+  private readonly portsSinceReset = new Set<number>();
+  private markInstalled = false;
   private closed = false;
 
   private constructor(
@@ -248,7 +252,7 @@ export class NetLab {
     const [sets, conntrack, saved] = nodeOutput.stdout.split(`${OUTPUT_SEPARATOR}\n`);
     if (saved === undefined) throw new Error(`netlab: unexpected collector output: ${nodeOutput.stdout.slice(0, 200)}`);
     return {
-      nodeSets: parseNftSets(sets!),
+      node: nodeRecords(plan, parseNftSets(sets!)),
       peerArrivals: new Map(peerArrivals),
       conntrack: parseConntrack(conntrack!, plan.family),
       counters: counterSnapshot(saved),
@@ -262,6 +266,30 @@ export class NetLab {
       this.nextSourcePort = this.nextSourcePort >= LAST_SOURCE_PORT ? FIRST_SOURCE_PORT : this.nextSourcePort + 1;
     }
     return ports;
+  }
+
+  /**
+   * Observations are tied to packets by source port, so the observer sets and conntrack only need emptying when
+   * a port comes back (a fixed sport, or the allocator wrapping) or the sets grow long; the mark rule changes
+   * only when a flow carries a mark or the previous one did.
+   */
+  private async prepare(flow: LabFlow, src: string, sports: number[]): Promise<void> {
+    const { plan, timeoutMs } = this;
+    const mark = flow.mark === undefined ? undefined : { src, proto: flow.proto, value: flow.mark };
+    const reset = this.flowsSinceReset >= FLOWS_PER_RESET || sports.some((p) => this.portsSinceReset.has(p));
+    if (reset) {
+      await Promise.all([
+        inNamespace(plan.node.name, "sh", ["-c", "conntrack -F >/dev/null 2>&1; exec nft -f -"], timeoutMs, plan.node.resetNft + nodeMarkNft(plan, mark)),
+        ...plan.peers.map((p) => inNamespace(p.name, "nft", ["-f", "-"], timeoutMs, p.resetNft)),
+      ]);
+      this.flowsSinceReset = 0;
+      this.portsSinceReset.clear();
+    } else if (mark !== undefined || this.markInstalled) {
+      await inNamespace(plan.node.name, "nft", ["-f", "-"], timeoutMs, nodeMarkNft(plan, mark));
+    }
+    this.markInstalled = mark !== undefined;
+    this.flowsSinceReset++;
+    for (const p of sports) this.portsSinceReset.add(p);
   }
 
   /** Runs the flows one after another (each flow's counters are its own) and reports what the kernel did. */
@@ -280,11 +308,7 @@ export class NetLab {
     const sports = flow.sport !== undefined ? [flow.sport] : this.allocateSourcePorts(flow.packets);
     const packets: OutgoingPacket[] = sports.map((sport) => ({ proto: flow.proto, src, sport, dst, dport: flow.dport }));
 
-    const mark = flow.mark === undefined ? undefined : { src, proto: flow.proto, value: flow.mark };
-    await Promise.all([
-      inNamespace(plan.node.name, "sh", ["-c", 'conntrack -F >/dev/null 2>&1; exec nft -f -'], timeoutMs, nodeResetNft(plan, mark)),
-      ...plan.peers.map((p) => inNamespace(p.name, "nft", ["-f", "-"], timeoutMs, p.resetNft)),
-    ]);
+    await this.prepare(flow, src, sports);
 
     const sender = await this.sender(flow.from);
     const results = await sender.send(plan.family, packets, timeoutMs);
@@ -296,11 +320,11 @@ export class NetLab {
 
     const deadline = Date.now() + this.settleMs;
     let snapshot = await this.snapshot();
-    while (!sent.every((p) => packetProgress(p, plan, snapshot) === "settled") && Date.now() < deadline) {
+    while (!sent.every((p) => packetProgress(p, snapshot) === "settled") && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
       snapshot = await this.snapshot();
     }
-    const missing = sent.filter((p) => packetProgress(p, plan, snapshot) === "not-at-node");
+    const missing = sent.filter((p) => packetProgress(p, snapshot) === "not-at-node");
     if (missing.length > 0) {
       const first = missing[0]!;
       throw new Error(
@@ -310,7 +334,7 @@ export class NetLab {
     }
     const { ruleHits, policyHits } = counterDeltas(this.counters!, snapshot.counters);
     this.counters = snapshot.counters;
-    return { flow, perPacket: sent.map((p) => observePacket(p, plan, snapshot)), ruleHits, policyHits };
+    return { flow, perPacket: sent.map((p) => observePacket(p, snapshot)), ruleHits, policyHits };
   }
 
   /** Stops the senders and deletes the namespaces. Safe to call twice. */
