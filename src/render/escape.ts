@@ -50,9 +50,20 @@ export function dotString(value: string): string {
   return `"${body}"`;
 }
 
-/** Text inside a Graphviz HTML-like label (`label=<…>`), which Graphviz reads with an XML parser. */
+/**
+ * A DOT tooltip (tooltip, labeltooltip): Graphviz expands escapes in it twice, once reading the escString and
+ * once writing the SVG, so a backslash needs two levels (`\N` would otherwise become the node's name).
+ */
+export function dotTooltip(value: string): string {
+  return dotString(representable(value).replace(/\\/g, "\\\\"));
+}
+
+/**
+ * Text inside a Graphviz HTML-like label (`label=<…>`): XML-escaped (Graphviz reads it with an XML parser),
+ * and backslashes doubled because Graphviz still expands `\N`, `\G` … in it.
+ */
 export function dotHtmlText(value: string): string {
-  return xmlAttribute(value);
+  return xmlAttribute(value).replace(/\\/g, "\\\\");
 }
 
 const SCRIPT_JSON: Record<string, string> = {

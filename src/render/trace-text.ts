@@ -21,7 +21,8 @@ export function formatPercent(probability: number): string {
 }
 
 export function formatPacket(packet: PacketView, family: "ipv4" | "ipv6"): string {
-  return `${formatEndpoint(packet.src, packet.sport, family)} → ${formatEndpoint(packet.dst, packet.dport, family)} ${packet.proto}`;
+  const sport = packet.sportRandom ? "(random port)" : packet.sport;
+  return `${formatEndpoint(packet.src, sport, family)} → ${formatEndpoint(packet.dst, packet.dport, family)} ${packet.proto}`;
 }
 
 function fate(outcome: Outcome): string {

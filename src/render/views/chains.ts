@@ -226,10 +226,19 @@ function orderedChains(table: Table, graph: CallGraph): Chain[] {
   return [...builtins, ...called, ...uncalled];
 }
 
-/** Chains with a rule of the namespace, with everything that calls them and everything they call. */
+/**
+ * The namespace's own chains (every namespaced rule in them is of the namespace) with their callers and callees,
+ * plus shared chains (KUBE-SERVICES …) that mention it, without expanding those to other namespaces.
+ */
 function namespaceChains(table: Table, graph: CallGraph, namespace: string): Set<string> {
-  const seeds = table.chains.filter((c) => c.rules.some((r) => ruleNamespace(r) === namespace)).map((c) => c.name);
+  const seeds: string[] = [];
   const kept = new Set<string>(table.chains.filter((c) => c.builtin).map((c) => c.name));
+  for (const chain of table.chains) {
+    const namespaces = new Set(chain.rules.map(ruleNamespace).filter((n) => n !== undefined));
+    if (!namespaces.has(namespace)) continue;
+    if (namespaces.size === 1) seeds.push(chain.name);
+    else kept.add(chain.name);
+  }
   const walk = (next: Map<string, string[]>) => {
     const stack = [...seeds];
     const seen = new Set<string>();

@@ -2,7 +2,7 @@
 // scenes as clusters laid out left to right. Positions are Graphviz's business; ids are generated, never taken
 // from the dump, and every dump string goes through dotString / dotHtmlText.
 
-import { cssColor, dotHtmlText, dotString } from "../escape.js";
+import { cssColor, dotHtmlText, dotString, dotTooltip } from "../escape.js";
 import { TARGET_COLOR } from "../palette.js";
 import { TARGET_CLASSES } from "../rule-facts.js";
 import type { ArrowKind, Emphasis, LegendItem, LineStyle, Scene, SceneEdge, SceneNode } from "../scene.js";
@@ -37,7 +37,7 @@ function attributes(list: Record<string, string | number | undefined>): string {
   return parts.length > 0 ? ` [${parts.join(", ")}]` : "";
 }
 
-const tooltip = (lines: readonly string[]) => (lines.length > 0 ? dotString(lines.join("\n")) : undefined);
+const tooltip = (lines: readonly string[]) => (lines.length > 0 ? dotTooltip(lines.join("\n")) : undefined);
 
 function radialNode(node: SceneNode, id: string): string {
   if (node.shape === "hidden") return `  ${id}${attributes({ style: "invis", label: '""', root: "true" })};`;
