@@ -100,6 +100,12 @@ function sameWriting(a: readonly Rule[], b: readonly Rule[]): boolean {
   return a.length === b.length && a.every((rule, i) => writtenText(rule) === writtenText(b[i]));
 }
 
+function addTo<K>(groups: Map<K, number[]>, key: K, value: number): void {
+  const list = groups.get(key);
+  if (list) list.push(value);
+  else groups.set(key, [value]);
+}
+
 function diffChain(oldChain: Chain, newChain: Chain, old: Side, now: Side): ChainDiff | undefined {
   const policyChanged = oldChain.policy !== newChain.policy;
   // Most chains of two snapshots are written identically; canonical printing is only needed for the others.
@@ -121,10 +127,7 @@ function diffChain(oldChain: Chain, newChain: Chain, old: Side, now: Side): Chai
   // A rule deleted in one place and inserted in another is a move: pair them per text, in order.
   const deletedById = new Map<number, number[]>();
   oldToNew.forEach((n, o) => {
-    if (n >= 0) return;
-    const list = deletedById.get(oldIds[o]);
-    if (list) list.push(o);
-    else deletedById.set(oldIds[o], [o]);
+    if (n < 0) addTo(deletedById, oldIds[o], o);
   });
   const movedFrom = new Int32Array(newIds.length).fill(-1);
   const movedTo = new Int32Array(oldIds.length).fill(-1);
@@ -179,45 +182,36 @@ function neutralMoves(oldRules: readonly Rule[], oldToNew: Int32Array, movedTo: 
     newIndex[o] = n;
     common.push(o);
   }
-  const footprints = new Map<number, Footprint>();
-  const footprint = (o: number) => {
-    let value = footprints.get(o);
-    if (!value) footprints.set(o, (value = footprintOf(oldRules[o])));
-    return value;
-  };
+  const placed = new Map<number, { footprint: Footprint; shape: string; pointKey: string }>();
   const byShape = new Map<string, number[]>();
   const byPoint = new Map<string, number[]>();
-  const shapeOf = new Map<number, string>();
-  const pointKeyOf = new Map<number, string>();
   for (const o of common) {
-    const { shape, point } = pointOf(footprint(o));
+    const footprint = footprintOf(oldRules[o]);
+    const { shape, point } = pointOf(footprint);
     const pointKey = `${shape}|${point}`;
-    shapeOf.set(o, shape);
-    pointKeyOf.set(o, pointKey);
-    let list = byShape.get(shape);
-    if (!list) byShape.set(shape, (list = []));
-    list.push(o);
-    let same = byPoint.get(pointKey);
-    if (!same) byPoint.set(pointKey, (same = []));
-    same.push(o);
+    placed.set(o, { footprint, shape, pointKey });
+    addTo(byShape, shape, o);
+    addTo(byPoint, pointKey, o);
   }
 
   let budget = REORDER_CHECK_BUDGET;
   const passesOnlyDisjoint = (m: number, others: readonly number[]): boolean => {
     budget -= others.length;
     if (budget < 0) return false;
+    const footprint = placed.get(m)!.footprint;
     for (const p of others) {
       if (p === m || (p < m) === (newIndex[p] < newIndex[m])) continue;
-      if (!footprintsDisjoint(footprint(m), footprint(p))) return false;
+      if (!footprintsDisjoint(footprint, placed.get(p)!.footprint)) return false;
     }
     return true;
   };
   for (const m of moved) {
     // Same shape, other point: disjoint by construction. Same point, or another shape: test each.
-    let ok = passesOnlyDisjoint(m, byPoint.get(pointKeyOf.get(m)!)!);
-    for (const [shape, members] of byShape) {
+    const { shape, pointKey } = placed.get(m)!;
+    let ok = passesOnlyDisjoint(m, byPoint.get(pointKey)!);
+    for (const [otherShape, members] of byShape) {
       if (!ok) break;
-      if (shape !== shapeOf.get(m)) ok = passesOnlyDisjoint(m, members);
+      if (otherShape !== shape) ok = passesOnlyDisjoint(m, members);
     }
     if (ok) neutral.add(m);
   }

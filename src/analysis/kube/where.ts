@@ -1,10 +1,10 @@
 // `where TARGET`: which service ports answer on a target, and where the tracer sends a new
 // connection from the chosen client to each of them.
 
-import type { Family } from "../../model/types.js";
+import type { Family, Ruleset } from "../../model/types.js";
 import { formatEndpoint, isLoopback, parseIp } from "../ip.js";
 import type { PacketSpec, TraceContext, TraceResult } from "../trace/types.js";
-import type { Tracer } from "../trace/walk.js";
+import { createTracer, type Tracer } from "../trace/walk.js";
 import { ClientPicker } from "./clients.js";
 import { protocolNumber, summarize } from "./resolve.js";
 import type { ClientClass, Frontend, FrontendResolution, ServiceMap, ServicePort, ServiceProtocol } from "./types.js";
@@ -145,7 +145,8 @@ export interface WhereOptions {
 const CLIENT_OF_ORIGIN: Record<TraceContext["origin"], ClientClass> = { pod: "pod", external: "off-cluster", node: "node" };
 
 /** Traces the target's frontends; new clients only: session-affinity history belongs to clients, not rules. */
-export function answerWhere(tracer: Tracer, map: ServiceMap, target: WhereTarget, options: WhereOptions): WhereReport {
+export function answerWhere(source: Tracer | Ruleset, map: ServiceMap, target: WhereTarget, options: WhereOptions): WhereReport {
+  const tracer = "trace" in source ? source : createTracer(source);
   const context: TraceContext = { ...options.context, assumeNoAffinity: true };
   const client = CLIENT_OF_ORIGIN[context.origin];
   const picker = new ClientPicker(map);

@@ -35,8 +35,8 @@ export type Effect =
   | { kind: "jump"; chain: string; goto: boolean }
   | { kind: "dnat"; range: NatRange; target: "DNAT" }
   | { kind: "redirect"; ports: { from: number; to: number } | undefined }
-  | { kind: "snat"; range: NatRange }
-  | { kind: "masquerade"; ports: { from: number; to: number } | undefined }
+  | { kind: "snat"; range: NatRange; randomPort: boolean }
+  | { kind: "masquerade"; ports: { from: number; to: number } | undefined; randomPort: boolean }
   | { kind: "mark"; value: number; mask: number }
   | { kind: "connmark-set"; value: number; mask: number }
   | { kind: "connmark-save"; nfmask: number; ctmask: number }
@@ -519,6 +519,11 @@ function portsOf(options: ExtensionOption[]): { from: number; to: number } | und
   return value?.kind === "port-range" ? value.range : undefined;
 }
 
+/** --random and --random-fully make the kernel pick the source port instead of keeping it. */
+function randomizesPorts(options: ExtensionOption[]): boolean {
+  return options.some((o) => o.name === "random" || o.name === "random-fully");
+}
+
 function compileTarget(target: Target | undefined, context: CodecContext): Effect {
   if (!target) return { kind: "none" };
   if (target.kind === "chain") return { kind: "jump", chain: target.name, goto: target.goto };
@@ -547,10 +552,10 @@ function compileTarget(target: Target | undefined, context: CodecContext): Effec
     }
     case "SNAT": {
       const value = optionValue(options, "to-source");
-      return { kind: "snat", range: value?.kind === "nat-range" ? value.range : {} };
+      return { kind: "snat", range: value?.kind === "nat-range" ? value.range : {}, randomPort: randomizesPorts(options) };
     }
     case "MASQUERADE":
-      return { kind: "masquerade", ports: portsOf(options) };
+      return { kind: "masquerade", ports: portsOf(options), randomPort: randomizesPorts(options) };
     case "REDIRECT":
       return { kind: "redirect", ports: portsOf(options) };
     case "MARK": {

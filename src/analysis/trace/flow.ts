@@ -21,6 +21,8 @@ export interface Flow {
   readonly dst: Address;
   readonly sport: number | undefined;
   readonly dport: number | undefined;
+  /** The kernel picks the source port (SNAT/MASQUERADE with --random*, or a port range). */
+  readonly sportRandom: boolean;
   readonly protocol: number;
   readonly icmpType: number | undefined;
   readonly icmpCode: number | undefined;

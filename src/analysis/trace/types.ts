@@ -128,10 +128,13 @@ export type Delivery = "local" | "forward" | "output";
 
 export interface PacketView {
   src: string;
+  /** Absent when the port is not known: see `sportRandom`. */
   sport?: number;
   dst: string;
   dport?: number;
   proto: string;
+  /** SNAT/MASQUERADE with --random, --random-fully or a port range: the kernel picks the source port. */
+  sportRandom?: true;
 }
 
 export interface Rewrite {

@@ -210,6 +210,7 @@ class Walk {
       dst,
       sport: packet.sport,
       dport: packet.dport,
+      sportRandom: false,
       protocol: packet.protocol,
       icmpType: packet.icmpType,
       icmpCode: packet.icmpCode,
@@ -465,20 +466,30 @@ class Walk {
         const flow = branch.flow;
         let address: Address = flow.src;
         let port = flow.sport;
+        let portRange: { from: number; to: number } | undefined;
         if (effect.kind === "snat") {
-          const picked = this.pickFromRange(branch, effect.range, compiled, flow.src, flow.sport);
+          const picked = this.pickFromRange(branch, { ...effect.range, fromPort: undefined, toPort: undefined }, compiled, flow.src, flow.sport);
           address = picked.address;
-          port = picked.port;
+          if (effect.range.fromPort !== undefined) portRange = { from: effect.range.fromPort, to: effect.range.toPort ?? effect.range.fromPort };
         } else {
           address = this.interfaceAddress(flow.outInterface);
-          if (effect.ports && port !== undefined && (port < effect.ports.from || port > effect.ports.to)) port = effect.ports.from;
+          portRange = effect.ports;
         }
+        // The kernel keeps the source port when it can, unless told to randomise or given a range
+        // the port is not in; a single-port range is the port.
+        let sportRandom = flow.sportRandom || effect.randomPort;
+        if (portRange && port !== undefined && (port < portRange.from || port > portRange.to)) {
+          if (portRange.from === portRange.to) port = portRange.from;
+          else sportRandom = true;
+        }
+        if (sportRandom) port = undefined;
         const from = formatEndpoint(flow.src.text, flow.sport, this.family);
-        const to = formatEndpoint(address.text, port, this.family);
+        const to = formatEndpoint(address.text, sportRandom ? "(random port)" : port, this.family);
         branch.flow = {
           ...flow,
           src: address,
           sport: port,
+          sportRandom,
           masquerade: flow.masquerade || effect.kind === "masquerade",
           snat: from === to && effect.kind === "snat" ? flow.snat : { from, to, line: compiled.rule.line },
         };
@@ -663,6 +674,7 @@ class Walk {
   private view(flow: Flow): PacketView {
     const view: PacketView = { src: flow.src.text, dst: flow.dst.text, proto: protocolName(flow.protocol) };
     if (flow.sport !== undefined) view.sport = flow.sport;
+    if (flow.sportRandom) view.sportRandom = true;
     if (flow.dport !== undefined) view.dport = flow.dport;
     return view;
   }

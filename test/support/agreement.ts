@@ -1,0 +1,162 @@
+// The tracer against the kernel: for a ruleset, a lab topology and flows, predict each packet's fate
+// with the tracer and compare it with what the packet lab observed. A disagreement is returned as
+// text naming the flow, the packet, the prediction and the observation.
+
+import { defaultContext } from "../../src/analysis/trace/context.js";
+import { parseIpsetSave } from "../../src/analysis/trace/ipset.js";
+import type { NodeAddress, Outcome, Route, TraceContext, TraceResult } from "../../src/analysis/trace/types.js";
+import { createTracer, type Tracer } from "../../src/analysis/trace/walk.js";
+import { formatEndpoint } from "../../src/analysis/ip.js";
+import { parseRuleset } from "../../src/index.js";
+import { ipsetsReferenced } from "./kernel.js";
+import type { LabFlow, LabObservation, LabTopology, PacketObservation } from "./netlab.js";
+
+const stripPrefix = (cidr: string) => cidr.split("/")[0]!;
+
+/** Everything the lab built, told to the tracer: node addresses per interface, routes, ipset contents. */
+export function labContext(topology: LabTopology, flow: LabFlow, ruleset: string): TraceContext {
+  const { external, pods, remote, extraLinks = [] } = topology;
+  const nodeAddresses: NodeAddress[] = [
+    ...external.nodeAddresses.map((a) => ({ address: stripPrefix(a), interface: external.ifname, source: { kind: "given" as const } })),
+    { address: stripPrefix(pods.gateway), interface: pods.ifname, source: { kind: "given" } },
+    ...(remote?.nodeAddress ? [{ address: stripPrefix(remote.nodeAddress), interface: remote.ifname, source: { kind: "given" as const } }] : []),
+    ...extraLinks.flatMap((l) => l.nodeAddresses.map((a) => ({ address: stripPrefix(a), interface: l.ifname, source: { kind: "given" as const } }))),
+  ];
+  const network = (cidr: string) => {
+    const [address, prefix] = cidr.split("/");
+    return `${address}/${prefix ?? (topology.family === "ipv4" ? 32 : 128)}`;
+  };
+  const routes: Route[] = [
+    { network: network(pods.gateway), interface: pods.ifname },
+    ...(remote?.routes ?? []).map((r) => ({ network: r, interface: remote!.ifname })),
+    ...external.nodeAddresses.map((a) => ({ network: network(a), interface: external.ifname })),
+    ...extraLinks.flatMap((l) => l.nodeAddresses.map((a) => ({ network: network(a), interface: l.ifname }))),
+    { network: topology.family === "ipv4" ? "0.0.0.0/0" : "::/0", interface: external.ifname },
+  ];
+  const sets = topology.ipsets ?? ipsetsReferenced(ruleset, topology.family);
+  const save = sets
+    .map((s) => [`create ${s.name} ${s.type} family ${s.family ?? (topology.family === "ipv4" ? "inet" : "inet6")}`, ...("members" in s ? ((s as { members?: string[] }).members ?? []) : []).map((m) => `add ${s.name} ${m}`)].join("\n"))
+    .join("\n");
+  const inInterface = flow.from === "pod" ? pods.ifname : flow.from === "remote" ? remote?.ifname : flow.from === "external" ? external.ifname : undefined;
+  return defaultContext({
+    origin: flow.from === "node" ? "node" : flow.from === "external" ? "external" : "pod",
+    ...(inInterface ? { inInterface } : {}),
+    nodeAddresses,
+    routes,
+    mark: flow.mark ?? 0,
+    assumeNoAffinity: true,
+    ipsets: parseIpsetSave(save).facts,
+  });
+}
+
+export interface FlowVerdict {
+  flow: LabFlow;
+  prediction: TraceResult;
+  problems: string[];
+}
+
+function describeOutcome(o: Outcome, family: "ipv4" | "ipv6"): string {
+  const packet = `${formatEndpoint(o.packet.src, o.packet.sport, family)} → ${formatEndpoint(o.packet.dst, o.packet.dport, family)}`;
+  return `${o.verdict}${o.delivery ? "/" + o.delivery : ""}${o.outInterface ? " via " + o.outInterface : ""} ${packet}${o.uncertain.length ? " (uncertain)" : ""}`;
+}
+
+function describeObservation(p: PacketObservation): string {
+  const f = p.fate;
+  const t = "packet" in f ? ` ${f.packet.src}:${f.packet.sport} → ${f.packet.dst}:${f.packet.dport}` : "";
+  const via = "interface" in f ? ` via ${f.interface}` : "";
+  const responses = p.responses.length ? ` responses ${JSON.stringify(p.responses)}` : "";
+  return `${f.kind}${via}${t}${responses}${p.sendError ? ` sendError ${p.sendError}` : ""}`;
+}
+
+/** Whether one observed packet is what the outcome predicts: verdict, where it went, and the packet itself. */
+function agrees(o: Outcome, p: PacketObservation): boolean {
+  const fate = p.fate;
+  const samePacket = (t: { src: string; sport: number; dst: string; dport: number }) =>
+    o.packet.src === t.src && (o.packet.sportRandom ? true : o.packet.sport === t.sport) && o.packet.dst === t.dst && o.packet.dport === t.dport;
+  switch (fate.kind) {
+    case "local":
+      return o.verdict === "ACCEPT" && o.delivery === "local" && samePacket(fate.packet);
+    case "forwarded":
+      return o.verdict === "ACCEPT" && (o.delivery === "forward" || o.delivery === "output") && o.outInterface === fate.interface && samePacket(fate.packet);
+    case "lost":
+      return false;
+    case "dropped":
+      if (o.verdict === "REJECT") return p.responses.some((r) => r.kind === "icmp" || r.kind === "tcp-reset") || p.sendError !== undefined;
+      return o.verdict === "DROP" && p.responses.length === 0;
+  }
+}
+
+/** An outcome without its source port, which differs from packet to packet. */
+const destinationKey = (o: Outcome) => [o.verdict, o.delivery, o.outInterface, o.packet.src, o.packet.dst, o.packet.dport].join(" ");
+
+const ruleId = (table: string, chain: string, position: number) => `${table}/${chain} #${position}`;
+
+/** Compares the lab's observation of one flow with the tracer's prediction for each of its packets. */
+export function judgeFlow(tracer: Tracer, ruleset: string, topology: LabTopology, observation: LabObservation): FlowVerdict {
+  const flow = observation.flow;
+  const context = labContext(topology, flow, ruleset);
+  const problems: string[] = [];
+  const family = topology.family;
+  let prediction: TraceResult | undefined;
+  const destinations = new Map<string, number>();
+  for (const [i, packet] of observation.perPacket.entries()) {
+    const result = tracer.trace({ src: flow.src, dst: flow.dst, protocol: flow.proto === "tcp" ? 6 : 17, sport: packet.sport, dport: flow.dport }, context);
+    prediction ??= result;
+    const match = result.outcomes.find((o) => agrees(o, packet));
+    if (!match) {
+      problems.push(`packet ${i + 1} (sport ${packet.sport}): kernel ${describeObservation(packet)}; tracer ${result.outcomes.map((o) => describeOutcome(o, family)).join(" | ")}`);
+      continue;
+    }
+    const key = destinationKey(match);
+    destinations.set(key, (destinations.get(key) ?? 0) + 1);
+  }
+  if (!prediction) return { flow, prediction: tracer.trace({ src: flow.src, dst: flow.dst, protocol: 6, dport: flow.dport }, context), problems: ["no packets observed"] };
+
+  // Session affinity: in a fresh lab the first packet finds no history; the next ones from the
+  // same client must stick to its endpoint. Otherwise every likely outcome must show up.
+  const first = { src: flow.src, dst: flow.dst, protocol: flow.proto === "tcp" ? 6 : 17, sport: observation.perPacket[0]!.sport, dport: flow.dport };
+  const sticky = tracer.trace(first, { ...context, assumeNoAffinity: false }).outcomes.some((o) => o.uncertain.some((u) => u.kind === "recent-list"));
+  if (sticky && destinations.size > 1) problems.push(`session affinity: packets spread over ${[...destinations.keys()].join(", ")}`);
+  if (!sticky && problems.length === 0) {
+    const n = observation.perPacket.length;
+    for (const o of prediction.outcomes) {
+      // A share p missed by n packets has chance (1-p)^n; below 1e-6 that counts as a disagreement.
+      if (o.uncertain.length === 0 && Math.pow(1 - o.probability, n) < 1e-6 && !destinations.has(destinationKey(o))) {
+        problems.push(`outcome with share ${o.probability.toFixed(3)} never seen in ${n} packets: ${describeOutcome(o, family)}`);
+      }
+    }
+  }
+
+  // Rules hit: every rule the kernel counted must be on a predicted path; a rule on every predicted
+  // path of a certain prediction must have counted every packet.
+  const certain = prediction.outcomes.every((o) => o.uncertain.length === 0);
+  const predicted = new Set<string>();
+  const common = new Map<string, number>();
+  for (const o of prediction.outcomes) {
+    const steps = new Set(o.path.filter((s) => s.rule > 0).map((s) => ruleId(s.table, s.chain, s.rule)));
+    for (const s of steps) {
+      predicted.add(s);
+      common.set(s, (common.get(s) ?? 0) + 1);
+    }
+  }
+  for (const hit of observation.ruleHits) {
+    const id = ruleId(hit.table, hit.chain, hit.position);
+    if (!predicted.has(id)) problems.push(`kernel counted ${hit.packets} packet(s) on ${id} (${hit.rule}), which no predicted path crosses`);
+  }
+  if (certain && !sticky) {
+    const counted = new Map(observation.ruleHits.map((h) => [ruleId(h.table, h.chain, h.position), h.packets]));
+    for (const [id, paths] of common) {
+      if (paths === prediction.outcomes.length && (counted.get(id) ?? 0) !== observation.perPacket.length) {
+        problems.push(`every predicted path crosses ${id}, but the kernel counted ${counted.get(id) ?? 0} of ${observation.perPacket.length} packets there`);
+      }
+    }
+  }
+  return { flow, prediction, problems };
+}
+
+export function tracerFor(ruleset: string): Tracer {
+  const parsed = parseRuleset(ruleset);
+  const errors = parsed.diagnostics.filter((d) => d.severity === "error");
+  if (errors.length > 0) throw new Error(`ruleset does not parse: ${errors[0]!.message} (line ${errors[0]!.line})`);
+  return createTracer(parsed.ruleset);
+}
