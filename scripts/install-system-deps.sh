@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The kernel-oracle tests load rulesets into the real kernel inside private network
-# namespaces; they need these Debian packages (and root).
+# namespaces; they need these Debian packages (and root). The packet lab
+# (test/support/netlab.ts) uses the same tools: ip netns/veth (iproute2), nft observer
+# tables (nftables), conntrack -L, ipset, and Node itself to send the packets.
 set -euo pipefail
 packages=(iptables nftables conntrack ipset iproute2 util-linux)
 missing=()

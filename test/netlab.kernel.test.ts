@@ -94,6 +94,7 @@ const flannelTopology: LabTopology = {
   external: { ifname: "eth0", nodeAddresses: ["192.168.1.2/24"], clientAddresses: ["192.168.1.100", "203.0.113.7"] },
   pods: { ifname: "cni0", gateway: "10.244.0.1/24", localPodAddresses: ["10.244.0.5", "10.244.0.8", "10.244.0.9"] },
   remote: { ifname: "flannel.1", routes: ["10.244.1.0/24", "10.244.2.0/24"], addresses: ["10.244.1.5"], nodeAddress: "10.244.0.0/32" },
+  extraLinks: [{ ifname: "docker0", nodeAddresses: ["172.17.0.1/16"] }],
 };
 const flannelNat = table(flannel, "nat");
 const flannelFilter = table(flannel, "filter");
@@ -200,6 +201,13 @@ ndescribe("packet lab on samples/kubeadm-flannel.txt", () => {
     const q = remote!.perPacket[0]!;
     expect(q.fate).toEqual({ kind: "forwarded", interface: "cni0", packet: { src: "10.244.1.5", sport: q.sport, dst: "10.244.0.9", dport: 53 } });
     expect(hitsOf(remote!, fromPods, "filter")).toBe(1);
+  }, LAB_TIMEOUT);
+
+  it("a connection from the node into docker0's subnet leaves through docker0", async () => {
+    const [observation] = await lab.run([{ from: "node", proto: "tcp", src: "172.17.0.1", dst: "172.17.0.2", dport: 80, packets: 1 }]);
+    const p = observation!.perPacket[0]!;
+    expect(p.fate).toEqual({ kind: "forwarded", interface: "docker0", packet: { src: "172.17.0.1", sport: p.sport, dst: "172.17.0.2", dport: 80 } });
+    expect(observation!.policyHits).toContainEqual({ table: "nat", chain: "POSTROUTING", policy: "ACCEPT", packets: 1 });
   }, LAB_TIMEOUT);
 
   it("a ClusterIP connection from the node to an endpoint on the node itself is delivered locally", async () => {

@@ -217,14 +217,18 @@ function responsesTo(packet: Tuple, records: NodeRecords): NodeResponse[] {
 
 const untrackedMatch = (packet: Tuple) => (t: Tuple) => t.src === packet.src && t.sport === packet.sport;
 
-type Egress = { ifname: string; namespace: string; packet: Tuple };
-
-function egressOf(packet: Tuple, records: NodeRecords): Egress | undefined {
-  for (const e of records.egress) {
-    const seen = e.tracked.get(packet.sport) ?? e.notrack.find(untrackedMatch(packet));
-    if (seen) return { ifname: e.ifname, namespace: e.namespace, packet: seen };
+/** Where the node's observers and the peers saw the packet that left as `packet`; see PacketFate. */
+function fateOf(packet: Tuple, snapshot: LabSnapshot): PacketFate {
+  const records = snapshot.node;
+  const local = records.local.get(packet.sport) ?? records.localNotrack.find(untrackedMatch(packet));
+  if (local) return { kind: "local", packet: local };
+  for (const egress of records.egress) {
+    const seen = egress.tracked.get(packet.sport) ?? egress.notrack.find(untrackedMatch(packet));
+    if (!seen) continue;
+    const arrived = snapshot.peerArrivals.get(egress.namespace)?.has(tupleKey(seen)) ?? false;
+    return { kind: arrived ? "forwarded" : "lost", interface: egress.ifname, packet: seen };
   }
-  return undefined;
+  return { kind: "dropped" };
 }
 
 export interface SentPacket {
@@ -236,32 +240,18 @@ export interface SentPacket {
 export type PacketProgress = "settled" | "not-at-node" | "in-flight";
 
 /**
- * Whether a packet's fate is final in this snapshot: it reached the node's first hook (so the node has finished
- * with it by the time anything else was read), and if it left through a link it has arrived behind it.
+ * Whether a packet's fate is final in this snapshot: it reached the node's first hook (so the node had finished
+ * with it by the time the counters were read), and if it left through a link it has arrived behind it.
  */
 export function packetProgress(sent: SentPacket, snapshot: LabSnapshot): PacketProgress {
-  const records = snapshot.node;
-  if (!records.arrived.has(tupleKey(sent.tuple))) return "not-at-node";
-  const egress = egressOf(sent.tuple, records);
-  if (egress && !records.local.has(sent.tuple.sport) && !snapshot.peerArrivals.get(egress.namespace)?.has(tupleKey(egress.packet))) {
-    return "in-flight";
-  }
-  return "settled";
+  if (!snapshot.node.arrived.has(tupleKey(sent.tuple))) return "not-at-node";
+  return fateOf(sent.tuple, snapshot).kind === "lost" ? "in-flight" : "settled";
 }
 
 export function observePacket(sent: SentPacket, snapshot: LabSnapshot): PacketObservation {
-  const records = snapshot.node;
   const packet = sent.tuple;
-  const local = records.local.get(packet.sport) ?? records.localNotrack.find(untrackedMatch(packet));
-  const egress = egressOf(packet, records);
-  let fate: PacketFate;
-  if (local) fate = { kind: "local", packet: local };
-  else if (egress) {
-    const arrived = snapshot.peerArrivals.get(egress.namespace)?.has(tupleKey(egress.packet)) ?? false;
-    fate = { kind: arrived ? "forwarded" : "lost", interface: egress.ifname, packet: egress.packet };
-  } else fate = { kind: "dropped" };
+  const observation: PacketObservation = { sport: packet.sport, fate: fateOf(packet, snapshot), responses: responsesTo(packet, snapshot.node) };
   const entry = snapshot.conntrack.find((c) => c.proto === sent.proto && tupleKey(c.original) === tupleKey(packet));
-  const observation: PacketObservation = { sport: packet.sport, fate, responses: responsesTo(packet, records) };
   if (entry) {
     const { proto: _proto, ...conntrack } = entry;
     observation.conntrack = conntrack;

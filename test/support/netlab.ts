@@ -18,7 +18,9 @@
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
-import { kernelDescribe, kernelStatus, toolEnv, hasCounters, ipsetsReferenced, type KernelStatus, type SuiteFunction } from "./kernel.js";
+import {
+  hasCounters, ipsetsReferenced, kernelDescribe, kernelStatus, toolEnv, type Backend, type Family, type KernelStatus, type SuiteFunction,
+} from "./kernel.js";
 import { buildPlan, canonicalAddress, nodeMarkNft, PEER_ARRIVED_SET, OBSERVER_TABLE, type LabPlan } from "./netlab-plan.js";
 import {
   counterDeltas, counterSnapshot, nodeRecords, observePacket, packetProgress, parseConntrack, parseNftSets, parsePeerArrivals,
@@ -130,33 +132,28 @@ function sweepStaleNamespaces(): void {
 
 // ---------------------------------------------------------------------------------------------------------------
 
-const TOOLS: Record<"nft" | "legacy", Record<"ipv4" | "ipv6", { restore: string; save: string }>> = {
-  nft: { ipv4: { restore: "iptables-nft-restore", save: "iptables-nft-save" }, ipv6: { restore: "ip6tables-nft-restore", save: "ip6tables-nft-save" } },
-  legacy: {
-    ipv4: { restore: "iptables-legacy-restore", save: "iptables-legacy-save" },
-    ipv6: { restore: "ip6tables-legacy-restore", save: "ip6tables-legacy-save" },
-  },
-};
+function iptablesTools(backend: Backend, family: Family): { restore: string; save: string } {
+  const prefix = `${family === "ipv6" ? "ip6tables" : "iptables"}-${backend}`;
+  return { restore: `${prefix}-restore`, save: `${prefix}-save` };
+}
 
 function validateFlow(flow: LabFlow, index: number, plan: LabPlan): void {
   const what = `flow ${index} (${flow.from} ${flow.proto} ${flow.src} → ${flow.dst}:${flow.dport})`;
-  const fail = (reason: string): never => {
-    throw new Error(`netlab: ${what}: ${reason}`);
-  };
+  const invalid = (reason: string) => new Error(`netlab: ${what}: ${reason}`);
   const source = plan.sources[flow.from];
-  if (!source) fail(`the topology has no "${flow.from}" side`);
-  if (flow.proto !== "tcp" && flow.proto !== "udp") fail(`protocol must be tcp or udp`);
+  if (!source) throw invalid(`the topology has no "${flow.from}" side`);
+  if (flow.proto !== "tcp" && flow.proto !== "udp") throw invalid("protocol must be tcp or udp");
   const src = canonicalAddress(flow.src, plan.family, `${what}: src`);
   canonicalAddress(flow.dst, plan.family, `${what}: dst`);
-  if (!source!.addresses.has(src)) fail(`${src} is not an address of the ${flow.from} side (${[...source!.addresses].join(", ")})`);
-  const port = (p: number) => Number.isInteger(p) && p >= 1 && p <= 65535;
-  if (!port(flow.dport)) fail(`dport must be 1-65535`);
+  if (!source.addresses.has(src)) throw invalid(`${src} is not an address of the ${flow.from} side (${[...source.addresses].join(", ")})`);
+  const isPort = (p: number) => Number.isInteger(p) && p >= 1 && p <= 65535;
+  if (!isPort(flow.dport)) throw invalid("dport must be 1-65535");
   if (!Number.isInteger(flow.packets) || flow.packets < 1 || flow.packets > MAX_PACKETS_PER_FLOW) {
-    fail(`packets must be 1-${MAX_PACKETS_PER_FLOW}`);
+    throw invalid(`packets must be 1-${MAX_PACKETS_PER_FLOW}`);
   }
-  if (flow.sport !== undefined && (!port(flow.sport) || flow.packets !== 1)) fail(`a fixed sport needs packets = 1`);
+  if (flow.sport !== undefined && (!isPort(flow.sport) || flow.packets !== 1)) throw invalid("a fixed sport (1-65535) needs packets = 1");
   if (flow.mark !== undefined && (flow.from !== "node" || !Number.isInteger(flow.mark) || flow.mark < 0 || flow.mark > 0xffffffff)) {
-    fail(`mark is a 32-bit value for node flows only`);
+    throw invalid("mark is a 32-bit value for node flows only");
   }
 }
 
@@ -185,7 +182,7 @@ export class NetLab {
     sweepStaleNamespaces();
     const prefix = `${NAMESPACE_PREFIX}-${process.pid}-${processTag}${labCounter++}`;
     const plan = buildPlan(topology, prefix);
-    const tools = TOOLS[options.backend ?? "nft"][plan.family];
+    const tools = iptablesTools(options.backend ?? "nft", plan.family);
     const lab = new NetLab(plan, tools, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, options.settleMs ?? DEFAULT_SETTLE_MS);
     try {
       await lab.build(topology.ipsets ?? ipsetsReferenced(ruleset, plan.family), ruleset);
@@ -230,7 +227,7 @@ export class NetLab {
     this.counters = (await this.snapshot()).counters;
   }
 
-  private sender(side: LabSide): Promise<Sender> {
+  private senderFor(side: LabSide): Promise<Sender> {
     let sender = this.senders.get(side);
     if (!sender) {
       sender = Sender.start(this.plan.sources[side]!.namespace, this.timeoutMs);
@@ -310,7 +307,7 @@ export class NetLab {
 
     await this.prepare(flow, src, sports);
 
-    const sender = await this.sender(flow.from);
+    const sender = await this.senderFor(flow.from);
     const results = await sender.send(plan.family, packets, timeoutMs);
     const sent: SentPacket[] = packets.map((p, i) => ({
       proto: p.proto,
