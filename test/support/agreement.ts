@@ -92,17 +92,32 @@ const destinationKey = (o: Outcome) => [o.verdict, o.delivery, o.outInterface, o
 const ruleId = (table: string, chain: string, position: number) => `${table}/${chain} #${position}`;
 
 /** Compares the lab's observation of one flow with the tracer's prediction for each of its packets. */
-export function judgeFlow(tracer: Tracer, ruleset: string, topology: LabTopology, observation: LabObservation): FlowVerdict {
+/** A tracer for the ruleset, and one that keeps every walk unmerged with its own path (for rule counters). */
+export interface AgreementTracers {
+  merged: Tracer;
+  walks: Tracer;
+}
+
+export function judgeFlow(tracers: AgreementTracers, ruleset: string, topology: LabTopology, observation: LabObservation): FlowVerdict {
+  const tracer = tracers.merged;
   const flow = observation.flow;
   const context = labContext(topology, flow, ruleset);
   const problems: string[] = [];
   const family = topology.family;
   let prediction: TraceResult | undefined;
   const destinations = new Map<string, number>();
+  const protocol = flow.proto === "tcp" ? 6 : 17;
+  // Session affinity: recent lists remember clients across packets and flows, so a sticky service's
+  // packets are judged against every branch, the affinity ones included.
+  const first = { src: flow.src, dst: flow.dst, protocol, sport: observation.perPacket[0]?.sport ?? 40000, dport: flow.dport };
+  const affinityOutcomes = tracers.walks.trace(first, { ...context, assumeNoAffinity: false }).outcomes;
+  const sticky = affinityOutcomes.some((o) => o.uncertain.some((u) => u.kind === "recent-list"));
   for (const [i, packet] of observation.perPacket.entries()) {
-    const result = tracer.trace({ src: flow.src, dst: flow.dst, protocol: flow.proto === "tcp" ? 6 : 17, sport: packet.sport, dport: flow.dport }, context);
+    const spec = { ...first, sport: packet.sport };
+    const result = tracer.trace(spec, context);
     prediction ??= result;
-    const match = result.outcomes.find((o) => agrees(o, packet));
+    const candidates = sticky ? [...result.outcomes, ...tracer.trace(spec, { ...context, assumeNoAffinity: false }).outcomes] : result.outcomes;
+    const match = candidates.find((o) => agrees(o, packet));
     if (!match) {
       problems.push(`packet ${i + 1} (sport ${packet.sport}): kernel ${describeObservation(packet)}; tracer ${result.outcomes.map((o) => describeOutcome(o, family)).join(" | ")}`);
       continue;
@@ -110,12 +125,9 @@ export function judgeFlow(tracer: Tracer, ruleset: string, topology: LabTopology
     const key = destinationKey(match);
     destinations.set(key, (destinations.get(key) ?? 0) + 1);
   }
-  if (!prediction) return { flow, prediction: tracer.trace({ src: flow.src, dst: flow.dst, protocol: 6, dport: flow.dport }, context), problems: ["no packets observed"] };
+  if (!prediction) return { flow, prediction: tracer.trace(first, context), problems: ["no packets observed"] };
 
-  // Session affinity: in a fresh lab the first packet finds no history; the next ones from the
-  // same client must stick to its endpoint. Otherwise every likely outcome must show up.
-  const first = { src: flow.src, dst: flow.dst, protocol: flow.proto === "tcp" ? 6 : 17, sport: observation.perPacket[0]!.sport, dport: flow.dport };
-  const sticky = tracer.trace(first, { ...context, assumeNoAffinity: false }).outcomes.some((o) => o.uncertain.some((u) => u.kind === "recent-list"));
+  // Every packet of a sticky flow goes where the first went; otherwise every likely outcome shows up.
   if (sticky && destinations.size > 1) problems.push(`session affinity: packets spread over ${[...destinations.keys()].join(", ")}`);
   if (!sticky && problems.length === 0) {
     const n = observation.perPacket.length;
@@ -127,36 +139,34 @@ export function judgeFlow(tracer: Tracer, ruleset: string, topology: LabTopology
     }
   }
 
-  // Rules hit: every rule the kernel counted must be on a predicted path; a rule on every predicted
-  // path of a certain prediction must have counted every packet.
-  const certain = prediction.outcomes.every((o) => o.uncertain.length === 0);
+  // Rules hit: every rule the kernel counted must be on a predicted walk; a rule that every walk
+  // crosses k times (whichever branch is real) must have counted k times every packet.
   const predicted = new Set<string>();
-  const common = new Map<string, number>();
-  for (const o of prediction.outcomes) {
-    const steps = new Set(o.path.filter((s) => s.rule > 0).map((s) => ruleId(s.table, s.chain, s.rule)));
-    for (const s of steps) {
-      predicted.add(s);
-      common.set(s, (common.get(s) ?? 0) + 1);
-    }
-  }
+  const walks = tracers.walks.trace(first, context).outcomes;
+  for (const o of [...walks, ...(sticky ? affinityOutcomes : [])]) for (const s of o.path) if (s.rule > 0) predicted.add(ruleId(s.table, s.chain, s.rule));
+  const crossings = walks.map((o) => {
+    const times = new Map<string, number>();
+    for (const s of o.path) if (s.rule > 0) times.set(ruleId(s.table, s.chain, s.rule), (times.get(ruleId(s.table, s.chain, s.rule)) ?? 0) + 1);
+    return times;
+  });
   for (const hit of observation.ruleHits) {
     const id = ruleId(hit.table, hit.chain, hit.position);
     if (!predicted.has(id)) problems.push(`kernel counted ${hit.packets} packet(s) on ${id} (${hit.rule}), which no predicted path crosses`);
   }
-  if (certain && !sticky) {
+  if (!sticky) {
     const counted = new Map(observation.ruleHits.map((h) => [ruleId(h.table, h.chain, h.position), h.packets]));
-    for (const [id, paths] of common) {
-      if (paths === prediction.outcomes.length && (counted.get(id) ?? 0) !== observation.perPacket.length) {
-        problems.push(`every predicted path crosses ${id}, but the kernel counted ${counted.get(id) ?? 0} of ${observation.perPacket.length} packets there`);
-      }
+    for (const [id, times] of crossings[0] ?? []) {
+      if (!crossings.every((c) => c.get(id) === times)) continue;
+      const expected = times * observation.perPacket.length;
+      if ((counted.get(id) ?? 0) !== expected) problems.push(`every predicted path crosses ${id} ${times} time(s), but the kernel counted ${counted.get(id) ?? 0} for ${observation.perPacket.length} packet(s)`);
     }
   }
   return { flow, prediction, problems };
 }
 
-export function tracerFor(ruleset: string): Tracer {
+export function tracersFor(ruleset: string): AgreementTracers {
   const parsed = parseRuleset(ruleset);
   const errors = parsed.diagnostics.filter((d) => d.severity === "error");
   if (errors.length > 0) throw new Error(`ruleset does not parse: ${errors[0]!.message} (line ${errors[0]!.line})`);
-  return createTracer(parsed.ruleset);
+  return { merged: createTracer(parsed.ruleset), walks: createTracer(parsed.ruleset, { merge: false }) };
 }

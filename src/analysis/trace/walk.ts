@@ -86,6 +86,8 @@ export interface Tracer {
 export interface TracerOptions {
   /** Index large chains by destination host (default true; false gives the linear scan, for the bench). */
   index?: boolean;
+  /** Merge equal outcomes (default true); false keeps every walk with its own path. */
+  merge?: boolean;
 }
 
 export function createTracer(ruleset: Ruleset, options: TracerOptions = {}): Tracer {
@@ -124,7 +126,7 @@ export function createTracer(ruleset: Ruleset, options: TracerOptions = {}): Tra
 
   return {
     family,
-    trace: (packet, context) => new Walk(family, compiledChain, packet, context).run(),
+    trace: (packet, context) => new Walk(family, compiledChain, packet, context, options.merge !== false).run(),
   };
 }
 
@@ -176,6 +178,7 @@ class Walk {
     private readonly chainOf: (table: TableName, name: string) => CompiledChain | undefined,
     private readonly packet: PacketSpec,
     private readonly context: TraceContext,
+    private readonly merge: boolean,
   ) {
     this.localAddresses = new Set(context.nodeAddresses.map((a) => parseIp(a.address, family)?.text ?? a.address));
     this.routes = context.routes
@@ -562,9 +565,16 @@ class Walk {
     return { address, port: ports ? ports.from : flow.dport };
   }
 
-  /** The node's address on an interface, or a stand-in that is known to be local. */
+  /**
+   * The node's address on an interface, or a stand-in that is known to be local. Out of `lo` the
+   * kernel takes the first address of the first interface that has one; iptscope takes the first
+   * node address it was given.
+   */
   private interfaceAddress(iface: string | null | undefined): Address {
-    const known = this.context.nodeAddresses.find((a) => a.interface !== undefined && a.interface === iface);
+    const known =
+      iface === "lo"
+        ? this.context.nodeAddresses.find((a) => parseIp(a.address, this.family) && !isLoopback(parseIp(a.address, this.family)!))
+        : this.context.nodeAddresses.find((a) => a.interface !== undefined && a.interface === iface);
     const ip = known ? parseIp(known.address, this.family) : undefined;
     if (ip) return ip;
     return { family: this.family, text: `address of ${iface ?? "the outgoing interface"}`, words: undefined, local: true };
@@ -700,7 +710,7 @@ class Walk {
         assumeNoAffinity: context.assumeNoAffinity,
         assumptions: this.assumptionsInWords(),
       },
-      outcomes: mergeOutcomes(this.outcomes),
+      outcomes: this.merge ? mergeOutcomes(this.outcomes) : this.outcomes,
     };
   }
 
