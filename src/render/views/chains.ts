@@ -79,7 +79,8 @@ export function buildChainsSceneWithIndex(ruleset: Ruleset, options: ViewOptions
       if (kept.size < chains.length) notes.push(`${table.name}: namespace ${options.namespace} — ${kept.size} of ${chains.length} chains (its chains, their callers and callees)`);
       chains = chains.filter((c) => kept.has(c.name));
     }
-    const plans = planNodes(table, chains, limits);
+    // One namespace is what the reader asked to see: draw it chain by chain unless it is itself huge.
+    const plans = planNodes(table, chains, options.namespace === undefined ? limits : { ...limits, chainsPerTable: limits.chainsPerTable * 4 });
     if (plans.length < chains.length) {
       aggregated = true;
       const families = new Set(plans.filter((p) => p.kind !== "chain").map((p) => p.label.split("*")[0]));

@@ -27,6 +27,32 @@ const addressId = (iface: string, address: string) => `addr:${iface}\u0000${addr
 const moreAddressesId = (iface: string) => `more:${iface}`;
 const OTHER_INTERFACES = "other interfaces";
 
+interface RuleEnds {
+  rule: Rule;
+  /** Position in the table, for keeping rule order. */
+  order: number;
+  targetClass: TargetClass;
+  label: string;
+  color: string;
+  inInterface: string;
+  outInterface: string;
+  source: string;
+  destination: string;
+}
+
+/** Rules grouped by how they would be drawn, groups in order of their first rule. */
+function groupRoutes(ends: readonly RuleEnds[], drawnAs: (end: RuleEnds) => RuleEnds): RuleEnds[][] {
+  const groups = new Map<string, RuleEnds[]>();
+  for (const end of ends) {
+    const d = drawnAs(end);
+    const key = [d.source, d.inInterface, d.outInterface, d.destination, d.targetClass, d.label, d.color].join("\u0000");
+    const group = groups.get(key);
+    if (group) group.push(end);
+    else groups.set(key, [end]);
+  }
+  return [...groups.values()];
+}
+
 function routeLabel(rule: Rule, ruleset: Ruleset, cls: TargetClass): string {
   const matches = matchSummary(rule);
   const target = cls === "accept" || cls === "drop" ? "" : `→${targetSummary(rule, ruleset.family)}`;
@@ -59,21 +85,35 @@ export function buildFlowScene(ruleset: Ruleset, options: ViewOptions = {}): Sce
       : "the dump has no tables",
   );
 
+  // Routes: rules that would be drawn identically (same hops, label, target class and colour) share one route.
+  // The first `limits.routes` distinct routes are drawn; addresses are then folded among those only.
+  const ends: RuleEnds[] = rules.map((rule, order) => {
+    const cls = targetClass(rule);
+    return {
+      rule, order, targetClass: cls, label: routeLabel(rule, ruleset, cls), color: spectralByPosition(rule.position),
+      inInterface: inInterface(rule), outInterface: outInterface(rule), source: endpointAddress(rule, "src"), destination: endpointAddress(rule, "dst"),
+    };
+  });
+  const rawRoutes = groupRoutes(ends, (end) => end);
+  let selected = ends;
+  if (rawRoutes.length > limits.routes) {
+    const left = rawRoutes.slice(limits.routes).reduce((n, r) => n + r.length, 0);
+    notes.push(`${left} rule(s) in ${rawRoutes.length - limits.routes} further distinct routes not drawn (limit ${limits.routes}); filter with --namespace or --table`);
+    selected = rawRoutes.slice(0, limits.routes).flat().sort((a, b) => a.order - b.order);
+  }
+
   // Interfaces and (interface, address) pairs, counted per rule occurrence as gressgraph sizes them.
   const interfaceCounts = new Map<string, number>();
   const addressCounts = new Map<string, Map<string, number>>();
   const bump = <K>(map: Map<K, number>, key: K) => map.set(key, (map.get(key) ?? 0) + 1);
-  const ends = rules.map((rule) => {
-    const end = { rule, inInterface: inInterface(rule), outInterface: outInterface(rule), source: endpointAddress(rule, "src"), destination: endpointAddress(rule, "dst") };
+  for (const end of selected) {
     bump(interfaceCounts, end.inInterface);
     bump(interfaceCounts, end.outInterface);
     for (const [iface, address] of [[end.inInterface, end.source], [end.outInterface, end.destination]] as const) {
       if (!addressCounts.has(iface)) addressCounts.set(iface, new Map());
       bump(addressCounts.get(iface)!, address);
     }
-    return end;
-  });
-
+  }
   const keptInterfaces = keptAddresses(interfaceCounts, limits.interfaces);
   const interfaceOf = (name: string) => (keptInterfaces.has(name) ? name : OTHER_INTERFACES);
   const keptPerInterface = new Map<string, Set<string>>();
@@ -84,37 +124,21 @@ export function buildFlowScene(ruleset: Ruleset, options: ViewOptions = {}): Sce
     foldedAddresses += counts.size - kept.size;
   }
   const addressNode = (iface: string, address: string) => {
-    const shownInterface = interfaceOf(iface);
-    if (shownInterface !== iface) return moreAddressesId(OTHER_INTERFACES);
+    if (interfaceOf(iface) !== iface) return moreAddressesId(OTHER_INTERFACES);
     return keptPerInterface.get(iface)!.has(address) ? addressId(iface, address) : moreAddressesId(iface);
   };
-
-  // Routes: rules that would be drawn identically (same hops, label, target class and colour) share one route.
-  const routes = new Map<string, Route>();
-  for (const end of ends) {
-    const cls = targetClass(end.rule);
-    const route: Route = {
-      rules: [end.rule],
-      source: addressNode(end.inInterface, end.source),
-      inInterface: interfaceId(interfaceOf(end.inInterface)),
-      outInterface: interfaceId(interfaceOf(end.outInterface)),
-      destination: addressNode(end.outInterface, end.destination),
-      targetClass: cls,
-      label: routeLabel(end.rule, ruleset, cls),
-      color: spectralByPosition(end.rule.position),
-    };
-    const key = [route.source, route.inInterface, route.outInterface, route.destination, cls, route.label, route.color].join("\u0000");
-    const existing = routes.get(key);
-    if (existing) existing.rules.push(end.rule);
-    else routes.set(key, route);
-  }
-  let drawn = [...routes.values()];
-  if (drawn.length > limits.routes) {
-    const left = drawn.slice(limits.routes).reduce((n, r) => n + r.rules.length, 0);
-    notes.push(`${left} rule(s) in ${drawn.length - limits.routes} further distinct routes not drawn (limit ${limits.routes}); filter with --namespace or --table`);
-    drawn = drawn.slice(0, limits.routes);
-  }
-  const mergedRules = drawn.reduce((n, r) => n + r.rules.length, 0) - drawn.length;
+  const placed = (end: RuleEnds): RuleEnds => ({
+    ...end,
+    source: addressNode(end.inInterface, end.source),
+    destination: addressNode(end.outInterface, end.destination),
+    inInterface: interfaceId(interfaceOf(end.inInterface)),
+    outInterface: interfaceId(interfaceOf(end.outInterface)),
+  });
+  const drawn: Route[] = groupRoutes(selected, placed).map((group) => {
+    const { source, inInterface: from, outInterface: to, destination, targetClass: cls, label, color } = placed(group[0]!);
+    return { rules: group.map((e) => e.rule), source, inInterface: from, outInterface: to, destination, targetClass: cls, label, color };
+  });
+  const mergedRules = selected.length - drawn.length;
   if (mergedRules > 0) notes.push(`${mergedRules} rule(s) drawn together with an identical rule (same hops, label and colour; ×N on the label)`);
   if (foldedAddresses > 0) {
     notes.push(`${foldedAddresses} address(es) folded into "more" nodes (at most ${limits.addressesPerInterface} per interface)`);
@@ -200,7 +224,7 @@ export function buildFlowScene(ruleset: Ruleset, options: ViewOptions = {}): Sce
     nodes,
     edges,
     legend: flowLegend(new Set(drawn.map((r) => r.targetClass))),
-    aggregated: foldedAddresses > 0 || drawn.length < routes.size || keptInterfaces.size < interfaceCounts.size,
+    aggregated: foldedAddresses > 0 || selected.length < ends.length || keptInterfaces.size < interfaceCounts.size,
   };
 }
 
