@@ -60,6 +60,143 @@ ndescribe("tracer agrees with the kernel", () => {
   });
 });
 
+const modernTopology: LabTopology = {
+  family: "ipv4",
+  external: { ifname: "eth0", nodeAddresses: ["10.0.1.21/24"], clientAddresses: ["10.0.1.50", "198.51.100.9", "203.0.113.99"] },
+  pods: { ifname: "cni0", gateway: "100.64.1.1/24", localPodAddresses: ["100.64.1.200", "100.64.1.5", "100.64.1.21", "100.64.1.22", "100.64.1.40", "100.64.1.60", "100.64.1.80"] },
+  remote: { ifname: "flannel.1", routes: ["100.64.0.0/16"], addresses: ["100.64.2.99"], nodeAddress: "100.64.1.0/32" },
+};
+
+const dockerTopology: LabTopology = {
+  family: "ipv4",
+  external: { ifname: "eth0", nodeAddresses: ["192.168.10.20/24"], clientAddresses: ["192.168.10.5", "203.0.113.9", "198.51.100.4"] },
+  pods: { ifname: "docker0", gateway: "172.17.0.1/16", localPodAddresses: ["172.17.0.2", "172.17.0.3"] },
+  extraLinks: [{ ifname: "br-5e3c7a19d2f4", nodeAddresses: ["172.18.0.1/16"] }],
+};
+
+const ip6Topology: LabTopology = {
+  family: "ipv6",
+  external: { ifname: "eth0", nodeAddresses: ["2001:db8:0:1::10/64"], clientAddresses: ["2001:db8:0:1::5", "2001:db8:0:1::99"] },
+  pods: { ifname: "cni0", gateway: "fd00:10:244:1::1/64", localPodAddresses: ["fd00:10:244:1::20", "fd00:10:244:1::3", "fd00:10:244:1::5"] },
+  remote: { ifname: "flannel.1", routes: ["fd00:10:244:2::/64", "fd00:10:244:3::/64"], addresses: [], nodeAddress: "fd00:10:244:ff::1/128" },
+};
+
+// Hand-written filter chains: RETURN, goto, marks and connmarks across tables, a default-DROP policy on
+// INPUT and FORWARD, DNAT to a local port, REJECT variants.
+const CUSTOM_CHAINS = `*mangle
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:CLASSIFY-IN - [0:0]
+-A PREROUTING -i eth0 -j CLASSIFY-IN
+-A CLASSIFY-IN -p tcp -m multiport --dports 8080,8443 -j MARK --set-xmark 0x10/0xff
+-A CLASSIFY-IN -s 203.0.113.0/24 -j MARK --or-mark 0x100
+-A CLASSIFY-IN -m mark --mark 0x100/0x100 -j CONNMARK --save-mark --nfmask 0xff00 --ctmask 0xff00
+-A CLASSIFY-IN -j RETURN
+-A CLASSIFY-IN -j MARK --set-xmark 0xdead/0xffff
+COMMIT
+*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -d 192.168.1.2/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.244.0.8:80
+-A PREROUTING -d 192.168.1.2/32 -p tcp -m tcp --dport 2222 -j REDIRECT --to-ports 22
+-A POSTROUTING -m mark --mark 0x10/0xff -o cni0 -j MASQUERADE
+-A POSTROUTING -s 10.244.0.0/16 -o eth0 -j SNAT --to-source 192.168.1.2
+COMMIT
+*filter
+:INPUT DROP [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+:HOST - [0:0]
+:FWD - [0:0]
+:DENY - [0:0]
+-A INPUT -i lo -j ACCEPT
+-A INPUT -j HOST
+-A HOST -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A HOST -p tcp -m tcp --dport 22 -m conntrack --ctstate DNAT -j ACCEPT
+-A HOST -p tcp -m tcp --dport 22 -s 192.168.1.0/24 -j ACCEPT
+-A HOST -p udp -j RETURN
+-A HOST -p tcp -j REJECT --reject-with tcp-reset
+-A INPUT -p udp -m udp --dport 53 -j ACCEPT
+-A FORWARD -j FWD
+-A FWD -m mark --mark 0x100/0x100 -g DENY
+-A FWD -m connmark --mark 0x100/0xff00 -j DROP
+-A FWD -m mark --mark 0x10/0xff -m conntrack --ctstate DNAT --ctorigdstport 8080 -j ACCEPT
+-A FWD -s 10.244.0.0/16 -o eth0 -j ACCEPT
+-A FWD -j RETURN
+-A DENY -p tcp -j REJECT --reject-with icmp-admin-prohibited
+-A DENY -j RETURN
+COMMIT
+`;
+
+ndescribe("tracer agrees with the kernel on the other samples and hand-written chains", () => {
+  it("samples/kube-proxy-modern.txt: LoadBalancer source ranges, traffic policy Local, localhost NodePorts, affinity", { timeout: LAB_TIMEOUT }, async () => {
+    await agreement(sample("kube-proxy-modern"), modernTopology, [
+      { from: "pod", proto: "udp", src: "100.64.1.200", dst: "10.96.0.10", dport: 53, packets: 30 },
+      { from: "remote", proto: "tcp", src: "100.64.2.99", dst: "10.96.0.10", dport: 53, packets: 20 },
+      { from: "external", proto: "tcp", src: "10.0.1.50", dst: "10.0.1.21", dport: 30080, packets: 20 },
+      { from: "node", proto: "tcp", src: "127.0.0.1", dst: "127.0.0.1", dport: 30080, packets: 10 },
+      { from: "external", proto: "tcp", src: "198.51.100.9", dst: "203.0.113.50", dport: 443, packets: 20 },
+      { from: "external", proto: "tcp", src: "203.0.113.99", dst: "203.0.113.50", dport: 443, packets: 1 },
+      { from: "external", proto: "tcp", src: "10.0.1.50", dst: "203.0.113.60", dport: 80, packets: 3 },
+      { from: "pod", proto: "tcp", src: "100.64.1.200", dst: "203.0.113.60", dport: 80, packets: 20 },
+      { from: "external", proto: "tcp", src: "10.0.1.50", dst: "203.0.113.70", dport: 80, packets: 1 },
+      { from: "external", proto: "tcp", src: "10.0.1.50", dst: "10.0.1.21", dport: 30900, packets: 1 },
+      { from: "external", proto: "tcp", src: "10.0.1.50", dst: "10.0.1.21", dport: 31999, packets: 1 },
+      { from: "pod", proto: "tcp", src: "100.64.1.200", dst: "10.96.0.1", dport: 443, packets: 1 },
+      { from: "node", proto: "tcp", src: "10.0.1.21", dst: "10.96.120.20", dport: 9100, packets: 2 },
+    ]);
+  });
+
+  it("samples/docker.txt: published ports, DOCKER-USER, isolation, hairpin, masquerade", { timeout: LAB_TIMEOUT }, async () => {
+    await agreement(sample("docker"), dockerTopology, [
+      { from: "external", proto: "tcp", src: "192.168.10.5", dst: "192.168.10.20", dport: 8080, packets: 2 },
+      { from: "external", proto: "tcp", src: "203.0.113.9", dst: "192.168.10.20", dport: 8080, packets: 1 },
+      { from: "external", proto: "tcp", src: "198.51.100.4", dst: "192.168.10.20", dport: 5432, packets: 1 },
+      { from: "external", proto: "tcp", src: "192.168.10.5", dst: "192.168.10.20", dport: 5432, packets: 1 },
+      { from: "external", proto: "tcp", src: "198.51.100.4", dst: "192.168.10.20", dport: 8443, packets: 1 },
+      { from: "external", proto: "udp", src: "198.51.100.4", dst: "192.168.10.20", dport: 51820, packets: 1 },
+      { from: "pod", proto: "tcp", src: "172.17.0.2", dst: "198.51.100.20", dport: 443, packets: 1 },
+      { from: "pod", proto: "tcp", src: "172.17.0.3", dst: "192.168.10.20", dport: 8080, packets: 1 },
+      { from: "pod", proto: "tcp", src: "172.17.0.2", dst: "172.18.0.3", dport: 443, packets: 1 },
+      { from: "node", proto: "tcp", src: "192.168.10.20", dst: "192.168.10.20", dport: 8080, packets: 1 },
+      { from: "node", proto: "tcp", src: "127.0.0.1", dst: "127.0.0.1", dport: 9000, packets: 1 },
+    ]);
+  });
+
+  it("samples/ip6tables.txt: IPv6 NodePort, host firewall with default DROP, REJECT answers", { timeout: LAB_TIMEOUT }, async () => {
+    await agreement(sample("ip6tables"), ip6Topology, [
+      { from: "external", proto: "tcp", src: "2001:db8:0:1::99", dst: "2001:db8:0:1::10", dport: 30080, packets: 20 },
+      { from: "external", proto: "tcp", src: "2001:db8:0:1::5", dst: "2001:db8:0:1::10", dport: 22, packets: 1 },
+      { from: "external", proto: "tcp", src: "2001:db8:0:1::99", dst: "2001:db8:0:1::10", dport: 22, packets: 1 },
+      { from: "external", proto: "udp", src: "2001:db8:0:1::99", dst: "2001:db8:0:1::10", dport: 4444, packets: 1 },
+      { from: "pod", proto: "udp", src: "fd00:10:244:1::20", dst: "fd00:10:96::a", dport: 53, packets: 20 },
+      { from: "pod", proto: "tcp", src: "fd00:10:244:1::20", dst: "fd00:10:96::77", dport: 8080, packets: 1 },
+      { from: "pod", proto: "tcp", src: "fd00:10:244:1::20", dst: "2001:db8:0:1::10", dport: 10250, packets: 1 },
+    ]);
+  });
+
+  it("hand-written chains: RETURN, goto, MARK/CONNMARK across tables, default DROP, DNAT/REDIRECT/SNAT", { timeout: LAB_TIMEOUT }, async () => {
+    await agreement(CUSTOM_CHAINS, flannelTopology, [
+      { from: "external", proto: "tcp", src: "192.168.1.100", dst: "192.168.1.2", dport: 8080, packets: 2 },
+      { from: "external", proto: "tcp", src: "203.0.113.7", dst: "192.168.1.2", dport: 8080, packets: 1 },
+      { from: "external", proto: "udp", src: "203.0.113.7", dst: "10.244.0.9", dport: 8080, packets: 1 },
+      { from: "external", proto: "tcp", src: "203.0.113.7", dst: "192.168.1.2", dport: 2222, packets: 1 },
+      { from: "external", proto: "tcp", src: "192.168.1.100", dst: "192.168.1.2", dport: 22, packets: 1 },
+      { from: "external", proto: "tcp", src: "203.0.113.7", dst: "192.168.1.2", dport: 22, packets: 1 },
+      { from: "external", proto: "udp", src: "203.0.113.7", dst: "192.168.1.2", dport: 53, packets: 1 },
+      { from: "external", proto: "udp", src: "203.0.113.7", dst: "192.168.1.2", dport: 54, packets: 1 },
+      { from: "pod", proto: "tcp", src: "10.244.0.5", dst: "198.51.100.20", dport: 443, packets: 1 },
+      { from: "pod", proto: "udp", src: "10.244.0.5", dst: "10.244.1.5", dport: 53, packets: 1 },
+      { from: "node", proto: "udp", src: "192.168.1.2", dst: "192.168.1.2", dport: 53, packets: 1 },
+    ]);
+  });
+});
+
 const RICH_MIX: Partial<FeatureMix> = {
   nodePort: 0.35,
   loadBalancer: 0.3,
