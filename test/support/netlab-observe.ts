@@ -95,51 +95,88 @@ export function parseConntrack(text: string, family: Family): ConntrackRecord[] 
   return records;
 }
 
-export interface CounterSnapshot {
-  rules: Map<string, { table: TableName; chain: string; position: number; packets: bigint; rule: string }>;
-  policies: Map<string, { table: TableName; chain: string; policy: Policy; packets: bigint }>;
+/** What each counter of a loaded ruleset belongs to, keyed as {@link readCounters} keys them. */
+export interface RuleCatalog {
+  rules: Map<string, { table: TableName; chain: string; position: number; rule: string }>;
+  policies: Map<string, { table: TableName; chain: string; policy: Policy }>;
 }
 
-/** Rule and policy packet counters from `iptables-save -c`, parsed with the project's parser. */
-export function counterSnapshot(saved: string): CounterSnapshot {
+/** Packet counters by "table chain position" (rules) and "table chain" (built-in chains' policies). */
+export interface CounterSnapshot {
+  rules: Map<string, bigint>;
+  policies: Map<string, bigint>;
+}
+
+const ruleKey = (table: string, chain: string, position: number) => `${table} ${chain} ${position}`;
+const policyKey = (table: string, chain: string) => `${table} ${chain}`;
+
+/** The rules and policies of `iptables-save -c` output, read with the project's parser. */
+export function ruleCatalog(saved: string): RuleCatalog {
   const { ruleset, diagnostics } = parseRuleset(saved);
   const errors = diagnostics.filter((d) => d.severity === "error");
   if (errors.length > 0) {
     throw new Error(`netlab: cannot parse the kernel's iptables-save -c output: ${errors.map((d) => d.message).join("; ")}`);
   }
-  const snapshot: CounterSnapshot = { rules: new Map(), policies: new Map() };
+  const catalog: RuleCatalog = { rules: new Map(), policies: new Map() };
   for (const table of ruleset.tables) {
     for (const chain of table.chains) {
-      if (chain.builtin) {
-        snapshot.policies.set(`${table.name} ${chain.name}`, {
-          table: table.name, chain: chain.name, policy: chain.policy, packets: BigInt(chain.counters.packets),
-        });
-      }
+      if (chain.builtin) catalog.policies.set(policyKey(table.name, chain.name), { table: table.name, chain: chain.name, policy: chain.policy });
       for (const rule of chain.rules) {
-        snapshot.rules.set(`${table.name} ${chain.name} ${rule.position}`, {
-          table: table.name,
-          chain: chain.name,
-          position: rule.position,
-          packets: BigInt(rule.counters?.packets ?? "0"),
-          rule: rule.text.replace(/^\[\d+:\d+\]\s*/, ""),
-        });
+        const text = rule.text.replace(/^\[\d+:\d+\]\s*/, "");
+        catalog.rules.set(ruleKey(table.name, chain.name, rule.position), { table: table.name, chain: chain.name, position: rule.position, rule: text });
       }
+    }
+  }
+  return catalog;
+}
+
+const CHAIN_LINE = /^:(\S+) (\S+) \[(\d+):\d+\]/;
+const RULE_LINE = /^\[(\d+):\d+\] -A (\S+) /;
+
+/**
+ * Only the counters of `iptables-save -c` output: a line scan, since the kernel's own output has one fixed shape
+ * and parsing a large dump after every flow would dominate the lab's time. {@link ruleCatalog} says what they count.
+ */
+export function readCounters(saved: string): CounterSnapshot {
+  const snapshot: CounterSnapshot = { rules: new Map(), policies: new Map() };
+  const positions = new Map<string, number>();
+  let table = "";
+  for (const line of saved.split("\n")) {
+    if (line.startsWith("*")) table = line.slice(1).trim();
+    const chainLine = CHAIN_LINE.exec(line);
+    if (chainLine && chainLine[2] !== "-") snapshot.policies.set(policyKey(table, chainLine[1]!), BigInt(chainLine[3]!));
+    const ruleLine = RULE_LINE.exec(line);
+    if (ruleLine) {
+      const chain = policyKey(table, ruleLine[2]!);
+      const position = (positions.get(chain) ?? 0) + 1;
+      positions.set(chain, position);
+      snapshot.rules.set(ruleKey(table, ruleLine[2]!, position), BigInt(ruleLine[1]!));
     }
   }
   return snapshot;
 }
 
-/** Counters that moved between two snapshots of the same loaded ruleset. */
-export function counterDeltas(before: CounterSnapshot, after: CounterSnapshot): { ruleHits: RuleHit[]; policyHits: PolicyHit[] } {
+/** Throws unless the line scan and the parser see the same rules and policies. */
+export function checkCatalog(catalog: RuleCatalog, counters: CounterSnapshot): void {
+  const same = (a: Iterable<string>, b: Iterable<string>) => [...a].sort().join("\n") === [...b].sort().join("\n");
+  if (!same(catalog.rules.keys(), counters.rules.keys()) || !same(catalog.policies.keys(), counters.policies.keys())) {
+    throw new Error("netlab: the counter scan and the parser disagree on the rules of the loaded ruleset");
+  }
+}
+
+/** Counters that moved between two snapshots of the same loaded ruleset, in table, chain, position order. */
+export function counterDeltas(catalog: RuleCatalog, before: CounterSnapshot, after: CounterSnapshot): { ruleHits: RuleHit[]; policyHits: PolicyHit[] } {
   const ruleHits: RuleHit[] = [];
-  for (const [key, now] of after.rules) {
-    const packets = now.packets - (before.rules.get(key)?.packets ?? 0n);
-    if (packets !== 0n) ruleHits.push({ table: now.table, chain: now.chain, position: now.position, packets: Number(packets), rule: now.rule });
+  for (const [key, packets] of after.rules) {
+    const delta = packets - (before.rules.get(key) ?? 0n);
+    const rule = catalog.rules.get(key);
+    if (delta !== 0n && rule) ruleHits.push({ ...rule, packets: Number(delta) });
   }
   const policyHits: PolicyHit[] = [];
-  for (const [key, now] of after.policies) {
-    const packets = now.packets - (before.policies.get(key)?.packets ?? 0n);
-    if (packets !== 0n) policyHits.push({ table: now.table, chain: now.chain, policy: now.policy, packets: Number(packets) });
+  for (const [key, packets] of after.policies) {
+    const delta = packets - (before.policies.get(key) ?? 0n);
+    const policy = catalog.policies.get(key);
+    if (delta !== 0n && policy) policyHits.push({ ...policy, packets: Number(delta) });
   }
   const order = (h: { table: TableName; chain: string }, position = 0) => [TABLE_NAMES.indexOf(h.table), h.chain, position] as const;
   const compare = (a: readonly [number, string, number], b: readonly [number, string, number]) =>

@@ -23,8 +23,8 @@ import {
 } from "./kernel.js";
 import { buildPlan, canonicalAddress, nodeMarkNft, PEER_ARRIVED_SET, OBSERVER_TABLE, type LabPlan } from "./netlab-plan.js";
 import {
-  counterDeltas, counterSnapshot, nodeRecords, observePacket, packetProgress, parseConntrack, parseNftSets, parsePeerArrivals,
-  type CounterSnapshot, type LabSnapshot, type SentPacket,
+  checkCatalog, counterDeltas, nodeRecords, readCounters, ruleCatalog, observePacket, packetProgress, parseConntrack, parseNftSets, parsePeerArrivals,
+  type CounterSnapshot, type LabSnapshot, type RuleCatalog, type SentPacket,
 } from "./netlab-observe.js";
 import { Sender, type OutgoingPacket } from "./netlab-sender.js";
 import type { LabFlow, LabIpset, LabObservation, LabOptions, LabSide, LabTopology } from "./netlab-types.js";
@@ -164,6 +164,7 @@ function validateFlow(flow: LabFlow, index: number, plan: LabPlan): void {
 export class NetLab {
   private readonly senders = new Map<LabSide, Promise<Sender>>();
   private nextSourcePort = FIRST_SOURCE_PORT;
+  private catalog: RuleCatalog | undefined;
   private counters: CounterSnapshot | undefined;
   private flowsSinceReset = 0;
   private readonly portsSinceReset = new Set<number>();
@@ -224,7 +225,10 @@ export class NetLab {
       ...ipsets.flatMap((s) => (s.members ?? []).flatMap((m) => [s.name, m])),
     ];
     await inNamespace(plan.node.name, "sh", ["-c", LOAD_SCRIPT, "sh", ...loadArgs], timeoutMs, ruleset);
-    this.counters = (await this.snapshot()).counters;
+    const { saved, counters } = await this.snapshot();
+    this.catalog = ruleCatalog(saved);
+    checkCatalog(this.catalog, counters);
+    this.counters = counters;
   }
 
   private senderFor(side: LabSide): Promise<Sender> {
@@ -236,7 +240,7 @@ export class NetLab {
     return sender;
   }
 
-  private async snapshot(): Promise<LabSnapshot> {
+  private async snapshot(): Promise<LabSnapshot & { saved: string }> {
     const { plan, timeoutMs } = this;
     const node = inNamespace(
       plan.node.name, "sh", ["-c", COLLECT_SCRIPT, "sh", OBSERVER_TABLE, this.tools.save, plan.family, OUTPUT_SEPARATOR], timeoutMs,
@@ -252,7 +256,8 @@ export class NetLab {
       node: nodeRecords(plan, parseNftSets(sets!)),
       peerArrivals: new Map(peerArrivals),
       conntrack: parseConntrack(conntrack!, plan.family),
-      counters: counterSnapshot(saved),
+      counters: readCounters(saved),
+      saved,
     };
   }
 
@@ -329,7 +334,7 @@ export class NetLab {
           `(first: sport ${first.tuple.sport}${first.sendError ? `, send error ${first.sendError}` : ""})`,
       );
     }
-    const { ruleHits, policyHits } = counterDeltas(this.counters!, snapshot.counters);
+    const { ruleHits, policyHits } = counterDeltas(this.catalog!, this.counters!, snapshot.counters);
     this.counters = snapshot.counters;
     return { flow, perPacket: sent.map((p) => observePacket(p, snapshot)), ruleHits, policyHits };
   }
