@@ -231,6 +231,16 @@ ndescribe("packet lab on samples/kubeadm-flannel.txt", () => {
     }
   }, LAB_TIMEOUT);
 
+  it("a NodePort on 127.0.0.1 from the node works with route_localnet (the lab's default) and not without", async () => {
+    const flow: LabFlow = { from: "node", proto: "tcp", src: "127.0.0.1", dst: "127.0.0.1", dport: 30071, packets: 1 };
+    const [withLocalnet] = await lab.run([flow]);
+    expect(withLocalnet!.perPacket[0]!.fate).toMatchObject({ kind: "forwarded", interface: "flannel.1", packet: { src: "10.244.0.0" } });
+    const sysctls = { "net.ipv4.conf.all.route_localnet": "0" };
+    const [withoutLocalnet] = await runLab(flannel, { ...flannelTopology, sysctls }, [flow]);
+    expect(withoutLocalnet!.perPacket[0]).toMatchObject({ fate: { kind: "dropped" }, responses: [] });
+    expect(withoutLocalnet!.ruleHits.some((h) => h.chain.startsWith("KUBE-SEP-"))).toBe(true);
+  }, LAB_TIMEOUT);
+
   it("refuses a flow from an address the topology does not give that side", async () => {
     await expect(lab.run([{ from: "pod", proto: "tcp", src: "192.168.1.100", dst: "10.96.0.1", dport: 443, packets: 1 }])).rejects.toThrow(
       /not an address of the pod side/,
