@@ -12,6 +12,12 @@ export { diffRulesets, levelAvailability, DIFF_LEVELS } from "./analysis/diff/in
 export type {
   ChainDiff, ChainRef, DiffLevel, DiffOptions, LevelOutcome, RuleChange, RuleRef, RulesDiff, RulesDiffSummary, RulesetDiff, TableDiff,
 } from "./analysis/diff/index.js";
+export { resolveServices, readServiceMap, resolveServiceMap, type ReadOptions, type ResolveOptions } from "./analysis/kube/index.js";
+export { answerWhere, matchWhereTarget, parseWhereTarget, type WhereAnswer, type WhereOptions, type WhereReport, type WhereTarget } from "./analysis/kube/where.js";
+export type {
+  ClientClass, Endpoint, EndpointShare, Frontend, FrontendKind, FrontendResolution, FrontendVerdict, KubeNote, KubeNoteKind, MasqueradePolicy,
+  RuleGeneration, ServiceMap, ServiceName, ServicePort, ServiceProtocol, ServiceType, TrafficPolicy,
+} from "./analysis/kube/index.js";
 
 /** Parses iptables-save output (or iptables-restore input) into the typed model. Never throws on bad input. */
 export function parseRuleset(text: string, options: ParseOptions = {}): ParseResult {

@@ -18,10 +18,12 @@ import path from "node:path";
 import { findRepoRoot, renderChecks, renderTable, type BenchContext, type BenchSection, type SectionResult } from "./harness.js";
 import { cliStartSection } from "./section-cli.js";
 import { diffSection } from "./section-diff.js";
+import { graphSection } from "./section-graph.js";
+import { kubeSection } from "./section-kube.js";
 import { parseSection } from "./section-parse.js";
 import { traceSection } from "./section-trace.js";
 
-const sections: BenchSection[] = [parseSection, cliStartSection, traceSection, diffSection];
+const sections: BenchSection[] = [parseSection, cliStartSection, traceSection, diffSection, kubeSection, graphSection];
 
 interface Arguments {
   only?: string[];

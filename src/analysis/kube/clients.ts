@@ -26,6 +26,15 @@ function hostInNet(net: Net, offset: number, from: "start" | "end", family: Fami
   return wordsToText(words as unknown as Words, family);
 }
 
+const pickers = new WeakMap<ServiceMap, ClientPicker>();
+
+/** The picker of a map, built once: it indexes every address the map names. */
+export function clientPicker(map: ServiceMap): ClientPicker {
+  let picker = pickers.get(map);
+  if (!picker) pickers.set(map, (picker = new ClientPicker(map)));
+  return picker;
+}
+
 export class ClientPicker {
   private readonly family: Family;
   private readonly avoided: Set<string>;

@@ -130,6 +130,11 @@ class Reader {
     if (comment && !draft.comment) draft.comment = { key: comment.key, line };
   }
 
+  /** Names the draft from the rule's comment, reading the comment only while the draft has no name. */
+  private nameFrom(draft: Draft, rule: Rule): void {
+    if (!draft.comment) this.name(draft, kubeComment(rule), rule.line);
+  }
+
   private unrecognised(rule: Rule): void {
     this.notes.push(kubeNote("unrecognised-rule", { chain: rule.chain, line: rule.line }));
   }
@@ -224,7 +229,6 @@ class Reader {
 
   private readNodePorts(): void {
     for (const rule of this.nat.get("KUBE-NODEPORTS")?.rules ?? []) {
-      const comment = kubeComment(rule);
       const protocol = protocolOf(rule);
       const port = destinationPort(rule);
       const target = rule.target?.name ?? "";
@@ -243,7 +247,7 @@ class Reader {
         continue;
       }
       const draft = this.draft(chain.hash, rule.line);
-      this.name(draft, comment, rule.line);
+      this.nameFrom(draft, rule);
       const loopbackOnly = rule.destination !== undefined && !rule.destination.negated && rule.destination.value.address.startsWith("127.");
       this.addFrontend(draft, { kind: "nodePort", port, protocol, via: chain.kind, line: rule.line, ...(loopbackOnly ? { localhost: true } : {}) });
     }
@@ -261,8 +265,7 @@ class Reader {
     const local = kind === "SVL" || kind === "XLB";
     if (local) draft.localChains ??= new Set();
     for (const rule of chain.rules) {
-      const comment = kubeComment(rule);
-      this.name(draft, comment, rule.line);
+      this.nameFrom(draft, rule);
       const target = rule.target?.name;
       const targetChain = target ? parseServiceChain(target) : undefined;
       if (target === "KUBE-MARK-MASQ") {
@@ -276,7 +279,7 @@ class Reader {
         if (kind === "FW") this.evidence.old++;
         else draft.noLocalEndpoints = true;
       } else if (targetChain?.kind === "SEP") {
-        this.readEndpointRule(draft, rule, comment, local);
+        this.readEndpointRule(draft, rule, local);
       } else if (targetChain && targetChain.hash === hash) {
         this.readInnerJump(draft, kind, rule, targetChain.kind);
       } else if (!(kind === "FW" && !target)) {
@@ -286,9 +289,9 @@ class Reader {
     }
   }
 
-  private readEndpointRule(draft: Draft, rule: Rule, comment: KubeComment | undefined, local: boolean): void {
+  private readEndpointRule(draft: Draft, rule: Rule, local: boolean): void {
     const chain = rule.target!.name;
-    if (!comment) this.uncommentedEndpointRules++;
+    if (!rule.matches.some((m) => m.name === "comment")) this.uncommentedEndpointRules++;
     const seconds = affinitySeconds(rule);
     if (seconds !== undefined) {
       draft.affinity ??= { seconds, line: rule.line };
@@ -411,7 +414,7 @@ class Reader {
       for (const rule of chain?.rules ?? []) {
         const to = dnatDestination(rule, this.family);
         if (!to) continue;
-        this.name(draft, kubeComment(rule), rule.line);
+        this.nameFrom(draft, rule);
         const endpoint: Endpoint = { ...to, chain: chainName, line: rule.line };
         if (localKnown) endpoint.local = draft.localChains?.has(chainName) ?? false;
         endpoints.push(endpoint);
@@ -481,7 +484,7 @@ class Reader {
       .map((d) => this.servicePort(d))
       .filter((s): s is ServicePort => s !== undefined)
       .sort((a, b) => (a.name.key < b.name.key ? -1 : a.name.key > b.name.key ? 1 : a.protocol.localeCompare(b.protocol)));
-    if (this.uncommentedEndpointRules > 0) this.notes.push(kubeNote("endpoint-comments-omitted", { chains: this.uncommentedEndpointRules }));
+    if (this.uncommentedEndpointRules > 0) this.notes.push(kubeNote("endpoint-comments-omitted", { rules: this.uncommentedEndpointRules }));
     if (services.length === 0) this.notes.push(kubeNote("no-kube-proxy-rules", {}));
     const map: ServiceMap = {
       family: this.family,

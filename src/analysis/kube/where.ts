@@ -5,7 +5,7 @@ import type { Family, Ruleset } from "../../model/types.js";
 import { formatEndpoint, isLoopback, parseIp } from "../ip.js";
 import type { PacketSpec, TraceContext, TraceResult } from "../trace/types.js";
 import { createTracer, type Tracer } from "../trace/walk.js";
-import { ClientPicker } from "./clients.js";
+import { clientPicker } from "./clients.js";
 import { protocolNumber, summarize } from "./resolve.js";
 import type { ClientClass, Frontend, FrontendResolution, ServiceMap, ServicePort, ServiceProtocol } from "./types.js";
 
@@ -84,38 +84,57 @@ function isNodeAddress(map: ServiceMap, address: string, frontend: Frontend): bo
   return frontend.localhost === true && ip !== undefined && isLoopback(ip);
 }
 
-/** The service ports (and their frontends) that answer on the target. */
-export function matchWhereTarget(map: ServiceMap, target: WhereTarget): WhereMatch[] {
-  const matches: WhereMatch[] = [];
-  const nodeDestination = map.nodeAddresses[0]?.address;
-  for (const service of map.services) {
-    for (const frontend of service.frontends) {
-      const destination = frontend.address ?? nodeDestination;
-      if (destination === undefined) continue;
-      switch (target.kind) {
-        case "address-port": {
-          if (frontend.port !== target.port || (target.protocol && frontend.protocol !== target.protocol)) break;
-          if (frontend.address === target.address) matches.push({ service, frontend, destination });
-          else if (frontend.kind === "nodePort" && isNodeAddress(map, target.address, frontend)) matches.push({ service, frontend, destination: target.address });
-          break;
-        }
-        case "address":
-          if (frontend.address === target.address) matches.push({ service, frontend, destination });
-          break;
-        case "node-port":
-          if (frontend.kind === "nodePort" && frontend.port === target.port && (!target.protocol || frontend.protocol === target.protocol)) {
-            matches.push({ service, frontend, destination });
-          }
-          break;
-        case "service": {
-          const key = service.name.key;
-          if (key === target.key || (!target.key.includes(":") && key.startsWith(`${target.key}:`))) matches.push({ service, frontend, destination });
-          break;
-        }
+interface Located {
+  service: ServicePort;
+  frontend: Frontend;
+}
+
+const byAddress = new WeakMap<ServiceMap, Map<string, Located[]>>();
+
+/** The map's frontends by address (NodePorts under ""), built once per map. */
+function frontendIndex(map: ServiceMap): Map<string, Located[]> {
+  let index = byAddress.get(map);
+  if (!index) {
+    index = new Map();
+    for (const service of map.services) {
+      for (const frontend of service.frontends) {
+        const key = frontend.address ?? "";
+        const list = index.get(key);
+        if (list) list.push({ service, frontend });
+        else index.set(key, [{ service, frontend }]);
       }
     }
+    byAddress.set(map, index);
   }
-  return matches;
+  return index;
+}
+
+/** The service ports (and their frontends) that answer on the target. */
+export function matchWhereTarget(map: ServiceMap, target: WhereTarget): WhereMatch[] {
+  const nodeDestination = map.nodeAddresses[0]?.address;
+  const index = frontendIndex(map);
+  const nodePorts = index.get("") ?? [];
+  const withDestination = (list: readonly Located[], destination?: string): WhereMatch[] =>
+    list.flatMap(({ service, frontend }) => {
+      const to = destination ?? frontend.address ?? nodeDestination;
+      return to === undefined ? [] : [{ service, frontend, destination: to }];
+    });
+  const protocolMatches = (frontend: Frontend, protocol: ServiceProtocol | undefined) => protocol === undefined || frontend.protocol === protocol;
+  switch (target.kind) {
+    case "address-port": {
+      const onAddress = (index.get(target.address) ?? []).filter((l) => l.frontend.port === target.port && protocolMatches(l.frontend, target.protocol));
+      const onNode = nodePorts.filter((l) => l.frontend.port === target.port && protocolMatches(l.frontend, target.protocol) && isNodeAddress(map, target.address, l.frontend));
+      return [...withDestination(onAddress), ...withDestination(onNode, target.address)];
+    }
+    case "address":
+      return withDestination(index.get(target.address) ?? []);
+    case "node-port":
+      return withDestination(nodePorts.filter((l) => l.frontend.port === target.port && protocolMatches(l.frontend, target.protocol)));
+    case "service": {
+      const named = map.services.filter((s) => s.name.key === target.key || (!target.key.includes(":") && s.name.key.startsWith(`${target.key}:`)));
+      return withDestination(named.flatMap((service) => service.frontends.map((frontend) => ({ service, frontend }))));
+    }
+  }
 }
 
 export interface WhereAnswer {
@@ -149,7 +168,7 @@ export function answerWhere(source: Tracer | Ruleset, map: ServiceMap, target: W
   const tracer = "trace" in source ? source : createTracer(source);
   const context: TraceContext = { ...options.context, assumeNoAffinity: true };
   const client = CLIENT_OF_ORIGIN[context.origin];
-  const picker = new ClientPicker(map);
+  const picker = clientPicker(map);
   const pick = (frontend: Frontend | undefined): { src: string; chosen?: WhereReport["sourceChosen"] } => {
     if (options.src !== undefined) return { src: options.src };
     switch (context.origin) {
