@@ -19,6 +19,13 @@ export type {
   RuleGeneration, ServiceMap, ServiceName, ServicePort, ServiceProtocol, ServiceType, TrafficPolicy,
 } from "./analysis/kube/index.js";
 
+export {
+  buildChainsSceneWithIndex, buildScene, chainEdgeId, chainNodeId, GRAPH_FORMATS, layoutScene, overlayPaths, renderGraph, VIEW_NAMES, writeScene,
+} from "./render/index.js";
+export type {
+  ChainsSceneIndex, GraphFormat, GraphOptions, OverlayPath, Scene, SceneEdge, SceneGroup, SceneNode, SceneRule, ViewName, ViewOptions,
+} from "./render/index.js";
+
 /** Parses iptables-save output (or iptables-restore input) into the typed model. Never throws on bad input. */
 export function parseRuleset(text: string, options: ParseOptions = {}): ParseResult {
   return parseRulesetText(text, options);

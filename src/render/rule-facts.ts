@@ -5,7 +5,7 @@ import { formatAddressMaskShort } from "../model/addresses.js";
 import { findOptionSpec, targetSpecs } from "../model/extensions.js";
 import { formatPortRange } from "../model/codecs.js";
 import type { Counters, ExtensionOption, Family, Negatable, PortRange, Rule } from "../model/types.js";
-import type { ArrowKind, LineStyle, RuleRef, TargetClass } from "./scene.js";
+import type { ArrowKind, LineStyle, SceneRule, TargetClass } from "./scene.js";
 
 const REWRITE_TARGETS = new Set([
   "DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP", "MARK", "CONNMARK", "TPROXY", "TCPMSS", "TTL", "HL", "DSCP", "TOS",
@@ -51,7 +51,7 @@ export const TARGET_STYLE: Record<TargetClass, { arrow: ArrowKind; line: LineSty
 
 export const TARGET_CLASSES = Object.keys(TARGET_STYLE) as TargetClass[];
 
-export function ruleRef(rule: Rule): RuleRef {
+export function ruleRef(rule: Rule): SceneRule {
   return {
     table: rule.table,
     chain: rule.chain,
@@ -239,7 +239,7 @@ export function sumCounters(list: readonly (Counters | undefined)[]): Counters |
 }
 
 /** Hover lines for a list of rules: location then text, at most `limit` rules. */
-export function ruleHover(rules: readonly RuleRef[], total = rules.length, limit = 8): string[] {
+export function ruleHover(rules: readonly SceneRule[], total = rules.length, limit = 8): string[] {
   const lines: string[] = [];
   for (const rule of rules.slice(0, limit)) {
     const counters = countersText(rule.counters);

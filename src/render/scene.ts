@@ -26,7 +26,7 @@ export type LineStyle = "solid" | "dashed" | "dotted";
 export type Emphasis = "normal" | "dimmed" | "highlighted";
 
 /** A rule as the picture shows it on hover and in the HTML rule panel; points back to its source line. */
-export interface RuleRef {
+export interface SceneRule {
   table: TableName;
   chain: string;
   position: number;
@@ -61,7 +61,7 @@ export interface SceneNode {
   /** Strings the HTML search matches (chain names, addresses, comments). */
   search: string[];
   /** Rules shown when the node is clicked (capped; see rulesOmitted). */
-  rules: RuleRef[];
+  rules: SceneRule[];
   rulesOmitted: number;
   emphasis: Emphasis;
 }
@@ -81,7 +81,7 @@ export interface SceneEdge {
   tree?: boolean;
   hover: string[];
   search: string[];
-  rules: RuleRef[];
+  rules: SceneRule[];
   rulesOmitted: number;
   emphasis: Emphasis;
 }

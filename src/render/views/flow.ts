@@ -3,7 +3,7 @@
 
 import type { Rule, Ruleset, Table } from "../../model/types.js";
 import { FLOW_THEME, SPECTRAL, spectralByPosition } from "../palette.js";
-import type { LegendItem, RuleRef, Scene, SceneEdge, SceneNode, TargetClass } from "../scene.js";
+import type { LegendItem, SceneRule, Scene, SceneEdge, SceneNode, TargetClass } from "../scene.js";
 import {
   comments, compactCount, countersText, endpointAddress, inInterface, matchSummary, outInterface, ruleHover, ruleNamespace, ruleRef,
   shortChainName, sumCounters, TARGET_STYLE, targetClass, targetSummary,
@@ -228,7 +228,7 @@ export function buildFlowScene(ruleset: Ruleset, options: ViewOptions = {}): Sce
   };
 }
 
-function cappedRules(rules: readonly Rule[], limit: number): { rules: RuleRef[]; rulesOmitted: number } {
+function cappedRules(rules: readonly Rule[], limit: number): { rules: SceneRule[]; rulesOmitted: number } {
   return { rules: rules.slice(0, limit).map(ruleRef), rulesOmitted: Math.max(0, rules.length - limit) };
 }
 

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { scriptJson, scriptSource, xmlText } from "../escape.js";
 import type { SceneLayout } from "../layout/frame.js";
 import { MONO_FONT, SANS_FONT } from "../layout/text.js";
-import type { RuleRef, Scene } from "../scene.js";
+import type { SceneRule, Scene } from "../scene.js";
 import { d3Bundle } from "./d3-bundle.js";
 import { CLIENT_SCRIPT } from "./html-client.js";
 import { writeSvg } from "./svg.js";
@@ -15,7 +15,7 @@ interface PanelItem {
   hover: string[];
   /** Lower-cased search terms, one per line, for substring search. */
   search: string;
-  rules: RuleRef[];
+  rules: SceneRule[];
   rulesOmitted: number;
 }
 

@@ -1,0 +1,90 @@
+// Pictures: wall time of `iptscope graph` (a whole CLI process: start-up, parse, scene, layout, SVG) for the
+// kubeadm sample (cold start target 0.5 s) and for generated kube-proxy dumps (10k services: 3 s per view).
+
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { formatNumber, kubeFixture, median, MIB, timedSpawn, type BenchContext, type BenchSection, type Cell, type Check, type SectionResult } from "./harness.js";
+
+const VIEWS = ["flow", "chains"] as const;
+const SAMPLE_RUNS = 5;
+const SAMPLE_LIMIT_S = 0.5;
+const DUMP_LIMIT_S = 3;
+const DUMP_LIMIT_SIZE = 10_000;
+/** Above the target size one run is enough to see the trend and keeps the bench short. */
+const LARGE_RUNS = 1;
+
+interface Measured {
+  times: number[];
+  bytes: number;
+  failure?: string;
+}
+
+function measure(context: BenchContext, input: string, view: string, runs: number, output: string): Measured {
+  const bin = path.join(context.root, "bin", "iptscope.js");
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const run = timedSpawn(process.execPath, [bin, "graph", input, "--view", view, "--format", "svg", "-o", output], { cwd: context.root, stdio: ["ignore", "ignore", "pipe"] });
+    if (run.error !== undefined || run.status !== 0) {
+      return { times, bytes: 0, failure: run.error?.message ?? `exit ${run.status}: ${run.stderr.trim().split("\n")[0] ?? ""}` };
+    }
+    times.push(run.ms / 1000);
+  }
+  return { times, bytes: statSync(output).size };
+}
+
+export const graphSection: BenchSection = {
+  name: "graph",
+  description: "iptscope graph to SVG: kubeadm sample cold, and kube-proxy dumps by size, per view",
+  run(context: BenchContext): SectionResult {
+    const columns = [
+      { key: "input", title: "input", numeric: false },
+      { key: "view", title: "view", numeric: false },
+      { key: "mb", title: "input MB" },
+      { key: "runs", title: "runs" },
+      { key: "median", title: "median s" },
+      { key: "min", title: "min s" },
+      { key: "max", title: "max s" },
+      { key: "svgKb", title: "SVG KB" },
+    ];
+    const rows: Record<string, Cell>[] = [];
+    const checks: Check[] = [];
+    const notes: string[] = [];
+    const title = "graph (SVG, whole CLI process)";
+    if (!existsSync(path.join(context.root, "dist", "src", "cli", "main.js"))) {
+      return { title, columns, rows, checks: [{ name: "graph", measured: "n/a (not built)", target: "built", pass: null }], notes: ["run npm run build first"] };
+    }
+    const scratch = mkdtempSync(path.join(tmpdir(), "iptscope-bench-graph-"));
+    const output = path.join(scratch, "out.svg");
+    try {
+      const sample = path.join(context.root, "samples", "kubeadm-flannel.txt");
+      for (const view of VIEWS) {
+        context.log(`graph: kubeadm-flannel --view ${view} × ${SAMPLE_RUNS}`);
+        const m = measure(context, sample, view, SAMPLE_RUNS, output);
+        const mid = median(m.times);
+        rows.push({ input: "kubeadm-flannel.txt", view, mb: (statSync(sample).size / MIB).toFixed(3), runs: m.times.length, median: m.failure ? "failed" : mid.toFixed(3), min: m.failure ? null : Math.min(...m.times).toFixed(3), max: m.failure ? null : Math.max(...m.times).toFixed(3), svgKb: formatNumber(m.bytes / 1024) });
+        checks.push({ name: `kubeadm sample, ${view}, cold (median of ${SAMPLE_RUNS})`, measured: m.failure ? "failed" : `${mid.toFixed(3)} s`, target: `≤ ${SAMPLE_LIMIT_S} s`, pass: m.failure ? false : mid <= SAMPLE_LIMIT_S, ...(m.failure ? { note: m.failure } : {}) });
+      }
+      for (const services of context.sizes) {
+        const fixture = kubeFixture(context, services);
+        for (const view of VIEWS) {
+          const runs = services > DUMP_LIMIT_SIZE ? LARGE_RUNS : context.runs;
+          context.log(`graph: ${formatNumber(services)} services --view ${view} × ${runs}`);
+          const m = measure(context, fixture.file, view, runs, output);
+          const mid = median(m.times);
+          rows.push({ input: `kube ${formatNumber(services)} services`, view, mb: (fixture.bytes / MIB).toFixed(1), runs: m.times.length, median: m.failure ? "failed" : mid.toFixed(3), min: m.failure ? null : Math.min(...m.times).toFixed(3), max: m.failure ? null : Math.max(...m.times).toFixed(3), svgKb: formatNumber(m.bytes / 1024) });
+          if (services === DUMP_LIMIT_SIZE) {
+            checks.push({ name: `${formatNumber(services)} services, ${view} (median of ${runs})`, measured: m.failure ? "failed" : `${mid.toFixed(2)} s`, target: `≤ ${DUMP_LIMIT_S} s`, pass: m.failure ? false : mid <= DUMP_LIMIT_S, ...(m.failure ? { note: m.failure } : {}) });
+          }
+        }
+      }
+      if (!context.sizes.includes(DUMP_LIMIT_SIZE)) {
+        checks.push({ name: `${formatNumber(DUMP_LIMIT_SIZE)} services`, measured: "n/a", target: `≤ ${DUMP_LIMIT_S} s`, pass: null, note: "size not in --sizes" });
+      }
+      notes.push("wall time of node bin/iptscope.js graph FILE --view V --format svg -o FILE, including Node start-up, parsing and writing");
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+    return { title, columns, rows, checks, notes };
+  },
+};
