@@ -254,18 +254,29 @@ function responsesTo(packet: Tuple, records: NodeRecords): NodeResponse[] {
 
 const untrackedMatch = (packet: Tuple) => (t: Tuple) => t.src === packet.src && t.sport === packet.sport;
 
+/** The link a packet sent as `packet` left the node through, and how it looked then. */
+function egressOf(packet: Tuple, records: NodeRecords): { ifname: string; namespace: string; packet: Tuple } | undefined {
+  for (const egress of records.egress) {
+    const seen = egress.tracked.get(packet.sport) ?? egress.notrack.find(untrackedMatch(packet));
+    if (seen) return { ifname: egress.ifname, namespace: egress.namespace, packet: seen };
+  }
+  return undefined;
+}
+
 /** Where the node's observers and the peers saw the packet that left as `packet`; see PacketFate. */
 function fateOf(packet: Tuple, snapshot: LabSnapshot): PacketFate {
   const records = snapshot.node;
   const local = records.local.get(packet.sport) ?? records.localNotrack.find(untrackedMatch(packet));
   if (local) return { kind: "local", packet: local };
-  for (const egress of records.egress) {
-    const seen = egress.tracked.get(packet.sport) ?? egress.notrack.find(untrackedMatch(packet));
-    if (!seen) continue;
-    const arrived = snapshot.peerArrivals.get(egress.namespace)?.has(tupleKey(seen)) ?? false;
-    return { kind: arrived ? "forwarded" : "lost", interface: egress.ifname, packet: seen };
-  }
-  return { kind: "dropped" };
+  const egress = egressOf(packet, records);
+  if (!egress) return { kind: "dropped" };
+  const arrived = snapshot.peerArrivals.get(egress.namespace)?.has(tupleKey(egress.packet)) ?? false;
+  return { kind: arrived ? "forwarded" : "lost", interface: egress.ifname, packet: egress.packet };
+}
+
+/** The peer namespaces the node sent any of these packets to: the only ones worth reading. */
+export function peersReached(sent: SentPacket[], records: NodeRecords): string[] {
+  return [...new Set(sent.flatMap((p) => egressOf(p.tuple, records)?.namespace ?? []))];
 }
 
 export interface SentPacket {

@@ -1,7 +1,7 @@
 // The packet sender: a small Node program started once per lab namespace (`ip netns exec NS node -e …`) that
 // takes JSON-line requests on stdin and answers on stdout once every packet has left its socket.
-// A TCP packet is a connect() whose socket is dropped after HOLD_MS: the SYN leaves inside connect(), closing a
-// SYN_SENT socket sends nothing, and HOLD_MS stays far below the 1 s SYN retransmission timeout.
+// A TCP packet is a connect() whose socket is dropped right after: the SYN leaves inside connect(), closing a
+// SYN_SENT socket sends nothing, and the socket is gone long before the 1 s SYN retransmission timeout.
 
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createInterface } from "node:readline";
@@ -28,7 +28,6 @@ import { createSocket } from "node:dgram";
 import { connect } from "node:net";
 import { createInterface } from "node:readline";
 
-const HOLD_MS = 10;
 const BATCH = 128;
 const payload = Buffer.from("iptscope netlab");
 const errorName = (error) => (error ? error.code ?? String(error) : null);
@@ -49,12 +48,13 @@ function sendUdp(packet, type) {
   });
 }
 
+// For an IP literal, net.connect() binds and calls connect() on the next tick; an immediate runs after that.
 function sendTcp(packet) {
   return new Promise((resolve) => {
     let failure = null;
     const socket = connect({ host: packet.dst, port: packet.dport, localAddress: packet.src, localPort: packet.sport });
     socket.on("error", (error) => { failure ??= errorName(error); });
-    setTimeout(() => { socket.destroy(); resolve(failure); }, HOLD_MS);
+    setImmediate(() => setImmediate(() => { socket.destroy(); resolve(failure); }));
   });
 }
 

@@ -23,8 +23,8 @@ import {
 } from "./kernel.js";
 import { buildPlan, canonicalAddress, nodeMarkNft, PEER_ARRIVED_SET, OBSERVER_TABLE, type LabPlan } from "./netlab-plan.js";
 import {
-  checkCatalog, counterDeltas, nodeRecords, readCounters, ruleCatalog, observePacket, packetProgress, parseConntrack, parseNftSets, parsePeerArrivals,
-  type CounterSnapshot, type LabSnapshot, type RuleCatalog, type SentPacket,
+  checkCatalog, counterDeltas, nodeRecords, observePacket, packetProgress, parseConntrack, parseNftSets, parsePeerArrivals, peersReached,
+  readCounters, ruleCatalog, type CounterSnapshot, type LabSnapshot, type RuleCatalog, type SentPacket,
 } from "./netlab-observe.js";
 import { Sender, type OutgoingPacket } from "./netlab-sender.js";
 import type { LabFlow, LabIpset, LabObservation, LabOptions, LabSide, LabTopology } from "./netlab-types.js";
@@ -240,25 +240,22 @@ export class NetLab {
     return sender;
   }
 
-  private async snapshot(): Promise<LabSnapshot & { saved: string }> {
+  /** Reads the node, then the peers that the node sent any of `sent` to. */
+  private async snapshot(sent: SentPacket[] = []): Promise<LabSnapshot & { saved: string }> {
     const { plan, timeoutMs } = this;
-    const node = inNamespace(
+    const nodeOutput = await inNamespace(
       plan.node.name, "sh", ["-c", COLLECT_SCRIPT, "sh", OBSERVER_TABLE, this.tools.save, plan.family, OUTPUT_SEPARATOR], timeoutMs,
     );
-    const peers = plan.peers.map(async (p) => {
-      const { stdout } = await inNamespace(p.name, "nft", ["-j", "-n", "list", "set", "inet", OBSERVER_TABLE, PEER_ARRIVED_SET], timeoutMs);
-      return [p.name, parsePeerArrivals(stdout, plan.family, PEER_ARRIVED_SET)] as const;
-    });
-    const [nodeOutput, peerArrivals] = await Promise.all([node, Promise.all(peers)]);
     const [sets, conntrack, saved] = nodeOutput.stdout.split(`${OUTPUT_SEPARATOR}\n`);
     if (saved === undefined) throw new Error(`netlab: unexpected collector output: ${nodeOutput.stdout.slice(0, 200)}`);
-    return {
-      node: nodeRecords(plan, parseNftSets(sets!)),
-      peerArrivals: new Map(peerArrivals),
-      conntrack: parseConntrack(conntrack!, plan.family),
-      counters: readCounters(saved),
-      saved,
-    };
+    const node = nodeRecords(plan, parseNftSets(sets!));
+    const peerArrivals = await Promise.all(
+      peersReached(sent, node).map(async (namespace) => {
+        const { stdout } = await inNamespace(namespace, "nft", ["-j", "-n", "list", "set", "inet", OBSERVER_TABLE, PEER_ARRIVED_SET], timeoutMs);
+        return [namespace, parsePeerArrivals(stdout, plan.family, PEER_ARRIVED_SET)] as const;
+      }),
+    );
+    return { node, peerArrivals: new Map(peerArrivals), conntrack: parseConntrack(conntrack!, plan.family), counters: readCounters(saved), saved };
   }
 
   private allocateSourcePorts(count: number): number[] {
@@ -321,10 +318,10 @@ export class NetLab {
     }));
 
     const deadline = Date.now() + this.settleMs;
-    let snapshot = await this.snapshot();
+    let snapshot = await this.snapshot(sent);
     while (!sent.every((p) => packetProgress(p, snapshot) === "settled") && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
-      snapshot = await this.snapshot();
+      snapshot = await this.snapshot(sent);
     }
     const missing = sent.filter((p) => packetProgress(p, snapshot) === "not-at-node");
     if (missing.length > 0) {
