@@ -38,10 +38,70 @@ export interface ClassifiedToken extends IToken, Omit<ArgToken, "tokenType" | "e
   ambiguous?: boolean;
 }
 
-interface LoadedExtension {
-  name: string;
-  options: readonly OptionSyntax[] | null;
-  owner: OptionOwner;
+/** Owners are shared: options only carry them to the model builder. */
+const TARGET_OWNER: OptionOwner = Object.freeze({ kind: "target" });
+const NO_OWNER: OptionOwner = Object.freeze({ kind: "none" });
+const matchOwners: OptionOwner[] = [];
+const implicitOwners = new Map<string, OptionOwner>();
+
+function matchOwner(index: number): OptionOwner {
+  return (matchOwners[index] ??= Object.freeze({ kind: "match", index }));
+}
+
+function implicitOwner(module: string): OptionOwner {
+  let owner = implicitOwners.get(module);
+  if (owner === undefined) {
+    owner = Object.freeze({ kind: "implicit-match", module });
+    implicitOwners.set(module, owner);
+  }
+  return owner;
+}
+
+/** Each option table's names (and aliases) mapped to the first option that has the name. */
+const exactNames = new WeakMap<readonly OptionSyntax[], Map<string, OptionSyntax>>();
+
+function exactName(options: readonly OptionSyntax[], name: string): OptionSyntax | undefined {
+  let names = exactNames.get(options);
+  if (names === undefined) {
+    names = new Map();
+    for (const option of options) for (const candidate of option.names) if (!names.has(candidate)) names.set(candidate, option);
+    exactNames.set(options, names);
+  }
+  return names.get(name);
+}
+
+/** The extensions loaded so far on one line, in the order getopt_long sees their options. */
+class LoadedExtensions {
+  /** Option tables of `-m` matches in command-line order; null for unknown modules. */
+  readonly matches: (readonly OptionSyntax[] | null)[] = [];
+  /** Option table of the `-j` target; null for a chain or an unknown target. */
+  target: readonly OptionSyntax[] | null | undefined = undefined;
+
+  reset(): void {
+    this.matches.length = 0;
+    this.target = undefined;
+  }
+
+  /** The target first, then the matches from the last loaded. */
+  tableAt(position: number): readonly OptionSyntax[] | null {
+    if (this.target !== undefined) {
+      if (position === 0) return this.target;
+      position--;
+    }
+    return this.matches[this.matches.length - 1 - position]!;
+  }
+
+  ownerAt(position: number): OptionOwner {
+    if (this.target !== undefined) {
+      if (position === 0) return TARGET_OWNER;
+      position--;
+    }
+    return matchOwner(this.matches.length - 1 - position);
+  }
+
+  get count(): number {
+    return this.matches.length + (this.target === undefined ? 0 : 1);
+  }
 }
 
 interface Resolution {
@@ -54,18 +114,41 @@ interface Resolution {
  * getopt_long over iptables' merged option table: an exact name wins; otherwise a prefix
  * of exactly one option is taken; several prefixes are ambiguous.
  */
-function resolveOption(name: string, extensions: readonly LoadedExtension[]): Resolution | "ambiguous" | undefined {
+function resolveOption(name: string, loaded: LoadedExtensions): Resolution | "ambiguous" | undefined {
+  const count = loaded.count;
+  for (let position = 0; position < count; position++) {
+    const options = loaded.tableAt(position);
+    const exact = options && exactName(options, name);
+    if (exact) return { owner: loaded.ownerAt(position), arity: exact.arity, name: exact.names[0]! };
+  }
   let prefix: Resolution | undefined;
   let prefixCount = 0;
-  for (const extension of extensions) {
-    if (!extension.options) continue;
-    for (const option of extension.options) {
+  for (let position = 0; position < count; position++) {
+    const options = loaded.tableAt(position);
+    if (!options) continue;
+    for (const option of options) {
       for (const candidate of option.names) {
-        if (candidate === name) return { owner: extension.owner, arity: option.arity, name: option.names[0]! };
         if (candidate.startsWith(name) && prefix?.name !== option.names[0]) {
-          prefix = { owner: extension.owner, arity: option.arity, name: option.names[0]! };
+          prefix = { owner: loaded.ownerAt(position), arity: option.arity, name: option.names[0]! };
           prefixCount++;
         }
+      }
+    }
+  }
+  if (prefixCount > 1) return "ambiguous";
+  return prefix;
+}
+
+function resolveImplicit(name: string, module: string, options: readonly OptionSyntax[]): Resolution | "ambiguous" | undefined {
+  const exact = exactName(options, name);
+  if (exact) return { owner: implicitOwner(module), arity: exact.arity, name: exact.names[0]! };
+  let prefix: Resolution | undefined;
+  let prefixCount = 0;
+  for (const option of options) {
+    for (const candidate of option.names) {
+      if (candidate.startsWith(name) && prefix?.name !== option.names[0]) {
+        prefix = { owner: implicitOwner(module), arity: option.arity, name: option.names[0]! };
+        prefixCount++;
       }
     }
   }
@@ -91,52 +174,45 @@ function isBang(arg: ArgToken): boolean {
   return !arg.quoted && arg.value === "!";
 }
 
+const loaded = new LoadedExtensions();
+
 /**
- * Classifies the arguments of one command line into grammar tokens. A word is an option
- * or a value depending on the options that the extensions loaded so far define, exactly
- * as iptables' getopt_long over its merged option table decides.
+ * Classifies the arguments of one command line into grammar tokens, in place (the returned
+ * array is `args`). A word is an option or a value depending on the options that the
+ * extensions loaded so far define, exactly as iptables' getopt_long over its merged option
+ * table decides.
  */
 export function classifyArgs(args: readonly ArgToken[], catalog: ExtensionCatalog): ClassifiedToken[] {
-  const out: ClassifiedToken[] = new Array(args.length);
-  const matches: LoadedExtension[] = [];
-  let target: LoadedExtension | undefined;
-  let loaded: LoadedExtension[] = [];
+  loaded.reset();
   let protocol: string | undefined;
   let implicitLoaded: string | undefined;
   let forced = 0;
-  let count = 0;
   for (let index = 0; index < args.length; index++) {
     const arg = args[index]!;
     if (forced > 0) {
-      out[count++] = token(Value, arg);
+      token(Value, arg);
       forced--;
       continue;
     }
     if (isBang(arg)) {
-      out[count++] = token(Bang, arg);
+      token(Bang, arg);
       continue;
     }
     if (!isOptionLike(arg)) {
-      out[count++] = token(Value, arg);
+      token(Value, arg);
       continue;
     }
     const core = coreOptionTokens.get(arg.value);
     if (core !== undefined) {
-      out[count++] = token(core, arg);
+      token(core, arg);
       const next = args[index + 1];
       switch (core) {
         case MatchFlag:
-          if (next) {
-            matches.push({ name: next.value, options: catalog.matchOptions(next.value), owner: { kind: "match", index: matches.length } });
-            loaded = target ? [target, ...[...matches].reverse()] : [...matches].reverse();
-          }
+          if (next) loaded.matches.push(catalog.matchOptions(next.value));
           forced = 1;
           break;
         case Jump:
-          if (next) {
-            target = { name: next.value, options: catalog.targetOptions(next.value), owner: { kind: "target" } };
-            loaded = [target, ...[...matches].reverse()];
-          }
+          if (next) loaded.target = catalog.targetOptions(next.value);
           forced = 1;
           break;
         case Protocol:
@@ -179,7 +255,7 @@ export function classifyArgs(args: readonly ArgToken[], catalog: ExtensionCatalo
       const implicit = implicitLoaded ?? catalog.implicitMatch(protocol);
       const options = implicit === undefined ? null : catalog.matchOptions(implicit);
       if (implicit !== undefined && options) {
-        resolution = resolveOption(optionName, [{ name: implicit, options, owner: { kind: "implicit-match", module: implicit } }]);
+        resolution = resolveImplicit(optionName, implicit, options);
         if (resolution !== undefined) implicitLoaded = implicit;
       }
     }
@@ -193,8 +269,15 @@ export function classifyArgs(args: readonly ArgToken[], catalog: ExtensionCatalo
     if (owner === undefined) {
       // Options of an extension we do not know take every following plain word, so the
       // rule still round-trips; the model reports the option as unknown.
-      if (!classified.ambiguous) owner = loaded.find((extension) => extension.options === null)?.owner;
-      owner ??= { kind: "none" };
+      if (!classified.ambiguous) {
+        for (let position = 0; position < loaded.count; position++) {
+          if (loaded.tableAt(position) === null) {
+            owner = loaded.ownerAt(position);
+            break;
+          }
+        }
+      }
+      owner ??= NO_OWNER;
       classified.greedy = true;
       arity = 0;
       while (index + 1 + arity < args.length) {
@@ -204,10 +287,7 @@ export function classifyArgs(args: readonly ArgToken[], catalog: ExtensionCatalo
       }
     }
     classified.owner = owner;
-    out[count++] = classified;
     forced = arity ?? 0;
   }
-  out.length = count;
-  return out;
+  return args as unknown as ClassifiedToken[];
 }
-

@@ -50,13 +50,19 @@ function parseCounters(text: string, column: number): CountersSyntax | undefined
   return { packets: BigInt(match[1]!), bytes: BigInt(match[2]!), column };
 }
 
-/** Splits on space and TAB like strtok(…, " \t\n"), keeping columns. */
-function splitPlain(line: string, from: number): ArgToken[] {
+const isSeparator = (code: number): boolean => code === 0x20 || code === 0x09 || code === 0x0a;
+
+/** Splits on space and TAB like strtok(…, " \t\n"), keeping columns; at most `limit` words. */
+function splitPlain(line: string, from: number, limit: number): ArgToken[] {
   const out: ArgToken[] = [];
-  const re = /[^ \t\n]+/g;
-  re.lastIndex = from;
-  for (let m = re.exec(line); m; m = re.exec(line)) {
-    out.push(argToken(m[0], m.index, m.index + m[0].length, false));
+  const length = line.length;
+  let index = from;
+  while (index < length && out.length < limit) {
+    while (index < length && isSeparator(line.charCodeAt(index))) index++;
+    if (index === length) break;
+    const start = index;
+    while (index < length && !isSeparator(line.charCodeAt(index))) index++;
+    out.push(argToken(line.slice(start, index), start, index, false));
   }
   return out;
 }
@@ -74,12 +80,12 @@ export function parseLine(line: string, catalog: ExtensionCatalog): LineSyntax {
   const first = line.charCodeAt(0);
   if (first === 0x23 /* # */) return { kind: "comment", text: line };
   if (first === 0x2a /* * */) {
-    const name = splitPlain(line, 1)[0];
+    const name = splitPlain(line, 1, 1)[0];
     if (!name || name.start !== 1) return { kind: "error", problem: { kind: "bad-table-line", column: 1 } };
     return { kind: "table", name: name.value, column: 1 };
   }
   if (first === 0x3a /* : */) {
-    const parts = splitPlain(line, 1);
+    const parts = splitPlain(line, 1, 3);
     const name = parts[0];
     if (!name || name.start !== 1) {
       return { kind: "error", problem: { kind: "bad-chain-line", column: 1, reason: "missing-name" } };

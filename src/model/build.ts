@@ -2,21 +2,22 @@
 // (declarations, -N/-X/-F/-I/-D/-P/-E) the way iptables-restore loads a table.
 
 import {
-  MAX_ARGS, MAX_LINE_BYTES, MAX_TOKEN_BYTES, parseLine, splitLines,
-  type ArgToken, type CommandSyntax, type CountersSyntax, type LineProblem, type LineSyntax, type RuleItemSyntax,
+  MAX_ARGS, MAX_LINE_BYTES, MAX_TOKEN_BYTES, parseLine,
+  type ArgToken, type CommandSyntax, type CoreOptionName, type CountersSyntax, type LineProblem, type LineSyntax, type RuleItemSyntax,
 } from "../../grammar/index.js";
-import { diagnostic, type Diagnostic } from "../diagnostics.js";
-import { parseAddressMask } from "./addresses.js";
+import { diagnostic, type Diagnostic, type DiagnosticPosition } from "../diagnostics.js";
+import { parseAddressMask, type AddressProblem } from "./addresses.js";
 import { isValidInterface } from "./codecs.js";
 import {
-  extensionCatalog, findOptionSpec, MATCH_ALIASES, matchSpecs, targetSpecs, VERDICTS, type ExtensionSpec, type OptionSpec,
+  extensionCatalog, findOptionSpec, MATCH_ALIASES, matchSpecs, targetSpecs, VERDICT_NAMES, type ExtensionSpec, type OptionSpec,
 } from "./extensions.js";
 import type { Codec, Decoded } from "./codecs.js";
+import { freezeDeep, frozenOptions, Interner, negatablePair, NO_MATCHES, type SharedValue } from "./intern.js";
 import { parseProtocol } from "./protocols.js";
 import {
   BUILTIN_CHAINS, TABLE_NAMES,
   type AddressMask, type Chain, type Counters, type ExtensionOption, type Family, type MatchModule, type Negatable,
-  type Policy, type Rule, type Ruleset, type Table, type TableName, type Target,
+  type OptionValue, type Policy, type ProtocolSpec, type Rule, type Ruleset, type Table, type TableName, type Target,
 } from "./types.js";
 
 export interface ParseOptions {
@@ -47,10 +48,43 @@ interface TableState {
 }
 
 function toCounters(c: CountersSyntax | undefined): Counters | undefined {
-  return c ? { packets: c.packets.toString(), bytes: c.bytes.toString() } : undefined;
+  if (c === undefined) return undefined;
+  return c.packets === 0n && c.bytes === 0n ? ZERO : { packets: c.packets.toString(), bytes: c.bytes.toString() };
 }
 
-const ZERO: Counters = { packets: "0", bytes: "0" };
+const ZERO: Counters = Object.freeze({ packets: "0", bytes: "0" });
+const FRAGMENT = Object.freeze({ negated: false });
+const NOT_FRAGMENT = Object.freeze({ negated: true });
+
+const CORE_OPTION_BITS: Record<CoreOptionName, number> = {
+  source: 1, destination: 2, "in-interface": 4, "out-interface": 8, protocol: 16,
+};
+
+/** A match or target while its rule is being built: options still come in. */
+interface ModuleDraft {
+  name: string;
+  column: number;
+  implicit: boolean;
+  known: boolean;
+  options: ExtensionOption[];
+  spec: ExtensionSpec | undefined;
+  /** Set for the target, absent for matches. */
+  target: { kind: Target["kind"]; goto: boolean } | undefined;
+  /** One of the options is a new object, so the module cannot equal an earlier one. */
+  fresh: boolean;
+}
+
+type NegatablePair<T> = readonly [Negatable<T>, Negatable<T>];
+
+/** One decoded text; `value` is what rules hold (the kernel's value when it adjusts it). */
+class DecodeEntry implements SharedValue {
+  readonly value: OptionValue;
+  options: SharedValue["options"] = undefined;
+
+  constructor(readonly decoded: Decoded) {
+    this.value = "adjusted" in decoded ? decoded.adjusted : (decoded as OptionValue);
+  }
+}
 
 /** Guesses the family from the header comment or the first address. */
 function detectFamily(text: string): Family {
@@ -68,7 +102,16 @@ export function parseRulesetText(input: string, options: ParseOptions = {}): Par
     builder.report(diagnostic("byte-order-mark", { line: 1, column: 1 }, {}));
     text = text.slice(1);
   }
-  for (const line of splitLines(text)) builder.addLine(line.text, line.number, line.crlf);
+  // The loop of splitLines, without an object per line.
+  const length = text.length;
+  let number = 1;
+  for (let start = 0; start < length; number++) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = length;
+    const crlf = end > start && text.charCodeAt(end - 1) === 0x0d;
+    builder.addLine(text.slice(start, crlf ? end - 1 : end), number, crlf);
+    start = end + 1;
+  }
   return builder.finish();
 }
 
@@ -85,9 +128,15 @@ export class RulesetBuilder {
   private lineErrors = 0;
   private lineNumber = 0;
   private lastLine = 0;
-  /** Decoded values are immutable and repeat a lot (comments, marks, modes): share them. */
-  private readonly valueCache = new Map<Codec, Map<string, Decoded>>();
-  private readonly addressCache = new Map<string, AddressMask | ReturnType<typeof parseAddressMask>>();
+  /** Decoded values per codec and text: the value, or what is wrong with it, shared by every rule that writes it. */
+  private readonly valueCache = new Map<Codec, Map<string, DecodeEntry>>();
+  private readonly interner = new Interner();
+  /** The chain of the previous rule, valid while no chain command ran. */
+  private lastChain: Chain | undefined;
+  private lastChains: Map<string, Chain> | undefined;
+  private readonly addressCache = new Map<string, NegatablePair<AddressMask> | AddressProblem>();
+  private readonly interfaces = new Map<string, NegatablePair<string>>();
+  private readonly protocols = new Map<ProtocolSpec, NegatablePair<ProtocolSpec>>();
 
   constructor(
     private readonly family: Family,
@@ -284,8 +333,7 @@ export class RulesetBuilder {
           continue;
         }
         if (UNMODELLED_TARGETS.has(target.name)) {
-          target.kind = "extension";
-          target.known = false;
+          rule.target = { ...target, kind: "extension", known: false };
           this.report(diagnostic("unknown-target", { line: rule.line, column: target.column, length: target.name.length }, { target: target.name }));
           continue;
         }
@@ -299,38 +347,18 @@ export class RulesetBuilder {
   private command(command: CommandSyntax, counters: CountersSyntax | undefined, text: string, line: number): void {
     const state = this.current!;
     const chainToken = command.operands[0];
+    if (command.kind === "append" || command.kind === "insert") return this.addRules(state, command, chainToken, counters, text, line);
     const chainName = chainToken?.value;
     const chainAt = chainToken ? { line, column: chainToken.start + 1, length: chainToken.value.length } : { line, column: 1 };
     const statements = state.table.statements;
     const getChain = (): Chain | undefined => {
-      const chain = chainName === undefined ? undefined : state.chains.get(chainName);
-      if (!chain && chainName !== undefined) this.report(diagnostic("undeclared-chain", chainAt, { chain: chainName }));
+      const chain = this.chainNamed(state, chainToken, line);
+      // Chain commands change what names mean.
+      this.lastChain = undefined;
       return chain;
     };
+    this.lastChain = undefined;
     switch (command.kind) {
-      case "append":
-      case "insert": {
-        const chain = getChain();
-        if (!chain) return;
-        const errorsBefore = this.lineErrors;
-        const rules = this.buildRules(command, counters, text, line, state.table.name, chain.name);
-        if (this.lenient && this.lineErrors > errorsBefore) return;
-        if (rules.length === 0) return;
-        if (rules[0]!.counters) this.ruleset.hasRuleCounters = true;
-        if (command.kind === "append") {
-          for (const rule of rules) chain.rules.push(rule);
-        } else {
-          const positionToken = command.operands[1];
-          const position = positionToken ? Number(positionToken.value) : 1;
-          if (position < 1 || position > chain.rules.length + 1) {
-            this.report(diagnostic("rule-not-found", { line, column: positionToken!.start + 1 }, { chain: chain.name, position }));
-            return;
-          }
-          chain.rules.splice(position - 1, 0, ...rules);
-        }
-        statements.push(rules[0]!);
-        return;
-      }
       case "delete":
       case "replace": {
         const chain = getChain();
@@ -450,7 +478,10 @@ export class RulesetBuilder {
             for (const rule of c.rules) rule.chain = newName;
             renamed.set(newName, c);
           } else renamed.set(name, c);
-          for (const rule of c.rules) if (rule.target?.name === chainName && rule.target.kind === "chain") rule.target.name = newName;
+          for (const rule of c.rules) {
+            const t = rule.target;
+            if (t?.name === chainName && t.kind === "chain") rule.target = { ...t, name: newName };
+          }
         }
         state.chains = renamed;
         return;
@@ -462,78 +493,137 @@ export class RulesetBuilder {
     }
   }
 
+  private addRules(
+    state: TableState, command: CommandSyntax, chainToken: ArgToken | undefined, counters: CountersSyntax | undefined, text: string, line: number,
+  ): void {
+    const chain = this.chainNamed(state, chainToken, line);
+    if (!chain) return;
+    const statements = state.table.statements;
+    const errorsBefore = this.lineErrors;
+    const rules = this.buildRules(command, counters, text, line, state.table.name, chain.name);
+    if (this.lenient && this.lineErrors > errorsBefore) return;
+    if (rules.length === 0) return;
+    if (rules[0]!.counters) this.ruleset.hasRuleCounters = true;
+    if (command.kind === "append") {
+      for (const rule of rules) chain.rules.push(rule);
+    } else {
+      const positionToken = command.operands[1];
+      const position = positionToken ? Number(positionToken.value) : 1;
+      if (position < 1 || position > chain.rules.length + 1) {
+        this.report(diagnostic("rule-not-found", { line, column: positionToken!.start + 1 }, { chain: chain.name, position }));
+        return;
+      }
+      chain.rules.splice(position - 1, 0, ...rules);
+    }
+    statements.push(rules[0]!);
+  }
+
+  /** The chain a command names, reported when undeclared; consecutive rules mostly name the same one. */
+  private chainNamed(state: TableState, token: ArgToken | undefined, line: number): Chain | undefined {
+    if (token === undefined) return undefined;
+    const name = token.value;
+    const last = this.lastChain;
+    if (last !== undefined && last.name === name && this.lastChains === state.chains) return last;
+    const chain = state.chains.get(name);
+    if (!chain) {
+      this.report(diagnostic("undeclared-chain", { line, column: token.start + 1, length: name.length }, { chain: name }));
+      return undefined;
+    }
+    this.lastChain = chain;
+    this.lastChains = state.chains;
+    return chain;
+  }
+
   /** One command may expand into several rules (`-s a,b`), as iptables does. */
   private buildRules(
     command: CommandSyntax, counters: CountersSyntax | undefined, text: string, line: number, table: TableName, chain: string,
   ): Rule[] {
-    for (const item of command.items) {
+    const items = command.items;
+    for (const item of items) {
       if (item.kind === "family" && (item.family === 4 ? "ipv4" : "ipv6") !== this.family) {
         this.report(diagnostic("other-family-rule", { line, column: item.optionToken.start + 1 }, { family: item.family === 4 ? "ipv4" : "ipv6" }));
         return [];
       }
     }
-    const rule: Rule = {
-      kind: "rule", table, chain, position: 0, line, text, counters: toCounters(counters),
-      command: command.kind === "insert" ? "insert" : "append", matches: [],
-    };
-    const at = (token: ArgToken, length = token.end - token.start) => ({ line, column: token.start + 1, length });
-    const sources: AddressMask[] = [];
-    const destinations: AddressMask[] = [];
-    const explicitMatches: MatchModule[] = [];
-    const seenCore = new Set<string>();
+    let ruleCounters = toCounters(counters);
+    let source: Negatable<AddressMask> | undefined;
+    let destination: Negatable<AddressMask> | undefined;
+    let sources: NegatablePair<AddressMask>[] | undefined;
+    let destinations: NegatablePair<AddressMask>[] | undefined;
+    let inInterface: Negatable<string> | undefined;
+    let outInterface: Negatable<string> | undefined;
+    let protocol: Negatable<ProtocolSpec> | undefined;
+    let fragment: { negated: boolean } | undefined;
+    let familyOnly: Family | undefined;
+    let target: ModuleDraft | undefined;
+    const matches: ModuleDraft[] = [];
+    const explicitMatches: ModuleDraft[] = [];
+    let seenCore = 0;
     let ownFamily = true;
-    for (const item of command.items) {
+    for (const item of items) {
       switch (item.kind) {
         case "core": {
-          if (seenCore.has(item.option)) {
-            this.report(diagnostic("duplicate-option", at(item.optionToken), { option: item.optionToken.value }));
+          const bit = CORE_OPTION_BITS[item.option];
+          if ((seenCore & bit) !== 0) {
+            this.report(diagnostic("duplicate-option", this.at(item.optionToken, line), { option: item.optionToken.value }));
             continue;
           }
-          seenCore.add(item.option);
+          seenCore |= bit;
           const negated = item.negation !== undefined;
           const value = item.value.value;
           switch (item.option) {
             case "source":
             case "destination": {
-              const list = item.option === "source" ? sources : destinations;
-              for (const part of value.split(",")) {
-                const parsed = this.address(part);
-                if (typeof parsed === "string") {
-                  const otherFamily = parseAddressMask(part, this.family === "ipv4" ? "ipv6" : "ipv4");
-                  if (typeof otherFamily !== "string") {
-                    this.report(diagnostic("family-mismatch", at(item.value), { value: part, family: this.family }));
-                  } else {
-                    this.report(diagnostic("bad-address", at(item.value), { value: part, reason: parsed }));
-                  }
-                  continue;
+              let first: NegatablePair<AddressMask> | undefined;
+              let list: NegatablePair<AddressMask>[] | undefined;
+              if (value.indexOf(",") < 0) {
+                first = this.checkedAddress(value, item.value, line);
+              } else {
+                list = [];
+                for (const part of value.split(",")) {
+                  const parsed = this.checkedAddress(part, item.value, line);
+                  if (parsed !== undefined) list.push(parsed);
                 }
-                list.push(parsed);
+                first = list[0];
               }
-              if (list.length > 0) {
-                const first = { negated, value: list[0]! };
-                if (item.option === "source") rule.source = first;
-                else rule.destination = first;
+              const negatable = first === undefined ? undefined : first[negated ? 1 : 0];
+              if (item.option === "source") {
+                sources = list;
+                if (negatable) source = negatable;
+              } else {
+                destinations = list;
+                if (negatable) destination = negatable;
               }
               break;
             }
             case "in-interface":
             case "out-interface": {
               if (!isValidInterface(value)) {
-                this.report(diagnostic("bad-interface", at(item.value), { value }));
+                this.report(diagnostic("bad-interface", this.at(item.value, line), { value }));
                 break;
               }
-              const iface: Negatable<string> = { negated, value };
-              if (item.option === "in-interface") rule.inInterface = iface;
-              else rule.outInterface = iface;
+              let pair = this.interfaces.get(value);
+              if (pair === undefined) {
+                pair = negatablePair(value);
+                this.interfaces.set(value, pair);
+              }
+              const iface = pair[negated ? 1 : 0];
+              if (item.option === "in-interface") inInterface = iface;
+              else outInterface = iface;
               break;
             }
             case "protocol": {
-              const protocol = parseProtocol(value);
-              if (!protocol) {
-                this.report(diagnostic("bad-protocol", at(item.value), { value }));
+              const spec = parseProtocol(value);
+              if (!spec) {
+                this.report(diagnostic("bad-protocol", this.at(item.value, line), { value }));
                 break;
               }
-              rule.protocol = { negated, value: protocol };
+              let pair = this.protocols.get(spec);
+              if (pair === undefined) {
+                pair = negatablePair(spec);
+                this.protocols.set(spec, pair);
+              }
+              protocol = pair[negated ? 1 : 0];
               break;
             }
             default: {
@@ -544,45 +634,48 @@ export class RulesetBuilder {
           break;
         }
         case "fragment":
-          rule.fragment = { negated: item.negation !== undefined };
+          fragment = item.negation !== undefined ? NOT_FRAGMENT : FRAGMENT;
           break;
         case "match": {
-          const name = MATCH_ALIASES[item.name.value] ?? item.name.value;
-          const known = matchSpecs.has(name);
-          const module: MatchModule = { name, column: item.optionToken.start + 1, implicit: false, known, options: [] };
+          const written = item.name.value;
+          const spec = matchSpecs.get(MATCH_ALIASES.get(written) ?? written);
+          const module: ModuleDraft = {
+            name: spec ? spec.name : written, column: item.optionToken.start + 1, implicit: false, known: spec !== undefined,
+            options: [], spec, target: undefined, fresh: false,
+          };
           explicitMatches.push(module);
-          rule.matches.push(module);
-          if (!known) {
-            this.report(diagnostic("unknown-match", at(item.name), { module: item.name.value }));
-          }
+          matches.push(module);
+          if (!spec) this.report(diagnostic("unknown-match", this.at(item.name, line), { module: written }));
           break;
         }
         case "jump":
         case "goto": {
-          if (rule.target) {
-            this.report(diagnostic("duplicate-option", at(item.optionToken), { option: item.optionToken.value }));
+          if (target) {
+            this.report(diagnostic("duplicate-option", this.at(item.optionToken, line), { option: item.optionToken.value }));
             break;
           }
-          rule.target = this.makeTarget(item.target, item.kind === "goto");
+          target = this.targetDraft(item.target, item.kind === "goto");
           break;
         }
         case "option": {
           const owner = item.owner;
-          let module: MatchModule | Target | undefined;
+          let module: ModuleDraft | undefined;
           switch (owner.kind) {
             case "match":
               module = explicitMatches[owner.index];
               break;
             case "implicit-match": {
-              module = rule.matches.find((m) => m.implicit && m.name === owner.module);
+              module = matches.find((m) => m.implicit && m.name === owner.module);
               if (!module) {
-                module = { name: owner.module, column: 0, implicit: true, known: true, options: [] };
-                rule.matches.push(module);
+                module = {
+                  name: owner.module, column: 0, implicit: true, known: true, options: [], spec: matchSpecs.get(owner.module), target: undefined, fresh: false,
+                };
+                matches.push(module);
               }
               break;
             }
             case "target":
-              module = rule.target;
+              module = target;
               break;
             case "none":
               module = undefined;
@@ -595,30 +688,30 @@ export class RulesetBuilder {
           if (!module) {
             this.report(
               item.ambiguous
-                ? diagnostic("ambiguous-option", at(item.optionToken), { option: item.optionToken.value })
-                : diagnostic("unknown-option", at(item.optionToken), { option: item.optionToken.value }),
+                ? diagnostic("ambiguous-option", this.at(item.optionToken, line), { option: item.optionToken.value })
+                : diagnostic("unknown-option", this.at(item.optionToken, line), { option: item.optionToken.value }),
             );
             break;
           }
-          if (module.known && "implicit" in module && module.name === "multiport" && !rule.protocol) {
+          if (module.known && module.target === undefined && module.name === "multiport" && !protocol) {
             // libxt_multiport checks the protocol while parsing its option, so order matters.
-            this.report(diagnostic("option-needs-protocol", at(item.optionToken), { option: item.optionToken.value, module: "multiport" }));
+            this.report(diagnostic("option-needs-protocol", this.at(item.optionToken, line), { option: item.optionToken.value, module: "multiport" }));
           }
           const option = this.decodeOption(module, item, line, text);
           if (option) {
             if (module.known && module.options.some((o) => o.name === option.name)) {
-              this.report(diagnostic("duplicate-option", at(item.optionToken), { option: item.optionToken.value }));
+              this.report(diagnostic("duplicate-option", this.at(item.optionToken, line), { option: item.optionToken.value }));
             } else module.options.push(option);
           }
           break;
         }
         case "set-counters":
-          rule.counters = { packets: item.packets.value, bytes: item.bytes.value };
+          ruleCounters = { packets: item.packets.value, bytes: item.bytes.value };
           break;
         case "family": {
           const wanted: Family = item.family === 4 ? "ipv4" : "ipv6";
           if (wanted !== this.family) ownFamily = false;
-          rule.familyOnly = wanted;
+          familyOnly = wanted;
           break;
         }
         default: {
@@ -627,107 +720,154 @@ export class RulesetBuilder {
         }
       }
     }
+    const rule: Rule = {
+      kind: "rule", table, chain, position: 0, line, text, counters: ruleCounters,
+      command: command.kind === "insert" ? "insert" : "append",
+      source, destination, inInterface, outInterface, protocol, fragment,
+      matches: this.sealMatches(matches),
+      target: target && {
+        kind: target.target!.kind, name: target.name, goto: target.target!.goto, column: target.column, known: target.known,
+        options: frozenOptions(target.options),
+      },
+      familyOnly,
+    };
     this.checkProtocols(rule, line);
     this.checkKernelConstraints(rule, table, line);
     if (!ownFamily) {
       this.report(diagnostic("other-family-rule", { line, column: 1 }, { family: rule.familyOnly! }));
       return [];
     }
-    if (sources.length <= 1 && destinations.length <= 1) return [rule];
+    if ((sources === undefined || sources.length <= 1) && (destinations === undefined || destinations.length <= 1)) return [rule];
     const out: Rule[] = [];
-    for (const source of sources.length ? sources : [undefined]) {
-      for (const destination of destinations.length ? destinations : [undefined]) {
+    for (const s of sources?.length ? sources : [undefined]) {
+      for (const d of destinations?.length ? destinations : [undefined]) {
         out.push({
           ...rule,
-          source: source ? { negated: rule.source!.negated, value: source } : undefined,
-          destination: destination ? { negated: rule.destination!.negated, value: destination } : undefined,
+          source: s ? s[rule.source!.negated ? 1 : 0] : undefined,
+          destination: d ? d[rule.destination!.negated ? 1 : 0] : undefined,
         });
       }
     }
     return out;
   }
 
-  private makeTarget(token: ArgToken, goto: boolean): Target {
-    const name = token.value;
-    const column = token.start + 1;
-    if (!goto && (VERDICTS as readonly string[]).includes(name)) {
-      return { kind: "verdict", name, goto, column, known: true, options: [] };
+  private at(token: ArgToken, line: number): DiagnosticPosition {
+    return { line, column: token.start + 1, length: token.end - token.start };
+  }
+
+  /** An address of -s/-d, or undefined after reporting why it is not one. */
+  private checkedAddress(part: string, token: ArgToken, line: number): NegatablePair<AddressMask> | undefined {
+    const parsed = this.address(part);
+    if (typeof parsed !== "string") return parsed;
+    const otherFamily = parseAddressMask(part, this.family === "ipv4" ? "ipv6" : "ipv4");
+    if (typeof otherFamily !== "string") {
+      this.report(diagnostic("family-mismatch", this.at(token, line), { value: part, family: this.family }));
+    } else {
+      this.report(diagnostic("bad-address", this.at(token, line), { value: part, reason: parsed }));
     }
-    const state = this.current!;
-    const chain = state.chains.get(name);
-    if (goto || (chain && !chain.builtin)) return { kind: "chain", name, goto, column, known: true, options: [] };
-    if (targetSpecs.has(name)) return { kind: "extension", name, goto, column, known: true, options: [] };
-    // Resolved at COMMIT: a chain declared later, an unmodelled extension, or an error.
-    return { kind: "chain", name, goto, column, known: true, options: [] };
+    return undefined;
+  }
+
+  private sealMatches(drafts: readonly ModuleDraft[]): MatchModule[] {
+    switch (drafts.length) {
+      case 0:
+        return NO_MATCHES;
+      case 1:
+        return [this.sealMatch(drafts[0]!)];
+      case 2:
+        return [this.sealMatch(drafts[0]!), this.sealMatch(drafts[1]!)];
+      case 3:
+        return [this.sealMatch(drafts[0]!), this.sealMatch(drafts[1]!), this.sealMatch(drafts[2]!)];
+      default:
+        return drafts.map((d) => this.sealMatch(d));
+    }
+  }
+
+  private sealMatch(d: ModuleDraft): MatchModule {
+    return this.interner.module(d.name, d.column, d.implicit, d.known, d.options, d.fresh);
+  }
+
+  private targetDraft(token: ArgToken, goto: boolean): ModuleDraft {
+    const written = token.value;
+    const column = token.start + 1;
+    const draft = (kind: Target["kind"], name: string, spec?: ExtensionSpec): ModuleDraft =>
+      ({ name, column, implicit: false, known: true, options: [], spec, target: { kind, goto }, fresh: false });
+    if (goto) return draft("chain", written);
+    const verdict = VERDICT_NAMES.get(written);
+    if (verdict !== undefined) return draft("verdict", verdict);
+    const spec = targetSpecs.get(written);
+    // A user chain may have the name of a target extension; any other name is a chain,
+    // checked at COMMIT (it may be declared later, or be an unmodelled extension).
+    if (!spec) return draft("chain", written);
+    const chain = this.current!.chains.get(written);
+    return chain && !chain.builtin ? draft("chain", chain.name) : draft("extension", spec.name, spec);
   }
 
   private decodeOption(
-    module: MatchModule | Target, item: Extract<RuleItemSyntax, { kind: "option" }>, line: number, text: string,
+    module: ModuleDraft, item: Extract<RuleItemSyntax, { kind: "option" }>, line: number, text: string,
   ): ExtensionOption | undefined {
     const written = item.optionToken.value;
-    const args = item.values.map((v) => v.value);
+    const values = item.values;
     const negated = item.negation !== undefined;
     const column = (item.negation ?? item.optionToken).start + 1;
-    const raw = (): ExtensionOption => ({
-      name: written.replace(/^--?/, ""),
-      written,
-      negated,
-      value: { kind: "raw", args, source: sourceOf(item.values, text) },
-      column,
-    });
-    const spec: ExtensionSpec | undefined =
-      "goto" in module ? (module.kind === "extension" ? targetSpecs.get(module.name) : undefined) : matchSpecs.get(module.name);
-    if (!spec || !module.known) return raw();
+    const spec = module.spec;
+    if (!spec || !module.known) return rawOption(module, item, text);
     const optionSpec = findOptionSpec(spec, item.resolvedName ?? written);
     if (!optionSpec) {
       this.report(diagnostic("unknown-option", { line, column: item.optionToken.start + 1, length: written.length }, { option: written }));
       return undefined;
     }
+    if (values.length < optionSpec.arity) {
+      // The option is the last word of the line: iptables says it "requires an argument".
+      this.report(diagnostic("syntax", { line, column: text.length + 1 }, { found: "unexpected end of line", expected: "a value" }));
+      return undefined;
+    }
     if (negated && !optionSpec.negatable) {
       this.report(diagnostic("option-not-negatable", { line, column, length: written.length }, { option: written }));
     }
-    const decoded = this.decodeCached(optionSpec, args);
+    const entry = this.decodeCached(optionSpec, values);
+    const decoded = entry.decoded;
     if ("adjusted" in decoded) {
-      const first = item.values[0] ?? item.optionToken;
+      const first = values[0] ?? item.optionToken;
       this.report(diagnostic("value-adjusted", { line, column: first.start + 1, length: first.end - first.start }, { option: written, reason: decoded.warning }));
-      return { name: optionSpec.name, written, negated, value: decoded.adjusted, column };
-    }
-    if ("error" in decoded) {
-      const first = item.values[0] ?? item.optionToken;
-      const last = item.values[item.values.length - 1] ?? item.optionToken;
+    } else if ("error" in decoded) {
+      const first = values[0] ?? item.optionToken;
+      const last = values[values.length - 1] ?? item.optionToken;
       this.report(
         diagnostic(
           "bad-value",
           { line, column: first.start + 1, length: last.end - first.start },
-          { option: written, value: args.join(" "), expected: decoded.error || optionSpec.codec.expected },
+          { option: written, value: values.map((v) => v.value).join(" "), expected: decoded.error || optionSpec.codec.expected },
         ),
       );
-      return raw();
+      return rawOption(module, item, text);
     }
-    return { name: optionSpec.name, written, negated, value: decoded, column };
+    const option = this.interner.option(entry, optionSpec.name, written, negated, column);
+    if (this.interner.fresh) module.fresh = true;
+    return option;
   }
 
-  private decodeCached(optionSpec: OptionSpec, args: string[]): Decoded {
+  private decodeCached(optionSpec: OptionSpec, values: readonly ArgToken[]): DecodeEntry {
     let cache = this.valueCache.get(optionSpec.codec);
     if (!cache) {
       cache = new Map();
       this.valueCache.set(optionSpec.codec, cache);
     }
-    const key = args.length === 1 ? args[0]! : args.join("\0");
-    let decoded = cache.get(key);
-    if (decoded === undefined) {
-      decoded = optionSpec.codec.decode(args, { family: this.family });
-      if (cache.size > 50_000) cache.clear();
-      cache.set(key, decoded);
+    const key = values.length === 1 ? values[0]!.value : values.map((v) => v.value).join("\0");
+    let entry = cache.get(key);
+    if (entry === undefined) {
+      const decoded = freezeDeep(optionSpec.codec.decode(values.map((v) => v.value), { family: this.family }));
+      entry = new DecodeEntry(decoded);
+      cache.set(key, entry);
     }
-    return decoded;
+    return entry;
   }
 
-  private address(text: string): ReturnType<typeof parseAddressMask> {
+  private address(text: string): NegatablePair<AddressMask> | AddressProblem {
     let parsed = this.addressCache.get(text);
     if (parsed === undefined) {
-      parsed = parseAddressMask(text, this.family);
-      if (this.addressCache.size > 50_000) this.addressCache.clear();
+      const mask = parseAddressMask(text, this.family);
+      parsed = typeof mask === "string" ? mask : negatablePair(Object.freeze(mask));
       this.addressCache.set(text, parsed);
     }
     return parsed;
@@ -779,6 +919,19 @@ export class RulesetBuilder {
     this.diagnostics.sort((a, b) => a.line - b.line || a.column - b.column);
     return { ruleset: this.ruleset, diagnostics: this.diagnostics, skippedLines: this.skippedLines };
   }
+}
+
+/** An option kept as written: of an unknown module or target, or with a value that does not decode. */
+function rawOption(module: ModuleDraft, item: Extract<RuleItemSyntax, { kind: "option" }>, text: string): ExtensionOption {
+  module.fresh = true;
+  const written = item.optionToken.value;
+  return {
+    name: written.replace(/^--?/, ""),
+    written,
+    negated: item.negation !== undefined,
+    value: { kind: "raw", args: item.values.map((v) => v.value), source: sourceOf(item.values, text) },
+    column: (item.negation ?? item.optionToken).start + 1,
+  };
 }
 
 /** The arguments exactly as written (quotes included), so unmodelled options print back as they came. */

@@ -38,6 +38,8 @@ export const flag: Codec = {
 export const quotedString = (maxBytes = 255): Codec => ({
   expected: `a string of at most ${maxBytes} bytes`,
   decode: ([text]) => {
+    // A UTF-16 unit is at most 3 UTF-8 bytes: short strings need no encoding to be measured.
+    if (text!.length * 3 <= maxBytes) return { kind: "string", value: text! };
     const bytes = Buffer.from(text!, "utf8");
     if (bytes.length <= maxBytes) return { kind: "string", value: text! };
     // The kernel keeps the first maxBytes bytes and says nothing; iptscope says it.

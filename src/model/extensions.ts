@@ -308,13 +308,15 @@ export const matchSpecs: ReadonlyMap<string, ExtensionSpec> = new Map(
 );
 
 /** `-m` names that load another extension (iptables aliases and revisions). */
-export const MATCH_ALIASES: Record<string, string> = { icmpv6: "icmp6", "ipv6-icmp": "icmp6" };
+export const MATCH_ALIASES: ReadonlyMap<string, string> = new Map([["icmpv6", "icmp6"], ["ipv6-icmp", "icmp6"]]);
 
 // ---------------------------------------------------------------------------------------
 // Targets
 
 export const VERDICTS = ["ACCEPT", "DROP", "RETURN", "QUEUE"] as const;
 export type Verdict = (typeof VERDICTS)[number];
+/** Each verdict keyed by its spelling, to give rules the one shared string. */
+export const VERDICT_NAMES: ReadonlyMap<string, Verdict> = new Map(VERDICTS.map((v) => [v, v]));
 
 const REJECT_V4: Record<string, string> = {
   "icmp-net-unreachable": "icmp-net-unreachable", "net-unreach": "icmp-net-unreachable",
@@ -638,7 +640,7 @@ const targetSyntax = new Map([...targetSpecs].map(([name, spec]) => [name, optio
 const NO_OPTIONS: OptionSyntax[] = [];
 
 export const extensionCatalog: ExtensionCatalog = {
-  matchOptions: (module) => matchSyntax.get(MATCH_ALIASES[module] ?? module) ?? null,
-  targetOptions: (target) => targetSyntax.get(target) ?? ((VERDICTS as readonly string[]).includes(target) ? NO_OPTIONS : null),
+  matchOptions: (module) => matchSyntax.get(MATCH_ALIASES.get(module) ?? module) ?? null,
+  targetOptions: (target) => targetSyntax.get(target) ?? (VERDICT_NAMES.has(target) ? NO_OPTIONS : null),
   implicitMatch: (protocol) => IMPLICIT[protocol.toLowerCase()],
 };

@@ -29,16 +29,17 @@ export function parseProtocol(text: string): ProtocolSpec | undefined {
   return spec;
 }
 
+/** Frozen: rules share them. */
 function lookupProtocol(text: string): ProtocolSpec | undefined {
   const lower = text.toLowerCase();
   if (/^\d+$/.test(lower)) {
     const number = Number(lower);
     if (number > 255) return undefined;
-    return { name: byNumber.get(number) ?? String(number), number };
+    return Object.freeze({ name: byNumber.get(number) ?? String(number), number });
   }
   const number = byName.get(lower);
   if (number === undefined) return undefined;
-  return { name: number === 0 ? "all" : byNumber.get(number) ?? lower, number };
+  return Object.freeze({ name: number === 0 ? "all" : byNumber.get(number) ?? lower, number });
 }
 
 export function protocolNumber(spec: ProtocolSpec): number | undefined {

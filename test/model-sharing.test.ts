@@ -1,0 +1,70 @@
+// The builder shares one frozen object between rules for equal values: nothing may change
+// them, and equal values on different rules are the same object.
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseRuleset, type Rule } from "../src/index.js";
+import { samplesDir } from "./support/files.js";
+import { generateKubeProxyDump } from "./support/kubegen.js";
+
+const rulesOf = (text: string): Rule[] =>
+  parseRuleset(text).ruleset.tables.flatMap((table) => table.chains.flatMap((chain) => chain.rules));
+
+describe("shared model objects", () => {
+  const rules = rulesOf(generateKubeProxyDump({ services: 30, endpointsPerService: [1, 3], seed: 5, generation: "new", order: "canonical", family: "ipv4" }));
+
+  it("equal protocols, options and matches are one frozen object", () => {
+    const tcp = rules.filter((r) => r.protocol?.value.name === "tcp" && !r.protocol.negated);
+    expect(tcp.length).toBeGreaterThan(10);
+    expect(new Set(tcp.map((r) => r.protocol)).size).toBe(1);
+    expect(Object.isFrozen(tcp[0]!.protocol)).toBe(true);
+    expect(Object.isFrozen(tcp[0]!.protocol!.value)).toBe(true);
+
+    const masquerading = rules.filter((r) => r.chain === "KUBE-POSTROUTING" && r.matches.some((m) => m.name === "mark"));
+    const marks = masquerading.flatMap((r) => r.matches.filter((m) => m.name === "mark"));
+    expect(marks.length).toBeGreaterThan(0);
+    for (const match of rules.flatMap((r) => r.matches)) {
+      expect(Object.isFrozen(match)).toBe(true);
+      expect(Object.isFrozen(match.options)).toBe(true);
+      for (const option of match.options) expect(Object.isFrozen(option) && Object.isFrozen(option.value)).toBe(true);
+    }
+    const statistic = rules.flatMap((r) => r.matches).filter((m) => m.name === "statistic");
+    const modes = new Set(statistic.map((m) => m.options.find((o) => o.name === "mode")?.value));
+    expect(statistic.length).toBeGreaterThan(modes.size);
+  });
+
+  it("refuses changes instead of changing every rule that holds the object", () => {
+    const match = rules.flatMap((r) => r.matches).find((m) => m.options.length > 0)!;
+    expect(() => {
+      (match.options as unknown as { push(x: unknown): void }).push({});
+    }).toThrow(TypeError);
+    const option = rules.flatMap((r) => r.matches).flatMap((m) => m.options)[0]!;
+    expect(() => {
+      (option as { negated: boolean }).negated = !option.negated;
+    }).toThrow(TypeError);
+  });
+
+  it("rules themselves stay separate objects", () => {
+    const sample = readFileSync(join(samplesDir, "kubeadm-flannel.txt"), "utf8");
+    const all = rulesOf(sample);
+    expect(new Set(all).size).toBe(all.length);
+    expect(Object.isFrozen(all[0])).toBe(false);
+  });
+});
+
+describe("an option missing its argument", () => {
+  const head = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n";
+  for (const [what, rule] of [
+    ["--dport", "-A INPUT -p tcp --dport"],
+    ["--comment", "-A INPUT -m comment --comment"],
+    ["--to-destination", "-A INPUT -p tcp -j DNAT --to-destination"],
+  ] as const) {
+    it(`${what} at the end of the line is a located syntax error, not an exception`, () => {
+      const { diagnostics } = parseRuleset(`${head}${rule}\nCOMMIT\n`);
+      expect(diagnostics.map((d) => [d.kind, d.line, d.column, d.message])).toContainEqual([
+        "syntax", 5, rule.length + 1, "unexpected end of line: expected a value",
+      ]);
+    });
+  }
+});
