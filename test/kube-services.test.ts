@@ -10,6 +10,9 @@ import { createTracer } from "../src/analysis/trace/walk.js";
 import { frontendDestination, protocolNumber } from "../src/analysis/kube/resolve.js";
 import { ClientPicker } from "../src/analysis/kube/clients.js";
 import { frontendLabel, renderServicesText, resolutionText } from "../src/render/services-text.js";
+import { answerWhere, parseWhereTarget, type WhereTarget } from "../src/analysis/kube/where.js";
+import { readServiceMap } from "../src/analysis/kube/structure.js";
+import type { TraceContext } from "../src/analysis/trace/types.js";
 import { sampleFiles } from "./support/files.js";
 
 const samples = new Map(sampleFiles().map((s) => [s.name, s]));
@@ -200,5 +203,50 @@ describe("every sample: the structural reading agrees with the tracer", () => {
     const map = mapOf("docker");
     expect(map.services).toEqual([]);
     expect(map.notes.map((n) => n.kind)).toEqual(["no-kube-proxy-rules"]);
+  });
+});
+
+describe("kube-proxy's other local-traffic detectors and NodePort addresses", () => {
+  const text = (name: string) => samples.get(name)!.text;
+  const where = (dump: string, target: string, context: Partial<TraceContext>) => {
+    const { ruleset } = parseRuleset(dump);
+    const map = readServiceMap(ruleset);
+    const report = answerWhere(ruleset, map, parseWhereTarget(target, ruleset.family) as WhereTarget, {
+      context: defaultContext({ nodeAddresses: map.nodeAddresses, ...context }),
+    });
+    return { map, report };
+  };
+
+  it("--masquerade-all: every client of a cluster IP is masqueraded, pods too", () => {
+    const dump = text("kube-proxy-modern").replace(/ ! -s 100\.64\.0\.0\/16 (-d \S+ -p)/g, " $1");
+    const { map, report } = where(dump, "10.96.0.10:53/udp", { origin: "pod" });
+    const dns = map.services.find((s) => s.name.key === "kube-system/kube-dns:dns")!;
+    expect(dns.frontends[0]!.masquerade).toEqual({ kind: "all", line: 220 });
+    // The "pod traffic" rules of Local services still reveal the cluster CIDR.
+    expect(map.clusterCidrs).toEqual(["100.64.0.0/16"]);
+    expect(report.sourceChosen).toBe("pod-in-cluster-cidr");
+    expect(report.answers[0]!.resolution.endpoints.map((e) => e.masquerade)).toEqual([true, true]);
+  });
+
+  it("an interface detector (! -i cni0): masquerade depends on where the client arrives", () => {
+    const dump = text("kubeadm-flannel").replaceAll("! -s 10.244.0.0/16 ", "! -i cni0 ");
+    const onBridge = where(dump, "10.96.0.10:53/udp", { origin: "pod", inInterface: "cni0" });
+    const dns = onBridge.map.services.find((s) => s.name.key === "kube-system/kube-dns:dns")!;
+    expect(dns.frontends[0]!.masquerade).toEqual({ kind: "not-from-interface", interface: "cni0", line: 148 });
+    expect(onBridge.map.clusterCidrs).toEqual([]);
+    expect(onBridge.report.sourceChosen).toBe("no-cluster-cidr");
+    expect(onBridge.report.answers[0]!.resolution.endpoints.map((e) => e.masquerade)).toEqual([false, false]);
+    const fromOutside = where(dump, "10.96.0.10:53/udp", { origin: "external", inInterface: "eth0" });
+    expect(fromOutside.report.answers[0]!.resolution.endpoints.map((e) => e.masquerade)).toEqual([true, true]);
+  });
+
+  it("--nodeport-addresses: the addresses in the rules are the node's, and NodePorts are traced to them", () => {
+    const dump = text("kubeadm-flannel").replace("-m addrtype --dst-type LOCAL -j KUBE-NODEPORTS", "-d 192.168.1.9/32 -j KUBE-NODEPORTS");
+    const { ruleset } = parseRuleset(dump);
+    const map = resolveServices(ruleset);
+    expect(map.nodeAddresses.map((a) => a.address)).toEqual(["192.168.1.9"]);
+    expect(map.notes).toEqual([]);
+    const http = map.services.find((s) => s.name.key === "ingress-nginx/ingress-nginx:http")!;
+    expect(http.frontends[1]!.resolutions[0]).toMatchObject({ verdict: "dnat", endpoints: [{ address: "10.244.2.7:80", probability: 1 }] });
   });
 });

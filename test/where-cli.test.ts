@@ -82,10 +82,20 @@ describe("where TARGET", () => {
     ]);
   });
 
-  it("shows session affinity honestly: shares are for new clients", () => {
+  it("shows session affinity honestly: shares are for new clients, returning clients stick", () => {
     const result = cli(["where", "10.97.200.5:80", modern]);
-    expect(answers(result.stdout)[0]).toContain("100.64.1.60:8080 50%  ·  100.64.2.61:8080 50%");
-    expect(answers(result.stdout)[0]).toContain("session affinity: a client seen in the last 10800s returns to its endpoint; shares are for new clients");
+    expect(answers(result.stdout)).toEqual([
+      "10.97.200.5:80/tcp  auth/session:http  →  100.64.1.60:8080 50%  ·  100.64.2.61:8080 50%  (masquerade: from off-cluster sources; session affinity 10800s: shares are for new clients)",
+    ]);
+    expect(result.stdout).toContain("    if the client has affinity to 100.64.1.60:8080 (it connected in the last 10800s): → 100.64.1.60:8080 (line 195)\n");
+    expect(result.stdout).toContain("    if the client has affinity to 100.64.2.61:8080 (it connected in the last 10800s): → 100.64.2.61:8080 (line 196)\n");
+  });
+
+  it("shows outcomes that rest on assumptions, with what they depend on", () => {
+    const result = cli(["where", "10.101.33.7:80", join(samplesDir, "calico-kube-proxy.txt")]);
+    expect(result.status).toBe(0);
+    expect(answers(result.stdout)[0]).toContain("uncertain: the shares rest on assumptions, below");
+    expect(result.stdout).toMatch(/\n {4}uncertain: DROP at raw\/cali-PREROUTING #4 \(line 43\), depending on in-interface-unknown cali\+ \(line 41\)/);
   });
 
   it("reads IPv6 targets and dumps", () => {

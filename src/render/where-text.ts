@@ -63,16 +63,14 @@ function notes(answer: WhereAnswer): string[] {
   const list: string[] = [];
   if (resolution.endpoints.length > 0) {
     const masqueraded = resolution.endpoints.every((e) => e.masquerade);
-    list.push(masqueraded ? masqueradedWords(frontend.masquerade) : masqueradeWords(frontend.masquerade));
+    if (resolution.endpoints.some((e) => e.masqueradeUncertain)) list.push("masqueraded in some branches only");
+    else list.push(masqueraded ? masqueradedWords(frontend.masquerade) : masqueradeWords(frontend.masquerade));
   }
   if (frontend.kind !== "clusterIP" && service.externalTrafficPolicy === "Local") list.push("externalTrafficPolicy=Local");
   if (frontend.kind === "clusterIP" && service.internalTrafficPolicy === "Local") list.push("internalTrafficPolicy=Local");
-  if (service.affinity && resolution.endpoints.length > 0) {
-    list.push(`session affinity: a client seen in the last ${service.affinity.seconds}s returns to its endpoint; shares are for new clients`);
-  }
+  if (service.affinity && resolution.endpoints.length > 0) list.push(`session affinity ${service.affinity.seconds}s: shares are for new clients`);
   if (service.name.from === "chain") list.push("no rule comment names this service");
-  const assumptions = new Set(answer.result.outcomes.flatMap((o) => o.uncertain.map((u) => u.message)));
-  if (assumptions.size > 0) list.push(`uncertain: ${[...assumptions][0]}${assumptions.size > 1 ? ` (+${assumptions.size - 1} more, see --verbose)` : ""}`);
+  if (answer.result.outcomes.some((o) => o.uncertain.length > 0)) list.push("uncertain: the shares rest on assumptions, below");
   return list;
 }
 
@@ -83,6 +81,34 @@ function destinationText(answer: WhereAnswer, family: ServiceMap["family"], pale
   const text = resolutionText(answer.service, resolution, palette, "  ·  ");
   const at = top ? decidedAt(top) : undefined;
   return at && resolution.other.length === 1 ? `${text} at ${at}` : text || (top ? fate(top, family) : "no outcome");
+}
+
+const MAX_BRANCH_LINES = 6;
+
+/** Sub-lines for what the shares leave open: session affinity, and outcomes that rest on an assumption. */
+function branchLines(answer: WhereAnswer, family: ServiceMap["family"]): string[] {
+  const lines: string[] = [];
+  const { service } = answer;
+  if (service.affinity && answer.resolution.endpoints.length > 0) {
+    for (const endpoint of service.endpoints) {
+      if (endpoint.affinityLine === undefined || !answer.resolution.endpoints.some((e) => e.address === endpoint.address)) continue;
+      lines.push(`if the client has affinity to ${endpoint.address} (it connected in the last ${service.affinity.seconds}s): → ${endpoint.address} (line ${endpoint.affinityLine})`);
+    }
+  }
+  // Outcomes that rest on an assumption, grouped by what happens; --verbose has every branch.
+  const byFate = new Map<string, { probability: number; questions: Set<string> }>();
+  for (const outcome of answer.result.outcomes) {
+    if (outcome.uncertain.length === 0) continue;
+    const key = fate(outcome, family);
+    const group = byFate.get(key) ?? { probability: 0, questions: new Set<string>() };
+    group.probability += outcome.probability;
+    for (const u of outcome.uncertain) group.questions.add(`${u.kind} ${u.subject}${u.line > 0 ? ` (line ${u.line})` : ""}`);
+    byFate.set(key, group);
+  }
+  const groups = [...byFate].sort((a, b) => b[1].probability - a[1].probability);
+  for (const [what, group] of groups.slice(0, MAX_BRANCH_LINES)) lines.push(`uncertain: ${what}, depending on ${[...group.questions].join("; ")}`);
+  if (groups.length > MAX_BRANCH_LINES) lines.push(`… ${groups.length - MAX_BRANCH_LINES} more uncertain outcomes (--verbose shows every branch)`);
+  return lines.map((l) => `    ${l}`);
 }
 
 function traceBlock(result: TraceResult, palette: Palette): string {
@@ -111,6 +137,7 @@ export function renderWhereText(report: WhereReport, map: ServiceMap, options: W
     const destination = destinationText(answer, family, p);
     lines.push(`${p.cyan(targets[i]!.padEnd(targetWidth))}  ${p.bold(names[i]!.padEnd(nameWidth))}  →  ${destination}${extra.length > 0 ? `  (${extra.join("; ")})` : ""}`);
     if (options.verbose) lines.push(traceBlock(answer.result, p), "");
+    else lines.push(...branchLines(answer, family).map((l) => p.dim(l)));
   });
   if (report.answers.length === 0) {
     const target = formatWhereTarget(report.target, family);

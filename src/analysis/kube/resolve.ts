@@ -42,7 +42,7 @@ export function summarize(result: TraceResult, client: ClientClass, service: Ser
     let share = byAddress.get(address);
     if (!share) {
       const endpoint = service?.endpoints.find((e) => e.address === address);
-      share = { address, probability: 0, masquerade: false };
+      share = { address, probability: 0, masquerade: masqueraded(outcome, masqueradeMark) };
       if (endpoint) {
         share.chain = endpoint.chain;
         if (endpoint.local !== undefined) share.local = endpoint.local;
@@ -50,7 +50,10 @@ export function summarize(result: TraceResult, client: ClientClass, service: Ser
       byAddress.set(address, share);
     }
     share.probability += outcome.probability;
-    share.masquerade ||= masqueraded(outcome, masqueradeMark);
+    if (masqueraded(outcome, masqueradeMark) !== share.masquerade) {
+      share.masquerade = true;
+      share.masqueradeUncertain = true;
+    }
     if (outcome.verdict !== "ACCEPT") {
       share.blocked = {
         verdict: outcome.verdict,

@@ -59,6 +59,8 @@ interface Draft {
   endpointChains: string[];
   localChains?: Set<string>;
   affinity?: { seconds: number; line: number };
+  /** The `--rcheck` rule that sends a returning client back to each endpoint chain. */
+  affinityRules: Map<string, number>;
   externalLocal: boolean;
   internalLocal: boolean;
   noLocalEndpoints: boolean;
@@ -113,6 +115,7 @@ class Reader {
         frontends: new Map(),
         chains: {},
         endpointChains: [],
+        affinityRules: new Map(),
         externalLocal: false,
         internalLocal: false,
         noLocalEndpoints: false,
@@ -295,6 +298,7 @@ class Reader {
     const seconds = affinitySeconds(rule);
     if (seconds !== undefined) {
       draft.affinity ??= { seconds, line: rule.line };
+      if (!draft.affinityRules.has(chain)) draft.affinityRules.set(chain, rule.line);
       return;
     }
     if (local) draft.localChains!.add(chain);
@@ -417,6 +421,8 @@ class Reader {
         this.nameFrom(draft, rule);
         const endpoint: Endpoint = { ...to, chain: chainName, line: rule.line };
         if (localKnown) endpoint.local = draft.localChains?.has(chainName) ?? false;
+        const affinityLine = draft.affinityRules.get(chainName);
+        if (affinityLine !== undefined) endpoint.affinityLine = affinityLine;
         endpoints.push(endpoint);
         break;
       }

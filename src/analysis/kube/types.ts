@@ -58,6 +58,8 @@ export interface Endpoint {
   local?: boolean;
   /** Line of the DNAT rule. */
   line: number;
+  /** Session affinity: the `--rcheck` rule that sends a client seen recently back here. */
+  affinityLine?: number;
 }
 
 /** One endpoint's share of the new connections a client class sends to a frontend. */
@@ -69,6 +71,8 @@ export interface EndpointShare {
   chain?: string;
   /** The connection is marked for masquerading (SNAT to a node address on the way out). */
   masquerade: boolean;
+  /** Some branches masquerade and others do not (an uncertain match decides); `masquerade` is then true. */
+  masqueradeUncertain?: boolean;
   /** What the node finally does with the DNATed packet, when not ACCEPT for every branch. */
   blocked?: { verdict: Verdict; probability: number; uncertain: boolean };
 }
