@@ -10,7 +10,8 @@
 //   the node's INPUT hooks, "forwarded" if it reached the end of POSTROUTING towards a link and was recorded
 //   arriving in the namespace behind it, "dropped" if it reached the node's first hook but neither. Observers
 //   only count; the kernel's verdicts decide. Each record carries the packet's headers as seen at that point and
-//   its conntrack original source port, so NATed packets are tied to the packet that was sent without conntrack;
+//   its conntrack original source port, so a NATed packet is tied to the packet that was sent independently of
+//   `conntrack -L` (the tests check that the two agree);
 // - responses: what the node generated in answer (RST, ICMP errors), recorded then dropped before the ruleset,
 //   so that the rule counters only move for the flow's own packets;
 // and for each flow the rule and policy counter deltas of `iptables-save -c` (flows run one after another).
