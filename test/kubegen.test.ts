@@ -12,26 +12,12 @@ import {
   saveString,
   serviceChainName,
   type Family,
-  type FeatureMix,
+  RICH_FEATURE_MIX,
   type Generation,
   type KubeGenOptions,
 } from "./support/kubegen.js";
 
-// Every feature at a high rate, so that a few dozen services cover all rule shapes.
-const RICH_MIX: Partial<FeatureMix> = {
-  nodePort: 0.3,
-  loadBalancer: 0.3,
-  loadBalancerSourceRanges: 0.6,
-  externalIPs: 0.3,
-  externalTrafficPolicyLocal: 0.5,
-  internalTrafficPolicyLocal: 0.2,
-  noLocalEndpoints: 0.4,
-  clientIPAffinity: 0.3,
-  noEndpoints: 0.15,
-  udp: 0.2,
-  multiPort: 0.2,
-  localEndpoint: 0.3,
-};
+const RICH_MIX = RICH_FEATURE_MIX;
 
 // ---------------------------------------------------------------------------
 // Kernel oracle: load into a private network namespace and save back.

@@ -8,22 +8,9 @@ import { defaultContext } from "../src/analysis/trace/context.js";
 import { formatEndpoint, parseNet } from "../src/analysis/ip.js";
 import { createTracer } from "../src/analysis/trace/walk.js";
 import type { Outcome } from "../src/analysis/trace/types.js";
-import { generateKubeProxyDumpWithTruth, type FeatureMix, type KubeGenOptions, type TruthFrontend } from "./support/kubegen.js";
+import { generateKubeProxyDumpWithTruth, RICH_FEATURE_MIX, type KubeGenOptions, type TruthFrontend } from "./support/kubegen.js";
 
-const RICH_MIX: Partial<FeatureMix> = {
-  nodePort: 0.3,
-  loadBalancer: 0.3,
-  loadBalancerSourceRanges: 0.6,
-  externalIPs: 0.3,
-  externalTrafficPolicyLocal: 0.5,
-  internalTrafficPolicyLocal: 0.2,
-  noLocalEndpoints: 0.4,
-  clientIPAffinity: 0.3,
-  noEndpoints: 0.15,
-  udp: 0.2,
-  multiPort: 0.2,
-  localEndpoint: 0.3,
-};
+const RICH_MIX = RICH_FEATURE_MIX;
 
 /** A client address inside `range` (its second address), or a documentation address off-cluster. */
 function clientAddress(family: "ipv4" | "ipv6", range: string | undefined): string {

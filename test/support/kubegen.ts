@@ -71,6 +71,22 @@ export const DEFAULT_FEATURE_MIX: Readonly<FeatureMix> = Object.freeze({
   localEndpoint: 0.05,
 });
 
+/** Every feature at a high rate, so that a few dozen services cover all rule shapes. */
+export const RICH_FEATURE_MIX: Readonly<Partial<FeatureMix>> = Object.freeze({
+  nodePort: 0.3,
+  loadBalancer: 0.3,
+  loadBalancerSourceRanges: 0.6,
+  externalIPs: 0.3,
+  externalTrafficPolicyLocal: 0.5,
+  internalTrafficPolicyLocal: 0.2,
+  noLocalEndpoints: 0.4,
+  clientIPAffinity: 0.3,
+  noEndpoints: 0.15,
+  udp: 0.2,
+  multiPort: 0.2,
+  localEndpoint: 0.3,
+});
+
 export interface ClusterOptions {
   /** Number of Services (the first two are default/kubernetes and kube-system/kube-dns). */
   services: number;

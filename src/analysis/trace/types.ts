@@ -205,18 +205,7 @@ export interface TraceResult {
   kind: "iptscope.trace";
   family: Family;
   packet: PacketView & { icmpType?: number; icmpCode?: number };
-  context: {
-    origin: Origin;
-    state: ConnectionState;
-    inInterface?: string;
-    outInterface?: string;
-    nodeAddresses: NodeAddress[];
-    routes: Route[];
-    mark: number;
-    ctmark: number;
-    assumeNoAffinity: boolean;
-    /** What the tracer took for granted, in words. */
-    assumptions: string[];
-  };
+  /** The context as given (ipset contents and socket owner left out), with the tracer's assumptions in words. */
+  context: Omit<TraceContext, "ipsets" | "uid" | "gid"> & { assumptions: string[] };
   outcomes: Outcome[];
 }
