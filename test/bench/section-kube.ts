@@ -31,6 +31,8 @@ function measure(context: BenchContext, file: string): KubeOneResult[] | string 
 }
 
 const med = (runs: readonly KubeOneResult[], pick: (r: KubeOneResult) => number) => median(runs.map(pick));
+/** What `services` does beyond parsing the dump: structure, tracing every frontend, the table. */
+const servicesMs = (r: KubeOneResult) => r.structureMs + r.resolveMs + r.renderMs;
 
 export const kubeSection: BenchSection = {
   name: "kube",
@@ -48,6 +50,7 @@ export const kubeSection: BenchSection = {
       if (r.runs.length === 0) return { services: formatNumber(r.services), parse: r.error ? "error" : null };
       const parse = med(r.runs, (x) => x.parseMs);
       const resolve = med(r.runs, (x) => x.resolveMs);
+      const services = med(r.runs, servicesMs);
       return {
         services: formatNumber(r.services),
         ports: formatNumber(r.runs[0]!.servicePorts),
@@ -56,7 +59,7 @@ export const kubeSection: BenchSection = {
         structure: formatNumber(med(r.runs, (x) => x.structureMs)),
         resolve: formatNumber(resolve),
         render: formatNumber(med(r.runs, (x) => x.renderMs)),
-        ratio: `${(resolve / parse).toFixed(2)}×`,
+        ratio: `${(services / parse).toFixed(2)}×`,
         perFrontend: formatNumber((resolve * 1000) / r.runs[0]!.frontends),
         whereMedian: med(r.runs, (x) => x.where.medianMs).toFixed(3),
         whereP90: med(r.runs, (x) => x.where.p90Ms).toFixed(3),
@@ -69,8 +72,8 @@ export const kubeSection: BenchSection = {
     if (anchor) {
       const label = `@${formatNumber(anchor.services)}`;
       if (anchor.runs.length > 0) {
-        const ratio = med(anchor.runs, (x) => x.resolveMs) / med(anchor.runs, (x) => x.parseMs);
-        checks.push({ name: `services (resolve) / parse ${label}`, measured: `${ratio.toFixed(2)}×`, target: `≤ ${SERVICES_RATIO_LIMIT}×`, pass: ratio <= SERVICES_RATIO_LIMIT });
+        const ratio = med(anchor.runs, servicesMs) / med(anchor.runs, (x) => x.parseMs);
+        checks.push({ name: `services beyond parse / parse ${label}`, measured: `${ratio.toFixed(2)}×`, target: `≤ ${SERVICES_RATIO_LIMIT}×`, pass: ratio <= SERVICES_RATIO_LIMIT });
         const where = med(anchor.runs, (x) => x.where.medianMs);
         checks.push({ name: `where median after loading ${label}`, measured: `${where.toFixed(3)} ms`, target: `≤ ${WHERE_MEDIAN_LIMIT_MS} ms`, pass: where <= WHERE_MEDIAN_LIMIT_MS });
       } else {
@@ -80,7 +83,7 @@ export const kubeSection: BenchSection = {
 
     const notes = [
       "parse / structure / resolve / render ms: medians of parseRuleset(), readServiceMap() (KUBE-* structure), resolveServiceMap() (the tracer on every frontend) and the text table, each in a fresh `node --expose-gc` process.",
-      "ratio: resolve / parse, the cost of `services` beyond reading the dump; µs/frontend: resolve per traced frontend.",
+      "services/parse: (structure + resolve + render) / parse, what `services` costs beyond reading the dump; µs/frontend: resolve per traced frontend.",
       `where ms: ${WHERE_QUERIES} queries on random cluster IP:PORT targets after loading (parse, structure, tracer built), each parse-target + match + trace + text render; median and p90 exclude the first query (it compiles KUBE-SERVICES), shown apart.`,
     ];
     for (const r of results) if (r.error) notes.push(`${formatNumber(r.services)} services: ${r.error}`);
@@ -94,7 +97,7 @@ export const kubeSection: BenchSection = {
         { key: "structure", title: "structure ms" },
         { key: "resolve", title: "resolve ms" },
         { key: "render", title: "render ms" },
-        { key: "ratio", title: "resolve/parse" },
+        { key: "ratio", title: "services/parse" },
         { key: "perFrontend", title: "µs/frontend" },
         { key: "whereMedian", title: "where med ms" },
         { key: "whereP90", title: "where p90 ms" },

@@ -6,7 +6,7 @@
 import type { Chain, Family, Rule, Ruleset, Table } from "../../model/types.js";
 import { inferNodeAddresses } from "../trace/context.js";
 import type { NodeAddress } from "../trace/types.js";
-import { parseIp, parseNet, inNet } from "../ip.js";
+import { inNet, isLoopback, netOf, parseIp } from "../ip.js";
 import { kubeComment, parseServiceChain, parseServicePortName, serviceChainHash, type KubeComment, type ServiceChainKind } from "./names.js";
 import { kubeNote, type KubeNote } from "./notes.js";
 import {
@@ -60,7 +60,7 @@ interface Draft {
   localChains?: Set<string>;
   affinity?: { seconds: number; line: number };
   /** The `--rcheck` rule that sends a returning client back to each endpoint chain. */
-  affinityRules: Map<string, number>;
+  affinityRules?: Map<string, number>;
   externalLocal: boolean;
   internalLocal: boolean;
   noLocalEndpoints: boolean;
@@ -72,12 +72,17 @@ interface Draft {
 
 const frontendKey = (address: string | undefined, port: number, protocol: string) => `${address ?? "node"}|${port}|${protocol}`;
 
+function isLoopbackAddress(address: string, family: Family): boolean {
+  const ip = parseIp(address, family);
+  return ip !== undefined && isLoopback(ip);
+}
+
 function masqueradePolicy(rule: Rule, family: Family): MasqueradePolicy {
   const source = sourceNet(rule);
   if (source?.negated) return { kind: "off-cluster", clusterCidr: source.cidr, line: rule.line };
   if (rule.inInterface?.negated) return { kind: "not-from-interface", interface: rule.inInterface.value, line: rule.line };
-  const loopback = family === "ipv4" ? parseNet("127.0.0.0/8", family)! : parseNet("::1/128", family)!;
-  const sourceIsLoopback = source !== undefined && inNet(parseNet(source.cidr, family)?.words ?? [0, 0, 0, 0], loopback);
+  // Old kube-proxy's `-s 127.0.0.0/8` for Local NodePorts: only the node's own (loopback) clients.
+  const sourceIsLoopback = rule.source !== undefined && isLoopbackAddress(rule.source.value.address, family);
   if (addressTypeLocal(rule, "src-type") || sourceIsLoopback) return { kind: "node-sources", line: rule.line };
   return { kind: "all", line: rule.line };
 }
@@ -115,7 +120,6 @@ class Reader {
         frontends: new Map(),
         chains: {},
         endpointChains: [],
-        affinityRules: new Map(),
         externalLocal: false,
         internalLocal: false,
         noLocalEndpoints: false,
@@ -225,9 +229,9 @@ class Reader {
       this.nodePortAddresses.push({ address: host, source: { kind: "inferred", line: rule.line, how: "a NodePort address (kube-proxy --nodeport-addresses)" } });
       return;
     }
-    const excluded = rule.destination?.negated ? parseNet(`${rule.destination.value.address}/${rule.destination.value.prefix ?? 0}`, this.family) : undefined;
+    // `! -d ::1/128` (IPv6) or `! -d 127.0.0.0/8` (localhost NodePorts turned off).
     const loopback = parseIp(this.family === "ipv4" ? "127.0.0.1" : "::1", this.family)!;
-    if (excluded && inNet(loopback.words, excluded)) this.loopbackNodePorts = false;
+    if (rule.destination?.negated && inNet(loopback.words, netOf(rule.destination.value))) this.loopbackNodePorts = false;
   }
 
   private readNodePorts(): void {
@@ -251,7 +255,7 @@ class Reader {
       }
       const draft = this.draft(chain.hash, rule.line);
       this.nameFrom(draft, rule);
-      const loopbackOnly = rule.destination !== undefined && !rule.destination.negated && rule.destination.value.address.startsWith("127.");
+      const loopbackOnly = rule.destination !== undefined && !rule.destination.negated && isLoopbackAddress(rule.destination.value.address, this.family);
       this.addFrontend(draft, { kind: "nodePort", port, protocol, via: chain.kind, line: rule.line, ...(loopbackOnly ? { localhost: true } : {}) });
     }
   }
@@ -298,6 +302,7 @@ class Reader {
     const seconds = affinitySeconds(rule);
     if (seconds !== undefined) {
       draft.affinity ??= { seconds, line: rule.line };
+      draft.affinityRules ??= new Map();
       if (!draft.affinityRules.has(chain)) draft.affinityRules.set(chain, rule.line);
       return;
     }
@@ -421,7 +426,7 @@ class Reader {
         this.nameFrom(draft, rule);
         const endpoint: Endpoint = { ...to, chain: chainName, line: rule.line };
         if (localKnown) endpoint.local = draft.localChains?.has(chainName) ?? false;
-        const affinityLine = draft.affinityRules.get(chainName);
+        const affinityLine = draft.affinityRules?.get(chainName);
         if (affinityLine !== undefined) endpoint.affinityLine = affinityLine;
         endpoints.push(endpoint);
         break;
