@@ -395,7 +395,7 @@ class Walk {
       chain: chain.chain.name,
       rule,
       line: source ? source.line : chain.chain.line,
-      text: source ? source.text : `:${chain.chain.name} ${chain.chain.policy}`,
+      text: source ? source.text : `:${chain.chain.name} ${chain.chain.policy} [${chain.chain.counters.packets}:${chain.chain.counters.bytes}]`,
       action,
       effect,
     };
