@@ -86,9 +86,9 @@ function shareText(share: EndpointShare, palette: Palette): string {
 export function endpointsText(shares: readonly EndpointShare[], palette: Palette = plain, separator = " · "): string {
   if (shares.length <= MANY_ENDPOINTS) return shares.map((s) => shareText(s, palette)).join(separator);
   const rest = shares.slice(SHOWN_OF_MANY);
-  const first = rest[0]!.probability;
-  const uniform = rest.every((s) => Math.abs(s.probability - first) < 1e-9);
-  const more = `… ${rest.length} more${uniform ? ` (${formatShare(first)} each)` : ` (${formatShare(rest.reduce((sum, s) => sum + s.probability, 0))} together)`}`;
+  const first = formatShare(rest[0]!.probability);
+  const uniform = rest.every((s) => formatShare(s.probability) === first);
+  const more = `… ${rest.length} more${uniform ? ` (${first} each)` : ` (${formatShare(rest.reduce((sum, s) => sum + s.probability, 0))} together)`}`;
   return [...shares.slice(0, SHOWN_OF_MANY).map((s) => shareText(s, palette)), more].join(separator);
 }
 

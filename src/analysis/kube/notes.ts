@@ -19,7 +19,7 @@ export type KubeNote = {
 
 const messages: { [K in KubeNoteKind]: (d: NoteDetails[K]) => string } = {
   "endpoint-comments-omitted": (d) =>
-    `${d.rules} endpoint rule(s) carry no comments (kube-proxy leaves them out above 1,000 endpoints): endpoints are named by their KUBE-SEP chains`,
+    `${d.rules} endpoint rule(s) carry no comments (kube-proxy leaves them out above 1,000 endpoints): endpoints are known by their KUBE-SEP chains and DNAT rules alone`,
   "name-from-chain": (d) => `no rule comment names the service port of ${d.chain}: it is shown by its chain name`,
   "name-mismatch": (d) => `the comment '${d.key}' does not hash to ${d.chain} (edited rules, or not kube-proxy's): the comment's name is shown`,
   "unrecognised-rule": (d) => `line ${d.line}: a rule in ${d.chain} with a shape kube-proxy does not write; ignored for the service map`,
