@@ -207,6 +207,11 @@ export function shortChainName(name: string, max = 22): string {
   return `${name.slice(0, max - 1)}…`;
 }
 
+/** 12345 → "12,345". Not toLocaleString: its first call starts ICU, ~30 ms of a 500 ms cold start. */
+export function thousands(value: number): string {
+  return String(value).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
+
 const COUNT_UNITS = ["", "k", "M", "G", "T", "P", "E"];
 
 /** 1234567 → "1.2M"; counters are u64 decimal strings. */

@@ -33,6 +33,23 @@ function measure(context: BenchContext, input: string, view: string, runs: numbe
   return { times, bytes: statSync(output).size };
 }
 
+function row(input: string, view: string, mb: string, m: Measured): Record<string, Cell> {
+  const failed = m.failure !== undefined;
+  return {
+    input, view, mb, runs: m.times.length,
+    median: failed ? "failed" : median(m.times).toFixed(3),
+    min: failed ? null : Math.min(...m.times).toFixed(3),
+    max: failed ? null : Math.max(...m.times).toFixed(3),
+    svgKb: formatNumber(m.bytes / 1024),
+  };
+}
+
+function check(name: string, m: Measured, limitS: number): Check {
+  if (m.failure !== undefined) return { name, measured: "failed", target: `≤ ${limitS} s`, pass: false, note: m.failure };
+  const mid = median(m.times);
+  return { name, measured: `${mid.toFixed(3)} s`, target: `≤ ${limitS} s`, pass: mid <= limitS };
+}
+
 export const graphSection: BenchSection = {
   name: "graph",
   description: "iptscope graph to SVG: kubeadm sample cold, and kube-proxy dumps by size, per view",
@@ -61,9 +78,8 @@ export const graphSection: BenchSection = {
       for (const view of VIEWS) {
         context.log(`graph: kubeadm-flannel --view ${view} × ${SAMPLE_RUNS}`);
         const m = measure(context, sample, view, SAMPLE_RUNS, output);
-        const mid = median(m.times);
-        rows.push({ input: "kubeadm-flannel.txt", view, mb: (statSync(sample).size / MIB).toFixed(3), runs: m.times.length, median: m.failure ? "failed" : mid.toFixed(3), min: m.failure ? null : Math.min(...m.times).toFixed(3), max: m.failure ? null : Math.max(...m.times).toFixed(3), svgKb: formatNumber(m.bytes / 1024) });
-        checks.push({ name: `kubeadm sample, ${view}, cold (median of ${SAMPLE_RUNS})`, measured: m.failure ? "failed" : `${mid.toFixed(3)} s`, target: `≤ ${SAMPLE_LIMIT_S} s`, pass: m.failure ? false : mid <= SAMPLE_LIMIT_S, ...(m.failure ? { note: m.failure } : {}) });
+        rows.push(row("kubeadm-flannel.txt", view, (statSync(sample).size / MIB).toFixed(3), m));
+        checks.push(check(`kubeadm sample, ${view}, cold (median of ${SAMPLE_RUNS})`, m, SAMPLE_LIMIT_S));
       }
       for (const services of context.sizes) {
         const fixture = kubeFixture(context, services);
@@ -71,11 +87,8 @@ export const graphSection: BenchSection = {
           const runs = services > DUMP_LIMIT_SIZE ? LARGE_RUNS : context.runs;
           context.log(`graph: ${formatNumber(services)} services --view ${view} × ${runs}`);
           const m = measure(context, fixture.file, view, runs, output);
-          const mid = median(m.times);
-          rows.push({ input: `kube ${formatNumber(services)} services`, view, mb: (fixture.bytes / MIB).toFixed(1), runs: m.times.length, median: m.failure ? "failed" : mid.toFixed(3), min: m.failure ? null : Math.min(...m.times).toFixed(3), max: m.failure ? null : Math.max(...m.times).toFixed(3), svgKb: formatNumber(m.bytes / 1024) });
-          if (services === DUMP_LIMIT_SIZE) {
-            checks.push({ name: `${formatNumber(services)} services, ${view} (median of ${runs})`, measured: m.failure ? "failed" : `${mid.toFixed(2)} s`, target: `≤ ${DUMP_LIMIT_S} s`, pass: m.failure ? false : mid <= DUMP_LIMIT_S, ...(m.failure ? { note: m.failure } : {}) });
-          }
+          rows.push(row(`kube ${formatNumber(services)} services`, view, (fixture.bytes / MIB).toFixed(1), m));
+          if (services === DUMP_LIMIT_SIZE) checks.push(check(`${formatNumber(services)} services, ${view} (median of ${runs})`, m, DUMP_LIMIT_S));
         }
       }
       if (!context.sizes.includes(DUMP_LIMIT_SIZE)) {

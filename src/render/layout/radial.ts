@@ -17,7 +17,19 @@ const MAX_LABEL_LINES = 24;
 const ARROW_LENGTH = 9;
 const INNER_LABEL_FONT = 12;
 
-const naturalOrder = new Intl.Collator("en", { numeric: true }).compare;
+// Digit runs compare as numbers ("10.0.0.9" before "10.0.0.10"). Not Intl.Collator: building one costs ~20 ms of
+// ICU start-up, a tenth of the cold-start budget.
+function naturalOrder(a: string, b: string): number {
+  const pa = a.split(/(\d+)/);
+  const pb = b.split(/(\d+)/);
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+    if (pa[i] === pb[i]) continue;
+    const numeric = i % 2 === 1;
+    if (numeric && pa[i]!.length !== pb[i]!.length) return pa[i]!.length - pb[i]!.length;
+    return pa[i]! < pb[i]! ? -1 : 1;
+  }
+  return pa.length - pb.length;
+}
 
 function ringOrder(a: SceneNode, b: SceneNode): number {
   if ((a.kind === "more") !== (b.kind === "more")) return a.kind === "more" ? 1 : -1;

@@ -5,7 +5,9 @@
 import { TABLE_NAMES, type Chain, type Counters, type Rule, type Ruleset, type Table, type TableName } from "../../model/types.js";
 import { CHAINS_THEME, TABLE_TINT, TARGET_COLOR } from "../palette.js";
 import type { LegendItem, Scene, SceneEdge, SceneGroup, SceneNode, TargetClass } from "../scene.js";
-import { comments, compactCount, countersText, endpointAddress, ruleHover, ruleNamespace, ruleRef, sumCounters, TARGET_STYLE, targetClass } from "../rule-facts.js";
+import {
+  comments, compactCount, countersText, endpointAddress, ruleHover, ruleNamespace, ruleRef, sumCounters, TARGET_STYLE, targetClass, thousands,
+} from "../rule-facts.js";
 import { type AggregationLimits, type ViewOptions, viewLimits } from "./options.js";
 
 export const chainNodeId = (table: TableName, chain: string): string => `chain:${table}\u0000${chain}`;
@@ -85,7 +87,7 @@ export function buildChainsSceneWithIndex(ruleset: Ruleset, options: ViewOptions
       aggregated = true;
       const families = new Set(plans.filter((p) => p.kind !== "chain").map((p) => p.label.split("*")[0]));
       notes.push(
-        `${table.name}: ${chains.length.toLocaleString("en-US")} chains drawn as ${plans.length} nodes — hashed chains (${[...families].map((f) => `${f}*`).join(", ")}) merged by namespace, at most ${limits.namespacesPerFamily} per family; --namespace NS shows one namespace`,
+        `${table.name}: ${thousands(chains.length)} chains drawn as ${plans.length} nodes — hashed chains (${[...families].map((f) => `${f}*`).join(", ")}) merged by namespace, at most ${limits.namespacesPerFamily} per family; --namespace NS shows one namespace`,
       );
     }
     const planOf = new Map<string, NodePlan>();
@@ -127,7 +129,7 @@ export function buildChainsSceneWithIndex(ruleset: Ruleset, options: ViewOptions
       const count = edge.rules.length;
       const packets = ruleset.hasRuleCounters ? sumCounters(edge.rules.map((r) => r.counters)) : undefined;
       if (packets) (entries.get(edge.to) ?? entries.set(edge.to, []).get(edge.to)!).push(packets);
-      const label = [count > 1 ? `×${count.toLocaleString("en-US")}` : "", packets && packets.packets !== "0" ? `${compactCount(packets.packets)} pkts` : ""]
+      const label = [count > 1 ? `×${thousands(count)}` : "", packets && packets.packets !== "0" ? `${compactCount(packets.packets)} pkts` : ""]
         .filter(Boolean)
         .join(" · ");
       const refs = edge.rules.slice(0, limits.rulesPerNode).map(ruleRef);
@@ -368,7 +370,7 @@ function chainNode(
 }
 
 function plural(count: number, noun: string): string {
-  return `${count.toLocaleString("en-US")} ${noun}${count === 1 ? "" : "s"}`;
+  return `${thousands(count)} ${noun}${count === 1 ? "" : "s"}`;
 }
 
 function searchTerms(plan: NodePlan, rules: readonly Rule[]): string[] {

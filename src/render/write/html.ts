@@ -1,7 +1,6 @@
 // One self-contained HTML page: the SVG inline, the scene data as JSON, d3 and the page script inline. A
 // Content-Security-Policy allows exactly those two scripts (by hash) and no network access at all.
 
-import { createHash } from "node:crypto";
 import { scriptJson, scriptSource, xmlText } from "../escape.js";
 import type { SceneLayout } from "../layout/frame.js";
 import { MONO_FONT, SANS_FONT } from "../layout/text.js";
@@ -45,6 +44,8 @@ g.node, g.edge { cursor: pointer; }
 `;
 
 function hash(source: string): string {
+  // Loaded on use: node:crypto costs a few milliseconds of start-up that the svg format does not need.
+  const { createHash } = process.getBuiltinModule("node:crypto") as typeof import("node:crypto");
   return `'sha256-${createHash("sha256").update(source, "utf8").digest("base64")}'`;
 }
 
