@@ -55,6 +55,17 @@ for (const sample of samples) {
         for (const edge of document.edges) expect(typeof edge.path).toBe("string");
       });
 
+      it(`${view} html: one self-contained page, its data matching the picture`, () => {
+        const html = writeScene(scene, "html");
+        expect(html).toMatch(/^<!DOCTYPE html>/);
+        expect(html).toContain(`content="default-src 'none'; script-src 'sha256-`);
+        expect(html.match(/<script\b/g)).toHaveLength(3);
+        expect(html).not.toMatch(/\b(src|href)="(?!data:)/);
+        const data = JSON.parse(/<script type="application\/json" id="iptscope-data">([^<]*)<\/script>/.exec(html)![1]!) as { nodes: unknown[]; edges: unknown[] };
+        expect(data.nodes).toHaveLength(scene.nodes.length);
+        expect(data.edges).toHaveLength(scene.edges.length);
+      });
+
       gvDescribe(`${view} dot`, () => {
         it(`${view === "flow" ? "twopi" : "dot"} -Tsvg accepts it`, () => {
           const result = graphviz(view === "flow" ? "twopi" : "dot", writeScene(scene, "dot"));
