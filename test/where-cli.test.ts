@@ -46,8 +46,12 @@ describe("where TARGET", () => {
     const nodePort = cli(["where", ":30071", flannel]);
     expect(nodePort.status).toBe(0);
     expect(answers(nodePort.stdout)).toEqual([":30071/tcp  ingress-nginx/ingress-nginx:http  →  10.244.2.7:80 100%  (masqueraded: this frontend masquerades every client)"]);
-    // The node's own address on that port is the same NodePort.
+    // The node's own address on that port is the same NodePort; the node's address alone, every NodePort.
     expect(answers(cli(["where", "192.168.1.2:30071/tcp", flannel]).stdout)).toEqual(answers(nodePort.stdout));
+    expect(answers(cli(["where", "192.168.1.2", flannel]).stdout).map((l) => l.split(/\s+/).slice(0, 2).join(" "))).toEqual([
+      ":30071/tcp ingress-nginx/ingress-nginx:http",
+      ":31001/tcp ingress-nginx/ingress-nginx:https",
+    ]);
   });
 
   it("answers every port of a service by name, and every port on an address", () => {

@@ -126,8 +126,10 @@ export function matchWhereTarget(map: ServiceMap, target: WhereTarget): WhereMat
       const onNode = nodePorts.filter((l) => l.frontend.port === target.port && protocolMatches(l.frontend, target.protocol) && isNodeAddress(map, target.address, l.frontend));
       return [...withDestination(onAddress), ...withDestination(onNode, target.address)];
     }
-    case "address":
-      return withDestination(index.get(target.address) ?? []);
+    case "address": {
+      const onNode = nodePorts.filter((l) => isNodeAddress(map, target.address, l.frontend));
+      return [...withDestination(index.get(target.address) ?? []), ...withDestination(onNode, target.address)];
+    }
     case "node-port":
       return withDestination(nodePorts.filter((l) => l.frontend.port === target.port && protocolMatches(l.frontend, target.protocol)));
     case "service": {
