@@ -197,6 +197,57 @@ ndescribe("tracer agrees with the kernel on the other samples and hand-written c
   });
 });
 
+// Calico (IPIP, CrossSubnet) beside kube-proxy: each pod sits behind its own cali* veth, other nodes' blocks
+// are reached over tunl0 or straight over eth0, and policy reads ipsets. The lab has two sending links besides
+// eth0, so the kube-system pods (dns) send from cali17c36e10e71 and the default pod (web) from cali4cb69fbbe33;
+// the lab only routes a prefix to a link holding an address in it, hence the node's 192.168.88.128 on tunl0.
+const calicoTopology: LabTopology = {
+  family: "ipv4",
+  external: { ifname: "eth0", nodeAddresses: ["10.10.0.11/24"], clientAddresses: ["10.10.0.50", "10.10.0.60", "203.0.113.40"] },
+  pods: { ifname: "cali17c36e10e71", gateway: "192.168.52.64/26", localPodAddresses: ["192.168.52.67", "192.168.52.70"] },
+  remote: { ifname: "cali4cb69fbbe33", routes: ["192.168.52.66/32"], addresses: ["192.168.52.66"] },
+  extraLinks: [{ ifname: "tunl0", nodeAddresses: ["192.168.88.128/26"] }],
+  ipsets: [
+    { name: "cali40all-hosts-net", type: "hash:net", members: ["10.10.0.0/24"] },
+    { name: "cali40masq-ipam-pools", type: "hash:net", members: ["192.168.0.0/16"] },
+    { name: "cali40all-ipam-pools", type: "hash:net", members: ["192.168.0.0/16"] },
+    // The frontends that policy allow-frontend lets reach the web pod on 8080.
+    { name: "cali40s:78GPaYBKvm_WMAJs_Ggxqv", type: "hash:net", members: ["192.168.52.70", "10.10.0.60/32"] },
+  ],
+};
+
+ndescribe("tracer agrees with the kernel on Calico", () => {
+  it("samples/calico-kube-proxy.txt: workload dispatch, profiles, ipset policy, nat-outgoing, IPIP masquerade", { timeout: LAB_TIMEOUT }, async () => {
+    await agreement(sample("calico-kube-proxy"), calicoTopology, [
+      // web ClusterIP from a pod the policy does not allow (local endpoint dropped, remote one forwarded) and one it does.
+      { from: "pod", proto: "tcp", src: "192.168.52.67", dst: "10.101.33.7", dport: 80, packets: 24 },
+      { from: "pod", proto: "tcp", src: "192.168.52.70", dst: "10.101.33.7", dport: 80, packets: 24 },
+      // dns: one endpoint is the sender itself (hairpin out of its own cali link), the other across the subnet on eth0.
+      { from: "pod", proto: "udp", src: "192.168.52.67", dst: "10.96.0.10", dport: 53, packets: 24 },
+      { from: "remote", proto: "tcp", src: "192.168.52.66", dst: "10.96.0.10", dport: 9153, packets: 24 },
+      // nat-outgoing: pool to the internet is masqueraded, pool to pool is not.
+      { from: "remote", proto: "tcp", src: "192.168.52.66", dst: "198.51.100.20", dport: 443, packets: 2 },
+      { from: "pod", proto: "udp", src: "192.168.52.70", dst: "192.168.88.130", dport: 8080, packets: 1 },
+      // Workloads may not send VXLAN; an unknown workload interface is dropped.
+      { from: "remote", proto: "udp", src: "192.168.52.66", dst: "192.168.17.3", dport: 4789, packets: 1 },
+      // API server endpoint on the node itself: INPUT from a workload goes to cali-wl-to-host.
+      { from: "pod", proto: "tcp", src: "192.168.52.67", dst: "10.96.0.1", dport: 443, packets: 1 },
+      { from: "pod", proto: "tcp", src: "192.168.52.70", dst: "10.10.0.11", dport: 10250, packets: 1 },
+      // NodePort from outside: masqueraded, and the web pod's policy admits only the frontend set.
+      { from: "external", proto: "tcp", src: "10.10.0.50", dst: "10.10.0.11", dport: 31380, packets: 24 },
+      { from: "external", proto: "tcp", src: "10.10.0.60", dst: "10.10.0.11", dport: 31380, packets: 24 },
+      { from: "external", proto: "tcp", src: "203.0.113.40", dst: "10.10.0.11", dport: 22, packets: 1 },
+      // Forwarded from outside straight to a pod: nothing marks it accepted, FORWARD's policy drops it.
+      { from: "external", proto: "tcp", src: "10.10.0.50", dst: "192.168.52.67", dport: 53, packets: 1 },
+      // From the node: ClusterIP (masqueraded out of the cali link or tunl0) and the host's own services.
+      { from: "node", proto: "tcp", src: "10.10.0.11", dst: "10.101.33.7", dport: 80, packets: 12 },
+      { from: "node", proto: "udp", src: "10.10.0.11", dst: "10.96.0.10", dport: 53, packets: 12 },
+      { from: "node", proto: "tcp", src: "10.10.0.11", dst: "10.10.0.11", dport: 31380, packets: 12 },
+      { from: "node", proto: "tcp", src: "10.10.0.11", dst: "192.168.88.130", dport: 8080, packets: 1 },
+    ]);
+  });
+});
+
 const RICH_MIX: Partial<FeatureMix> = {
   nodePort: 0.35,
   loadBalancer: 0.3,

@@ -68,11 +68,16 @@ function describeObservation(p: PacketObservation): string {
   return `${f.kind}${via}${t}${responses}${p.sendError ? ` sendError ${p.sendError}` : ""}`;
 }
 
+// The tracer names a node address it cannot pick (MASQUERADE out of a link without an address of its own, where
+// the kernel takes the first address of any interface) by role: "address of cali4cb69fbbe33".
+const ROLE_ADDRESS = /^address of /;
+
 /** Whether one observed packet is what the outcome predicts: verdict, where it went, and the packet itself. */
-function agrees(o: Outcome, p: PacketObservation): boolean {
+function agrees(o: Outcome, p: PacketObservation, nodeAddresses: ReadonlySet<string>): boolean {
   const fate = p.fate;
+  const sameAddress = (predicted: string, observed: string) => predicted === observed || (ROLE_ADDRESS.test(predicted) && nodeAddresses.has(observed));
   const samePacket = (t: { src: string; sport: number; dst: string; dport: number }) =>
-    o.packet.src === t.src && (o.packet.sportRandom ? true : o.packet.sport === t.sport) && o.packet.dst === t.dst && o.packet.dport === t.dport;
+    sameAddress(o.packet.src, t.src) && (o.packet.sportRandom ? true : o.packet.sport === t.sport) && sameAddress(o.packet.dst, t.dst) && o.packet.dport === t.dport;
   switch (fate.kind) {
     case "local":
       return o.verdict === "ACCEPT" && o.delivery === "local" && samePacket(fate.packet);
@@ -102,6 +107,7 @@ export function judgeFlow(tracers: AgreementTracers, ruleset: string, topology: 
   const tracer = tracers.merged;
   const flow = observation.flow;
   const context = labContext(topology, flow, ruleset);
+  const nodeAddresses = new Set(context.nodeAddresses.map((a) => a.address));
   const problems: string[] = [];
   const family = topology.family;
   let prediction: TraceResult | undefined;
@@ -117,7 +123,7 @@ export function judgeFlow(tracers: AgreementTracers, ruleset: string, topology: 
     const result = tracer.trace(spec, context);
     prediction ??= result;
     const candidates = sticky ? [...result.outcomes, ...tracer.trace(spec, { ...context, assumeNoAffinity: false }).outcomes] : result.outcomes;
-    const match = candidates.find((o) => agrees(o, packet));
+    const match = candidates.find((o) => agrees(o, packet, nodeAddresses));
     if (!match) {
       problems.push(`packet ${i + 1} (sport ${packet.sport}): kernel ${describeObservation(packet)}; tracer ${result.outcomes.map((o) => describeOutcome(o, family)).join(" | ")}`);
       continue;
