@@ -59,8 +59,8 @@ function routeLabel(rule: Rule, ruleset: Ruleset, cls: TargetClass): string {
   return [`${shortChainName(rule.chain, 24)}:`, matches || (target ? "" : "all"), target].filter((p) => p !== "").join(" ");
 }
 
-/** Address keys ranked by rule count (then first appearance); the rest are folded into one node per interface. */
-function keptAddresses(counts: Map<string, number>, limit: number): Set<string> {
+/** The `limit` keys with the most rules (ties: first seen), keeping one place for the node the rest fold into. */
+function keptKeys(counts: Map<string, number>, limit: number): Set<string> {
   if (counts.size <= limit) return new Set(counts.keys());
   const ranked = [...counts].map(([key, count], order) => ({ key, count, order }));
   ranked.sort((a, b) => b.count - a.count || a.order - b.order);
@@ -114,12 +114,12 @@ export function buildFlowScene(ruleset: Ruleset, options: ViewOptions = {}): Sce
       bump(addressCounts.get(iface)!, address);
     }
   }
-  const keptInterfaces = keptAddresses(interfaceCounts, limits.interfaces);
+  const keptInterfaces = keptKeys(interfaceCounts, limits.interfaces);
   const interfaceOf = (name: string) => (keptInterfaces.has(name) ? name : OTHER_INTERFACES);
   const keptPerInterface = new Map<string, Set<string>>();
   let foldedAddresses = 0;
   for (const [iface, counts] of addressCounts) {
-    const kept = keptAddresses(counts, limits.addressesPerInterface);
+    const kept = keptKeys(counts, limits.addressesPerInterface);
     keptPerInterface.set(iface, kept);
     foldedAddresses += counts.size - kept.size;
   }
@@ -147,12 +147,13 @@ export function buildFlowScene(ruleset: Ruleset, options: ViewOptions = {}): Sce
     notes.push(`${interfaceCounts.size - keptInterfaces.size} interface(s) folded into "${OTHER_INTERFACES}"`);
   }
 
-  // Nodes from the drawn routes only, so that sizes and hover texts describe what is on the picture.
-  const nodeRules = new Map<string, Rule[]>();
+  // Nodes from the drawn routes only, so that sizes and hover texts describe what is on the picture. Sizes count
+  // rule occurrences as gressgraph does (a rule in and out of one interface counts twice); lists hold each rule once.
+  const nodeRules = new Map<string, Set<Rule>>();
+  const occurrences = new Map<string, number>();
   const touch = (id: string, rule: Rule) => {
-    const list = nodeRules.get(id);
-    if (list) list.push(rule);
-    else nodeRules.set(id, [rule]);
+    (nodeRules.get(id) ?? nodeRules.set(id, new Set()).get(id)!).add(rule);
+    bump(occurrences, id);
   };
   for (const route of drawn) {
     for (const rule of route.rules) {
@@ -172,9 +173,9 @@ export function buildFlowScene(ruleset: Ruleset, options: ViewOptions = {}): Sce
   const interfaceIds = new Set(drawn.flatMap((r) => [r.inInterface, r.outInterface]));
   for (const id of interfaceIds) {
     const name = id.slice("if:".length);
-    const list = nodeRules.get(id) ?? [];
+    const list = [...(nodeRules.get(id) ?? [])];
     nodes.push({
-      id, kind: "interface", label: name, shape: "circle", weight: list.length, parent: HUB,
+      id, kind: "interface", label: name, shape: "circle", weight: occurrences.get(id) ?? 0, parent: HUB,
       fill: FLOW_THEME.node, stroke: FLOW_THEME.nodeStroke, textColor: "#111111",
       hover: [name === "any" ? "any interface" : name === OTHER_INTERFACES ? `${interfaceCounts.size - keptInterfaces.size} other interfaces` : `interface ${name}`, `${list.length} rule(s)`],
       search: [name], ...cappedRules(list, limits.rulesPerNode), emphasis: "normal",
@@ -182,14 +183,14 @@ export function buildFlowScene(ruleset: Ruleset, options: ViewOptions = {}): Sce
   }
   const addressIds = new Set(drawn.flatMap((r) => [r.source, r.destination]));
   for (const id of addressIds) {
-    const list = nodeRules.get(id) ?? [];
+    const list = [...(nodeRules.get(id) ?? [])];
     const more = id.startsWith("more:");
     const iface = more ? id.slice("more:".length) : id.slice("addr:".length, id.indexOf("\u0000"));
     const address = more ? "" : id.slice(id.indexOf("\u0000") + 1);
     const folded = more ? (addressCounts.get(iface)?.size ?? 0) - (keptPerInterface.get(iface)?.size ?? 0) : 0;
     const label = more ? `+${iface === OTHER_INTERFACES ? "addresses on other interfaces" : `${folded} more`}` : address;
     nodes.push({
-      id, kind: more ? "more" : "address", label, shape: "ellipse", weight: list.length, parent: interfaceId(iface),
+      id, kind: more ? "more" : "address", label, shape: "ellipse", weight: occurrences.get(id) ?? 0, parent: interfaceId(iface),
       fill: more ? "#bdbdbd" : FLOW_THEME.node, stroke: FLOW_THEME.nodeStroke, textColor: FLOW_THEME.foreground, dashed: more,
       hover: [more ? `${label} address(es) on ${iface}, folded to keep the picture readable` : `${address} on ${iface === "any" ? "any interface" : iface}`, `${list.length} rule(s)`],
       search: more ? [] : [address], ...cappedRules(list, limits.rulesPerNode), emphasis: "normal",
@@ -198,16 +199,16 @@ export function buildFlowScene(ruleset: Ruleset, options: ViewOptions = {}): Sce
 
   const edges: SceneEdge[] = [];
   drawn.forEach((route, index) => {
-    const refs = route.rules.map(ruleRef);
+    const refs = route.rules.slice(0, limits.rulesPerNode).map(ruleRef);
     const style = TARGET_STYLE[route.targetClass];
     const packets = hasCounters ? sumCounters(route.rules.map((r) => r.counters)) : undefined;
     const width = packets ? 1.4 + Math.min(3.5, Math.log10(Number(packets.packets) + 1) / 2.5) : 1.6;
     const suffix = [route.rules.length > 1 ? `×${route.rules.length}` : "", packets ? `${compactCount(packets.packets)} pkts` : ""].filter(Boolean);
     const label = [route.label, ...suffix].join(" · ");
-    const hover = [...ruleHover(refs), ...route.rules.flatMap((r) => comments(r).map((c) => `comment: ${c}`)).slice(0, 4)];
+    const hover = [...ruleHover(refs, route.rules.length), ...route.rules.flatMap((r) => comments(r).map((c) => `comment: ${c}`)).slice(0, 4)];
     if (packets) hover.push(`together: ${countersText(packets)}`);
-    const search = [...new Set(route.rules.flatMap((r) => [r.chain, r.text, ...comments(r)]))];
-    const base = { color: route.color, width, line: style.line, hover, search, rules: refs.slice(0, limits.rulesPerNode), rulesOmitted: Math.max(0, refs.length - limits.rulesPerNode), emphasis: "normal" as const };
+    const search = [...new Set(route.rules.slice(0, limits.rulesPerNode).flatMap((r) => [r.chain, r.text, ...comments(r)]))];
+    const base = { color: route.color, width, line: style.line, hover, search, rules: refs, rulesOmitted: route.rules.length - refs.length, emphasis: "normal" as const };
     edges.push({ ...base, id: `r${index}:src`, from: route.source, to: route.inInterface, label, arrow: "none" });
     edges.push({ ...base, id: `r${index}:through`, from: route.inInterface, to: route.outInterface, arrow: "none" });
     edges.push({ ...base, id: `r${index}:dst`, from: route.outInterface, to: route.destination, arrow: style.arrow });
