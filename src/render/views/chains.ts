@@ -41,6 +41,8 @@ interface NodePlan {
   label: string;
   chains: Chain[];
   builtin: boolean;
+  /** Merged nodes: the family prefix (`KUBE-SEP-`) and how many namespaces they hold. */
+  family?: string;
   namespaces?: number;
 }
 
@@ -85,9 +87,10 @@ export function buildChainsSceneWithIndex(ruleset: Ruleset, options: ViewOptions
     const plans = planNodes(table, chains, options.namespace === undefined ? limits : { ...limits, chainsPerTable: limits.chainsPerTable * 4 });
     if (plans.length < chains.length) {
       aggregated = true;
-      const families = new Set(plans.filter((p) => p.kind !== "chain").map((p) => p.label.split("*")[0]));
+      const families = new Set(plans.flatMap((p) => (p.family === undefined ? [] : [`${p.family}*`])));
       notes.push(
-        `${table.name}: ${thousands(chains.length)} chains drawn as ${plans.length} nodes — hashed chains (${[...families].map((f) => `${f}*`).join(", ")}) merged by namespace, at most ${limits.namespacesPerFamily} per family; --namespace NS shows one namespace`,
+        `${table.name}: ${thousands(chains.length)} chains drawn as ${plans.length} nodes — hashed chains (${[...families].join(", ")}) merged by namespace, at most ${limits.namespacesPerFamily} per family` +
+          (options.namespace === undefined ? "; --namespace NS shows one namespace" : ""),
       );
     }
     const planOf = new Map<string, NodePlan>();
@@ -301,13 +304,13 @@ function planNodes(table: Table, chains: readonly Chain[], limits: AggregationLi
       }
       plans.push({
         id: `group:${table.name}\u0000${family}\u0000${namespace}`, table: table.name, kind: "chain-group",
-        label: `${family}* ${namespace || "(no namespace)"}`, chains: members, builtin: false, namespaces: 1,
+        label: `${family}* ${namespace || "(no namespace)"}`, chains: members, builtin: false, family, namespaces: 1,
       });
     }
     if (rest.length > 0) {
       plans.push({
         id: `more:${table.name}\u0000${family}`, table: table.name, kind: "more",
-        label: `${family}* +${restNamespaces} namespaces`, chains: rest, builtin: false, namespaces: restNamespaces,
+        label: `${family}* +${restNamespaces} namespaces`, chains: rest, builtin: false, family, namespaces: restNamespaces,
       });
     }
   }
