@@ -1,7 +1,7 @@
 // The HTML pictures as a person sees them: opened from a file in headless Chromium with every network request
 // refused, then searched, clicked, zoomed and photographed.
 
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
@@ -30,6 +30,7 @@ browserDescribe()("HTML in headless Chromium", () => {
   });
   afterAll(async () => {
     await browser?.close();
+    rmSync(work, { recursive: true, force: true });
   });
 
   async function open(name: string, ruleset: typeof kubeadm, view: ViewName): Promise<Opened> {

@@ -2,10 +2,10 @@
 // what is not there (unknown views, --trace before the tracer overlay exists, a table the dump lacks).
 
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { repoRoot, samplesDir } from "./support/files.js";
 import { parseXml } from "./support/xml.js";
 
@@ -18,6 +18,8 @@ function cli(args: string[], input?: string) {
 }
 
 describe("iptscope graph", () => {
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
   it("writes an SVG of the flow view to standard output by default", () => {
     const result = cli(["graph", sample]);
     expect(result.status).toBe(0);
