@@ -89,6 +89,8 @@ function masqueradePolicy(rule: Rule, family: Family): MasqueradePolicy {
 
 class Reader {
   private readonly drafts = new Map<string, Draft>();
+  /** Each KUBE-SEP chain's DNAT rule. */
+  private readonly endpointRules = new Map<string, { rule: Rule; to: { ip: string; port: number; address: string } }>();
   /** Masquerade rules in KUBE-SERVICES / KUBE-NODEPORTS (old generation), by frontend. */
   private readonly frontendMasquerade = new Map<string, MasqueradePolicy>();
   private readonly nat: Map<string, Chain>;
@@ -162,13 +164,15 @@ class Reader {
     this.readServices();
     this.readNodePorts();
     // KUBE-SVC chains first, so that every service port lists its cluster-wide endpoints first.
-    for (const first of [true, false]) {
-      for (const [name, chain] of this.nat) {
-        const parsed = parseServiceChain(name);
-        if (!parsed || parsed.kind === "SEP" || (parsed.kind === "SVC") !== first) continue;
-        this.readServiceChain(parsed.kind, parsed.hash, chain);
-      }
+    const later: [Exclude<ServiceChainKind, "SEP">, string, Chain][] = [];
+    for (const [name, chain] of this.nat) {
+      const parsed = parseServiceChain(name);
+      if (!parsed) continue;
+      if (parsed.kind === "SEP") this.readEndpointChain(chain);
+      else if (parsed.kind === "SVC") this.readServiceChain(parsed.kind, parsed.hash, chain);
+      else later.push([parsed.kind, parsed.hash, chain]);
     }
+    for (const [kind, hash, chain] of later) this.readServiceChain(kind, hash, chain);
     this.readMasqueradeMark();
     const generation = this.generation();
     this.readFilter("KUBE-SERVICES", generation);
@@ -296,6 +300,16 @@ class Reader {
     }
   }
 
+  private readEndpointChain(chain: Chain): void {
+    for (const rule of chain.rules) {
+      const to = dnatDestination(rule, this.family);
+      if (to) {
+        this.endpointRules.set(chain.name, { rule, to });
+        return;
+      }
+    }
+  }
+
   private readEndpointRule(draft: Draft, rule: Rule, local: boolean): void {
     const chain = rule.target!.name;
     if (!rule.matches.some((m) => m.name === "comment")) this.uncommentedEndpointRules++;
@@ -419,18 +433,14 @@ class Reader {
     const localKnown = draft.localChains !== undefined || (draft.noLocalEndpoints && (draft.externalLocal || draft.internalLocal));
     const endpoints: Endpoint[] = [];
     for (const chainName of draft.endpointChains) {
-      const chain = this.nat.get(chainName);
-      for (const rule of chain?.rules ?? []) {
-        const to = dnatDestination(rule, this.family);
-        if (!to) continue;
-        this.nameFrom(draft, rule);
-        const endpoint: Endpoint = { ...to, chain: chainName, line: rule.line };
-        if (localKnown) endpoint.local = draft.localChains?.has(chainName) ?? false;
-        const affinityLine = draft.affinityRules?.get(chainName);
-        if (affinityLine !== undefined) endpoint.affinityLine = affinityLine;
-        endpoints.push(endpoint);
-        break;
-      }
+      const found = this.endpointRules.get(chainName);
+      if (!found) continue;
+      this.nameFrom(draft, found.rule);
+      const endpoint: Endpoint = { ip: found.to.ip, port: found.to.port, address: found.to.address, chain: chainName, line: found.rule.line };
+      if (localKnown) endpoint.local = draft.localChains?.has(chainName) ?? false;
+      const affinityLine = draft.affinityRules?.get(chainName);
+      if (affinityLine !== undefined) endpoint.affinityLine = affinityLine;
+      endpoints.push(endpoint);
     }
     return endpoints;
   }
