@@ -8,6 +8,7 @@ import { buildScene, chainEdgeId, chainNodeId, GRAPH_FORMATS, layoutScene, overl
 import { graphviz, graphvizDescribe } from "./support/browser.js";
 import { sampleFiles } from "./support/files.js";
 import { overlaps } from "./support/overlap.js";
+import { generateRestoreInput } from "./support/rulegen.js";
 import { elements, parseXml } from "./support/xml.js";
 
 const samples = sampleFiles().map((s) => ({ ...s, ruleset: parseRuleset(s.text).ruleset }));
@@ -123,6 +124,22 @@ for (const sample of samples) {
     });
   });
 }
+
+describe("random rulesets (every modelled match and target, IPv4 and IPv6)", () => {
+  for (const seed of [3, 17, 29]) {
+    for (const family of [4, 6] as const) {
+      const { ruleset } = parseRuleset(generateRestoreInput(seed, family, 40), { lenient: true });
+      for (const view of VIEW_NAMES) {
+        it(`seed ${seed}, IPv${family}, ${view}: well-formed SVG, no overlapping labels, every format`, () => {
+          const scene = buildScene(ruleset, { view });
+          expect(overlaps(layoutScene(scene).picture)).toEqual([]);
+          expect(() => parseXml(writeScene(scene, "svg"))).not.toThrow();
+          for (const format of GRAPH_FORMATS) expect(writeScene(scene, format).length).toBeGreaterThan(500);
+        });
+      }
+    }
+  }
+});
 
 describe("graph options", () => {
   const kube = samples.find((s) => s.name === "kubeadm-flannel")!;
