@@ -55,7 +55,8 @@ function groupRoutes(ends: readonly RuleEnds[], drawnAs: (end: RuleEnds) => Rule
 
 function routeLabel(rule: Rule, ruleset: Ruleset, cls: TargetClass): string {
   const matches = matchSummary(rule);
-  const target = cls === "accept" || cls === "drop" ? "" : `→${targetSummary(rule, ruleset.family)}`;
+  // ACCEPT and DROP show in the arrowhead, a rule without target in its dotted line.
+  const target = cls === "accept" || cls === "drop" || cls === "none" ? "" : `→${targetSummary(rule, ruleset.family)}`;
   return [`${shortChainName(rule.chain, 24)}:`, matches || (target ? "" : "all"), target].filter((p) => p !== "").join(" ");
 }
 
