@@ -7,7 +7,7 @@ import type { Ruleset } from "../../model/types.js";
 import { defaultContext } from "../trace/context.js";
 import type { Outcome, PacketSpec, TraceContext, TraceResult } from "../trace/types.js";
 import { createTracer, type Tracer } from "../trace/walk.js";
-import { ClientPicker } from "./clients.js";
+import { clientPicker } from "./clients.js";
 import type { ClientClass, EndpointShare, Frontend, FrontendResolution, FrontendVerdict, ServiceMap, ServicePort, ServiceProtocol } from "./types.js";
 
 const PROTOCOL_NUMBERS: Record<ServiceProtocol, number> = { tcp: 6, udp: 17, sctp: 132 };
@@ -50,7 +50,7 @@ export function summarize(result: TraceResult, client: ClientClass, service: Ser
       byAddress.set(address, share);
     }
     share.probability += outcome.probability;
-    if (masqueraded(outcome, masqueradeMark) !== share.masquerade) {
+    if (!share.masqueradeUncertain && masqueraded(outcome, masqueradeMark) !== share.masquerade) {
       share.masquerade = true;
       share.masqueradeUncertain = true;
     }
@@ -91,7 +91,7 @@ export interface ResolveOptions {
 /** Traces a representative client to every frontend and fills in `resolutions`. */
 export function resolveServiceMap(ruleset: Ruleset, map: ServiceMap, options: ResolveOptions = {}): ServiceMap {
   const tracer = options.tracer ?? createTracer(ruleset);
-  const clients = new ClientPicker(map);
+  const clients = clientPicker(map);
   const offCluster = clients.offCluster();
   const pod = clients.pod();
   // Shares for new clients: session-affinity history is a property of clients, not of the rules.

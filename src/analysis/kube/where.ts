@@ -6,6 +6,7 @@ import { formatEndpoint, isLoopback, parseIp } from "../ip.js";
 import type { PacketSpec, TraceContext, TraceResult } from "../trace/types.js";
 import { createTracer, type Tracer } from "../trace/walk.js";
 import { clientPicker } from "./clients.js";
+import { parseServicePortName } from "./names.js";
 import { protocolNumber, summarize } from "./resolve.js";
 import type { ClientClass, Frontend, FrontendResolution, ServiceMap, ServicePort, ServiceProtocol } from "./types.js";
 
@@ -20,7 +21,6 @@ export type WhereTarget =
   | { kind: "service"; key: string };
 
 const PROTOCOLS = new Set<string>(["tcp", "udp", "sctp"]);
-const SERVICE_KEY = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?\/[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?::[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)?$/;
 
 function port(text: string): number | undefined {
   if (!/^\d{1,5}$/.test(text)) return undefined;
@@ -30,7 +30,7 @@ function port(text: string): number | undefined {
 
 /** Reads a TARGET; a string is the reason it cannot be read. */
 export function parseWhereTarget(text: string, family: Family): WhereTarget | string {
-  if (SERVICE_KEY.test(text)) return { kind: "service", key: text };
+  if (parseServicePortName(text)) return { kind: "service", key: text };
   let rest = text;
   let protocol: ServiceProtocol | undefined;
   const slash = rest.lastIndexOf("/");
