@@ -176,7 +176,7 @@ export function buildChainsSceneWithIndex(ruleset: Ruleset, options: ViewOptions
     groups,
     nodes,
     edges,
-    legend: chainsLegend(present, tables.map((t) => t.name)),
+    legend: chainsLegend(present, tables.map((t) => t.name), aggregated),
     aggregated,
   };
   return {
@@ -389,10 +389,10 @@ function searchTerms(plan: NodePlan, rules: readonly Rule[]): string[] {
   return [...terms];
 }
 
-function chainsLegend(present: Set<TargetClass>, tables: readonly TableName[]): LegendItem[] {
+function chainsLegend(present: Set<TargetClass>, tables: readonly TableName[], merged: boolean): LegendItem[] {
   const items: LegendItem[] = tables.map((t) => ({ kind: "swatch", label: `built-in chain of ${t}`, color: TABLE_TINT[t].strong }));
   items.push({ kind: "swatch", label: "user chain (dashed: never called)", color: "#ffffff" });
-  items.push({ kind: "swatch", label: "merged chains (a family, per namespace)", color: "#f1f1f1" });
+  if (merged) items.push({ kind: "swatch", label: "merged chains (a family, per namespace)", color: "#f1f1f1" });
   items.push({ kind: "edge", label: "jump (-j), width ∝ log10 rules", color: JUMP_COLOR, arrow: "vee", line: "solid" });
   items.push({ kind: "edge", label: "goto (-g)", color: GOTO_COLOR, arrow: "vee", line: "dashed" });
   for (const cls of Object.keys(TARGET_STYLE) as TargetClass[]) {
