@@ -38,7 +38,7 @@ export const TARGET_COLOR: Record<TargetClass, string> = {
 };
 
 /** Relative luminance in [0, 1] of a #rrggbb colour. */
-export function luminance(color: string): number {
+function luminance(color: string): number {
   const hex = color.replace("#", "");
   const full = hex.length === 3 ? [...hex].map((c) => c + c).join("") : hex.slice(0, 6);
   const [r, g, b] = [0, 2, 4].map((i) => {

@@ -24,7 +24,7 @@ const PADDING = 4;
 
 export const SWATCH_WIDTH = 12;
 
-export function blockSize(lines: readonly { text: string }[], fontSize: number, swatches: boolean): { width: number; height: number } {
+function blockSize(lines: readonly { text: string }[], fontSize: number, swatches: boolean): { width: number; height: number } {
   const width = Math.max(...lines.map((l) => monoWidth(l.text, fontSize))) + 2 * PADDING + (swatches ? SWATCH_WIDTH : 0);
   return { width, height: lines.length * fontSize * LINE_GAP + 2 * PADDING - (LINE_GAP - 1) * fontSize };
 }

@@ -274,7 +274,7 @@ function arrowhead(edge: SceneEdge, tip: Point, from: Point): Arrowhead | undefi
   return { kind: edge.arrow, tip, angle: Math.atan2(tip.y - from.y, tip.x - from.x) };
 }
 
-export function curve(edge: SceneEdge, start: Point, control: Point, tip: Point): PlacedEdge {
+function curve(edge: SceneEdge, start: Point, control: Point, tip: Point): PlacedEdge {
   const arrow = arrowhead(edge, tip, control);
   const stop = arrow && needsRoom(arrow.kind) ? pullBack(tip, control, ARROW_LENGTH) : tip;
   return {

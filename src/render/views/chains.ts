@@ -22,7 +22,7 @@ const SEARCH_TERMS_PER_NODE = 300;
 /** kube-proxy's base32 hashes (16 characters) and calico's interface/policy ids end the names of per-object chains. */
 const HASHED_CHAIN = /^(.+?-)([A-Z2-7]{16}|(?=[A-Za-z0-9_]*\d)[A-Za-z0-9_]{8,})$/;
 
-export function chainFamily(name: string): string | undefined {
+function chainFamily(name: string): string | undefined {
   return HASHED_CHAIN.exec(name)?.[1];
 }
 

@@ -4,7 +4,7 @@
 import type { SceneLayout } from "../layout/frame.js";
 import { SCENE_SCHEMA_VERSION, type Scene } from "../scene.js";
 
-export function graphDocument(scene: Scene, layout: SceneLayout): object {
+function graphDocument(scene: Scene, layout: SceneLayout): object {
   const { picture, frame } = layout;
   return {
     schemaVersion: SCENE_SCHEMA_VERSION,

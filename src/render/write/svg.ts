@@ -42,7 +42,7 @@ function polygon(points: readonly Point[]): string {
 }
 
 /** Arrowheads drawn as shapes at the tip (not markers), so every viewer draws them alike. */
-export function arrowShape(arrow: Arrowhead, color: string, background: string): string {
+function arrowShape(arrow: Arrowhead, color: string, background: string): string {
   const length = 9;
   const half = 4.2;
   const d = { x: Math.cos(arrow.angle), y: Math.sin(arrow.angle) };
