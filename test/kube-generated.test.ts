@@ -5,22 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { parseRuleset } from "../src/index.js";
 import { resolveServices, type Frontend, type FrontendResolution, type ServiceMap, type ServicePort } from "../src/analysis/kube/index.js";
-import { generateKubeProxyDumpWithTruth, type FeatureMix, type GeneratedDump, type KubeGenOptions, type TruthEndpoint, type TruthFrontend } from "./support/kubegen.js";
-
-const RICH_MIX: Partial<FeatureMix> = {
-  nodePort: 0.3,
-  loadBalancer: 0.3,
-  loadBalancerSourceRanges: 0.6,
-  externalIPs: 0.3,
-  externalTrafficPolicyLocal: 0.5,
-  internalTrafficPolicyLocal: 0.2,
-  noLocalEndpoints: 0.4,
-  clientIPAffinity: 0.3,
-  noEndpoints: 0.15,
-  udp: 0.2,
-  multiPort: 0.2,
-  localEndpoint: 0.3,
-};
+import { generateKubeProxyDumpWithTruth, RICH_FEATURE_MIX, type FeatureMix, type GeneratedDump, type KubeGenOptions, type TruthEndpoint, type TruthFrontend } from "./support/kubegen.js";
 
 function resolve(dump: GeneratedDump): ServiceMap {
   const { ruleset, diagnostics } = parseRuleset(dump.text);
@@ -102,7 +87,7 @@ const CASES: KubeGenOptions[] = [];
 for (const generation of ["old", "new"] as const)
   for (const family of ["ipv4", "ipv6"] as const)
     for (const order of ["canonical", "restore"] as const)
-      CASES.push({ services: 50, seed: 100 + CASES.length, generation, family, order, mix: RICH_MIX, endpointsPerService: [0, 5] });
+      CASES.push({ services: 50, seed: 100 + CASES.length, generation, family, order, mix: RICH_FEATURE_MIX, endpointsPerService: [0, 5] });
 
 describe("services against kube-proxy ground truth", () => {
   for (const options of CASES) {
@@ -128,7 +113,7 @@ describe("services against kube-proxy ground truth", () => {
 describe("large clusters: kube-proxy leaves out endpoint comments", () => {
   for (const generation of ["old", "new"] as const) {
     it(`${generation} generation: names still come from the service rules, and the map says comments are missing`, () => {
-      const dump = generateKubeProxyDumpWithTruth({ services: 40, seed: 21, generation, mix: RICH_MIX, endpointsPerService: [1, 4], largeClusterMode: true });
+      const dump = generateKubeProxyDumpWithTruth({ services: 40, seed: 21, generation, mix: RICH_FEATURE_MIX, endpointsPerService: [1, 4], largeClusterMode: true });
       const map = resolve(dump);
       compareWithTruth(dump, map);
       expect(map.notes.map((n) => n.kind)).toEqual(["endpoint-comments-omitted"]);
@@ -136,7 +121,7 @@ describe("large clusters: kube-proxy leaves out endpoint comments", () => {
   }
 
   it("with no comments at all, service ports are named by their chains and still resolved", () => {
-    const dump = generateKubeProxyDumpWithTruth({ services: 30, seed: 22, mix: { ...RICH_MIX, noEndpoints: 0, noLocalEndpoints: 0 }, endpointsPerService: [1, 4] });
+    const dump = generateKubeProxyDumpWithTruth({ services: 30, seed: 22, mix: { ...RICH_FEATURE_MIX, noEndpoints: 0, noLocalEndpoints: 0 }, endpointsPerService: [1, 4] });
     const stripped = dump.text.replace(/ -m comment --comment (?:"[^"]*"|\S+)/g, "");
     const { ruleset } = parseRuleset(stripped);
     const map = resolveServices(ruleset, { nodeAddresses: [{ address: dump.cluster.nodeIP, source: { kind: "given" } }] });
@@ -160,7 +145,7 @@ describe("the same cluster in both rule generations", () => {
     // No internalTrafficPolicy (the old generation predates it), no external IPs (old kube-proxy
     // did not apply externalTrafficPolicy=Local to them), and every service has local endpoints
     // where its policy needs them, so that both generations serve every frontend alike.
-    const mix: Partial<FeatureMix> = { ...RICH_MIX, internalTrafficPolicyLocal: 0, externalIPs: 0, noLocalEndpoints: 0, noEndpoints: 0 };
+    const mix: Partial<FeatureMix> = { ...RICH_FEATURE_MIX, internalTrafficPolicyLocal: 0, externalIPs: 0, noLocalEndpoints: 0, noEndpoints: 0 };
     const options: KubeGenOptions = { services: 60, seed: 31, mix, endpointsPerService: [1, 5] };
     const view = (map: ServiceMap) =>
       map.services.map((s) => ({
