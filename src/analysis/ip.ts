@@ -125,5 +125,6 @@ export function isUnspecified(ip: Ip): boolean {
 /** `10.0.0.1:80`, `[2001:db8::1]:80`, or the bare address when there is no port. */
 export function formatEndpoint(address: string, port: number | string | undefined, family: Family): string {
   if (port === undefined) return address;
-  return family === "ipv6" ? `[${address}]:${port}` : `${address}:${port}`;
+  // Addresses known only by role, "(address of eth0)", need no brackets to be read.
+  return family === "ipv6" && !address.startsWith("(") ? `[${address}]:${port}` : `${address}:${port}`;
 }
