@@ -57,7 +57,8 @@ function printFaithfulTable(table: Table, out: string[]): void {
       }
     }
   }
-  if (table.commitLine !== undefined) out.push("COMMIT");
+  // Always: without COMMIT iptables-restore drops the table, and with it every rule the model kept.
+  out.push("COMMIT");
 }
 
 /** A command line with its arguments separated by single spaces, quoting kept as written. */

@@ -35,6 +35,8 @@ const HOOK_TABLES: Record<Hook, readonly TableName[]> = {
 
 const MAX_BRANCHES = 20_000;
 const MAX_STEPS_PER_BRANCH = 1_000_000;
+/** All branches together: random splits inside a long walk would otherwise multiply the per-branch bound. */
+const MAX_STEPS_PER_TRACE = 10_000_000;
 const INDEX_THRESHOLD = 16;
 const CANDIDATE_CACHE_LIMIT = 4096;
 
@@ -51,6 +53,8 @@ interface CompiledChain {
 interface Frame {
   chain: CompiledChain;
   index: number;
+  /** Chains this call level left by goto to reach `chain`: entering one of them again is a loop. */
+  via?: readonly CompiledChain[];
 }
 
 interface PathNode {
@@ -171,6 +175,7 @@ class Walk {
   private readonly localAddresses: Set<string>;
   private readonly routes: { net: Net; prefix: number; iface: string }[];
   private branchesStarted = 0;
+  private steps = 0;
   private readonly initial: Flow;
 
   constructor(
@@ -309,8 +314,13 @@ class Walk {
         branch.conditionIndex = 0;
         branch.stack = [];
       }
+      // Branches split from this one are as long: they end with it rather than each build a path this long.
       if (++branch.steps > MAX_STEPS_PER_BRANCH) {
-        this.finish(branch, "ERROR", undefined, `walk longer than ${MAX_STEPS_PER_BRANCH} steps (a jump loop?)`);
+        this.abandonPending(branch, `walk longer than ${MAX_STEPS_PER_BRANCH} steps (a jump loop?)`);
+        return;
+      }
+      if (++this.steps > MAX_STEPS_PER_TRACE) {
+        this.abandonPending(branch, `walk longer than ${MAX_STEPS_PER_TRACE} steps in all branches`);
         return;
       }
       const frame = branch.frame!;
@@ -361,7 +371,7 @@ class Walk {
     const frame = branch.frame!;
     const other: Branch = {
       ...branch,
-      frame: { chain: frame.chain, index: frame.index + 1 },
+      frame: { chain: frame.chain, index: frame.index + 1, ...(frame.via ? { via: frame.via } : {}) },
       stack: branch.stack.slice(),
       conditionIndex: 0,
       note: undefined,
@@ -439,13 +449,18 @@ class Walk {
           this.step(branch, frame.chain, position, { kind: "loop", chain: effect.chain }, `${effect.goto ? "goto" : "jump"} ${effect.chain}: no such chain`);
           return this.finish(branch, "ERROR", undefined, `jump to missing chain ${effect.chain}`);
         }
-        if (!effect.goto && (target === frame.chain || branch.stack.some((f) => f.chain === target))) {
-          this.step(branch, frame.chain, position, { kind: "loop", chain: effect.chain }, `jump ${effect.chain}: loop`);
-          return this.finish(branch, "ERROR", undefined, `jump loop through ${effect.chain}`);
+        const active = (f: Frame) => f.chain === target || f.via?.includes(target) === true;
+        if (active(frame) || branch.stack.some(active)) {
+          const verb = effect.goto ? "goto" : "jump";
+          this.step(branch, frame.chain, position, { kind: "loop", chain: effect.chain }, `${verb} ${effect.chain}: loop`);
+          return this.finish(branch, "ERROR", undefined, `${verb} loop through ${effect.chain}`);
         }
         this.step(branch, frame.chain, position, { kind: effect.goto ? "goto" : "jump", chain: effect.chain }, `${effect.goto ? "goto" : "jump"} ${effect.chain}`);
-        if (!effect.goto) branch.stack.push({ chain: frame.chain, index: frame.index + 1 });
-        branch.frame = { chain: target, index: 0 };
+        if (effect.goto) branch.frame = { chain: target, index: 0, via: [...(frame.via ?? []), frame.chain] };
+        else {
+          branch.stack.push({ chain: frame.chain, index: frame.index + 1, ...(frame.via ? { via: frame.via } : {}) });
+          branch.frame = { chain: target, index: 0 };
+        }
         branch.conditionIndex = 0;
         return true;
       }
@@ -584,7 +599,8 @@ class Walk {
   private leaveChain(branch: Branch): boolean {
     const caller = branch.stack.pop();
     if (!caller) return this.applyPolicy(branch);
-    branch.frame = caller;
+    // A copy: branches split inside the callee share the caller's frame, and the walk moves its index.
+    branch.frame = { ...caller };
     branch.conditionIndex = 0;
     return true;
   }
@@ -679,6 +695,16 @@ class Walk {
     if (error) outcome.error = error;
     this.outcomes.push(outcome);
     return false;
+  }
+
+  /** Ends `branch` and every branch still pending as one ERROR outcome carrying their probability together. */
+  private abandonPending(branch: Branch, error: string): void {
+    for (const other of this.pending) {
+      branch.probability += other.probability;
+      branch.conditional = Math.max(branch.conditional, other.conditional);
+    }
+    this.pending.length = 0;
+    this.finish(branch, "ERROR", undefined, error);
   }
 
   private view(flow: Flow): PacketView {

@@ -1,0 +1,83 @@
+// Cases the fuzzer found, each reduced to the smallest input that showed the fault, kept so the
+// fault stays fixed. The property each one broke is named in its title.
+
+import { describe, expect, it } from "vitest";
+import { defaultContext } from "../src/analysis/trace/context.js";
+import type { PacketSpec, TraceResult } from "../src/analysis/trace/types.js";
+import { createTracer } from "../src/analysis/trace/walk.js";
+import { formatRuleset, parseRuleset } from "../src/index.js";
+import { checkNothingLost, checkTrace } from "./fuzz/properties.js";
+
+const PACKET: PacketSpec = { src: "10.0.0.1", dst: "10.0.0.2", protocol: 6, sport: 40000, dport: 80 };
+
+const mangle = (chains: string, rules: string) =>
+  `*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n${chains}${rules}COMMIT\n`;
+
+function traced(dump: string, merge = true): { result: TraceResult; ms: number } {
+  const { ruleset, diagnostics } = parseRuleset(dump);
+  expect(diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+  const start = performance.now();
+  const result = createTracer(ruleset, { merge }).trace(PACKET, defaultContext({ origin: "external" }));
+  const ms = performance.now() - start;
+  checkTrace(ruleset, result);
+  return { result, ms };
+}
+
+describe("tracer", () => {
+  it("ends a goto loop at the first chain entered again, even when a random match splits the walk on every pass (was: a hang)", () => {
+    const { result, ms } = traced(
+      mangle(":A - [0:0]\n", "-A FORWARD -j A\n-A A -m statistic --mode random --probability 0.5 -g A\n-A A -g A\n"),
+    );
+    expect(ms).toBeLessThan(5_000);
+    expect(result.outcomes.map((o) => [o.verdict, o.error])).toEqual([["ERROR", "goto loop through A"]]);
+    expect(result.outcomes[0]!.path.at(-1)).toMatchObject({ chain: "A", effect: { kind: "loop", chain: "A" } });
+  });
+
+  it("finds a goto loop through several chains and a jump", () => {
+    const { result } = traced(mangle(":A - [0:0]\n:B - [0:0]\n:C - [0:0]\n", "-A FORWARD -j A\n-A A -g B\n-A B -j C\n-A C -g A\n"));
+    expect(result.outcomes.map((o) => o.error)).toEqual(["goto loop through A"]);
+  });
+
+  it("calls one chain twice in a row without taking it for a loop", () => {
+    const { result } = traced(mangle(":A - [0:0]\n:B - [0:0]\n", "-A FORWARD -g A\n-A FORWARD -j DROP\n-A A -j B\n-A A -g B\n-A B -j RETURN\n"));
+    expect(result.outcomes.map((o) => o.verdict)).toEqual(["ACCEPT"]);
+  });
+
+  it("returns both halves of a split in a called chain to the rule after the call (was: the second half skipped it)", () => {
+    const { result } = traced(
+      mangle(
+        ":A - [0:0]\n",
+        "-A FORWARD -j A\n-A FORWARD -j MARK --set-xmark 0x1/0xffffffff\n-A FORWARD -j DROP\n-A A -m statistic --mode random --probability 0.5 -j RETURN\n",
+      ),
+      false,
+    );
+    expect(result.outcomes).toHaveLength(2);
+    for (const outcome of result.outcomes) {
+      expect(outcome.mark).toBe(1);
+      expect(outcome.path.map((s) => `${s.chain}#${s.rule}`).slice(-2)).toEqual(["FORWARD#2", "FORWARD#3"]);
+    }
+  });
+
+  it("bounds an exponentially long walk with random splits in time and memory: one ERROR outcome takes the rest (was: out of memory)", () => {
+    const depth = 22;
+    const chains = Array.from({ length: depth + 1 }, (_, i) => `:C${i} - [0:0]\n`).join("");
+    const calls = Array.from({ length: depth }, (_, i) => `-A C${i} -j C${i + 1}\n-A C${i} -j C${i + 1}\n`).join("");
+    const { result, ms } = traced(
+      mangle(chains, `-A FORWARD -j C0\n${calls}-A C${depth} -m statistic --mode random --probability 0.5 -j MARK --set-xmark 0x1/0xffffffff\n`),
+    );
+    expect(ms).toBeLessThan(20_000);
+    const errors = result.outcomes.filter((o) => o.verdict === "ERROR");
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.error).toMatch(/^walk longer than [\d,]+ steps/);
+  });
+});
+
+describe("fmt --lenient", () => {
+  it("closes a table whose COMMIT is missing, so that the rules the model kept load back (was: printed without COMMIT)", () => {
+    const text = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp --dport 22 -j ACCEPT\n";
+    const lenient = parseRuleset(text, { lenient: true });
+    expect(lenient.ruleset.tables[0]!.chains[0]!.rules).toHaveLength(1);
+    expect(formatRuleset(lenient.ruleset)).toBe(`${text}COMMIT\n`);
+    checkNothingLost(lenient);
+  });
+});
