@@ -28,7 +28,7 @@ export type OptionOwner =
   | { kind: "target" }
   | { kind: "none" };
 
-export interface ClassifiedToken extends IToken, Omit<ArgToken, "tokenType" | "endOffset"> {
+export interface ClassifiedToken extends IToken, Omit<ArgToken, "tokenType" | "image" | "startOffset" | "endOffset"> {
   owner?: OptionOwner;
   /** True if the owner's arity was unknown and the option took every following value. */
   greedy?: boolean;

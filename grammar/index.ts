@@ -5,6 +5,7 @@
 
 import { classifyArgs, type ExtensionCatalog } from "./classify.js";
 import { parseCommand, type CommandSyntax } from "./parser.js";
+import { knownShape, rememberShape, replayShape, shapeCache } from "./shapes.js";
 import { argToken, lineExceedsLimit, MAX_ARGS, MAX_LINE_BYTES, MAX_TOKEN_BYTES, tokenizeArgs, type ArgToken } from "./tokenizer.js";
 
 export type { ArgToken } from "./tokenizer.js";
@@ -135,6 +136,9 @@ export function parseLine(line: string, catalog: ExtensionCatalog): LineSyntax {
   if (leading === 0x23 && tokens[0]!.start > 0 && !tokens[0]!.quoted) {
     return { kind: "error", problem: { kind: "indented-comment", column: tokens[0]!.start } };
   }
+  const shapes = shapeCache(catalog);
+  const known = knownShape(shapes, tokens, catalog);
+  if (known !== undefined) return { kind: "command", counters, command: replayShape(known, tokens) };
   const classified = classifyArgs(tokens, catalog);
   const result = parseCommand(classified, line.length);
   if (!result.ok) {
@@ -145,6 +149,7 @@ export function parseLine(line: string, catalog: ExtensionCatalog): LineSyntax {
       },
     };
   }
+  rememberShape(shapes, tokens, catalog, result.command);
   return { kind: "command", counters, command: result.command };
 }
 

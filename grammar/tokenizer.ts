@@ -9,22 +9,37 @@ export const MAX_TOKEN_BYTES = 1023;
 /** MAX_ARGC in xshared.c. */
 export const MAX_ARGS = 255;
 
-export interface ArgToken {
-  /** The argument after unquoting, as iptables would see it. */
-  value: string;
-  /** The same, under the name Chevrotain reads. */
-  image: string;
-  /** Chevrotain's view of `start`; set with the token type by the classifier. */
-  startOffset: number;
-  endOffset: number;
-  tokenType: unknown;
-  tokenTypeIdx: number;
-  /** 0-based column of the first character of the token in its line. */
-  start: number;
-  /** 0-based column one past the last character of the token in its line. */
-  end: number;
-  /** True if any part of the token was inside quotes. */
-  quoted: boolean;
+/**
+ * One argument, allocated once and used as the Chevrotain token too: Chevrotain's view
+ * (image, offsets) is read only on errors, so it is derived instead of stored.
+ */
+export class ArgToken {
+  /** Set by the classifier. */
+  tokenType: unknown = undefined;
+  tokenTypeIdx = 0;
+
+  constructor(
+    /** The argument after unquoting, as iptables would see it. */
+    readonly value: string,
+    /** 0-based column of the first character of the token in its line. */
+    readonly start: number,
+    /** 0-based column one past the last character of the token in its line. */
+    readonly end: number,
+    /** True if any part of the token was inside quotes. */
+    readonly quoted: boolean,
+  ) {}
+
+  get image(): string {
+    return this.value;
+  }
+
+  get startOffset(): number {
+    return this.start;
+  }
+
+  get endOffset(): number {
+    return this.end - 1;
+  }
 }
 
 export type TokenizeProblem =
@@ -125,9 +140,8 @@ export function tokenizeArgs(line: string, from = 0): TokenizeResult {
   return { tokens };
 }
 
-/** Allocated once per argument, with every field the classifier and the parser need. */
 export function argToken(value: string, start: number, end: number, quoted: boolean): ArgToken {
-  return { value, start, end, quoted, image: value, startOffset: start, endOffset: end - 1, tokenType: undefined, tokenTypeIdx: 0 };
+  return new ArgToken(value, start, end, quoted);
 }
 
 function tooLong(value: string, column: number): TokenizeProblem | undefined {

@@ -27,8 +27,12 @@ export function parseIpv4Loose(text: string): number | undefined {
   return parseIpv4(parts.join("."));
 }
 
+const OCTETS = Array.from({ length: 256 }, (_, i) => String(i));
+
+// Model strings are built with join, which gives one flat string, where concatenation
+// would leave a tree of string objects behind every address of a large dump.
 export function formatIpv4(value: number): string {
-  return `${(value >>> 24) & 255}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
+  return [OCTETS[(value >>> 24) & 255], OCTETS[(value >>> 16) & 255], OCTETS[(value >>> 8) & 255], OCTETS[value & 255]].join(".");
 }
 
 export function parseIpv6(text: string): bigint | undefined {
@@ -98,25 +102,25 @@ export function formatIpv6(value: bigint): string {
     bestLen = curLen;
   }
   if (bestBase !== -1 && bestLen < 2) bestBase = -1;
-  let out = "";
+  const out: string[] = [];
   for (let i = 0; i < 8; i++) {
     if (bestBase !== -1 && i >= bestBase && i < bestBase + bestLen) {
-      if (i === bestBase) out += ":";
+      if (i === bestBase) out.push(":");
       continue;
     }
-    if (i !== 0) out += ":";
+    if (i !== 0) out.push(":");
     const embedsIpv4 =
       i === 6 &&
       bestBase === 0 &&
       (bestLen === 6 || (bestLen === 7 && words[7] !== 1) || (bestLen === 5 && words[5] === 0xffff));
     if (embedsIpv4) {
-      out += formatIpv4(((words[6]! << 16) | words[7]!) >>> 0);
+      out.push(formatIpv4(((words[6]! << 16) | words[7]!) >>> 0));
       break;
     }
-    out += words[i]!.toString(16);
+    out.push(words[i]!.toString(16));
   }
-  if (bestBase !== -1 && bestBase + bestLen === 8) out += ":";
-  return out;
+  if (bestBase !== -1 && bestBase + bestLen === 8) out.push(":");
+  return out.join("");
 }
 
 export function parseAddress(text: string, family: Family): ParsedAddress | undefined {
@@ -141,6 +145,14 @@ function v4MaskFromPrefix(prefix: number): number {
 
 function v6MaskFromPrefix(prefix: number): bigint {
   return prefix === 0 ? 0n : (V6_ALL << BigInt(128 - prefix)) & V6_ALL;
+}
+
+/** Mask texts by prefix length: every address of a dump shares them. */
+const V4_MASK_TEXT = Array.from({ length: 33 }, (_, prefix) => formatIpv4(v4MaskFromPrefix(prefix)));
+const V6_MASK_TEXT: string[] = [];
+
+function v6MaskText(prefix: number): string {
+  return (V6_MASK_TEXT[prefix] ??= formatIpv6(v6MaskFromPrefix(prefix)));
 }
 
 function v4Prefix(mask: number): number | undefined {
@@ -180,7 +192,8 @@ export function parseAddressMask(text: string, family: Family, applyMask = true)
       }
     }
     const value = applyMask ? (address.value & mask) >>> 0 : address.value;
-    return { address: formatIpv4(value), prefix: v4Prefix(mask), mask: formatIpv4(mask), family };
+    const prefix = v4Prefix(mask);
+    return { address: formatIpv4(value), prefix, mask: prefix === undefined ? formatIpv4(mask) : V4_MASK_TEXT[prefix]!, family };
   }
   let mask = V6_ALL;
   if (maskText !== undefined) {
@@ -194,7 +207,10 @@ export function parseAddressMask(text: string, family: Family, applyMask = true)
       mask = full;
     }
   }
-  return { address: formatIpv6(applyMask ? address.value & mask : address.value), prefix: v6Prefix(mask), mask: formatIpv6(mask), family };
+  const prefix = v6Prefix(mask);
+  return {
+    address: formatIpv6(applyMask ? address.value & mask : address.value), prefix, mask: prefix === undefined ? formatIpv6(mask) : v6MaskText(prefix), family,
+  };
 }
 
 /** `ADDR/PREFIX` (or `ADDR/MASK`) as iptables-save prints -s/-d. */

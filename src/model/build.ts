@@ -9,10 +9,10 @@ import { diagnostic, type Diagnostic, type DiagnosticPosition } from "../diagnos
 import { parseAddressMask, type AddressProblem } from "./addresses.js";
 import { isValidInterface } from "./codecs.js";
 import {
-  extensionCatalog, findOptionSpec, MATCH_ALIASES, matchSpecs, targetSpecs, VERDICT_NAMES, type ExtensionSpec, type OptionSpec,
+  extensionCatalog, MATCH_ALIASES, optionSpecNamed, matchSpecs, targetSpecs, VERDICT_NAMES, type ExtensionSpec, type OptionSpec,
 } from "./extensions.js";
 import type { Codec, Decoded } from "./codecs.js";
-import { freezeDeep, frozenOptions, Interner, negatablePair, NO_MATCHES, type SharedValue } from "./intern.js";
+import { freezeDeep, frozenOptions, Interner, negatablePair, NO_MATCHES, NO_OPTIONS, type SharedValue } from "./intern.js";
 import { parseProtocol } from "./protocols.js";
 import {
   BUILTIN_CHAINS, TABLE_NAMES,
@@ -131,6 +131,9 @@ export class RulesetBuilder {
   /** Decoded values per codec and text: the value, or what is wrong with it, shared by every rule that writes it. */
   private readonly valueCache = new Map<Codec, Map<string, DecodeEntry>>();
   private readonly interner = new Interner();
+  /** The matches of the rule being built, reused from rule to rule. */
+  private readonly matchDrafts: ModuleDraft[] = [];
+  private readonly explicitDrafts: ModuleDraft[] = [];
   /** The chain of the previous rule, valid while no chain command ran. */
   private lastChain: Chain | undefined;
   private lastChains: Map<string, Chain> | undefined;
@@ -539,7 +542,8 @@ export class RulesetBuilder {
     command: CommandSyntax, counters: CountersSyntax | undefined, text: string, line: number, table: TableName, chain: string,
   ): Rule[] {
     const items = command.items;
-    for (const item of items) {
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
       if (item.kind === "family" && (item.family === 4 ? "ipv4" : "ipv6") !== this.family) {
         this.report(diagnostic("other-family-rule", { line, column: item.optionToken.start + 1 }, { family: item.family === 4 ? "ipv4" : "ipv6" }));
         return [];
@@ -556,11 +560,14 @@ export class RulesetBuilder {
     let fragment: { negated: boolean } | undefined;
     let familyOnly: Family | undefined;
     let target: ModuleDraft | undefined;
-    const matches: ModuleDraft[] = [];
-    const explicitMatches: ModuleDraft[] = [];
+    const matches = this.matchDrafts;
+    const explicitMatches = this.explicitDrafts;
+    matches.length = 0;
+    explicitMatches.length = 0;
     let seenCore = 0;
     let ownFamily = true;
-    for (const item of items) {
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
       switch (item.kind) {
         case "core": {
           const bit = CORE_OPTION_BITS[item.option];
@@ -641,7 +648,7 @@ export class RulesetBuilder {
           const spec = matchSpecs.get(MATCH_ALIASES.get(written) ?? written);
           const module: ModuleDraft = {
             name: spec ? spec.name : written, column: item.optionToken.start + 1, implicit: false, known: spec !== undefined,
-            options: [], spec, target: undefined, fresh: false,
+            options: NO_OPTIONS, spec, target: undefined, fresh: false,
           };
           explicitMatches.push(module);
           matches.push(module);
@@ -668,7 +675,7 @@ export class RulesetBuilder {
               module = matches.find((m) => m.implicit && m.name === owner.module);
               if (!module) {
                 module = {
-                  name: owner.module, column: 0, implicit: true, known: true, options: [], spec: matchSpecs.get(owner.module), target: undefined, fresh: false,
+                  name: owner.module, column: 0, implicit: true, known: true, options: NO_OPTIONS, spec: matchSpecs.get(owner.module), target: undefined, fresh: false,
                 };
                 matches.push(module);
               }
@@ -701,7 +708,8 @@ export class RulesetBuilder {
           if (option) {
             if (module.known && module.options.some((o) => o.name === option.name)) {
               this.report(diagnostic("duplicate-option", this.at(item.optionToken, line), { option: item.optionToken.value }));
-            } else module.options.push(option);
+            } else if (module.options === NO_OPTIONS) module.options = [option];
+            else module.options.push(option);
           }
           break;
         }
@@ -791,7 +799,7 @@ export class RulesetBuilder {
     const written = token.value;
     const column = token.start + 1;
     const draft = (kind: Target["kind"], name: string, spec?: ExtensionSpec): ModuleDraft =>
-      ({ name, column, implicit: false, known: true, options: [], spec, target: { kind, goto }, fresh: false });
+      ({ name, column, implicit: false, known: true, options: NO_OPTIONS, spec, target: { kind, goto }, fresh: false });
     if (goto) return draft("chain", written);
     const verdict = VERDICT_NAMES.get(written);
     if (verdict !== undefined) return draft("verdict", verdict);
@@ -812,7 +820,7 @@ export class RulesetBuilder {
     const column = (item.negation ?? item.optionToken).start + 1;
     const spec = module.spec;
     if (!spec || !module.known) return rawOption(module, item, text);
-    const optionSpec = findOptionSpec(spec, item.resolvedName ?? written);
+    const optionSpec = optionSpecNamed(spec, item.resolvedName ?? written);
     if (!optionSpec) {
       this.report(diagnostic("unknown-option", { line, column: item.optionToken.start + 1, length: written.length }, { option: written }));
       return undefined;
@@ -842,7 +850,8 @@ export class RulesetBuilder {
       );
       return rawOption(module, item, text);
     }
-    const option = this.interner.option(entry, optionSpec.name, written, negated, column);
+    const spelling = written === optionSpec.spelling ? optionSpec.spelling : written;
+    const option = this.interner.option(entry, optionSpec.name, spelling, negated, column);
     if (this.interner.fresh) module.fresh = true;
     return option;
   }

@@ -293,7 +293,9 @@ export const bareAddress: Codec = {
   expected: "an address",
   decode: ([text], context) => {
     const parsed = parseAddress(text!, context.family);
-    return parsed ? { kind: "address-range", from: formatAddress(parsed), to: formatAddress(parsed) } : fail();
+    if (!parsed) return fail();
+    const formatted = formatAddress(parsed);
+    return { kind: "address-range", from: formatted, to: formatted };
   },
   encode: (v) => (v.kind === "address-range" ? [v.from] : mismatch(v)),
 };
@@ -337,7 +339,7 @@ export const natRange: Codec = {
       const to = dash < 0 ? from : parseAddress(addressPart.slice(dash + 1), context.family);
       if (!from || !to) return fail();
       range.fromAddress = formatAddress(from);
-      range.toAddress = formatAddress(to);
+      range.toAddress = dash < 0 ? range.fromAddress : formatAddress(to);
     }
     if (portPart !== undefined) {
       const m = /^(\d+)(?:-(\d+))?(?:\/(\d+))?$/.exec(portPart);

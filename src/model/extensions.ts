@@ -10,6 +10,8 @@ import type { ExtensionOption, Family, OptionValue } from "./types.js";
 export interface OptionSpec {
   /** Canonical name without dashes. */
   name: string;
+  /** `--name`, one string that every rule writing the option this way shares. */
+  spelling: string;
   aliases?: readonly string[];
   arity: number;
   negatable?: boolean;
@@ -26,7 +28,7 @@ export interface ExtensionSpec {
 }
 
 const opt = (name: string, arity: number, codec: Codec, extra: Partial<OptionSpec> = {}): OptionSpec => ({
-  name, arity, codec, ...extra,
+  name, spelling: `--${name}`, arity, codec, ...extra,
 });
 const neg = (name: string, arity: number, codec: Codec, extra: Partial<OptionSpec> = {}): OptionSpec =>
   opt(name, arity, codec, { negatable: true, ...extra });
@@ -626,6 +628,25 @@ export const targetSpecs: ReadonlyMap<string, ExtensionSpec> = new Map(
 export function findOptionSpec(spec: ExtensionSpec, written: string): OptionSpec | undefined {
   const name = written.startsWith("--") ? written.slice(2) : written;
   return spec.options.find((o) => o.name === name || o.aliases?.includes(name));
+}
+
+/** Each spec's options by every name and alias, with and without `--`. */
+const optionsByName = new Map<ExtensionSpec, Map<string, OptionSpec>>();
+
+/** findOptionSpec by table lookup, for the model builder's hot path. */
+export function optionSpecNamed(spec: ExtensionSpec, written: string): OptionSpec | undefined {
+  let names = optionsByName.get(spec);
+  if (names === undefined) {
+    names = new Map();
+    for (const option of spec.options) {
+      for (const name of [option.name, ...(option.aliases ?? [])]) {
+        if (!names.has(name)) names.set(name, option);
+        if (!names.has(`--${name}`)) names.set(`--${name}`, option);
+      }
+    }
+    optionsByName.set(spec, names);
+  }
+  return names.get(written);
 }
 
 /** Implicit matches loaded by `-p` (xtables_find_match on the protocol name). */

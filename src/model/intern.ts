@@ -58,9 +58,14 @@ function sameOptions(a: readonly ExtensionOption[], b: readonly ExtensionOption[
 const sameModule = (m: MatchModule, name: string, column: number, implicit: boolean, known: boolean, options: readonly ExtensionOption[]): boolean =>
   m.column === column && m.name === name && m.implicit === implicit && m.known === known && sameOptions(m.options, options);
 
-/** An exact-size frozen copy; the builder reuses its arrays. */
-export const frozenOptions = (options: readonly ExtensionOption[]): ExtensionOption[] =>
-  options.length === 0 ? NO_OPTIONS : (Object.freeze(options.slice()) as ExtensionOption[]);
+/**
+ * Options as rules hold them: frozen, and exact-size (a one-option array is built as
+ * `[option]`, so it is frozen as it is; longer ones grew by push and are copied).
+ */
+export function frozenOptions(options: ExtensionOption[]): ExtensionOption[] {
+  if (options.length === 0) return NO_OPTIONS;
+  return Object.freeze(options.length === 1 ? options : options.slice()) as ExtensionOption[];
+}
 
 /**
  * The shared objects of one parse. An object built from a value seen for the first time
@@ -94,8 +99,8 @@ export class Interner {
     return option;
   }
 
-  /** A module of shared options; `fresh` when one of them is new, so no earlier module can be equal. */
-  module(name: string, column: number, implicit: boolean, known: boolean, options: readonly ExtensionOption[], fresh: boolean): MatchModule {
+  /** A module of shared options; `fresh` when one of them is new, so no earlier module can be equal. */  /** `options` is the caller's, built for this module: it becomes the module's, frozen. */
+  module(name: string, column: number, implicit: boolean, known: boolean, options: ExtensionOption[], fresh: boolean): MatchModule {
     if (fresh) return Object.freeze({ name, column, implicit, known, options: frozenOptions(options) });
     const key = options.length === 0 ? name : options[0]!;
     const found = this.modules.get(key);

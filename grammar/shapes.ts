@@ -1,0 +1,201 @@
+// Lines of one shape — the same options in the same places, the same modules, targets and
+// protocols, other values anywhere — classify and parse alike: the classifier reads only
+// what the shape key holds, and the parser reads only token types. So the grammar's outcome
+// for a shape is kept (as token positions) and replayed on the next line of that shape;
+// the Chevrotain parser still decides every shape, and lines it rejects are never kept.
+
+import type { ExtensionCatalog, OptionOwner } from "./classify.js";
+import type { CommandKind, CommandSyntax, CoreOptionName, RuleItemSyntax } from "./parser.js";
+import type { ArgToken } from "./tokenizer.js";
+
+type ItemTemplate =
+  | { kind: "core"; option: CoreOptionName; negation: number; optionToken: number; value: number }
+  | { kind: "fragment"; negation: number; optionToken: number }
+  | { kind: "match"; optionToken: number; name: number }
+  | { kind: "jump" | "goto"; optionToken: number; target: number }
+  | {
+      kind: "option"; negation: number; optionToken: number; values: number[]; owner: OptionOwner; greedy: boolean;
+      resolvedName: string | undefined; ambiguous: boolean;
+    }
+  | { kind: "set-counters"; optionToken: number; packets: number; bytes: number }
+  | { kind: "family"; optionToken: number; family: 4 | 6 };
+
+/** A parsed command with token positions in place of tokens; -1 where a token is absent. */
+export interface CommandTemplate {
+  kind: CommandKind;
+  commandToken: number;
+  operands: number[];
+  items: ItemTemplate[];
+}
+
+/**
+ * Shapes kept per catalog, as a trie with one level per argument. Each argument is
+ * reduced to what the classifier reads of it: an option word as written, `!`, the word
+ * after -m/-p, whether the word after -j names a target with options (else only that it
+ * does not), and of any other word nothing. (`-I CHAIN 2` tests a word for digits, but a
+ * word that is not an option is a value whatever that test says.)
+ */
+class ShapeNode {
+  /** Option words and `!`, as written. */
+  words: Map<string, ShapeNode> | undefined;
+  /** The word after -m or -p, or after -j when it names a target with options. */
+  names: Map<string, ShapeNode> | undefined;
+  /** After -j: a chain, or a target without an option table. */
+  chain: ShapeNode | undefined;
+  /** Any other word: the classifier reads nothing of it but that it is not an option. */
+  other: ShapeNode | undefined;
+  template: CommandTemplate | undefined;
+}
+
+/** Past this many trie nodes new shapes are parsed but not kept. */
+const MAX_NODES = 65536;
+
+interface ShapeCache {
+  root: ShapeNode;
+  nodes: number;
+}
+
+const caches = new WeakMap<ExtensionCatalog, ShapeCache>();
+
+export function shapeCache(catalog: ExtensionCatalog): ShapeCache {
+  let cache = caches.get(catalog);
+  if (cache === undefined) {
+    cache = { root: new ShapeNode(), nodes: 1 };
+    caches.set(catalog, cache);
+  }
+  return cache;
+}
+
+const enum Reads {
+  Nothing,
+  Name,
+  Target,
+}
+
+/** Core options whose next word the classifier reads: a match name, a protocol, a target. */
+const READERS: ReadonlyMap<string, Reads> = new Map([
+  ["-m", Reads.Name], ["--match", Reads.Name], ["-p", Reads.Name], ["--protocol", Reads.Name],
+  ["-j", Reads.Target], ["--jump", Reads.Target],
+]);
+
+/** Walks the trie along `tokens`; with `cache` set, adds the missing nodes. */
+function walk(node: ShapeNode, tokens: readonly ArgToken[], catalog: ExtensionCatalog, cache?: ShapeCache): ShapeNode | undefined {
+  let reads = Reads.Nothing;
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i]!;
+    const value = token.value;
+    let next: ShapeNode | undefined;
+    let following = Reads.Nothing;
+    if (!token.quoted && ((value.length > 1 && value.charCodeAt(0) === 0x2d) || value === "!")) {
+      following = READERS.get(value) ?? Reads.Nothing;
+      next = node.words?.get(value);
+      if (next === undefined && cache) (node.words ??= new Map()).set(value, (next = added(cache)));
+    } else if (reads === Reads.Name || (reads === Reads.Target && catalog.targetOptions(value) !== null)) {
+      next = node.names?.get(value);
+      if (next === undefined && cache) (node.names ??= new Map()).set(value, (next = added(cache)));
+    } else if (reads === Reads.Target) {
+      next = node.chain;
+      if (next === undefined && cache) next = node.chain = added(cache);
+    } else {
+      next = node.other;
+      if (next === undefined && cache) next = node.other = added(cache);
+    }
+    if (next === undefined) return undefined;
+    node = next;
+    reads = following;
+  }
+  return node;
+}
+
+function added(cache: ShapeCache): ShapeNode {
+  cache.nodes++;
+  return new ShapeNode();
+}
+
+/** The kept outcome for a line of these arguments, if its shape was parsed before. */
+export function knownShape(cache: ShapeCache, tokens: readonly ArgToken[], catalog: ExtensionCatalog): CommandTemplate | undefined {
+  return walk(cache.root, tokens, catalog)?.template;
+}
+
+/** Keeps the outcome of a line the parser accepted. */
+export function rememberShape(cache: ShapeCache, tokens: readonly ArgToken[], catalog: ExtensionCatalog, command: CommandSyntax): void {
+  if (cache.nodes + tokens.length > MAX_NODES) return;
+  const node = walk(cache.root, tokens, catalog, cache)!;
+  const at = new Map<ArgToken, number>();
+  tokens.forEach((token, index) => at.set(token, index));
+  const position = (token: ArgToken | undefined): number => (token === undefined ? -1 : at.get(token)!);
+  const items = command.items.map((item): ItemTemplate => {
+    switch (item.kind) {
+      case "core":
+        return { kind: "core", option: item.option, negation: position(item.negation), optionToken: position(item.optionToken), value: position(item.value) };
+      case "fragment":
+        return { kind: "fragment", negation: position(item.negation), optionToken: position(item.optionToken) };
+      case "match":
+        return { kind: "match", optionToken: position(item.optionToken), name: position(item.name) };
+      case "jump":
+      case "goto":
+        return { kind: item.kind, optionToken: position(item.optionToken), target: position(item.target) };
+      case "option":
+        return {
+          kind: "option", negation: position(item.negation), optionToken: position(item.optionToken), values: item.values.map(position),
+          owner: item.owner, greedy: item.greedy, resolvedName: item.resolvedName, ambiguous: item.ambiguous,
+        };
+      case "set-counters":
+        return { kind: "set-counters", optionToken: position(item.optionToken), packets: position(item.packets), bytes: position(item.bytes) };
+      case "family":
+        return { kind: "family", optionToken: position(item.optionToken), family: item.family };
+      default: {
+        const never: never = item;
+        throw new Error(`unhandled rule item ${JSON.stringify(never)}`);
+      }
+    }
+  });
+  node.template = { kind: command.kind, commandToken: position(command.commandToken), operands: command.operands.map(position), items };
+}
+
+const optional = (tokens: readonly ArgToken[], index: number): ArgToken | undefined => (index < 0 ? undefined : tokens[index]);
+
+/** The command a kept shape gives for `tokens`, a line of that shape. */
+export function replayShape(template: CommandTemplate, tokens: readonly ArgToken[]): CommandSyntax {
+  const items: RuleItemSyntax[] = new Array(template.items.length);
+  for (let i = 0; i < items.length; i++) {
+    const item = template.items[i]!;
+    switch (item.kind) {
+      case "core":
+        items[i] = { kind: "core", option: item.option, negation: optional(tokens, item.negation), optionToken: tokens[item.optionToken]!, value: tokens[item.value]! };
+        break;
+      case "fragment":
+        items[i] = { kind: "fragment", negation: optional(tokens, item.negation), optionToken: tokens[item.optionToken]! };
+        break;
+      case "match":
+        items[i] = { kind: "match", optionToken: tokens[item.optionToken]!, name: tokens[item.name]! };
+        break;
+      case "jump":
+      case "goto":
+        items[i] = { kind: item.kind, optionToken: tokens[item.optionToken]!, target: tokens[item.target]! };
+        break;
+      case "option": {
+        const values: ArgToken[] = new Array(item.values.length);
+        for (let v = 0; v < values.length; v++) values[v] = tokens[item.values[v]!]!;
+        items[i] = {
+          kind: "option", negation: optional(tokens, item.negation), optionToken: tokens[item.optionToken]!, values, owner: item.owner,
+          greedy: item.greedy, resolvedName: item.resolvedName, ambiguous: item.ambiguous,
+        };
+        break;
+      }
+      case "set-counters":
+        items[i] = { kind: "set-counters", optionToken: tokens[item.optionToken]!, packets: tokens[item.packets]!, bytes: tokens[item.bytes]! };
+        break;
+      case "family":
+        items[i] = { kind: "family", optionToken: tokens[item.optionToken]!, family: item.family };
+        break;
+      default: {
+        const never: never = item;
+        throw new Error(`unhandled rule item template ${JSON.stringify(never)}`);
+      }
+    }
+  }
+  const operands: ArgToken[] = new Array(template.operands.length);
+  for (let i = 0; i < operands.length; i++) operands[i] = tokens[template.operands[i]!]!;
+  return { kind: template.kind, commandToken: tokens[template.commandToken]!, operands, items };
+}
