@@ -1,6 +1,8 @@
 // Tracer semantics on small rulesets, each built to tell one netfilter rule apart from a plausible
 // mistake (goto vs jump, RETURN from a goto'd chain, nat only for NEW, loopback re-entry, …).
 
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseRuleset } from "../src/index.js";
 import { defaultContext } from "../src/analysis/trace/context.js";
@@ -8,6 +10,7 @@ import { parseIpsetSave } from "../src/analysis/trace/ipset.js";
 import type { PacketSpec, TraceContext, TraceResult } from "../src/analysis/trace/types.js";
 import { createTracer } from "../src/analysis/trace/walk.js";
 import { buildRuleGraph, findJumpLoops } from "../src/analysis/rule-graph.js";
+import { repoRoot } from "./support/files.js";
 
 function trace(dump: string, packet: Partial<PacketSpec> = {}, context: Partial<TraceContext> = {}): TraceResult {
   const { ruleset, diagnostics } = parseRuleset(dump);
@@ -199,5 +202,32 @@ describe("rule graph", () => {
     expect(loops).toHaveLength(1);
     expect(loops[0]).toMatchObject({ kind: "jump-loop", severity: "error", line: 4 + depth + 1 + depth });
     expect(loops[0]!.details).toMatchObject({ cycle: expect.arrayContaining(["filter/C0", "filter/C9999"]) });
+  });
+});
+
+describe("addresses known by role and merged shares", () => {
+  const sample = (name: string) => readFileSync(join(repoRoot, "samples", `${name}.txt`), "utf8");
+
+  it("takes a node address known only by role to be none of the hosts the rules name", () => {
+    const { ruleset } = parseRuleset(sample("kubeadm-flannel"));
+    const r = createTracer(ruleset).trace(
+      { src: "203.0.113.7", dst: "@node", protocol: 6, sport: 40000, dport: 30071 },
+      defaultContext({ origin: "external", inInterface: "eth0" }),
+    );
+    expect(r.outcomes.map((o) => [o.verdict, o.packet.dst, o.packet.dport, o.uncertain.length])).toEqual([["ACCEPT", "10.244.2.7", 80, 0]]);
+  });
+
+  it("keeps apart outcomes whose share depends on an uncertain match", () => {
+    const { ruleset } = parseRuleset(sample("kube-proxy-modern"));
+    const r = createTracer(ruleset).trace({ src: "100.64.9.9", dst: "10.97.200.5", protocol: 6, sport: 40000, dport: 80 }, defaultContext({ origin: "pod" }));
+    // auth/session has affinity: a client with history goes to its endpoint (share 1 given that), a new one 50/50.
+    const shares = r.outcomes.map((o) => [o.packet.dst, o.conditionalProbability, o.uncertain.filter((u) => u.assumed).length]).sort();
+    expect(shares).toEqual([
+      ["100.64.1.60", 0.5, 0],
+      ["100.64.1.60", 1, 1],
+      ["100.64.2.61", 0.5, 0],
+      ["100.64.2.61", 1, 1],
+    ]);
+    expect(r.outcomes.reduce((sum, o) => sum + o.probability, 0)).toBeCloseTo(1, 12);
   });
 });

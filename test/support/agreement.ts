@@ -69,8 +69,8 @@ function describeObservation(p: PacketObservation): string {
 }
 
 // The tracer names a node address it cannot pick (MASQUERADE out of a link without an address of its own, where
-// the kernel takes the first address of any interface) by role: "address of cali4cb69fbbe33".
-const ROLE_ADDRESS = /^address of /;
+// the kernel takes the first address of any interface) by role: "(address of cali4cb69fbbe33)".
+const ROLE_ADDRESS = /^\(address of /;
 
 /** Whether one observed packet is what the outcome predicts: verdict, where it went, and the packet itself. */
 function agrees(o: Outcome, p: PacketObservation, nodeAddresses: ReadonlySet<string>): boolean {
@@ -81,10 +81,11 @@ function agrees(o: Outcome, p: PacketObservation, nodeAddresses: ReadonlySet<str
   switch (fate.kind) {
     case "local":
       return o.verdict === "ACCEPT" && o.delivery === "local" && samePacket(fate.packet);
+    // Lost: the node sent it out but the peer's stack discarded it before its first hook (IPv6 does so with a
+    // loopback source, RFC 4291 2.5.3); for the node, that is the same as forwarded.
     case "forwarded":
-      return o.verdict === "ACCEPT" && (o.delivery === "forward" || o.delivery === "output") && o.outInterface === fate.interface && samePacket(fate.packet);
     case "lost":
-      return false;
+      return o.verdict === "ACCEPT" && (o.delivery === "forward" || o.delivery === "output") && o.outInterface === fate.interface && samePacket(fate.packet);
     case "dropped":
       if (o.verdict === "REJECT") return p.responses.some((r) => r.kind === "icmp" || r.kind === "tcp-reset") || p.sendError !== undefined;
       return o.verdict === "DROP" && p.responses.length === 0;

@@ -7,7 +7,7 @@ import { matchSpecs, targetSpecs } from "../../model/extensions.js";
 import type { CodecContext } from "../../model/codecs.js";
 import type { AddressMask, ExtensionOption, Family, MatchModule, NatRange, Rule, Target } from "../../model/types.js";
 import { compareWords, inNet, isLimitedBroadcast, isMulticast, isUnspecified, netOf, parseIp } from "../ip.js";
-import type { Address, Env, Flow, InterfaceKnowledge } from "./flow.js";
+import type { Address, CtState, Env, Flow, InterfaceKnowledge } from "./flow.js";
 import { ipsetMembership } from "./ipset.js";
 import type { Uncertainty, UncertaintyKind } from "./types.js";
 import { uncertainty } from "./uncertainty.js";
@@ -93,9 +93,14 @@ function addressCondition(mask: AddressMask, negated: boolean, which: "src" | "d
   if (mask.prefix === 0) return !negated;
   const net = netOf(mask);
   const text = `${mask.address}/${mask.prefix ?? mask.mask}`;
-  return (flow) => {
+  const host = mask.prefix === (mask.family === "ipv4" ? 32 : 128);
+  return (flow, env) => {
     const address = which === "src" ? flow.src : flow.dst;
-    if (address.words === undefined) return unknownFact("address-unknown", `${address.text} in ${text}`, line, negated);
+    if (address.words === undefined) {
+      // An address known only by role is a node address: it is not a host the rule names unless that host is one.
+      if (host && !(address.local && env.isLocalText(mask.address))) return negated;
+      return unknownFact("address-unknown", `${address.text} in ${text}`, line, negated);
+    }
     return inNet(address.words, net) !== negated;
   };
 }
@@ -199,22 +204,43 @@ function markOption(which: "mark" | "ctmark"): OptionCompiler {
     const value = option.value.value >>> 0;
     const mask = (option.value.mask ?? 0xffffffff) >>> 0;
     const negated = option.negated;
-    return (flow) => ((flow[which] & mask) >>> 0 === value) !== negated;
+    // Without a conntrack entry connmark matches nothing, negated or not.
+    if (which === "ctmark") return (flow) => flow.conntrack !== "none" && ((flow.ctmark & mask) >>> 0 === value) !== negated;
+    return (flow) => ((flow.mark & mask) >>> 0 === value) !== negated;
   };
 }
 
 const CT_STATE_NAMES = new Set(["INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACKED"]);
+
+/** The state conntrack reports: a packet without an entry (in the raw table, say) is INVALID unless untracked. */
+function reportedState(flow: Flow): CtState {
+  if (flow.conntrack !== "none" || flow.ctState === "UNTRACKED") return flow.ctState;
+  return "INVALID";
+}
 
 function stateOption(option: ExtensionOption): Condition | boolean {
   if (option.value.kind !== "name-list") return true;
   const names = new Set(option.value.names);
   const negated = option.negated;
   return (flow) => {
+    const state = reportedState(flow);
+    const tracked = flow.conntrack !== "none";
     const hit =
-      (CT_STATE_NAMES.has(flow.ctState) && names.has(flow.ctState)) ||
-      (names.has("SNAT") && flow.snat !== undefined) ||
-      (names.has("DNAT") && flow.dnat !== undefined);
+      (CT_STATE_NAMES.has(state) && names.has(state)) ||
+      (tracked && names.has("SNAT") && flow.snat !== undefined) ||
+      (tracked && names.has("DNAT") && flow.dnat !== undefined);
     return hit !== negated;
+  };
+}
+
+/** The status bits a connection's first packet can see: CONFIRMED once it has looped back through the node. */
+function ctstatusOption(option: ExtensionOption, rule: Rule): Condition | boolean {
+  const names = option.value.kind === "name-list" ? new Set(option.value.names) : new Set<string>();
+  const negated = option.negated;
+  const question = factCondition("unmodelled-option", `conntrack ${option.written}`, rule.line, negated);
+  return (flow, env) => {
+    if (flow.ctState !== "NEW") return question(flow, env);
+    return (flow.conntrack === "confirmed" && names.has("CONFIRMED")) !== negated;
   };
 }
 
@@ -446,12 +472,7 @@ const OPTION_COMPILERS: Record<string, Record<string, OptionCompiler>> = {
     ctreplsrcport: tuplePortOption((f) => f.dport),
     ctrepldstport: tuplePortOption((f) => f.sport),
     ctdir: (option) => option.value.kind === "string" && option.value.value === "ORIGINAL",
-    ctstatus: (option, rule) => {
-      const negated = option.negated;
-      const question = factCondition("unmodelled-option", `conntrack ${option.written}`, rule.line, negated);
-      // A connection's first packet has no status bit set yet.
-      return (flow, env) => (flow.ctState === "NEW" ? negated : question(flow, env));
-    },
+    ctstatus: ctstatusOption,
   },
   state: { state: stateOption },
   mark: { mark: markOption("mark") },
@@ -474,8 +495,31 @@ const OPTION_COMPILERS: Record<string, Record<string, OptionCompiler>> = {
 
 type ModuleCompiler = (module: MatchModule, rule: Rule) => Condition[];
 
+/**
+ * xt_conntrack on a packet without an entry (raw table, untracked) checks --ctstate alone: the match holds if
+ * that option was given and passed, and fails otherwise, whatever the other options and their negations say.
+ */
+function conntrackCompiler(module: MatchModule, rule: Rule): Condition[] {
+  const compilers = OPTION_COMPILERS.conntrack!;
+  const hasState = module.options.some((o) => o.name === "ctstate");
+  const conditions: Condition[] = [];
+  for (const option of module.options) {
+    const compiler = compilers[option.name];
+    const compiled = compiler ? compiler(option, rule, module) : factCondition("unmodelled-option", `conntrack ${option.written}`, rule.line, option.negated);
+    if (option.name === "ctstate") {
+      if (compiled === false) return [ALWAYS_FALSE];
+      if (compiled !== true) conditions.push(compiled);
+    } else if (compiled !== true) {
+      const withEntry: Condition = compiled === false ? () => false : compiled;
+      conditions.push((flow, env) => (flow.conntrack === "none" ? hasState : withEntry(flow, env)));
+    }
+  }
+  return conditions;
+}
+
 const MODULE_COMPILERS: Record<string, ModuleCompiler> = {
   addrtype: addrtypeCompiler,
+  conntrack: conntrackCompiler,
   statistic: statisticCompiler,
   recent: recentCompiler,
   set: setCompiler,

@@ -32,6 +32,11 @@ export interface Flow {
   readonly mark: number;
   readonly ctmark: number;
   readonly ctState: CtState;
+  /**
+   * The conntrack entry the packet carries: none before the conntrack hook (in the raw table) and for invalid or
+   * untracked packets; confirmed once a packet of the connection has left its last hook (a looped-back packet).
+   */
+  readonly conntrack: "none" | "unconfirmed" | "confirmed";
   /** Original direction tuple, as conntrack recorded it. */
   readonly orig: { readonly src: Address; readonly dst: Address; readonly sport: number | undefined; readonly dport: number | undefined };
   readonly dnatDone: boolean;
@@ -55,4 +60,6 @@ export interface Env {
   readonly family: Family;
   /** True if the address is one of the node's own (loopback included). */
   isLocal(address: Address): boolean;
+  /** True if the address text (canonical) is a known node address or loopback. */
+  isLocalText(text: string): boolean;
 }

@@ -92,6 +92,8 @@ export interface TracerOptions {
   index?: boolean;
   /** Merge equal outcomes (default true); false keeps every walk with its own path. */
   merge?: boolean;
+  /** Record each outcome's path (default true); false is faster for callers that only need the outcomes. */
+  paths?: boolean;
 }
 
 export function createTracer(ruleset: Ruleset, options: TracerOptions = {}): Tracer {
@@ -130,7 +132,7 @@ export function createTracer(ruleset: Ruleset, options: TracerOptions = {}): Tra
 
   return {
     family,
-    trace: (packet, context) => new Walk(family, compiledChain, packet, context, options.merge !== false).run(),
+    trace: (packet, context) => new Walk(family, compiledChain, packet, context, options.merge !== false, options.paths !== false).run(),
   };
 }
 
@@ -154,6 +156,12 @@ function nextCandidate(chain: CompiledChain, from: number, destination: Address)
   return low < list.length ? list[low]! : -1;
 }
 
+/** The entry the conntrack hook gives a packet: none for invalid or untracked ones, confirmed for an existing connection. */
+function attachConntrack(flow: Flow): Flow {
+  if (flow.ctState === "INVALID" || flow.ctState === "UNTRACKED") return flow;
+  return { ...flow, conntrack: flow.ctState === "ESTABLISHED" ? "confirmed" : "unconfirmed" };
+}
+
 function protocolName(number: number): string {
   return parseProtocol(String(number))?.name ?? String(number);
 }
@@ -171,7 +179,7 @@ const hex = (n: number) => `0x${(n >>> 0).toString(16)}`;
 class Walk {
   private readonly outcomes: Outcome[] = [];
   private readonly pending: Branch[] = [];
-  private readonly env: { hook: Hook; context: TraceContext; family: Family; isLocal(a: Address): boolean };
+  private readonly env: { hook: Hook; context: TraceContext; family: Family; isLocal(a: Address): boolean; isLocalText(text: string): boolean };
   private readonly localAddresses: Set<string>;
   private readonly routes: { net: Net; prefix: number; iface: string }[];
   private branchesStarted = 0;
@@ -184,6 +192,7 @@ class Walk {
     private readonly packet: PacketSpec,
     private readonly context: TraceContext,
     private readonly merge: boolean,
+    private readonly recordPaths: boolean,
   ) {
     this.localAddresses = new Set(context.nodeAddresses.map((a) => parseIp(a.address, family)?.text ?? a.address));
     this.routes = context.routes
@@ -196,12 +205,16 @@ class Walk {
       context,
       family,
       isLocal: (a) => (a.words === undefined ? a.local : isLoopback(a) || localAddresses.has(a.text)),
+      isLocalText: (text) => {
+        const ip = parseIp(text, family);
+        return ip !== undefined && (isLoopback(ip) || localAddresses.has(ip.text));
+      },
     };
     this.initial = this.initialFlow();
   }
 
   private address(text: string): Address {
-    if (text === "@node") return { family: this.family, text: "node address", words: undefined, local: true };
+    if (text === "@node") return { family: this.family, text: "(a node address)", words: undefined, local: true };
     const ip = parseIp(text, this.family);
     if (!ip) throw new RangeError(`'${text}' is not an ${this.family === "ipv4" ? "IPv4" : "IPv6"} address`);
     return ip;
@@ -228,6 +241,7 @@ class Walk {
       mark: context.mark >>> 0,
       ctmark: context.ctmark >>> 0,
       ctState,
+      conntrack: "none",
       orig: { src, dst, sport: packet.sport, dport: packet.dport },
       dnatDone: ctState !== "NEW",
       snatDone: ctState !== "NEW",
@@ -300,6 +314,8 @@ class Walk {
           continue;
         }
         const table = tables[branch.tableIndex]!;
+        // The conntrack hook runs between raw and mangle: from there on the packet carries its entry.
+        if (table !== "raw" && branch.flow.conntrack === "none") branch.flow = attachConntrack(branch.flow);
         if (table === "nat" && this.natSkipped(branch.flow, branch.hook)) {
           branch.tableIndex++;
           continue;
@@ -398,6 +414,10 @@ class Walk {
   }
 
   private step(branch: Branch, chain: CompiledChain, rule: number, effect: StepAction, action: string): void {
+    if (!this.recordPaths) {
+      branch.note = undefined;
+      return;
+    }
     const source = rule > 0 ? chain.chain.rules[rule - 1]! : undefined;
     const step: PathStep = {
       hook: branch.hook,
@@ -490,7 +510,8 @@ class Walk {
           address = picked.address;
           if (effect.range.fromPort !== undefined) portRange = { from: effect.range.fromPort, to: effect.range.toPort ?? effect.range.fromPort };
         } else {
-          address = this.interfaceAddress(flow.outInterface);
+          // IPv6 picks the source by RFC 6724, whose first rule prefers the destination itself when it is local.
+          address = this.family === "ipv6" && flow.dst.words !== undefined && this.env.isLocal(flow.dst) ? flow.dst : this.interfaceAddress(flow.outInterface);
           portRange = effect.ports;
         }
         // The kernel keeps the source port when it can, unless told to randomise or given a range
@@ -525,6 +546,10 @@ class Walk {
       case "connmark-save":
       case "connmark-restore": {
         const { mark, ctmark } = branch.flow;
+        if (branch.flow.conntrack === "none") {
+          this.step(branch, frame.chain, position, { kind: "continue", target: "CONNMARK" }, "CONNMARK (no connection yet: no effect)");
+          return next();
+        }
         let newMark = mark;
         let newCtmark = ctmark;
         if (effect.kind === "connmark-set") newCtmark = ((ctmark & ~effect.mask) ^ effect.value) >>> 0;
@@ -535,8 +560,13 @@ class Walk {
         return next();
       }
       case "untrack":
-        if (frame.chain.table === "raw") branch.flow = { ...branch.flow, ctState: "UNTRACKED" };
-        this.step(branch, frame.chain, position, { kind: "untrack" }, "NOTRACK (connection untracked)");
+        // A looped-back packet already carries its entry, and NOTRACK leaves such a packet alone.
+        if (frame.chain.table === "raw" && branch.flow.conntrack === "none") {
+          branch.flow = { ...branch.flow, ctState: "UNTRACKED" };
+          this.step(branch, frame.chain, position, { kind: "untrack" }, "NOTRACK (connection untracked)");
+        } else {
+          this.step(branch, frame.chain, position, { kind: "continue", target: "NOTRACK" }, "NOTRACK (already tracked: no effect)");
+        }
         return next();
       case "ttl": {
         const ttl = branch.flow.ttl;
@@ -592,7 +622,7 @@ class Walk {
         : this.context.nodeAddresses.find((a) => a.interface !== undefined && a.interface === iface);
     const ip = known ? parseIp(known.address, this.family) : undefined;
     if (ip) return ip;
-    return { family: this.family, text: `address of ${iface ?? "the outgoing interface"}`, words: undefined, local: true };
+    return { family: this.family, text: `(address of ${iface ?? "the outgoing interface"})`, words: undefined, local: true };
   }
 
   /** RETURN or the end of a user chain: back to the caller, or the policy when there is none. */
@@ -664,7 +694,8 @@ class Walk {
       case "POSTROUTING":
         if (this.context.origin === "node" && local && !branch.loopback) {
           branch.loopback = true;
-          branch.flow = { ...flow, inInterface: "lo", outInterface: null };
+          // The looped-back packet keeps its conntrack entry, confirmed on the way out.
+          branch.flow = { ...flow, inInterface: "lo", outInterface: null, conntrack: flow.conntrack === "none" ? "none" : "confirmed" };
           return go("PREROUTING");
         }
         return this.finish(branch, "ACCEPT", branch.loopback ? "local" : this.context.origin === "node" ? "output" : "forward");
@@ -802,12 +833,14 @@ export function mergeOutcomes(outcomes: readonly Outcome[]): Outcome[] {
         const a = o.uncertain[j]!;
         const key = `${outcomeKey(o)}\u0002${assumptionKey(a)}\u0002${rest.map((r) => assumptionKey(r) + r.assumed).sort().join("|")}`;
         const partner = index.get(key);
-        if (partner !== undefined && next[partner] && next[partner]!.uncertain.find((u) => assumptionKey(u) === assumptionKey(a))?.assumed !== a.assumed) {
+        // Only an assumption that changes neither the outcome nor its share may be dropped.
+        const same = partner !== undefined && next[partner] !== undefined && Math.abs(next[partner]!.conditionalProbability - o.conditionalProbability) < 1e-12;
+        if (same && next[partner!]!.uncertain.find((u) => assumptionKey(u) === assumptionKey(a))?.assumed !== a.assumed) {
           // The path shown is the one where the dropped question was answered "no": the usual case.
-          const merged = combine(next[partner]!, o, rest, a.assumed ? next[partner]! : o);
-          // Both halves of an uncertain split: the conditional probability is the same in each.
-          merged.conditionalProbability = Math.max(next[partner]!.conditionalProbability, o.conditionalProbability);
-          next[partner] = merged;
+          const merged = combine(next[partner!]!, o, rest, a.assumed ? next[partner!]! : o);
+          // Both halves of an uncertain split with the same share: the share stands without the assumption.
+          merged.conditionalProbability = o.conditionalProbability;
+          next[partner!] = merged;
           next[i] = undefined;
           changed = true;
           break;
