@@ -90,7 +90,8 @@ export interface ResolveOptions {
 
 /** Traces a representative client to every frontend and fills in `resolutions`. */
 export function resolveServiceMap(ruleset: Ruleset, map: ServiceMap, options: ResolveOptions = {}): ServiceMap {
-  const tracer = options.tracer ?? createTracer(ruleset);
+  // Only outcomes are summed here: no paths to record.
+  const tracer = options.tracer ?? createTracer(ruleset, { paths: false });
   const clients = clientPicker(map);
   const offCluster = clients.offCluster();
   const pod = clients.pod();

@@ -52,6 +52,8 @@ export interface CompiledRule {
   rule: Rule;
   conditions: Condition[];
   effect: Effect;
+  /** The chain a jump or goto enters, resolved on first use (null: no such chain). */
+  jumpTarget?: unknown;
   /** The destination host this rule requires (`-d X/32`), for the chain index. */
   destinationHost: string | undefined;
 }
@@ -266,31 +268,56 @@ function tuplePortOption(pick: (flow: Flow) => number | undefined): OptionCompil
   };
 }
 
-type AddressType = "UNSPEC" | "UNICAST" | "LOCAL" | "BROADCAST" | "MULTICAST";
+/** IPv4 (inet_addr_type): zero-net and limited broadcast, multicast, then the local table: LOCAL or UNICAST. */
+function ipv4TypeMatches(address: Address, local: boolean, names: ReadonlySet<string>): boolean {
+  if (address.words !== undefined && (address.words[3]! >>> 24 === 0 || isLimitedBroadcast(address))) return names.has("BROADCAST");
+  if (address.words !== undefined && isMulticast(address)) return names.has("MULTICAST");
+  return names.has(local ? "LOCAL" : "UNICAST");
+}
 
-function addressType(address: Address, env: Env): AddressType | undefined {
-  if (env.isLocal(address)) return "LOCAL";
-  if (address.words === undefined) return undefined;
-  if (isUnspecified(address)) return "UNSPEC";
-  if (isMulticast(address)) return "MULTICAST";
-  if (isLimitedBroadcast(address)) return "BROADCAST";
-  return "UNICAST";
+/**
+ * IPv6 (xt_addrtype match_type6): every named class the address has the wrong kind for fails the match, then
+ * LOCAL/ANYCAST/UNREACHABLE ask the routing table. So a node's own address is UNICAST too, and
+ * "LOCAL,UNICAST" means local. undefined: the routes the context gives cannot say.
+ */
+function ipv6TypeMatches(address: Address, local: boolean, names: ReadonlySet<string>, env: Env): boolean | undefined {
+  const kind = address.words === undefined ? "unicast" : isMulticast(address) ? "multicast" : isUnspecified(address) ? "any" : isIpv4Mapped(address) ? "mapped" : "unicast";
+  if (names.has("MULTICAST") && kind !== "multicast") return false;
+  if (names.has("UNICAST") && kind !== "unicast") return false;
+  if (names.has("UNSPEC") && kind !== "any") return false;
+  if (!names.has("LOCAL") && !names.has("ANYCAST") && !names.has("UNREACHABLE")) return true;
+  if (names.has("LOCAL") && local) return true;
+  if (names.has("ANYCAST")) return undefined;
+  if (names.has("UNREACHABLE") && !local) return env.hasRoute(address) ? false : undefined;
+  return false;
+}
+
+/** Whether addrtype counts the address as LOCAL: with --limit-iface-*, only if it is on that interface. */
+function addrtypeLocal(address: Address, device: string | null | undefined, limited: boolean, env: Env): boolean | undefined {
+  if (!env.isLocal(address)) return false;
+  // Without a device (none at this hook) the kernel looks at every interface.
+  if (!limited || device === null) return true;
+  const holder = env.interfaceOf(address);
+  return device === undefined || holder === undefined ? undefined : holder === device;
 }
 
 function addrtypeCompiler(module: MatchModule, rule: Rule): Condition[] {
-  const limited = module.options.some((o) => o.name === "limit-iface-in" || o.name === "limit-iface-out");
+  const limit = module.options.some((o) => o.name === "limit-iface-in") ? "in" : module.options.some((o) => o.name === "limit-iface-out") ? "out" : undefined;
   const conditions: Condition[] = [];
   for (const option of module.options) {
     if ((option.name !== "src-type" && option.name !== "dst-type") || option.value.kind !== "name-list") continue;
-    const names = new Set(option.value.names);
+    const names: ReadonlySet<string> = new Set(option.value.names);
     const negated = option.negated;
     const which = option.name === "src-type" ? "src" : "dst";
     conditions.push((flow, env) => {
-      const type = addressType(flow[which], env);
-      if (type === undefined) return unknownFact("address-unknown", flow[which].text, rule.line, negated);
-      // With --limit-iface-*, LOCAL counts only addresses on that interface; iptscope does not know which.
-      if (limited && type === "LOCAL" && names.has("LOCAL")) return unknownFact("unmodelled-option", "addrtype --limit-iface-in/out", rule.line, negated);
-      return names.has(type) !== negated;
+      const address = flow[which];
+      const device = limit === "in" ? flow.inInterface : limit === "out" ? flow.outInterface : null;
+      const local = addrtypeLocal(address, device, limit !== undefined, env);
+      if (local === undefined) return unknownFact("unmodelled-option", `addrtype --limit-iface-${limit}: is ${address.text} on ${device ?? "the interface"}?`, rule.line, negated);
+      if (address.words === undefined && !local) return unknownFact("address-unknown", address.text, rule.line, negated);
+      const holds = env.family === "ipv4" ? ipv4TypeMatches(address, local, names) : ipv6TypeMatches(address, local, names, env);
+      if (holds === undefined) return unknownFact("unmodelled-option", `addrtype ${[...names].join(",")} for ${address.text}`, rule.line, negated);
+      return holds !== negated;
     });
   }
   return conditions;

@@ -99,13 +99,15 @@ export interface TracerOptions {
 export function createTracer(ruleset: Ruleset, options: TracerOptions = {}): Tracer {
   const indexLargeChains = options.index !== false;
   const family = ruleset.family;
-  const chains = new Map<string, CompiledChain | null>();
   const chainsByTable = new Map(ruleset.tables.map((t) => [t.name, new Map(t.chains.map((c) => [c.name, c]))]));
+  const compiledByTable = new Map<TableName, Map<string, CompiledChain | null>>();
 
   const compiledChain = (table: TableName, name: string): CompiledChain | undefined => {
-    const key = `${table}\u0000${name}`;
-    const cached = chains.get(key);
+    let chains = compiledByTable.get(table);
+    if (!chains) compiledByTable.set(table, (chains = new Map()));
+    const cached = chains.get(name);
     if (cached !== undefined) return cached ?? undefined;
+    const key = name;
     const chain = chainsByTable.get(table)?.get(name);
     if (!chain) {
       chains.set(key, null);
@@ -176,6 +178,43 @@ const CT_STATES: Record<TraceContext["state"], CtState> = {
 
 const hex = (n: number) => `0x${(n >>> 0).toString(16)}`;
 
+// NAT targets name a handful of addresses many times: parse each once.
+const natAddresses = new Map<string, Address>();
+
+function natAddress(text: string, family: Family): Address {
+  let address = natAddresses.get(text);
+  if (!address) {
+    address = parseIp(text, family) ?? { family, text, words: undefined, local: false };
+    if (natAddresses.size > 100_000) natAddresses.clear();
+    natAddresses.set(text, address);
+  }
+  return address;
+}
+
+interface DerivedContext {
+  localAddresses: Set<string>;
+  routes: { net: Net; prefix: number; iface: string }[];
+  assumptions?: string[];
+}
+
+// What a context implies is computed once per context object: bulk callers trace many packets with one.
+const derivedContexts = new WeakMap<TraceContext, DerivedContext>();
+
+function derivedContext(context: TraceContext, family: Family): DerivedContext {
+  let derived = derivedContexts.get(context);
+  if (!derived) {
+    derived = {
+      localAddresses: new Set(context.nodeAddresses.map((a) => parseIp(a.address, family)?.text ?? a.address)),
+      routes: context.routes
+        .map((r) => ({ net: parseNet(r.network, family), prefix: Number(r.network.split("/")[1] ?? (family === "ipv4" ? 32 : 128)), iface: r.interface }))
+        .filter((r): r is { net: Net; prefix: number; iface: string } => r.net !== undefined)
+        .sort((a, b) => b.prefix - a.prefix),
+    };
+    derivedContexts.set(context, derived);
+  }
+  return derived;
+}
+
 class Walk {
   private readonly outcomes: Outcome[] = [];
   private readonly pending: Branch[] = [];
@@ -194,11 +233,9 @@ class Walk {
     private readonly merge: boolean,
     private readonly recordPaths: boolean,
   ) {
-    this.localAddresses = new Set(context.nodeAddresses.map((a) => parseIp(a.address, family)?.text ?? a.address));
-    this.routes = context.routes
-      .map((r) => ({ net: parseNet(r.network, family), prefix: Number(r.network.split("/")[1] ?? (family === "ipv4" ? 32 : 128)), iface: r.interface }))
-      .filter((r): r is { net: Net; prefix: number; iface: string } => r.net !== undefined)
-      .sort((a, b) => b.prefix - a.prefix);
+    const derived = derivedContext(context, family);
+    this.localAddresses = derived.localAddresses;
+    this.routes = derived.routes;
     const localAddresses = this.localAddresses;
     this.env = {
       hook: "PREROUTING",
@@ -414,10 +451,6 @@ class Walk {
   }
 
   private step(branch: Branch, chain: CompiledChain, rule: number, effect: StepAction, action: string): void {
-    if (!this.recordPaths) {
-      branch.note = undefined;
-      return;
-    }
     const source = rule > 0 ? chain.chain.rules[rule - 1]! : undefined;
     const step: PathStep = {
       hook: branch.hook,
@@ -440,42 +473,41 @@ class Walk {
     const frame = branch.frame!;
     const position = frame.index + 1;
     const effect: Effect = compiled.effect;
-    const next = () => {
-      frame.index++;
-      branch.conditionIndex = 0;
-      return true;
-    };
+    // Without paths no step consumes the note of a split, so it is cleared here.
+    if (!this.recordPaths) branch.note = undefined;
     switch (effect.kind) {
       case "accept":
-        this.step(branch, frame.chain, position, { kind: "verdict", verdict: "ACCEPT" }, "ACCEPT");
+        if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "verdict", verdict: "ACCEPT" }, "ACCEPT");
         return this.endTablePass(branch);
       case "drop":
-        this.step(branch, frame.chain, position, { kind: "verdict", verdict: "DROP" }, "DROP");
+        if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "verdict", verdict: "DROP" }, "DROP");
         return this.finish(branch, "DROP");
       case "reject":
-        this.step(branch, frame.chain, position, { kind: "verdict", verdict: "REJECT" }, `REJECT (${effect.with})`);
+        if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "verdict", verdict: "REJECT" }, `REJECT (${effect.with})`);
         return this.finish(branch, "REJECT");
       case "queue":
-        this.step(branch, frame.chain, position, { kind: "verdict", verdict: "QUEUE" }, effect.name);
+        if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "verdict", verdict: "QUEUE" }, effect.name);
         return this.finish(branch, "QUEUE", undefined, undefined, [
           { ...uncertainty("queue-verdict", effect.name, compiled.rule.line), assumed: true },
         ]);
       case "return":
-        this.step(branch, frame.chain, position, { kind: "return" }, "RETURN");
+        if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "return" }, "RETURN");
         return this.leaveChain(branch);
       case "jump": {
-        const target = this.chainOf(frame.chain.table, effect.chain);
+        const jumping = compiled as CompiledRule & { jumpTarget?: CompiledChain | null };
+        if (jumping.jumpTarget === undefined) jumping.jumpTarget = this.chainOf(frame.chain.table, effect.chain) ?? null;
+        const target = jumping.jumpTarget ?? undefined;
         if (!target) {
-          this.step(branch, frame.chain, position, { kind: "loop", chain: effect.chain }, `${effect.goto ? "goto" : "jump"} ${effect.chain}: no such chain`);
+          if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "loop", chain: effect.chain }, `${effect.goto ? "goto" : "jump"} ${effect.chain}: no such chain`);
           return this.finish(branch, "ERROR", undefined, `jump to missing chain ${effect.chain}`);
         }
         const active = (f: Frame) => f.chain === target || f.via?.includes(target) === true;
         if (active(frame) || branch.stack.some(active)) {
           const verb = effect.goto ? "goto" : "jump";
-          this.step(branch, frame.chain, position, { kind: "loop", chain: effect.chain }, `${verb} ${effect.chain}: loop`);
+          if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "loop", chain: effect.chain }, `${verb} ${effect.chain}: loop`);
           return this.finish(branch, "ERROR", undefined, `${verb} loop through ${effect.chain}`);
         }
-        this.step(branch, frame.chain, position, { kind: effect.goto ? "goto" : "jump", chain: effect.chain }, `${effect.goto ? "goto" : "jump"} ${effect.chain}`);
+        if (this.recordPaths) this.step(branch, frame.chain, position, { kind: effect.goto ? "goto" : "jump", chain: effect.chain }, `${effect.goto ? "goto" : "jump"} ${effect.chain}`);
         if (effect.goto) branch.frame = { chain: target, index: 0, via: [...(frame.via ?? []), frame.chain] };
         else {
           branch.stack.push({ chain: frame.chain, index: frame.index + 1, ...(frame.via ? { via: frame.via } : {}) });
@@ -496,7 +528,7 @@ class Walk {
           dport: rewrite.port,
           dnat: from === to ? flow.dnat : { from: flow.dnat?.from ?? from, to, line: compiled.rule.line },
         };
-        this.step(branch, frame.chain, position, { kind: "nat", target: effect.kind === "dnat" ? "DNAT" : "REDIRECT", to }, `${effect.kind === "dnat" ? "DNAT" : "REDIRECT"} → ${to}`);
+        if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "nat", target: effect.kind === "dnat" ? "DNAT" : "REDIRECT", to }, `${effect.kind === "dnat" ? "DNAT" : "REDIRECT"} → ${to}`);
         return this.endTablePass(branch);
       }
       case "snat":
@@ -533,22 +565,22 @@ class Walk {
           snat: from === to && effect.kind === "snat" ? flow.snat : { from, to, line: compiled.rule.line },
         };
         const name = effect.kind === "snat" ? "SNAT" : "MASQUERADE";
-        this.step(branch, frame.chain, position, { kind: "nat", target: name, to }, `${name} → ${to}`);
+        if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "nat", target: name, to }, `${name} → ${to}`);
         return this.endTablePass(branch);
       }
       case "mark": {
         const mark = ((branch.flow.mark & ~effect.mask) ^ effect.value) >>> 0;
         branch.flow = { ...branch.flow, mark };
-        this.step(branch, frame.chain, position, { kind: "mark", target: "MARK", mark, ctmark: branch.flow.ctmark }, `MARK → mark ${hex(mark)}`);
-        return next();
+        if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "mark", target: "MARK", mark, ctmark: branch.flow.ctmark }, `MARK → mark ${hex(mark)}`);
+        return this.nextRule(branch, frame);
       }
       case "connmark-set":
       case "connmark-save":
       case "connmark-restore": {
         const { mark, ctmark } = branch.flow;
         if (branch.flow.conntrack === "none") {
-          this.step(branch, frame.chain, position, { kind: "continue", target: "CONNMARK" }, "CONNMARK (no connection yet: no effect)");
-          return next();
+          if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "continue", target: "CONNMARK" }, "CONNMARK (no connection yet: no effect)");
+          return this.nextRule(branch, frame);
         }
         let newMark = mark;
         let newCtmark = ctmark;
@@ -556,46 +588,52 @@ class Walk {
         else if (effect.kind === "connmark-save") newCtmark = ((ctmark & ~effect.ctmask) ^ (mark & effect.nfmask)) >>> 0;
         else newMark = ((mark & ~effect.nfmask) ^ (ctmark & effect.ctmask)) >>> 0;
         branch.flow = { ...branch.flow, mark: newMark, ctmark: newCtmark };
-        this.step(branch, frame.chain, position, { kind: "mark", target: "CONNMARK", mark: newMark, ctmark: newCtmark }, `CONNMARK → mark ${hex(newMark)}, ctmark ${hex(newCtmark)}`);
-        return next();
+        if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "mark", target: "CONNMARK", mark: newMark, ctmark: newCtmark }, `CONNMARK → mark ${hex(newMark)}, ctmark ${hex(newCtmark)}`);
+        return this.nextRule(branch, frame);
       }
       case "untrack":
         // A looped-back packet already carries its entry, and NOTRACK leaves such a packet alone.
         if (frame.chain.table === "raw" && branch.flow.conntrack === "none") {
           branch.flow = { ...branch.flow, ctState: "UNTRACKED" };
-          this.step(branch, frame.chain, position, { kind: "untrack" }, "NOTRACK (connection untracked)");
+          if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "untrack" }, "NOTRACK (connection untracked)");
         } else {
-          this.step(branch, frame.chain, position, { kind: "continue", target: "NOTRACK" }, "NOTRACK (already tracked: no effect)");
+          if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "continue", target: "NOTRACK" }, "NOTRACK (already tracked: no effect)");
         }
-        return next();
+        return this.nextRule(branch, frame);
       case "ttl": {
         const ttl = branch.flow.ttl;
         const value = ttl === undefined && effect.op !== "set" ? undefined : effect.op === "set" ? effect.value : effect.op === "dec" ? Math.max(0, ttl! - effect.value) : Math.min(255, ttl! + effect.value);
         branch.flow = { ...branch.flow, ttl: value };
-        this.step(branch, frame.chain, position, { kind: "continue", target: "TTL" }, `TTL ${effect.op} ${effect.value}`);
-        return next();
+        if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "continue", target: "TTL" }, `TTL ${effect.op} ${effect.value}`);
+        return this.nextRule(branch, frame);
       }
       case "continue":
-        this.step(branch, frame.chain, position, { kind: "continue", target: effect.target }, `${effect.target} (continue)`);
-        return next();
+        if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "continue", target: effect.target }, `${effect.target} (continue)`);
+        return this.nextRule(branch, frame);
       case "unknown":
-        this.step(branch, frame.chain, position, { kind: "continue", target: effect.target }, `${effect.target} (not modelled; continue)`);
+        if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "continue", target: effect.target }, `${effect.target} (not modelled; continue)`);
         branch.assumptions = [...branch.assumptions, { ...uncertainty("unknown-target", effect.target, compiled.rule.line), assumed: true }];
-        return next();
+        return this.nextRule(branch, frame);
       case "tproxy":
-        this.step(branch, frame.chain, position, { kind: "continue", target: "TPROXY" }, "TPROXY (to a local socket)");
+        if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "continue", target: "TPROXY" }, "TPROXY (to a local socket)");
         branch.assumptions = [...branch.assumptions, { ...uncertainty("unknown-target", "TPROXY", compiled.rule.line), assumed: true }];
         return this.finish(branch, "ACCEPT", "local");
       case "none":
-        this.step(branch, frame.chain, position, { kind: "no-target" }, "no target (counted; continue)");
-        return next();
+        if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "no-target" }, "no target (counted; continue)");
+        return this.nextRule(branch, frame);
     }
+  }
+
+  private nextRule(branch: Branch, frame: Frame): true {
+    frame.index++;
+    branch.conditionIndex = 0;
+    return true;
   }
 
   private pickFromRange(branch: Branch, range: NatRange, compiled: CompiledRule, address: Address, port: number | undefined): { address: Address; port: number | undefined } {
     const multiple = (range.fromAddress !== range.toAddress) || (range.fromPort !== undefined && range.fromPort !== range.toPort);
     if (multiple) branch.assumptions = [...branch.assumptions, { ...uncertainty("nat-range", compiled.rule.text.split(" --to")[1]?.trim() ?? "the range", compiled.rule.line), assumed: true }];
-    const picked = range.fromAddress !== undefined ? this.address(range.fromAddress) : address;
+    const picked = range.fromAddress !== undefined ? natAddress(range.fromAddress, this.family) : address;
     return { address: picked, port: range.fromPort ?? port };
   }
 
@@ -640,7 +678,7 @@ class Walk {
     if (frame.chain.chain.builtin && branch.stack.length === 0) return this.applyPolicy(branch);
     const caller = branch.stack[branch.stack.length - 1];
     const action = caller ? `end of chain → back to ${caller.chain.chain.name}` : "end of chain";
-    this.step(branch, frame.chain, 0, { kind: "end-of-chain" }, action);
+    if (this.recordPaths) this.step(branch, frame.chain, 0, { kind: "end-of-chain" }, action);
     return this.leaveChain(branch);
   }
 
@@ -656,12 +694,14 @@ class Walk {
     const table = HOOK_TABLES[branch.hook][branch.tableIndex];
     if (table === "nat") {
       const dnatHook = branch.hook === "PREROUTING" || branch.hook === "OUTPUT";
-      branch.flow = dnatHook ? { ...branch.flow, dnatDone: true } : { ...branch.flow, snatDone: true };
+      if (dnatHook && !branch.flow.dnatDone) branch.flow = { ...branch.flow, dnatDone: true };
+      else if (!dnatHook && !branch.flow.snatDone) branch.flow = { ...branch.flow, snatDone: true };
     }
     branch.tableIndex++;
     branch.frame = undefined;
     branch.base = undefined;
-    branch.stack = [];
+    // Each branch owns its stack (a split copies it), so it can be emptied in place.
+    branch.stack.length = 0;
     branch.conditionIndex = 0;
     return true;
   }
@@ -772,6 +812,12 @@ class Walk {
   }
 
   private assumptionsInWords(): string[] {
+    const derived = derivedContext(this.context, this.family);
+    derived.assumptions ??= this.describeAssumptions();
+    return [...derived.assumptions];
+  }
+
+  private describeAssumptions(): string[] {
     const { context } = this;
     const words = [
       "packets are routed, not bridged (physdev matches see no bridge port)",
