@@ -8,9 +8,11 @@ export type { Diagnostic, DiagnosticKind, Severity } from "./diagnostics.js";
 export { hasErrors } from "./diagnostics.js";
 export { formatRuleset, formatRule, type FormatOptions } from "./model/print.js";
 export { BUILTIN_CHAINS, TABLE_NAMES } from "./model/types.js";
-export { diffRulesets, levelAvailability, DIFF_LEVELS } from "./analysis/diff/index.js";
+export { diffRulesets, diffSnapshots, levelAvailability, DIFF_LEVELS, SnapshotPair } from "./analysis/diff/index.js";
 export type {
   ChainDiff, ChainRef, DiffLevel, DiffOptions, LevelOutcome, RuleChange, RuleRef, RulesDiff, RulesDiffSummary, RulesetDiff, TableDiff,
+  DiffNote, DiffNoteKind, EndpointRef, FrontendRef, PairOptions, ServicePortChange, ServicePortDiff, ServicePortRef, ServicesDiff,
+  ServicesDiffSummary, ShareView, TraceSetup, TrafficChange, TrafficDiff, TrafficDiffSummary, TrafficOutcome, TrafficTarget,
 } from "./analysis/diff/index.js";
 export { resolveServices, readServiceMap, resolveServiceMap, type ReadOptions, type ResolveOptions } from "./analysis/kube/index.js";
 export { answerWhere, matchWhereTarget, parseWhereTarget, type WhereAnswer, type WhereOptions, type WhereReport, type WhereTarget } from "./analysis/kube/where.js";

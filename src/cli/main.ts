@@ -149,17 +149,19 @@ async function main(): Promise<void> {
             .option("level", {
               choices: ["rules", "services", "traffic", "all"] as const,
               default: "all" as const,
-              describe: "what to compare: rules (tables, chains, rules), services, traffic (these two: not yet available); all: every level available",
+              describe: "what to compare: rules (tables, chains, rules), services (service ports, frontends, endpoints), traffic (what new connections get); all: every level",
             })
+            .option("node-ip", { type: "string", array: true, describe: "an address of the node, for both snapshots' traces (repeatable; IP or IP@IFACE); default: inferred from OLD, else NEW" })
             .option("json", { type: "boolean", default: false, describe: "print the diff as JSON (kind iptscope.diff, schemaVersion 1)" })
             .option("lenient", { type: "boolean", default: false, describe: "skip bad lines (each reported) instead of failing" })
             .option("ipv6", { type: "boolean", describe: "read both dumps as ip6tables-save output (default: from their headers)" })
             .example("$0 diff before.txt after.txt", "what changed between two iptables-save snapshots")
-            .example("$0 diff --level rules --json before.txt.gz after.txt.gz", "the rule changes as JSON");
+            .example("$0 diff --level rules --json before.txt.gz after.txt.gz", "the rule changes as JSON")
+            .example("$0 diff --level traffic --node-ip 10.0.0.5 before.txt after.txt", "does any new connection fare differently?");
         },
         async (args) => {
           const { runDiff } = await import("./commands/diff.js");
-          exitCode = runDiff({ old: args.old, new: args.new, level: args.level, json: args.json, lenient: args.lenient, family: family(args) });
+          exitCode = runDiff({ old: args.old, new: args.new, level: args.level, json: args.json, lenient: args.lenient, family: family(args), nodeIp: args["node-ip"] });
         },
       )
       .command(

@@ -1,11 +1,13 @@
 // `iptscope diff` for people: one section per level, `+` added, `-` removed, `~` changed or moved, and every
 // rule with its line in OLD and/or NEW, so each line can be read on its own.
 
-import type { ComparedLevel, DiffLevel, LevelDiffs, LevelOutcome, RulesetDiff } from "../analysis/diff/index.js";
+import type { DiffLevel, LevelDiffs, LevelOutcome, RulesetDiff } from "../analysis/diff/index.js";
 import { DIFF_LEVELS } from "../analysis/diff/index.js";
 import type { ChainDiff, ChainRef, RuleChange, RuleRef, RulesDiff, RulesDiffSummary } from "../analysis/diff/types.js";
 import type { Palette } from "../cli/color.js";
-import { representable } from "./escape.js";
+import { renderServices } from "./diff-services-text.js";
+import { renderTraffic } from "./diff-traffic-text.js";
+import { inert, lineOf, plural, type LevelTextContext } from "./diff-words.js";
 
 export interface DiffTextOptions {
   /** File names shown in the `---`/`+++` header. */
@@ -14,34 +16,30 @@ export interface DiffTextOptions {
   palette: Palette;
 }
 
-type LevelRenderer<L extends ComparedLevel> = (result: LevelDiffs[L], palette: Palette) => string[];
+type LevelRenderer<L extends DiffLevel> = (result: LevelDiffs[L], context: LevelTextContext) => string[];
 
-const levelRenderers: { [L in ComparedLevel]: LevelRenderer<L> } = {
+const levelRenderers: { [L in DiffLevel]: LevelRenderer<L> } = {
   rules: renderRules,
+  services: renderServices,
+  traffic: renderTraffic,
 };
-
-/** Dump text made inert for a terminal: comments and chain names may hold escape sequences or line breaks. */
-function inert(text: string): string {
-  return representable(text).replace(/[\t\n\r]/g, (c) => JSON.stringify(c).slice(1, -1));
-}
 
 export function renderDiffText(diff: RulesetDiff, options: DiffTextOptions): string {
   const { palette } = options;
   const lines = [palette.bold(`--- OLD ${inert(options.oldName)}`), palette.bold(`+++ NEW ${inert(options.newName)}`)];
+  const context: LevelTextContext = { palette, family: diff.families.old, noted: new Set() };
   for (const level of DIFF_LEVELS) {
     const outcome = diff.levels[level];
-    if (outcome) lines.push(...renderLevel(level, outcome, palette));
+    if (outcome) lines.push(...renderLevel(level, outcome, context));
   }
   return lines.join("\n") + "\n";
 }
 
-function renderLevel<L extends DiffLevel>(level: L, outcome: LevelOutcome<L>, palette: Palette): string[] {
-  if (outcome.status === "not-compared") return [palette.dim(`[${level}] not compared: ${outcome.reason}`)];
-  const render = levelRenderers[level as ComparedLevel] as LevelRenderer<ComparedLevel>;
-  return render(outcome as LevelDiffs[ComparedLevel], palette);
+function renderLevel<L extends DiffLevel>(level: L, outcome: LevelOutcome<L>, context: LevelTextContext): string[] {
+  if (outcome.status === "not-compared") return [context.palette.dim(`[${level}] not compared: ${outcome.reason}`)];
+  const render = levelRenderers[level] as LevelRenderer<DiffLevel>;
+  return render(outcome as LevelDiffs[DiffLevel], context);
 }
-
-const plural = (count: number, word: string, words = `${word}s`) => `${count.toLocaleString("en-US")} ${count === 1 ? word : words}`;
 
 function rulesSummaryText(summary: RulesDiffSummary): string {
   const chains = [
@@ -62,7 +60,7 @@ function rulesSummaryText(summary: RulesDiffSummary): string {
     : text;
 }
 
-function renderRules(diff: RulesDiff, palette: Palette): string[] {
+function renderRules(diff: RulesDiff, { palette }: LevelTextContext): string[] {
   const lines = [palette.bold(`[rules] ${rulesSummaryText(diff.summary)}`)];
   for (const table of diff.tables) {
     const chains = table.chains.filter(hasDifference);
@@ -76,10 +74,6 @@ function renderRules(diff: RulesDiff, palette: Palette): string[] {
 
 function hasDifference(chain: ChainDiff): boolean {
   return chain.kind !== "changed" || chain.policyChanged || chain.changes.some((c) => c.kind !== "reordered");
-}
-
-function lineOf(prefix: "OLD" | "NEW", line: number): string {
-  return `${prefix}:${line > 0 ? line : "implied"}`;
 }
 
 function chainPlace(side: "OLD" | "NEW", chain: ChainRef): string {

@@ -5,7 +5,7 @@
 import { addressToBigInt } from "../../model/addresses.js";
 import type { AddressMask, MatchModule, PortRange, Rule } from "../../model/types.js";
 
-interface Network {
+export interface Network {
   address: bigint;
   mask: bigint;
   host: boolean;
@@ -60,7 +60,7 @@ export function footprintOf(rule: Rule): Footprint {
   return footprint;
 }
 
-function networksDisjoint(a: Network | undefined, b: Network | undefined): boolean {
+export function networksDisjoint(a: Network | undefined, b: Network | undefined): boolean {
   // Exact for any masks: the networks share an address iff they agree wherever both masks are set.
   return a !== undefined && b !== undefined && (a.address & b.mask) !== (b.address & a.mask);
 }

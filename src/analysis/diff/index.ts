@@ -1,43 +1,41 @@
-// `diff` of two snapshots, level by level. Each level is a pure function of the two rulesets; the levels
-// iptscope cannot compare yet report why instead of a result.
+// `diff` of two snapshots, level by level: rules (what the dumps say), services (the service maps kube-proxy's
+// rules encode) and traffic (what new connections get). The levels share one SnapshotPair: the rules diff tells
+// the others which packets a change can reach, and both trace with the same tracers, node addresses and clients.
 //
-// Adding a level (services, traffic): give it a result type with `differs`, add it to `LevelDiffs`, and the
-// compiler asks for the rest: an entry in `comparers` (and none in `notComparedReasons`), and a renderer in
-// src/render/diff-text.ts.
+// Adding a level: give it a result type with `differs`, add it to `LevelDiffs`, and the compiler asks for the
+// rest: an entry in `comparers` and a renderer in src/render/diff-text.ts.
 
 import type { Ruleset } from "../../model/types.js";
-import { diffRules } from "./rules.js";
-import type { RulesDiff, SnapshotFamilies } from "./types.js";
+import { SnapshotPair, type PairOptions } from "./pair.js";
+import { diffServices } from "./services.js";
+import { diffTraffic } from "./traffic.js";
+import type { RulesDiff, ServicesDiff, SnapshotFamilies, TrafficDiff } from "./types.js";
 
 export type * from "./types.js";
+export type { DiffNote, DiffNoteKind } from "./notes.js";
 export { diffRules } from "./rules.js";
+export { SnapshotPair, type PairOptions } from "./pair.js";
 
 /** Levels in the order they are reported: from what the rules say to what packets get. */
 export const DIFF_LEVELS = ["rules", "services", "traffic"] as const;
 export type DiffLevel = (typeof DIFF_LEVELS)[number];
 
-/** The result of each level iptscope can compare. */
+/** The result of each level. */
 export interface LevelDiffs {
   rules: RulesDiff;
+  services: ServicesDiff;
+  traffic: TrafficDiff;
 }
 
-export type ComparedLevel = keyof LevelDiffs & DiffLevel;
-type NotComparedLevel = Exclude<DiffLevel, ComparedLevel>;
+type Comparer<L extends DiffLevel> = (pair: SnapshotPair) => LevelDiffs[L] & { differs: boolean };
 
-type Comparer<L extends ComparedLevel> = (oldRuleset: Ruleset, newRuleset: Ruleset) => LevelDiffs[L] & { differs: boolean };
-
-const comparers: { [L in ComparedLevel]: Comparer<L> } = {
-  rules: diffRules,
+const comparers: { [L in DiffLevel]: Comparer<L> } = {
+  rules: (pair) => pair.rules(),
+  services: diffServices,
+  traffic: diffTraffic,
 };
 
-const notComparedReasons: { [L in NotComparedLevel]: string } = {
-  services: "not implemented in diff yet (it will compare the service maps that `iptscope services` shows)",
-  traffic: "not implemented in diff yet (it will compare what `iptscope trace` gives a packet to each frontend)",
-};
-
-export type LevelOutcome<L extends DiffLevel> =
-  | (L extends ComparedLevel ? { status: "compared" } & LevelDiffs[L] : never)
-  | { status: "not-compared"; reason: string };
+export type LevelOutcome<L extends DiffLevel> = ({ status: "compared" } & LevelDiffs[L]) | { status: "not-compared"; reason: string };
 
 export interface RulesetDiff {
   families: SnapshotFamilies;
@@ -47,40 +45,41 @@ export interface RulesetDiff {
   levels: { [L in DiffLevel]?: LevelOutcome<L> };
 }
 
-export interface DiffOptions {
-  /** Levels to compare; default all. Levels iptscope cannot compare yet come back as `not-compared`. */
+export interface DiffOptions extends PairOptions {
+  /** Levels to compare; default all. */
   levels?: readonly DiffLevel[];
 }
 
 export type LevelAvailability = { available: true } | { available: false; reason: string };
 
 export function levelAvailability(level: DiffLevel): LevelAvailability {
-  return level in comparers ? { available: true } : { available: false, reason: notComparedReasons[level as NotComparedLevel] };
+  return level in comparers ? { available: true } : { available: false, reason: `unknown level ${level}` };
 }
 
-function isCompared(level: DiffLevel): level is ComparedLevel {
-  return level in comparers;
-}
-
-function compareLevel<L extends ComparedLevel>(level: L, oldRuleset: Ruleset, newRuleset: Ruleset): { status: "compared" } & LevelDiffs[L] {
+function compareLevel<L extends DiffLevel>(level: L, pair: SnapshotPair): LevelOutcome<L> {
+  // The service map and the tracer read one family's addresses: an IPv4 dump against an IPv6 one has nothing in common.
+  if (level !== "rules" && pair.old.ruleset.family !== pair.new.ruleset.family) {
+    return { status: "not-compared", reason: `OLD is ${pair.old.ruleset.family} and NEW is ${pair.new.ruleset.family}` };
+  }
   const comparer: Comparer<L> = comparers[level];
-  return { status: "compared", ...comparer(oldRuleset, newRuleset) };
+  return { status: "compared", ...comparer(pair) };
 }
 
-/** Compares two snapshots (OLD, then NEW) at the levels asked for. Pure; never throws on valid models. */
-export function diffRulesets(oldRuleset: Ruleset, newRuleset: Ruleset, options: DiffOptions = {}): RulesetDiff {
+/** Compares the snapshots of a pair at the levels asked for; levels asked for later reuse what earlier ones found. */
+export function diffSnapshots(pair: SnapshotPair, options: Pick<DiffOptions, "levels"> = {}): RulesetDiff {
   const wanted = new Set(options.levels ?? DIFF_LEVELS);
   const levels: RulesetDiff["levels"] = {};
   let differs = false;
   for (const level of DIFF_LEVELS) {
     if (!wanted.has(level)) continue;
-    if (isCompared(level)) {
-      const outcome = compareLevel(level, oldRuleset, newRuleset);
-      differs ||= outcome.differs;
-      (levels as Record<ComparedLevel, unknown>)[level] = outcome;
-    } else {
-      levels[level] = { status: "not-compared", reason: notComparedReasons[level] };
-    }
+    const outcome = compareLevel(level, pair);
+    if (outcome.status === "compared") differs ||= outcome.differs;
+    (levels as Record<DiffLevel, unknown>)[level] = outcome;
   }
-  return { families: { old: oldRuleset.family, new: newRuleset.family }, differs, levels };
+  return { families: { old: pair.old.ruleset.family, new: pair.new.ruleset.family }, differs, levels };
+}
+
+/** Compares two snapshots (OLD, then NEW) at the levels asked for. Pure; never throws on valid models. */
+export function diffRulesets(oldRuleset: Ruleset, newRuleset: Ruleset, options: DiffOptions = {}): RulesetDiff {
+  return diffSnapshots(new SnapshotPair(oldRuleset, newRuleset, options), options);
 }

@@ -1,12 +1,13 @@
 // `iptscope diff OLD NEW`: exit status as diff(1) has it: 0 no difference, 1 differences, 2 trouble.
 
-import { DIFF_LEVELS, diffRulesets, levelAvailability, type DiffLevel } from "../../analysis/diff/index.js";
+import { DIFF_LEVELS, diffRulesets, type DiffLevel } from "../../analysis/diff/index.js";
 import type { Family } from "../../model/types.js";
 import { diffJson } from "../../render/diff-json.js";
 import { renderDiffText } from "../../render/diff-text.js";
 import { paletteFor } from "../color.js";
 import { ExitCode } from "../exit-codes.js";
 import { loadDump } from "../load.js";
+import { contextFromArgs } from "../trace-options.js";
 
 /** diff(1): any trouble (unreadable, malformed or empty input, bad usage) is exit status 2. */
 export const DIFF_TROUBLE = ExitCode.malformedInput;
@@ -21,6 +22,8 @@ export interface DiffCommandOptions {
   json: boolean;
   lenient: boolean;
   family?: Family;
+  /** `--node-ip`: the node's addresses for both snapshots' traces. */
+  nodeIp?: string[];
 }
 
 function trouble(message: string): ExitCode {
@@ -31,14 +34,7 @@ function trouble(message: string): ExitCode {
 const familyName = (family: Family) => (family === "ipv4" ? "IPv4" : "IPv6");
 
 export function runDiff(options: DiffCommandOptions): ExitCode {
-  let levels: readonly DiffLevel[] = DIFF_LEVELS;
-  if (options.level !== "all") {
-    const availability = levelAvailability(options.level);
-    if (!availability.available) {
-      return trouble(`--level ${options.level} is not available: ${availability.reason}; use --level rules, or all`);
-    }
-    levels = [options.level];
-  }
+  const levels: readonly DiffLevel[] = options.level === "all" ? DIFF_LEVELS : [options.level];
   if (isStdin(options.old) && isStdin(options.new)) return trouble("OLD and NEW cannot both be standard input");
 
   const loadOptions = { lenient: options.lenient, family: options.family };
@@ -55,7 +51,14 @@ export function runDiff(options: DiffCommandOptions): ExitCode {
     );
   }
 
-  const diff = diffRulesets(oldRuleset, newRuleset, { levels });
+  let nodeAddresses;
+  if (options.nodeIp?.length) {
+    const context = contextFromArgs({ from: "external", state: "new", "assume-no-affinity": true, "node-ip": options.nodeIp }, oldRuleset);
+    if ("message" in context) return trouble(context.message);
+    nodeAddresses = context.nodeAddresses;
+  }
+
+  const diff = diffRulesets(oldRuleset, newRuleset, { levels, ...(nodeAddresses ? { nodeAddresses } : {}) });
   if (options.json) {
     process.stdout.write(JSON.stringify(diffJson(diff, { old: old.name, new: now.name }), null, 2) + "\n");
   } else {

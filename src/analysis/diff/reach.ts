@@ -1,0 +1,356 @@
+// Which packets the changes between two snapshots can reach, so that the services and traffic levels trace only
+// those. A trace reads nothing but the chains it enters; when no rule that changed can match the packet in a
+// chain it can enter, both snapshots give it the same outcomes, and tracing it twice would only confirm that.
+//
+// Everything here over-approximates. A packet may enter a chain when some path of jump rules from a built-in
+// chain could match it; a rule could match it unless its protocol, destination or destination port rule it out
+// (the fields kube-proxy tells its services apart by): sources, interfaces, marks and states count as "any".
+// A packet is judged as sent and also with every destination a DNAT rule it may meet could give it.
+
+import { addressToBigInt } from "../../model/addresses.js";
+import { BUILTIN_CHAINS, type Chain, type Family, type PortRange, type Rule, type Ruleset, type TableName } from "../../model/types.js";
+import { footprintOf, networksDisjoint, type Network } from "./footprint.js";
+import type { RulesDiff } from "./types.js";
+
+/** The packets a rule, or a path of jump rules, can match; an absent field matches anything. */
+interface Reach {
+  protocol?: number;
+  destination?: Network;
+  destinationPorts?: PortRange;
+}
+
+/** A packet as the changes see it: its destination and port may be unknown ("any") after a translation. */
+interface Candidate {
+  destination: Network | undefined;
+  port: number | undefined;
+}
+
+/** What a destination-rewriting rule makes of a packet's destination and port. */
+interface Translation {
+  destination: Network | "same" | "any";
+  port: number | "same" | "any";
+}
+
+interface DnatRegion {
+  reach: Reach;
+  translation: Translation;
+}
+
+export interface ProbePacket {
+  dst: string;
+  protocol: number;
+  dport?: number;
+}
+
+const ANYTHING: Reach = {};
+/** Distinct guards kept per chain; beyond it the chain counts as reachable by any packet. */
+const GUARD_LIMIT = 32;
+/** Rounds of "a translated destination meets another DNAT"; beyond them every packet may differ. */
+const TRANSLATION_ROUNDS = 4;
+const CANDIDATE_LIMIT = 64;
+const REWRITING_TARGETS = new Set(["DNAT", "REDIRECT", "NETMAP", "TPROXY"]);
+
+const chainKey = (table: TableName, chain: string) => `${table} ${chain}`;
+
+function isAnything(reach: Reach): boolean {
+  return reach.protocol === undefined && reach.destination === undefined && reach.destinationPorts === undefined;
+}
+
+function reachKey(reach: Reach): string {
+  const destination = reach.destination ? `${reach.destination.address.toString(16)}/${reach.destination.mask.toString(16)}` : "";
+  const ports = reach.destinationPorts ? `${reach.destinationPorts.from}-${reach.destinationPorts.to}` : "";
+  return `${reach.protocol ?? ""}|${destination}|${ports}`;
+}
+
+/** The packets both match; undefined when none. */
+function intersect(a: Reach, b: Reach): Reach | undefined {
+  if (a.protocol !== undefined && b.protocol !== undefined && a.protocol !== b.protocol) return undefined;
+  if (networksDisjoint(a.destination, b.destination)) return undefined;
+  const result: Reach = {};
+  const protocol = a.protocol ?? b.protocol;
+  if (protocol !== undefined) result.protocol = protocol;
+  if (a.destination && b.destination) {
+    // Networks that share an address share exactly those agreeing with both: the union of the masks.
+    const mask = a.destination.mask | b.destination.mask;
+    result.destination = { address: (a.destination.address | b.destination.address) & mask, mask, host: a.destination.host || b.destination.host };
+  } else if (a.destination ?? b.destination) {
+    result.destination = a.destination ?? b.destination;
+  }
+  if (a.destinationPorts && b.destinationPorts) {
+    const from = Math.max(a.destinationPorts.from, b.destinationPorts.from);
+    const to = Math.min(a.destinationPorts.to, b.destinationPorts.to);
+    if (from > to) return undefined;
+    result.destinationPorts = { from, to };
+  } else if (a.destinationPorts ?? b.destinationPorts) {
+    result.destinationPorts = a.destinationPorts ?? b.destinationPorts;
+  }
+  return result;
+}
+
+function hits(reach: Reach, protocol: number | undefined, candidate: Candidate): boolean {
+  if (reach.protocol !== undefined && protocol !== undefined && reach.protocol !== protocol) return false;
+  if (networksDisjoint(reach.destination, candidate.destination)) return false;
+  const ports = reach.destinationPorts;
+  return !ports || candidate.port === undefined || (candidate.port >= ports.from && candidate.port <= ports.to);
+}
+
+/** Regions by destination host, so that a packet to one address looks at its own and the generic ones only. */
+class RegionIndex<T extends { reach: Reach }> {
+  private readonly byHost = new Map<bigint, T[]>();
+  private readonly generic: T[] = [];
+  size = 0;
+
+  add(region: T): void {
+    this.size++;
+    const destination = region.reach.destination;
+    if (!destination?.host) {
+      this.generic.push(region);
+      return;
+    }
+    const list = this.byHost.get(destination.address);
+    if (list) list.push(region);
+    else this.byHost.set(destination.address, [region]);
+  }
+
+  *matching(protocol: number | undefined, candidate: Candidate): Generator<T> {
+    const host = candidate.destination?.host ? candidate.destination.address : undefined;
+    const lists = host !== undefined ? [this.byHost.get(host) ?? [], this.generic] : [...this.byHost.values(), this.generic];
+    for (const list of lists) for (const region of list) if (hits(region.reach, protocol, candidate)) yield region;
+  }
+}
+
+const ANY_TRANSLATION: Translation = { destination: "any", port: "any" };
+
+/** What a rule may make of a packet's destination: nothing for most rules. */
+function translationsOf(rule: Rule, hostMask: bigint): Translation[] {
+  const target = rule.target;
+  if (target?.kind !== "extension" || (target.known && !REWRITING_TARGETS.has(target.name))) return [];
+  // REDIRECT, NETMAP, TPROXY and targets iptscope does not know may send the packet anywhere.
+  if (target.name !== "DNAT") return [ANY_TRANSLATION];
+  const translations: Translation[] = [];
+  for (const option of target.options) {
+    if (option.name !== "to-destination" || option.value.kind !== "nat-range") continue;
+    const range = option.value.range;
+    const address = range.fromAddress === undefined ? undefined : addressToBigInt(range.fromAddress);
+    const oneAddress = range.toAddress === undefined || range.toAddress === range.fromAddress;
+    translations.push({
+      destination: range.fromAddress === undefined ? "same" : address === undefined || !oneAddress ? "any" : { address, mask: hostMask, host: true },
+      port: range.fromPort === undefined ? "same" : range.toPort === undefined || range.toPort === range.fromPort ? range.fromPort : "any",
+    });
+  }
+  return translations.length > 0 ? translations : [ANY_TRANSLATION];
+}
+
+function translate(translation: Translation, candidate: Candidate): Candidate {
+  const { destination, port } = translation;
+  return {
+    destination: destination === "same" ? candidate.destination : destination === "any" ? undefined : destination,
+    port: port === "same" ? candidate.port : port === "any" ? undefined : port,
+  };
+}
+
+function candidateKey(candidate: Candidate): string {
+  return `${candidate.destination ? `${candidate.destination.address.toString(16)}/${candidate.destination.mask.toString(16)}` : "*"}:${candidate.port ?? "*"}`;
+}
+
+export class ChangeReach {
+  private readonly parents = new Map<string, Rule[]>();
+  private readonly guardMemo = new Map<string, Reach[]>();
+  private readonly ruleReach = new Map<Rule, Reach>();
+  private readonly changed = new RegionIndex<{ reach: Reach }>();
+  private readonly translations = new RegionIndex<DnatRegion>();
+  /** The translations could not be followed to the end: every packet may differ. */
+  private unbounded = false;
+  private readonly hostMask: bigint;
+
+  /** No rule, chain or policy differs: every packet fares alike. */
+  get nothingChanged(): boolean {
+    return this.changed.size === 0;
+  }
+
+  constructor(
+    private readonly oldRuleset: Ruleset,
+    private readonly newRuleset: Ruleset,
+    rules: RulesDiff,
+  ) {
+    this.hostMask = oldRuleset.family === "ipv4" ? 0xffffffffn : (1n << 128n) - 1n;
+    for (const ruleset of [oldRuleset, newRuleset]) {
+      for (const table of ruleset.tables) {
+        for (const chain of table.chains) {
+          for (const rule of chain.rules) {
+            if (rule.target?.kind !== "chain") continue;
+            const key = chainKey(table.name, rule.target.name);
+            const list = this.parents.get(key);
+            if (list) list.push(rule);
+            else this.parents.set(key, [rule]);
+          }
+        }
+      }
+    }
+    this.collectChanges(rules);
+    if (this.changed.size > 0) this.collectTranslations();
+  }
+
+  /** False when the packet is sure to fare alike in both snapshots, from any client. */
+  mayDiffer(packet: ProbePacket): boolean {
+    if (this.changed.size === 0) return false;
+    if (this.unbounded) return true;
+    const address = addressToBigInt(packet.dst);
+    const first: Candidate = { destination: address === undefined ? undefined : { address, mask: this.hostMask, host: true }, port: packet.dport };
+    const candidates = [first];
+    const seen = new Set([candidateKey(first)]);
+    for (let i = 0; i < candidates.length; i++) {
+      const candidate = candidates[i]!;
+      for (const _ of this.changed.matching(packet.protocol, candidate)) return true;
+      for (const region of this.translations.matching(packet.protocol, candidate)) {
+        const next = translate(region.translation, candidate);
+        const key = candidateKey(next);
+        if (seen.has(key)) continue;
+        if (candidates.length >= CANDIDATE_LIMIT) return true;
+        seen.add(key);
+        candidates.push(next);
+      }
+    }
+    return false;
+  }
+
+  private reachOf(rule: Rule): Reach {
+    let reach = this.ruleReach.get(rule);
+    if (!reach) {
+      const footprint = footprintOf(rule);
+      reach = {};
+      if (footprint.protocol !== undefined) reach.protocol = footprint.protocol;
+      if (footprint.destination) reach.destination = footprint.destination;
+      if (footprint.destinationPorts) reach.destinationPorts = footprint.destinationPorts;
+      this.ruleReach.set(rule, reach);
+    }
+    return reach;
+  }
+
+  /** The packets that may enter a chain, as a union of reaches (one per path of jumps, merged when equal). */
+  private guards(table: TableName, chain: string, visiting = new Set<string>()): Reach[] {
+    const key = chainKey(table, chain);
+    const known = this.guardMemo.get(key);
+    if (known) return known;
+    if ((BUILTIN_CHAINS[table] as readonly string[]).includes(chain)) return [ANYTHING];
+    // A jump loop: the chain is entered however its callers are (the tracer stops such walks; this stays safe).
+    if (visiting.has(key)) return [ANYTHING];
+    visiting.add(key);
+    const found = new Map<string, Reach>();
+    let result: Reach[] | undefined;
+    for (const rule of this.parents.get(key) ?? []) {
+      for (const guard of this.guards(rule.table, rule.chain, visiting)) {
+        const reach = intersect(guard, this.reachOf(rule));
+        if (!reach) continue;
+        if (isAnything(reach)) result = [ANYTHING];
+        else found.set(reachKey(reach), reach);
+        if (found.size > GUARD_LIMIT) result = [ANYTHING];
+        if (result) break;
+      }
+      if (result) break;
+    }
+    visiting.delete(key);
+    result ??= [...found.values()];
+    this.guardMemo.set(key, result);
+    return result;
+  }
+
+  private addChanged(table: TableName, chain: string, rule: Rule | undefined): void {
+    const reach = rule ? this.reachOf(rule) : ANYTHING;
+    for (const guard of this.guards(table, chain)) {
+      const region = intersect(guard, reach);
+      if (region) this.changed.add({ reach: region });
+    }
+  }
+
+  private collectChanges(rules: RulesDiff): void {
+    const chainsOf = (ruleset: Ruleset) => new Map(ruleset.tables.flatMap((t) => t.chains.map((c): [string, Chain] => [chainKey(t.name, c.name), c])));
+    const oldChains = chainsOf(this.oldRuleset);
+    const newChains = chainsOf(this.newRuleset);
+    const ruleAt = (chains: Map<string, Chain>, table: TableName, chain: string, position: number) => chains.get(chainKey(table, chain))?.rules[position - 1];
+    for (const table of rules.tables) {
+      for (const chain of table.chains) {
+        switch (chain.kind) {
+          case "added":
+          case "removed":
+            this.addChanged(table.table, chain.chain, undefined);
+            break;
+          case "changed":
+            if (chain.policyChanged) {
+              this.addChanged(table.table, chain.chain, undefined);
+              break;
+            }
+            for (const change of chain.changes) {
+              switch (change.kind) {
+                case "added":
+                  this.addChanged(table.table, chain.chain, ruleAt(newChains, table.table, chain.chain, change.new.position));
+                  break;
+                case "removed":
+                case "moved":
+                  this.addChanged(table.table, chain.chain, ruleAt(oldChains, table.table, chain.chain, change.old.position));
+                  break;
+                case "reordered":
+                  break;
+                default: {
+                  const never: never = change;
+                  throw new Error(`unhandled rule change ${JSON.stringify(never)}`);
+                }
+              }
+            }
+            break;
+          default: {
+            const never: never = chain;
+            throw new Error(`unhandled chain diff ${JSON.stringify(never)}`);
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * The destination-rewriting rules whose result may meet a change (directly, or through further rewriting
+   * rules), with the packets that may reach them. Other rewriting rules cannot bring a packet to a change.
+   */
+  private collectTranslations(): void {
+    const pending: { rule: Rule; translation: Translation }[] = [];
+    for (const ruleset of [this.oldRuleset, this.newRuleset]) {
+      for (const table of ruleset.tables) {
+        for (const chain of table.chains) {
+          for (const rule of chain.rules) {
+            for (const translation of translationsOf(rule, this.hostMask)) pending.push({ rule, translation });
+          }
+        }
+      }
+    }
+    const relevantTo = (index: RegionIndex<{ reach: Reach }>, entry: (typeof pending)[number]): boolean => {
+      const candidate = translate(entry.translation, { destination: undefined, port: undefined });
+      for (const _ of index.matching(this.reachOf(entry.rule).protocol, candidate)) return true;
+      return false;
+    };
+    let rest = pending;
+    let frontier: typeof pending = [];
+    const split = (index: Parameters<typeof relevantTo>[0]) => {
+      const next: typeof pending = [];
+      frontier = [];
+      for (const entry of rest) (relevantTo(index, entry) ? frontier : next).push(entry);
+      rest = next;
+    };
+    split(this.changed);
+    for (let round = 0; frontier.length > 0; round++) {
+      if (round === TRANSLATION_ROUNDS) {
+        this.unbounded = true;
+        return;
+      }
+      const added = new RegionIndex<DnatRegion>();
+      for (const { rule, translation } of frontier) {
+        for (const guard of this.guards(rule.table, rule.chain)) {
+          const reach = intersect(guard, this.reachOf(rule));
+          if (!reach) continue;
+          this.translations.add({ reach, translation });
+          added.add({ reach, translation });
+        }
+      }
+      split(added);
+    }
+  }
+}

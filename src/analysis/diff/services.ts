@@ -1,0 +1,309 @@
+// The services level of `diff`: both snapshots' service maps, compared as Kubernetes knows them. kube-proxy's
+// chain names are hashes and its rule layout changes between versions, so service ports match by
+// `namespace/name:port` and protocol, endpoints by address, and frontends by address, port and protocol; a
+// service port no comment names is paired by a frontend it shares. Where new connections go (shares, verdicts,
+// masquerading) is the tracer's answer for the same clients on both sides, asked only for the frontends a
+// change can reach.
+
+import { protocolNumber, summarize } from "../kube/resolve.js";
+import type { ClientClass, Frontend, FrontendKind, FrontendResolution, MasqueradePolicy, ServiceMap, ServicePort } from "../kube/types.js";
+import { formatEndpoint } from "../ip.js";
+import type { Family } from "../../model/types.js";
+import { diffNote, type DiffNote } from "./notes.js";
+import { sameShare, type SnapshotPair } from "./pair.js";
+import type {
+  EndpointRef,
+  FrontendRef,
+  ServicePortChange,
+  ServicePortDiff,
+  ServicePortRef,
+  ServicesDiff,
+  ServicesDiffSummary,
+  ShareView,
+} from "./types.js";
+
+/** `10.96.0.10:53/udp`, `[fd00::a]:53/udp`, `:30071/tcp` for a NodePort: a frontend's identity within a snapshot. */
+export function frontendLabel(frontend: Pick<Frontend, "address" | "port" | "protocol">, family: Family): string {
+  return `${frontend.address === undefined ? `:${frontend.port}` : formatEndpoint(frontend.address, frontend.port, family)}/${frontend.protocol}`;
+}
+
+const portKey = (service: ServicePort) => `${service.name.key}/${service.protocol}`;
+
+function servicePortRef(service: ServicePort): ServicePortRef {
+  return { key: service.name.key, protocol: service.protocol, nameFrom: service.name.from, type: service.type, line: service.line };
+}
+
+function frontendRef(frontend: Frontend): FrontendRef {
+  return { kind: frontend.kind, ...(frontend.address !== undefined ? { address: frontend.address } : {}), port: frontend.port, protocol: frontend.protocol, line: frontend.line };
+}
+
+function endpointRef(endpoint: ServicePort["endpoints"][number]): EndpointRef {
+  return { address: endpoint.address, ...(endpoint.local !== undefined ? { local: endpoint.local } : {}), line: endpoint.line };
+}
+
+interface Matched {
+  old: ServicePort;
+  new: ServicePort;
+  matchedBy: "name" | "frontend";
+}
+
+/** Pairs service ports by name and protocol; then, where a name is missing on one side, by a shared frontend. */
+function matchServicePorts(oldMap: ServiceMap, newMap: ServiceMap): { matched: Matched[]; removed: ServicePort[]; added: ServicePort[] } {
+  const byName = new Map<string, ServicePort[]>();
+  for (const service of newMap.services) {
+    if (service.name.from !== "comment") continue;
+    const list = byName.get(portKey(service));
+    if (list) list.push(service);
+    else byName.set(portKey(service), [service]);
+  }
+  const matched: Matched[] = [];
+  const paired = new Set<ServicePort>();
+  const unmatchedOld: ServicePort[] = [];
+  for (const service of oldMap.services) {
+    const partner = service.name.from === "comment" ? byName.get(portKey(service))?.shift() : undefined;
+    if (partner) {
+      matched.push({ old: service, new: partner, matchedBy: "name" });
+      paired.add(partner);
+    } else {
+      unmatchedOld.push(service);
+    }
+  }
+  const unmatchedNew = newMap.services.filter((s) => !paired.has(s));
+  const byFrontend = new Map<string, ServicePort>();
+  for (const service of unmatchedNew) for (const f of service.frontends) if (!byFrontend.has(frontendLabel(f, newMap.family))) byFrontend.set(frontendLabel(f, newMap.family), service);
+  const removed: ServicePort[] = [];
+  for (const service of unmatchedOld) {
+    const partner = service.frontends
+      .map((f) => byFrontend.get(frontendLabel(f, oldMap.family)))
+      .find((p) => p !== undefined && !paired.has(p) && (p.name.from === "chain" || service.name.from === "chain"));
+    if (partner) {
+      matched.push({ old: service, new: partner, matchedBy: "frontend" });
+      paired.add(partner);
+    } else {
+      removed.push(service);
+    }
+  }
+  return { matched, removed, added: newMap.services.filter((s) => !paired.has(s)) };
+}
+
+function masqueradeKey(policy: MasqueradePolicy): string {
+  switch (policy.kind) {
+    case "all":
+    case "node-sources":
+    case "none":
+      return policy.kind;
+    case "off-cluster":
+      return `${policy.kind} ${policy.clusterCidr}`;
+    case "not-from-interface":
+      return `${policy.kind} ${policy.interface}`;
+  }
+}
+
+/** An external or load-balancer IP of a service without endpoints is "either": its REJECT rule does not say. */
+function sameFrontendKind(a: FrontendKind, b: FrontendKind): boolean {
+  const either = (k: FrontendKind) => k === "externalOrLoadBalancerIP" || k === "externalIP" || k === "loadBalancerIP";
+  return a === b || ((a === "externalOrLoadBalancerIP" || b === "externalOrLoadBalancerIP") && either(a) && either(b));
+}
+
+function shareView(resolution: FrontendResolution): ShareView {
+  return {
+    verdict: resolution.verdict,
+    endpoints: resolution.endpoints.map((e) => ({
+      address: e.address,
+      probability: e.probability,
+      masquerade: e.masquerade,
+      ...(e.blocked ? { blocked: e.blocked.verdict } : {}),
+    })),
+    other: resolution.other.map((o) => ({ verdict: o.verdict, ...(o.delivery ? { delivery: o.delivery } : {}), probability: o.probability })),
+  };
+}
+
+function sameShares(a: ShareView, b: ShareView): boolean {
+  if (a.verdict !== b.verdict || a.endpoints.length !== b.endpoints.length || a.other.length !== b.other.length) return false;
+  const endpoints = new Map(b.endpoints.map((e) => [e.address, e]));
+  const others = new Map(b.other.map((o) => [`${o.verdict} ${o.delivery ?? ""}`, o]));
+  return (
+    a.endpoints.every((e) => {
+      const partner = endpoints.get(e.address);
+      return partner !== undefined && sameShare(e.probability, partner.probability) && e.masquerade === partner.masquerade && e.blocked === partner.blocked;
+    }) &&
+    a.other.every((o) => {
+      const partner = others.get(`${o.verdict} ${o.delivery ?? ""}`);
+      return partner !== undefined && sameShare(o.probability, partner.probability);
+    })
+  );
+}
+
+const sameList = (a: readonly string[] | undefined, b: readonly string[] | undefined) => [...(a ?? [])].sort().join(",") === [...(b ?? [])].sort().join(",");
+
+class ServicesComparer {
+  readonly summary: ServicesDiffSummary;
+  private readonly maps: { old: ServiceMap; new: ServiceMap };
+  private readonly family: Family;
+
+  constructor(private readonly pair: SnapshotPair) {
+    this.maps = pair.serviceMaps();
+    this.family = this.maps.old.family;
+    this.summary = {
+      oldServicePorts: this.maps.old.services.length,
+      newServicePorts: this.maps.new.services.length,
+      servicesAdded: 0,
+      servicesRemoved: 0,
+      servicePortsAdded: 0,
+      servicePortsRemoved: 0,
+      servicePortsChanged: 0,
+      frontendsAdded: 0,
+      frontendsRemoved: 0,
+      endpointsAdded: 0,
+      endpointsRemoved: 0,
+      matchedByFrontend: 0,
+      sharesTraced: 0,
+    };
+  }
+
+  compare(): ServicesDiff {
+    const { matched, removed, added } = matchServicePorts(this.maps.old, this.maps.new);
+    const diffs: { order: string; diff: ServicePortDiff }[] = [];
+    for (const service of removed) {
+      diffs.push({ order: portKey(service), diff: { kind: "removed", old: servicePortRef(service), frontends: service.frontends.map(frontendRef), endpoints: service.endpoints.map(endpointRef) } });
+    }
+    for (const service of added) {
+      diffs.push({ order: portKey(service), diff: { kind: "added", new: servicePortRef(service), frontends: service.frontends.map(frontendRef), endpoints: service.endpoints.map(endpointRef) } });
+    }
+    for (const match of matched) {
+      if (match.matchedBy === "frontend") this.summary.matchedByFrontend++;
+      const changes = this.changes(match.old, match.new);
+      if (changes.length > 0) {
+        diffs.push({ order: portKey(match.new), diff: { kind: "changed", old: servicePortRef(match.old), new: servicePortRef(match.new), matchedBy: match.matchedBy, changes } });
+      }
+    }
+    diffs.sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : a.diff.kind.localeCompare(b.diff.kind)));
+    const servicePorts = diffs.map((d) => d.diff);
+    this.summary.servicePortsAdded = added.length;
+    this.summary.servicePortsRemoved = removed.length;
+    this.summary.servicePortsChanged = servicePorts.filter((d) => d.kind === "changed").length;
+    const services = (map: ServiceMap) => new Set(map.services.filter((s) => s.name.from === "comment").map((s) => `${s.name.namespace}/${s.name.name}`));
+    const oldServices = services(this.maps.old);
+    const newServices = services(this.maps.new);
+    this.summary.servicesAdded = [...newServices].filter((s) => !oldServices.has(s)).length;
+    this.summary.servicesRemoved = [...oldServices].filter((s) => !newServices.has(s)).length;
+    return { differs: servicePorts.length > 0, summary: this.summary, setup: this.pair.traceSetup().setup, notes: this.notes(), servicePorts };
+  }
+
+  private notes(): DiffNote[] {
+    const notes: DiffNote[] = [];
+    const oldEmpty = this.maps.old.services.length === 0;
+    const newEmpty = this.maps.new.services.length === 0;
+    if (oldEmpty || newEmpty) notes.push(diffNote("no-service-rules", { side: oldEmpty && newEmpty ? "both" : oldEmpty ? "old" : "new" }));
+    if (this.summary.matchedByFrontend > 0) notes.push(diffNote("matched-by-frontend", { servicePorts: this.summary.matchedByFrontend }));
+    const hasNodePorts = (map: ServiceMap) => map.services.some((s) => s.frontends.some((f) => f.kind === "nodePort"));
+    if (hasNodePorts(this.maps.old) || hasNodePorts(this.maps.new)) notes.push(...this.pair.traceSetup().notes.filter((n) => n.kind === "node-address"));
+    return notes;
+  }
+
+  private changes(old: ServicePort, now: ServicePort): ServicePortChange[] {
+    const changes: ServicePortChange[] = [];
+    // Rules say which service has no (local) endpoints only in their comments: where one side has none, the
+    // states cannot be compared (the traced shares still are).
+    if (old.state !== now.state && old.name.from === now.name.from) changes.push({ kind: "state", old: old.state, new: now.state });
+    if (old.externalTrafficPolicy !== now.externalTrafficPolicy) {
+      changes.push({ kind: "traffic-policy", policy: "external", old: old.externalTrafficPolicy, new: now.externalTrafficPolicy });
+    }
+    if (old.internalTrafficPolicy !== now.internalTrafficPolicy) {
+      changes.push({ kind: "traffic-policy", policy: "internal", old: old.internalTrafficPolicy, new: now.internalTrafficPolicy });
+    }
+    if (old.affinity?.seconds !== now.affinity?.seconds) {
+      changes.push({ kind: "affinity", ...(old.affinity ? { old: old.affinity } : {}), ...(now.affinity ? { new: now.affinity } : {}) });
+    }
+    changes.push(...this.frontendChanges(old, now), ...this.endpointChanges(old, now), ...this.shareChanges(old, now));
+    return changes;
+  }
+
+  private frontendChanges(old: ServicePort, now: ServicePort): ServicePortChange[] {
+    const changes: ServicePortChange[] = [];
+    const newFrontends = new Map(now.frontends.map((f) => [frontendLabel(f, this.family), f]));
+    const oldLabels = new Set<string>();
+    for (const frontend of old.frontends) {
+      const label = frontendLabel(frontend, this.family);
+      oldLabels.add(label);
+      const partner = newFrontends.get(label);
+      if (!partner) {
+        changes.push({ kind: "frontend-removed", old: frontendRef(frontend) });
+        this.summary.frontendsRemoved++;
+        continue;
+      }
+      if (!sameFrontendKind(frontend.kind, partner.kind)) changes.push({ kind: "frontend-kind", frontend: label, old: frontend.kind, new: partner.kind });
+      if (!sameList(frontend.sourceRanges, partner.sourceRanges)) {
+        changes.push({ kind: "source-ranges", frontend: label, old: frontend.sourceRanges ?? [], new: partner.sourceRanges ?? [] });
+      }
+      if (masqueradeKey(frontend.masquerade) !== masqueradeKey(partner.masquerade)) {
+        changes.push({ kind: "masquerade", frontend: label, old: frontend.masquerade, new: partner.masquerade });
+      }
+    }
+    for (const [label, frontend] of newFrontends) {
+      if (oldLabels.has(label)) continue;
+      changes.push({ kind: "frontend-added", new: frontendRef(frontend) });
+      this.summary.frontendsAdded++;
+    }
+    return changes;
+  }
+
+  private endpointChanges(old: ServicePort, now: ServicePort): ServicePortChange[] {
+    const changes: ServicePortChange[] = [];
+    const newEndpoints = new Map(now.endpoints.map((e) => [e.address, e]));
+    const oldAddresses = new Set<string>();
+    for (const endpoint of old.endpoints) {
+      oldAddresses.add(endpoint.address);
+      const partner = newEndpoints.get(endpoint.address);
+      if (!partner) {
+        changes.push({ kind: "endpoint-removed", old: endpointRef(endpoint) });
+        this.summary.endpointsRemoved++;
+      } else if (endpoint.local !== undefined && partner.local !== undefined && endpoint.local !== partner.local) {
+        changes.push({ kind: "endpoint-locality", old: endpointRef(endpoint), new: endpointRef(partner) });
+      }
+    }
+    for (const endpoint of now.endpoints) {
+      if (oldAddresses.has(endpoint.address)) continue;
+      changes.push({ kind: "endpoint-added", new: endpointRef(endpoint) });
+      this.summary.endpointsAdded++;
+    }
+    return changes;
+  }
+
+  /** Where new connections go, for the clients `services` shows, on frontends both snapshots have. */
+  private shareChanges(old: ServicePort, now: ServicePort): ServicePortChange[] {
+    const setup = this.pair.traceSetup().setup;
+    const newFrontends = new Map(now.frontends.map((f) => [frontendLabel(f, this.family), f]));
+    const groups = new Map<string, Extract<ServicePortChange, { kind: "shares" }>>();
+    for (const frontend of old.frontends) {
+      const label = frontendLabel(frontend, this.family);
+      const partner = newFrontends.get(label);
+      if (!partner) continue;
+      const destination = frontend.address ?? setup.nodeAddresses[0]!.address;
+      const protocol = protocolNumber(frontend.protocol);
+      if (!this.pair.mayDiffer({ dst: destination, protocol, dport: frontend.port })) continue;
+      const clients: ClientClass[] = ["off-cluster"];
+      // As `services` does: pods are traced apart where externalTrafficPolicy=Local treats them differently.
+      if ((old.externalTrafficPolicy === "Local" || now.externalTrafficPolicy === "Local") && frontend.kind !== "clusterIP") clients.push("pod");
+      for (const client of clients) {
+        const ranges = frontend.sourceRanges ?? partner.sourceRanges;
+        const src = client === "pod" ? setup.clients.pod : ranges ? this.pair.clientInside(ranges) : setup.clients.external;
+        const origin = client === "pod" ? "pod" : "external";
+        const packet = { src, dst: destination, protocol, dport: frontend.port };
+        this.summary.sharesTraced++;
+        const oldView = shareView(summarize(this.pair.old.trace(packet, this.pair.context(origin)), client, old, this.maps.old.masqueradeMark));
+        const newView = shareView(summarize(this.pair.new.trace(packet, this.pair.context(origin)), client, now, this.maps.new.masqueradeMark));
+        if (sameShares(oldView, newView)) continue;
+        const key = `${client} ${JSON.stringify(oldView)} ${JSON.stringify(newView)}`;
+        const group = groups.get(key);
+        if (group) group.frontends.push(label);
+        else groups.set(key, { kind: "shares", client, frontends: [label], old: oldView, new: newView });
+      }
+    }
+    return [...groups.values()];
+  }
+}
+
+export function diffServices(pair: SnapshotPair): ServicesDiff {
+  return new ServicesComparer(pair).compare();
+}
