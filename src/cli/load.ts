@@ -21,6 +21,25 @@ export type Loaded =
   | { ok: true; result: ParseResult; text: string; name: string }
   | { ok: false; exitCode: ExitCode; result?: ParseResult; name: string };
 
+/** Said after the command's output, so that a long output does not scroll it away. */
+const closingNotes: string[] = [];
+
+export function takeClosingNotes(): string[] {
+  return closingNotes.splice(0);
+}
+
+/** `3, 7-9, 12`: every line, consecutive ones as a range. */
+export function lineRanges(lines: readonly number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < lines.length; ) {
+    let j = i;
+    while (j + 1 < lines.length && lines[j + 1] === lines[j]! + 1) j++;
+    parts.push(j === i ? String(lines[i]) : `${lines[i]}-${lines[j]}`);
+    i = j + 1;
+  }
+  return parts.join(", ");
+}
+
 function inputExitCode(problem: InputProblem): ExitCode {
   return problem.kind === "stdin-is-terminal" ? ExitCode.usage : ExitCode.unreadableInput;
 }
@@ -41,7 +60,8 @@ export function loadDump(options: LoadOptions): Loaded {
     process.stderr.write(renderDiagnostics(shown, input.name, input.text, paletteFor(process.stderr)) + "\n");
   }
   if (result.skippedLines.length > 0) {
-    process.stderr.write(`iptscope: ${input.name}: skipped ${result.skippedLines.length} line(s) (--lenient)\n`);
+    // Every number, even past the diagnostics shown above (they stop at 50).
+    closingNotes.push(`iptscope: ${input.name}: skipped ${result.skippedLines.length} line(s) (--lenient): ${lineRanges(result.skippedLines)}\n`);
   }
   if (result.diagnostics.some((d) => d.kind === "empty-input")) {
     return { ok: false, exitCode: ExitCode.emptyInput, result, name: input.name };
@@ -50,6 +70,10 @@ export function loadDump(options: LoadOptions): Loaded {
     const errors = result.diagnostics.filter((d) => d.severity === "error").length;
     process.stderr.write(`iptscope: ${input.name}: ${errors} error(s); nothing printed (use --lenient to skip bad lines)\n`);
     return { ok: false, exitCode: ExitCode.malformedInput, result, name: input.name };
+  }
+  if (result.ruleset.tables.length === 0) {
+    process.stderr.write(`iptscope: ${input.name}: no table left after skipping ${result.skippedLines.length} line(s); nothing to work on\n`);
+    return { ok: false, exitCode: ExitCode.emptyInput, result, name: input.name };
   }
   return { ok: true, result, text: input.text, name: input.name };
 }

@@ -6,6 +6,7 @@ import { hideBin } from "yargs/helpers";
 import type { Family } from "../model/types.js";
 import { GRAPH_DESCRIPTION, graphOptions } from "./commands/graph.js";
 import { ExitCode } from "./exit-codes.js";
+import { takeClosingNotes } from "./load.js";
 import { DEFAULT_SOURCE_PORT, withContextOptions } from "./trace-options.js";
 
 const packageJson = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -198,6 +199,7 @@ async function main(): Promise<void> {
     else process.stderr.write("(run with --debug for details, and please report it)\n");
     exitCode = troubleExitCode ?? ExitCode.internal;
   }
+  for (const note of takeClosingNotes()) process.stderr.write(note);
   process.exitCode = exitCode;
 }
 

@@ -10,6 +10,7 @@ import { diagnosticSeverity, type Diagnostic } from "../../src/diagnostics.js";
 import { diffRulesets, formatRule, formatRuleset, parseRuleset, resolveServices, type ParseResult } from "../../src/index.js";
 import type { Family, Ruleset } from "../../src/model/types.js";
 import { renderGraph } from "../../src/render/index.js";
+import { hasCycle, renderChainGraph, type ChainGraph } from "./chains.js";
 
 export class PropertyFailure extends Error {
   override name = "PropertyFailure";
@@ -245,4 +246,42 @@ const POSITION_KEYS = new Set(["line", "column", "text", "commitLine", "written"
 
 function withoutPositions(ruleset: Ruleset): string {
   return JSON.stringify(ruleset, (key, value: unknown) => (POSITION_KEYS.has(key) ? undefined : value), 1);
+}
+
+/**
+ * A generated ruleset of calling chains: it loads without errors and prints back; loops are
+ * reported exactly when the calls have a cycle, each with a real cycle; traces end, add up
+ * to 1, walk only the ruleset's rules, and meet a loop only when there is one.
+ */
+export function checkChainGraph(graph: ChainGraph, boundMs: number): void {
+  const start = performance.now();
+  const { text, calls } = renderChainGraph(graph);
+  checkRoundTrip(text, graph.family);
+  const { ruleset } = parseRuleset(text, { family: graph.family });
+  const loops = findJumpLoops(ruleset);
+  const cyclic = hasCycle(calls);
+  if (cyclic !== loops.length > 0) fail(cyclic ? "the calls have a cycle and no jump loop is reported" : `jump loop reported without a cycle: ${loops[0]!.message}`);
+  for (const loop of loops) {
+    if (loop.kind !== "jump-loop") continue;
+    const cycle = loop.details.cycle.map((c) => c.slice(c.indexOf("/") + 1));
+    if (cycle.length < 2 || cycle[0] !== cycle.at(-1)) fail(`reported cycle does not close: ${cycle.join(" → ")}`);
+    for (let i = 0; i + 1 < cycle.length; i++) {
+      if (!calls.get(cycle[i]!)?.includes(cycle[i + 1]!)) fail(`reported cycle has no call ${cycle[i]} → ${cycle[i + 1]}: ${cycle.join(" → ")}`);
+    }
+  }
+  const tracer = createTracer(ruleset);
+  const destination = graph.family === "ipv4" ? "10.0.0.2" : "2001:db8::2";
+  const source = graph.family === "ipv4" ? "10.244.1.5" : "fd00:10:244::5";
+  for (const origin of ORIGINS) {
+    for (const protocol of [6, 17]) {
+      const packet: PacketSpec = { src: source, dst: destination, protocol, sport: 40000, dport: 80 };
+      const result = tracer.trace(packet, defaultContext({ origin, inInterface: origin === "node" ? undefined : "eth0" }));
+      checkTrace(ruleset, result);
+      for (const outcome of result.outcomes) {
+        if (outcome.verdict === "ERROR" && !cyclic) fail(`ERROR outcome without a loop: ${outcome.error}`);
+      }
+    }
+  }
+  const ms = performance.now() - start;
+  if (ms > boundMs) fail(`took ${Math.round(ms)} ms, bound ${boundMs} ms`);
 }
