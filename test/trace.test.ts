@@ -231,3 +231,84 @@ describe("addresses known by role and merged shares", () => {
     expect(r.outcomes.reduce((sum, o) => sum + o.probability, 0)).toBeCloseTo(1, 12);
   });
 });
+
+// Each case below is a disagreement the random kernel sweep (test/support/sweep-kernel.ts) found; the kernel
+// behaviour it pins down is named in the test.
+describe("conntrack entries, address types and source selection as the kernel has them", () => {
+  const raw = (rules: string) => `*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n${rules}COMMIT\n`;
+  const mangle = (rules: string) =>
+    `*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n${rules}COMMIT\n`;
+  const marks = (r: TraceResult) => r.outcomes.map((o) => o.mark);
+
+  it("sees no conntrack entry in the raw table: the state is INVALID and connmark matches nothing", () => {
+    // The conntrack hook (priority -200) runs after raw (-300).
+    const dump = raw(
+      "-A PREROUTING -m conntrack --ctstate NEW -j MARK --or-mark 0x1\n" +
+        "-A PREROUTING -m state --state INVALID -j MARK --or-mark 0x2\n" +
+        "-A PREROUTING -m connmark ! --mark 0x5 -j MARK --or-mark 0x4\n" +
+        "-A PREROUTING -j CONNMARK --set-mark 0x7\n",
+    ) + mangle("-A PREROUTING -m conntrack --ctstate NEW -m connmark --mark 0x0 -j MARK --or-mark 0x10\n");
+    const r = trace(dump);
+    expect(marks(r)).toEqual([0x12]);
+    expect(r.outcomes[0]!.ctmark).toBe(0);
+  });
+
+  it("checks only --ctstate on an untracked packet, and leaves it out of nat", () => {
+    const dump =
+      raw("-A PREROUTING -j NOTRACK\n") +
+      mangle(
+        "-A PREROUTING -m conntrack --ctstate UNTRACKED --ctorigdst 192.0.2.1 -j MARK --or-mark 0x1\n" +
+          "-A PREROUTING -m conntrack ! --ctorigdst 192.0.2.1 -j MARK --or-mark 0x2\n" +
+          "-A PREROUTING -m connmark --mark 0x0 -j MARK --or-mark 0x4\n",
+      ) +
+      "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A PREROUTING -j DNAT --to-destination 10.9.9.9\nCOMMIT\n";
+    const r = trace(dump);
+    expect(marks(r)).toEqual([0x1]);
+    expect(r.outcomes[0]!.packet.dst).toBe("10.1.0.9");
+  });
+
+  it("keeps the entry of a looped-back packet: NOTRACK leaves it alone and its status is CONFIRMED", () => {
+    const dump =
+      raw("-A PREROUTING -i lo -j NOTRACK\n") +
+      mangle("-A INPUT -m conntrack --ctstate NEW --ctstatus CONFIRMED -j MARK --set-mark 0x1\n-A OUTPUT -m conntrack --ctstatus CONFIRMED -j MARK --set-mark 0x2\n");
+    const r = trace(dump, { src: "192.168.1.2", dst: "192.168.1.2" }, { origin: "node" });
+    expect(r.outcomes.map((o) => [o.verdict, o.delivery, o.mark])).toEqual([["ACCEPT", "local", 0x1]]);
+  });
+
+  it("counts a node's own IPv6 address as UNICAST, so LOCAL,UNICAST means local (IPv4: either type)", () => {
+    const rules = "-A INPUT -m addrtype --dst-type UNICAST -j MARK --or-mark 0x1\n-A INPUT -m addrtype --dst-type LOCAL,UNICAST -j MARK --or-mark 0x2\n";
+    const v6 = parseRuleset(mangle(rules), { family: "ipv6" });
+    const context = defaultContext({ origin: "external", inInterface: "eth0", nodeAddresses: [{ address: "2001:db8::10", source: { kind: "given" } }] });
+    const local6 = createTracer(v6.ruleset).trace({ src: "2001:db8::5", dst: "2001:db8::10", protocol: 17, sport: 1000, dport: 53 }, context);
+    expect(marks(local6)).toEqual([0x3]);
+    const forward6 = createTracer(parseRuleset(mangle(rules.replaceAll("INPUT", "FORWARD")), { family: "ipv6" }).ruleset).trace(
+      { src: "2001:db8::5", dst: "2001:db8:1::9", protocol: 17, sport: 1000, dport: 53 },
+      context,
+    );
+    expect(marks(forward6)).toEqual([0x1]);
+    expect(marks(trace(mangle(rules), { dst: "192.168.1.2" }))).toEqual([0x2]);
+  });
+
+  it("decides addrtype --limit-iface-out from the interfaces the node addresses are on", () => {
+    const dump = mangle("-A POSTROUTING -o eth1 -m addrtype ! --src-type LOCAL --limit-iface-out -j MARK --set-mark 0x1\n");
+    const nodeAddresses = [
+      { address: "192.168.1.2", interface: "eth0", source: { kind: "given" as const } },
+      { address: "10.0.9.1", interface: "eth1", source: { kind: "given" as const } },
+    ];
+    const routes = [{ network: "10.0.9.0/24", interface: "eth1" }];
+    const from = (src: string) => marks(trace(dump, { src, dst: "10.0.9.7" }, { origin: "node", nodeAddresses, routes }));
+    expect(from("192.168.1.2")).toEqual([0x1]);
+    expect(from("10.0.9.1")).toEqual([0]);
+  });
+
+  it("masquerades an IPv6 packet to a local address with that address (RFC 6724 rule 1)", () => {
+    const dump = "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -j MASQUERADE\nCOMMIT\n";
+    const { ruleset } = parseRuleset(dump, { family: "ipv6" });
+    const nodeAddresses = [
+      { address: "2001:db8::10", interface: "eth0", source: { kind: "given" as const } },
+      { address: "fd00::1", interface: "flannel.1", source: { kind: "given" as const } },
+    ];
+    const r = createTracer(ruleset).trace({ src: "2001:db8::10", dst: "fd00::1", protocol: 6, sport: 40000, dport: 80 }, defaultContext({ origin: "node", nodeAddresses }));
+    expect(r.outcomes.map((o) => [o.delivery, o.packet.src])).toEqual([["local", "fd00::1"]]);
+  });
+});

@@ -268,6 +268,8 @@ function tuplePortOption(pick: (flow: Flow) => number | undefined): OptionCompil
   };
 }
 
+const isIpv4Mapped = (words: readonly number[]) => words[0] === 0 && words[1] === 0 && words[2] === 0xffff;
+
 /** IPv4 (inet_addr_type): zero-net and limited broadcast, multicast, then the local table: LOCAL or UNICAST. */
 function ipv4TypeMatches(address: Address, local: boolean, names: ReadonlySet<string>): boolean {
   if (address.words !== undefined && (address.words[3]! >>> 24 === 0 || isLimitedBroadcast(address))) return names.has("BROADCAST");
@@ -281,7 +283,7 @@ function ipv4TypeMatches(address: Address, local: boolean, names: ReadonlySet<st
  * "LOCAL,UNICAST" means local. undefined: the routes the context gives cannot say.
  */
 function ipv6TypeMatches(address: Address, local: boolean, names: ReadonlySet<string>, env: Env): boolean | undefined {
-  const kind = address.words === undefined ? "unicast" : isMulticast(address) ? "multicast" : isUnspecified(address) ? "any" : isIpv4Mapped(address) ? "mapped" : "unicast";
+  const kind = address.words === undefined ? "unicast" : isMulticast(address) ? "multicast" : isUnspecified(address) ? "any" : isIpv4Mapped(address.words) ? "mapped" : "unicast";
   if (names.has("MULTICAST") && kind !== "multicast") return false;
   if (names.has("UNICAST") && kind !== "unicast") return false;
   if (names.has("UNSPEC") && kind !== "any") return false;

@@ -62,4 +62,8 @@ export interface Env {
   isLocal(address: Address): boolean;
   /** True if the address text (canonical) is a known node address or loopback. */
   isLocalText(text: string): boolean;
+  /** The interface holding a node address ("lo" for loopback); undefined when the context does not say. */
+  interfaceOf(address: Address): string | undefined;
+  /** True if a route the context gives covers the address. */
+  hasRoute(address: Address): boolean;
 }

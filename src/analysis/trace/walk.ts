@@ -218,7 +218,7 @@ function derivedContext(context: TraceContext, family: Family): DerivedContext {
 class Walk {
   private readonly outcomes: Outcome[] = [];
   private readonly pending: Branch[] = [];
-  private readonly env: { hook: Hook; context: TraceContext; family: Family; isLocal(a: Address): boolean; isLocalText(text: string): boolean };
+  private readonly env: Env & { hook: Hook };
   private readonly localAddresses: Set<string>;
   private readonly routes: { net: Net; prefix: number; iface: string }[];
   private branchesStarted = 0;
@@ -246,6 +246,12 @@ class Walk {
         const ip = parseIp(text, family);
         return ip !== undefined && (isLoopback(ip) || localAddresses.has(ip.text));
       },
+      interfaceOf: (a) => {
+        if (a.words === undefined) return undefined;
+        if (isLoopback(a)) return "lo";
+        return context.nodeAddresses.find((n) => parseIp(n.address, family)?.text === a.text)?.interface;
+      },
+      hasRoute: (a) => a.words !== undefined && this.routes.some((r) => inNet(a.words, r.net)),
     };
     this.initial = this.initialFlow();
   }

@@ -1,0 +1,204 @@
+// The long kernel-agreement sweep over random rulesets (test/support/tracegen.ts):
+//
+//   npm run sweep:kernel -- --seeds 300 --start 1 [--flows 12] [--family ipv4|ipv6] [--backend nft|legacy] [--no-minimize]
+//
+// For each seed it loads the generated ruleset into a packet lab, sends the flows, and judges every packet with
+// test/support/agreement.ts. It prints one line per seed, every disagreement with a minimal repro (the ruleset
+// cut down to the rules the disagreement needs, the flow, the tracer's prediction with its paths, the kernel's
+// observation) and the totals. Exit status: 0 all agreed, 1 a disagreement or a lab error, 2 no usable lab.
+
+import { performance } from "node:perf_hooks";
+import { judgeFlow, labContext, tracersFor, type FlowVerdict } from "./agreement.js";
+import { NetLab, netlabStatus, type LabFlow, type LabObservation, type LabTopology } from "./netlab.js";
+import type { Backend, Family } from "./kernel.js";
+import { generateTraceCase } from "./tracegen.js";
+
+interface Arguments {
+  seeds: number;
+  start: number;
+  flows: number;
+  family?: Family;
+  backend: Backend;
+  minimize: boolean;
+}
+
+const USAGE = "usage: sweep:kernel -- --seeds N [--start S] [--flows F] [--family ipv4|ipv6] [--backend nft|legacy] [--no-minimize]";
+// Each minimisation step is one lab run (about half a second); a greedy pass over a ruleset stays well below this.
+const MAX_MINIMIZE_RUNS = 400;
+
+function parseArguments(argv: readonly string[]): Arguments {
+  const result: Arguments = { seeds: 20, start: 1, flows: 12, backend: "nft", minimize: true };
+  for (let i = 0; i < argv.length; i++) {
+    const argument = argv[i]!;
+    const value = (): string => {
+      const next = argv[++i];
+      if (next === undefined) throw new Error(`${argument} needs a value\n${USAGE}`);
+      return next;
+    };
+    const count = (text: string, least: number) => {
+      const n = Number(text);
+      if (!Number.isInteger(n) || n < least) throw new Error(`${argument}: expected an integer ≥ ${least}, got "${text}"\n${USAGE}`);
+      return n;
+    };
+    switch (argument) {
+      case "--seeds":
+        result.seeds = count(value(), 1);
+        break;
+      case "--start":
+        result.start = count(value(), 0);
+        break;
+      case "--flows":
+        result.flows = count(value(), 1);
+        break;
+      case "--family": {
+        const family = value();
+        if (family !== "ipv4" && family !== "ipv6") throw new Error(`--family: ipv4 or ipv6\n${USAGE}`);
+        result.family = family;
+        break;
+      }
+      case "--backend": {
+        const backend = value();
+        if (backend !== "nft" && backend !== "legacy") throw new Error(`--backend: nft or legacy\n${USAGE}`);
+        result.backend = backend;
+        break;
+      }
+      case "--no-minimize":
+        result.minimize = false;
+        break;
+      default:
+        throw new Error(`unknown argument "${argument}"\n${USAGE}`);
+    }
+  }
+  return result;
+}
+
+async function observe(ruleset: string, topology: LabTopology, flows: LabFlow[], backend: Backend): Promise<LabObservation[]> {
+  const lab = await NetLab.open(ruleset, topology, { backend });
+  try {
+    return await lab.run(flows);
+  } finally {
+    await lab.close();
+  }
+}
+
+interface Repro {
+  ruleset: string;
+  rulesBefore: number;
+  verdict: FlowVerdict;
+  observation: LabObservation;
+}
+
+const isRule = (line: string) => line.startsWith("-A ");
+
+/** Drops rules one at a time, last first, keeping each removal after which the flow still disagrees. */
+async function minimize(ruleset: string, topology: LabTopology, flow: LabFlow, backend: Backend, first: { verdict: FlowVerdict; observation: LabObservation }): Promise<Repro> {
+  let lines = ruleset.trimEnd().split("\n");
+  let best = { ...first };
+  let runs = 0;
+  const rulesBefore = lines.filter(isRule).length;
+  for (let i = lines.length - 1; i >= 0 && runs < MAX_MINIMIZE_RUNS; i--) {
+    if (!isRule(lines[i]!)) continue;
+    const candidate = [...lines.slice(0, i), ...lines.slice(i + 1)];
+    const text = candidate.join("\n") + "\n";
+    runs++;
+    try {
+      const [observation] = await observe(text, topology, [flow], backend);
+      const verdict = judgeFlow(tracersFor(text), text, topology, observation!);
+      if (verdict.problems.length > 0) {
+        lines = candidate;
+        best = { verdict, observation: observation! };
+      }
+    } catch {
+      // A rule others need (a jump target's only caller, say) stays.
+    }
+  }
+  return { ruleset: lines.join("\n") + "\n", rulesBefore, ...best };
+}
+
+function printRepro(seed: number, index: number, repro: Repro, topology: LabTopology): void {
+  const { verdict, observation } = repro;
+  const flow = verdict.flow;
+  const out: string[] = [];
+  out.push(`\n=== disagreement: seed ${seed}, flow ${index + 1} ===`);
+  out.push(`flow: ${JSON.stringify(flow)}`);
+  out.push(`context: ${JSON.stringify({ ...labContext(topology, flow, repro.ruleset), ipsets: undefined })}`);
+  out.push("problems:", ...verdict.problems.map((p) => `  ${p}`));
+  out.push(`ruleset (${repro.ruleset.split("\n").filter(isRule).length} of ${repro.rulesBefore} rules):`, repro.ruleset.trimEnd());
+  out.push("prediction:");
+  for (const o of verdict.prediction.outcomes) {
+    const p = o.packet;
+    out.push(
+      `  ${o.probability.toFixed(4)} ${o.verdict}${o.delivery ? "/" + o.delivery : ""}${o.outInterface ? " via " + o.outInterface : ""} ` +
+        `${p.src}:${p.sportRandom ? "random" : p.sport} → ${p.dst}:${p.dport}${o.masquerade ? " (masquerade)" : ""}` +
+        `${o.uncertain.length ? " uncertain: " + o.uncertain.map((u) => `${u.kind} ${u.subject} = ${u.assumed}`).join("; ") : ""}`,
+    );
+    for (const s of o.path) out.push(`      ${s.hook} ${s.table}/${s.chain} #${s.rule} (line ${s.line}): ${s.text} → ${s.action}`);
+  }
+  out.push("observation:");
+  for (const p of observation.perPacket) {
+    const fate = p.fate;
+    const packet = "packet" in fate ? ` ${fate.packet.src}:${fate.packet.sport} → ${fate.packet.dst}:${fate.packet.dport}` : "";
+    out.push(`  sport ${p.sport}: ${fate.kind}${"interface" in fate ? " via " + fate.interface : ""}${packet}${p.responses.length ? " responses " + JSON.stringify(p.responses) : ""}${p.sendError ? " sendError " + p.sendError : ""}`);
+  }
+  for (const h of observation.ruleHits) out.push(`  counted ${h.packets}: ${h.table}/${h.chain} #${h.position} ${h.rule}`);
+  for (const h of observation.policyHits) out.push(`  counted ${h.packets}: ${h.table}/${h.chain} policy ${h.policy}`);
+  console.log(out.join("\n"));
+}
+
+async function main(): Promise<number> {
+  const args = parseArguments(process.argv.slice(2));
+  const status = netlabStatus();
+  if (!status.usable) {
+    console.error(`sweep:kernel: no packet lab here: ${status.reason}`);
+    return 2;
+  }
+  const tally = { seeds: 0, flows: 0, agreedFlows: 0, packets: 0, agreedPackets: 0, disagreements: 0, labErrors: 0 };
+  const started = performance.now();
+  for (let seed = args.start; seed < args.start + args.seeds; seed++) {
+    const testCase = generateTraceCase(seed, { flows: args.flows, ...(args.family ? { family: args.family } : {}) });
+    const { ruleset, topology, flows } = testCase;
+    tally.seeds++;
+    let observations: LabObservation[];
+    try {
+      observations = await observe(ruleset, topology, flows, args.backend);
+    } catch (error) {
+      tally.labErrors++;
+      console.log(`seed ${seed} (${testCase.family}): lab error: ${(error as Error).message}\n${ruleset}`);
+      continue;
+    }
+    const tracers = tracersFor(ruleset);
+    let agreed = 0;
+    for (const [index, observation] of observations.entries()) {
+      const verdict = judgeFlow(tracers, ruleset, topology, observation);
+      const packets = observation.perPacket.length;
+      tally.flows++;
+      tally.packets += packets;
+      if (verdict.problems.length === 0) {
+        agreed++;
+        tally.agreedFlows++;
+        tally.agreedPackets += packets;
+        continue;
+      }
+      tally.disagreements++;
+      const repro = args.minimize
+        ? await minimize(ruleset, topology, observation.flow, args.backend, { verdict, observation })
+        : { ruleset, rulesBefore: ruleset.split("\n").filter(isRule).length, verdict, observation };
+      printRepro(seed, index, repro, topology);
+    }
+    console.log(`seed ${seed} (${testCase.family}, ${ruleset.split("\n").filter(isRule).length} rules): ${agreed}/${observations.length} flows agree`);
+  }
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(
+    `\nsweep: seeds ${args.start}..${args.start + args.seeds - 1} (${args.backend}): ${tally.agreedFlows}/${tally.flows} flows and ` +
+      `${tally.agreedPackets}/${tally.packets} packets agree; ${tally.disagreements} disagreement(s), ${tally.labErrors} lab error(s); ${seconds} s`,
+  );
+  return tally.disagreements > 0 || tally.labErrors > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  },
+);
