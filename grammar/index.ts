@@ -5,12 +5,13 @@
 
 import { classifyArgs, type ExtensionCatalog } from "./classify.js";
 import { parseCommand, type CommandSyntax } from "./parser.js";
-import { knownShape, rememberShape, replayShape, shapeCache } from "./shapes.js";
-import { argToken, lineExceedsLimit, MAX_ARGS, MAX_LINE_BYTES, MAX_TOKEN_BYTES, tokenizeArgs, type ArgToken } from "./tokenizer.js";
+import { knownShape, rememberShape, shapeCache, type CommandShape } from "./shapes.js";
+import { argToken, lineExceedsLimit, MAX_ARGS, MAX_LINE_BYTES, MAX_TOKEN_BYTES, Words, type ArgToken } from "./tokenizer.js";
 
-export type { ArgToken } from "./tokenizer.js";
+export type { ArgToken, Words } from "./tokenizer.js";
 export type { ExtensionCatalog, OptionOwner, OptionSyntax } from "./classify.js";
-export type { CommandKind, CommandSyntax, CoreOptionName, RuleItemSyntax } from "./parser.js";
+export type { CommandKind, CoreOptionName } from "./parser.js";
+export type { CommandShape, RuleItemShape } from "./shapes.js";
 export { MAX_LINE_BYTES, MAX_TOKEN_BYTES, MAX_ARGS, saveString, tokenizeArgs } from "./tokenizer.js";
 
 export interface CountersSyntax {
@@ -40,7 +41,8 @@ export type LineSyntax =
   | { kind: "table"; name: string; column: number }
   | { kind: "chain"; name: ArgToken; policy: ArgToken; counters?: CountersSyntax }
   | { kind: "commit" }
-  | { kind: "command"; counters?: CountersSyntax; command: CommandSyntax }
+  /** `words` is refilled by the next parseLine call: read it before. */
+  | { kind: "command"; counters?: CountersSyntax; command: CommandShape; words: Words }
   | { kind: "error"; problem: LineProblem };
 
 const COUNTERS = /^\[(\d+):(\d+)\]/;
@@ -72,6 +74,9 @@ function splitPlain(line: string, from: number, limit: number): ArgToken[] {
  * Parses one line (without its line terminator). `catalog` tells the arity of extension
  * options, which decides what is an option and what is a value.
  */
+/** The words of the line being parsed; one set, refilled line after line. */
+const words = new Words();
+
 export function parseLine(line: string, catalog: ExtensionCatalog): LineSyntax {
   if (line.length === 0) return { kind: "blank" };
   const nul = line.indexOf("\0");
@@ -126,19 +131,21 @@ export function parseLine(line: string, catalog: ExtensionCatalog): LineSyntax {
     }
     from = after;
   }
-  const { tokens, problem } = tokenizeArgs(line, from);
+  const problem = words.split(line, from);
   if (problem) return { kind: "error", problem };
-  if (tokens.length === 0) return { kind: "blank" };
-  if (tokens.length > MAX_ARGS) {
-    return { kind: "error", problem: { kind: "too-many-arguments", column: tokens[MAX_ARGS]!.start, count: tokens.length } };
+  const count = words.count;
+  if (count === 0) return { kind: "blank" };
+  if (count > MAX_ARGS) {
+    return { kind: "error", problem: { kind: "too-many-arguments", column: words.starts[MAX_ARGS]!, count } };
   }
-  const leading = line.charCodeAt(tokens[0]!.start);
-  if (leading === 0x23 && tokens[0]!.start > 0 && !tokens[0]!.quoted) {
-    return { kind: "error", problem: { kind: "indented-comment", column: tokens[0]!.start } };
+  const leading = words.starts[0]!;
+  if (line.charCodeAt(leading) === 0x23 && leading > 0 && !words.quoted[0]) {
+    return { kind: "error", problem: { kind: "indented-comment", column: leading } };
   }
   const shapes = shapeCache(catalog);
-  const known = knownShape(shapes, tokens, catalog);
-  if (known !== undefined) return { kind: "command", counters, command: replayShape(known, tokens) };
+  const known = knownShape(shapes, words, catalog);
+  if (known !== undefined) return { kind: "command", counters, command: known, words };
+  const tokens = words.tokens();
   const classified = classifyArgs(tokens, catalog);
   const result = parseCommand(classified, line.length);
   if (!result.ok) {
@@ -149,8 +156,7 @@ export function parseLine(line: string, catalog: ExtensionCatalog): LineSyntax {
       },
     };
   }
-  rememberShape(shapes, tokens, catalog, result.command);
-  return { kind: "command", counters, command: result.command };
+  return { kind: "command", counters, command: rememberShape(shapes, words, tokens, catalog, result.command), words };
 }
 
 /** Splits text into lines the way fgets does, reporting CR line ends without removing meaning. */

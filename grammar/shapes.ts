@@ -1,14 +1,16 @@
 // Lines of one shape — the same options in the same places, the same modules, targets and
 // protocols, other values anywhere — classify and parse alike: the classifier reads only
-// what the shape key holds, and the parser reads only token types. So the grammar's outcome
-// for a shape is kept (as token positions) and replayed on the next line of that shape;
-// the Chevrotain parser still decides every shape, and lines it rejects are never kept.
+// what the shape trie holds, and the parser reads only token types. So the grammar's
+// outcome for a shape is kept, as word positions, and given again for the next line of
+// that shape; the Chevrotain parser still decides every shape, and lines it rejects are
+// never kept.
 
 import type { ExtensionCatalog, OptionOwner } from "./classify.js";
-import type { CommandKind, CommandSyntax, CoreOptionName, RuleItemSyntax } from "./parser.js";
-import type { ArgToken } from "./tokenizer.js";
+import type { CommandKind, CommandSyntax, CoreOptionName } from "./parser.js";
+import type { ArgToken, Words } from "./tokenizer.js";
 
-type ItemTemplate =
+/** One item of a command, with word positions in place of words; -1 where a word is absent. */
+export type RuleItemShape =
   | { kind: "core"; option: CoreOptionName; negation: number; optionToken: number; value: number }
   | { kind: "fragment"; negation: number; optionToken: number }
   | { kind: "match"; optionToken: number; name: number }
@@ -20,12 +22,13 @@ type ItemTemplate =
   | { kind: "set-counters"; optionToken: number; packets: number; bytes: number }
   | { kind: "family"; optionToken: number; family: 4 | 6 };
 
-/** A parsed command with token positions in place of tokens; -1 where a token is absent. */
-export interface CommandTemplate {
+/** A parsed command with word positions in place of words. */
+export interface CommandShape {
   kind: CommandKind;
   commandToken: number;
+  /** Chain name, then rule number / new name / policy, as the command takes them. */
   operands: number[];
-  items: ItemTemplate[];
+  items: RuleItemShape[];
 }
 
 /**
@@ -44,7 +47,7 @@ class ShapeNode {
   chain: ShapeNode | undefined;
   /** Any other word: the classifier reads nothing of it but that it is not an option. */
   other: ShapeNode | undefined;
-  template: CommandTemplate | undefined;
+  outcome: CommandShape | undefined;
 }
 
 /** Past this many trie nodes new shapes are parsed but not kept. */
@@ -78,15 +81,15 @@ const READERS: ReadonlyMap<string, Reads> = new Map([
   ["-j", Reads.Target], ["--jump", Reads.Target],
 ]);
 
-/** Walks the trie along `tokens`; with `cache` set, adds the missing nodes. */
-function walk(node: ShapeNode, tokens: readonly ArgToken[], catalog: ExtensionCatalog, cache?: ShapeCache): ShapeNode | undefined {
+/** Walks the trie along `words`; with `cache` set, adds the missing nodes. */
+function walk(node: ShapeNode, words: Words, catalog: ExtensionCatalog, cache?: ShapeCache): ShapeNode | undefined {
   let reads = Reads.Nothing;
-  for (let i = 0; i < tokens.length; i++) {
-    const token = tokens[i]!;
-    const value = token.value;
+  const { values, quoted } = words;
+  for (let i = 0; i < words.count; i++) {
+    const value = values[i]!;
     let next: ShapeNode | undefined;
     let following = Reads.Nothing;
-    if (!token.quoted && ((value.length > 1 && value.charCodeAt(0) === 0x2d) || value === "!")) {
+    if (!quoted[i] && ((value.length > 1 && value.charCodeAt(0) === 0x2d) || value === "!")) {
       following = READERS.get(value) ?? Reads.Nothing;
       next = node.words?.get(value);
       if (next === undefined && cache) (node.words ??= new Map()).set(value, (next = added(cache)));
@@ -112,19 +115,17 @@ function added(cache: ShapeCache): ShapeNode {
   return new ShapeNode();
 }
 
-/** The kept outcome for a line of these arguments, if its shape was parsed before. */
-export function knownShape(cache: ShapeCache, tokens: readonly ArgToken[], catalog: ExtensionCatalog): CommandTemplate | undefined {
-  return walk(cache.root, tokens, catalog)?.template;
+/** The kept outcome for a line of these words, if its shape was parsed before. */
+export function knownShape(cache: ShapeCache, words: Words, catalog: ExtensionCatalog): CommandShape | undefined {
+  return walk(cache.root, words, catalog)?.outcome;
 }
 
-/** Keeps the outcome of a line the parser accepted. */
-export function rememberShape(cache: ShapeCache, tokens: readonly ArgToken[], catalog: ExtensionCatalog, command: CommandSyntax): void {
-  if (cache.nodes + tokens.length > MAX_NODES) return;
-  const node = walk(cache.root, tokens, catalog, cache)!;
+/** The shape of a line the parser accepted (`tokens` made from `words`), kept for the next lines. */
+export function rememberShape(cache: ShapeCache, words: Words, tokens: readonly ArgToken[], catalog: ExtensionCatalog, command: CommandSyntax): CommandShape {
   const at = new Map<ArgToken, number>();
   tokens.forEach((token, index) => at.set(token, index));
   const position = (token: ArgToken | undefined): number => (token === undefined ? -1 : at.get(token)!);
-  const items = command.items.map((item): ItemTemplate => {
+  const items = command.items.map((item): RuleItemShape => {
     switch (item.kind) {
       case "core":
         return { kind: "core", option: item.option, negation: position(item.negation), optionToken: position(item.optionToken), value: position(item.value) };
@@ -150,52 +151,7 @@ export function rememberShape(cache: ShapeCache, tokens: readonly ArgToken[], ca
       }
     }
   });
-  node.template = { kind: command.kind, commandToken: position(command.commandToken), operands: command.operands.map(position), items };
-}
-
-const optional = (tokens: readonly ArgToken[], index: number): ArgToken | undefined => (index < 0 ? undefined : tokens[index]);
-
-/** The command a kept shape gives for `tokens`, a line of that shape. */
-export function replayShape(template: CommandTemplate, tokens: readonly ArgToken[]): CommandSyntax {
-  const items: RuleItemSyntax[] = new Array(template.items.length);
-  for (let i = 0; i < items.length; i++) {
-    const item = template.items[i]!;
-    switch (item.kind) {
-      case "core":
-        items[i] = { kind: "core", option: item.option, negation: optional(tokens, item.negation), optionToken: tokens[item.optionToken]!, value: tokens[item.value]! };
-        break;
-      case "fragment":
-        items[i] = { kind: "fragment", negation: optional(tokens, item.negation), optionToken: tokens[item.optionToken]! };
-        break;
-      case "match":
-        items[i] = { kind: "match", optionToken: tokens[item.optionToken]!, name: tokens[item.name]! };
-        break;
-      case "jump":
-      case "goto":
-        items[i] = { kind: item.kind, optionToken: tokens[item.optionToken]!, target: tokens[item.target]! };
-        break;
-      case "option": {
-        const values: ArgToken[] = new Array(item.values.length);
-        for (let v = 0; v < values.length; v++) values[v] = tokens[item.values[v]!]!;
-        items[i] = {
-          kind: "option", negation: optional(tokens, item.negation), optionToken: tokens[item.optionToken]!, values, owner: item.owner,
-          greedy: item.greedy, resolvedName: item.resolvedName, ambiguous: item.ambiguous,
-        };
-        break;
-      }
-      case "set-counters":
-        items[i] = { kind: "set-counters", optionToken: tokens[item.optionToken]!, packets: tokens[item.packets]!, bytes: tokens[item.bytes]! };
-        break;
-      case "family":
-        items[i] = { kind: "family", optionToken: tokens[item.optionToken]!, family: item.family };
-        break;
-      default: {
-        const never: never = item;
-        throw new Error(`unhandled rule item template ${JSON.stringify(never)}`);
-      }
-    }
-  }
-  const operands: ArgToken[] = new Array(template.operands.length);
-  for (let i = 0; i < operands.length; i++) operands[i] = tokens[template.operands[i]!]!;
-  return { kind: template.kind, commandToken: tokens[template.commandToken]!, operands, items };
+  const shape: CommandShape = { kind: command.kind, commandToken: position(command.commandToken), operands: command.operands.map(position), items };
+  if (cache.nodes + words.count <= MAX_NODES) walk(cache.root, words, catalog, cache)!.outcome = shape;
+  return shape;
 }

@@ -56,88 +56,129 @@ const TAB = 0x09;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
-/** Splits one line (without its line terminator) into arguments from column `from`. */
-export function tokenizeArgs(line: string, from = 0): TokenizeResult {
-  const tokens: ArgToken[] = [];
-  const length = line.length;
-  let index = from;
-  while (index < length) {
-    let code = line.charCodeAt(index);
-    if (code === SPACE || code === TAB || code === 0x0a) {
-      index++;
-      continue;
-    }
-    const start = index;
-    // Fast path: an unquoted token without backslashes is a plain slice.
-    let plainEnd = index;
-    while (plainEnd < length) {
-      code = line.charCodeAt(plainEnd);
-      if (code === SPACE || code === TAB || code === 0x0a || code === QUOTE) break;
-      plainEnd++;
-    }
-    if (plainEnd === length || code !== QUOTE) {
-      const value = line.slice(start, plainEnd);
-      tokens.push(argToken(value, start, plainEnd, false));
-      const problem = tooLong(value, start);
-      if (problem) return { tokens, problem };
-      index = plainEnd;
-      continue;
-    }
-    // A quote: the token is what came before it plus the quoted text, and ends at the closing quote.
-    const close = line.indexOf('"', plainEnd + 1);
-    if (close > 0) {
-      const backslash = line.indexOf("\\", plainEnd + 1);
-      if (backslash < 0 || backslash > close) {
-        const inner = line.slice(plainEnd + 1, close);
-        const value = plainEnd === start ? inner : line.slice(start, plainEnd) + inner;
-        tokens.push(argToken(value, start, close + 1, true));
-        const problem = tooLong(value, start);
-        if (problem) return { tokens, problem };
-        index = close + 1;
+/**
+ * The arguments of one line as parallel arrays, refilled for every line: the fast path
+ * makes no object per argument. Tokens (objects) are made from it only for the parser.
+ */
+export class Words {
+  count = 0;
+  /** Each argument after unquoting, as iptables would see it. */
+  readonly values: string[] = [];
+  /** 0-based column of the first character of each argument. */
+  readonly starts: number[] = [];
+  /** 0-based column one past the last character of each argument. */
+  readonly ends: number[] = [];
+  /** Whether any part of each argument was inside quotes. */
+  readonly quoted: boolean[] = [];
+
+  private add(value: string, start: number, end: number, quoted: boolean): void {
+    const i = this.count++;
+    this.values[i] = value;
+    this.starts[i] = start;
+    this.ends[i] = end;
+    this.quoted[i] = quoted;
+  }
+
+  /**
+   * Splits one line (without its line terminator) into arguments from column `from`,
+   * replacing what the words held. On a problem, the words so far include the bad one.
+   */
+  split(line: string, from = 0): TokenizeProblem | undefined {
+    this.count = 0;
+    const length = line.length;
+    let index = from;
+    while (index < length) {
+      let code = line.charCodeAt(index);
+      if (code === SPACE || code === TAB || code === 0x0a) {
+        index++;
         continue;
       }
-    }
-    let value = line.slice(start, plainEnd);
-    index = plainEnd;
-    let quoted = false;
-    let inQuote = false;
-    let closedQuoteEndsToken = false;
-    while (index < length) {
-      code = line.charCodeAt(index);
-      if (inQuote) {
-        if (code === BACKSLASH && index + 1 < length) {
-          value += line[index + 1];
-          index += 2;
+      const start = index;
+      // Fast path: an unquoted token without backslashes is a plain slice.
+      let plainEnd = index;
+      while (plainEnd < length) {
+        code = line.charCodeAt(plainEnd);
+        if (code === SPACE || code === TAB || code === 0x0a || code === QUOTE) break;
+        plainEnd++;
+      }
+      if (plainEnd === length || code !== QUOTE) {
+        const value = line.slice(start, plainEnd);
+        this.add(value, start, plainEnd, false);
+        const problem = tooLong(value, start);
+        if (problem) return problem;
+        index = plainEnd;
+        continue;
+      }
+      // A quote: the token is what came before it plus the quoted text, and ends at the closing quote.
+      const close = line.indexOf('"', plainEnd + 1);
+      if (close > 0) {
+        const backslash = line.indexOf("\\", plainEnd + 1);
+        if (backslash < 0 || backslash > close) {
+          const inner = line.slice(plainEnd + 1, close);
+          const value = plainEnd === start ? inner : line.slice(start, plainEnd) + inner;
+          this.add(value, start, close + 1, true);
+          const problem = tooLong(value, start);
+          if (problem) return problem;
+          index = close + 1;
+          continue;
+        }
+      }
+      let value = line.slice(start, plainEnd);
+      index = plainEnd;
+      let quoted = false;
+      let inQuote = false;
+      let closedQuoteEndsToken = false;
+      while (index < length) {
+        code = line.charCodeAt(index);
+        if (inQuote) {
+          if (code === BACKSLASH && index + 1 < length) {
+            value += line[index + 1];
+            index += 2;
+            continue;
+          }
+          if (code === QUOTE) {
+            index++;
+            closedQuoteEndsToken = true;
+            break;
+          }
+          value += line[index];
+          index++;
           continue;
         }
         if (code === QUOTE) {
+          inQuote = true;
+          quoted = true;
           index++;
-          closedQuoteEndsToken = true;
-          break;
+          continue;
         }
+        if (code === SPACE || code === TAB || code === 0x0a) break;
         value += line[index];
         index++;
-        continue;
       }
-      if (code === QUOTE) {
-        inQuote = true;
-        quoted = true;
-        index++;
-        continue;
+      if (inQuote && !closedQuoteEndsToken) {
+        this.add(value, start, index, true);
+        return { kind: "unterminated-quote", column: start };
       }
-      if (code === SPACE || code === TAB || code === 0x0a) break;
-      value += line[index];
-      index++;
+      this.add(value, start, index, quoted);
+      const problem = tooLong(value, start);
+      if (problem) return problem;
     }
-    if (inQuote && !closedQuoteEndsToken) {
-      tokens.push(argToken(value, start, index, true));
-      return { tokens, problem: { kind: "unterminated-quote", column: start } };
-    }
-    tokens.push(argToken(value, start, index, quoted));
-    const problem = tooLong(value, start);
-    if (problem) return { tokens, problem };
+    return undefined;
   }
-  return { tokens };
+
+  /** The words as tokens, for the parser. */
+  tokens(): ArgToken[] {
+    const tokens: ArgToken[] = new Array(this.count);
+    for (let i = 0; i < this.count; i++) tokens[i] = new ArgToken(this.values[i]!, this.starts[i]!, this.ends[i]!, this.quoted[i]!);
+    return tokens;
+  }
+}
+
+/** Splits one line (without its line terminator) into arguments from column `from`. */
+export function tokenizeArgs(line: string, from = 0): TokenizeResult {
+  const words = new Words();
+  const problem = words.split(line, from);
+  return problem ? { tokens: words.tokens(), problem } : { tokens: words.tokens() };
 }
 
 export function argToken(value: string, start: number, end: number, quoted: boolean): ArgToken {

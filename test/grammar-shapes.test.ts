@@ -3,7 +3,6 @@
 
 import { describe, expect, it } from "vitest";
 import { parseLine, type ExtensionCatalog, type LineSyntax } from "../grammar/index.js";
-import { ArgToken } from "../grammar/tokenizer.js";
 import { extensionCatalog } from "../src/model/extensions.js";
 import { restoreFixtures, sampleFiles } from "./support/files.js";
 import { generateKubeProxyDump, mulberry32 } from "./support/kubegen.js";
@@ -16,14 +15,16 @@ const freshCatalog = (): ExtensionCatalog => ({
   implicitMatch: (protocol) => extensionCatalog.implicitMatch(protocol),
 });
 
-/** The syntax of a line with tokens as what they say (not what the classifier noted on them). */
+/** A line's syntax as plain data, taken at once (the words are refilled by the next parseLine call). */
 function plain(syntax: LineSyntax): unknown {
-  return JSON.parse(
-    JSON.stringify(syntax, (_key, value: unknown) => {
-      if (value instanceof ArgToken) return { value: value.value, start: value.start, end: value.end, quoted: value.quoted };
-      return typeof value === "bigint" ? value.toString() : value;
-    }),
-  );
+  if (syntax.kind !== "command") return JSON.parse(JSON.stringify(syntax, (_key, value: unknown) => (typeof value === "bigint" ? value.toString() : value)));
+  const { words, counters, command } = syntax;
+  const count = words.count;
+  return {
+    counters: counters && { ...counters, packets: counters.packets.toString(), bytes: counters.bytes.toString() },
+    command,
+    words: [words.values.slice(0, count), words.starts.slice(0, count), words.ends.slice(0, count), words.quoted.slice(0, count)],
+  };
 }
 
 function commandLines(texts: readonly string[]): string[] {

@@ -3,7 +3,8 @@
 
 import {
   MAX_ARGS, MAX_LINE_BYTES, MAX_TOKEN_BYTES, parseLine,
-  type ArgToken, type CommandSyntax, type CoreOptionName, type CountersSyntax, type LineProblem, type LineSyntax, type RuleItemSyntax,
+  type ArgToken, type CommandShape, type CoreOptionName, type CountersSyntax, type LineProblem, type LineSyntax, type RuleItemShape,
+  type Words,
 } from "../../grammar/index.js";
 import { diagnostic, type Diagnostic, type DiagnosticPosition } from "../diagnostics.js";
 import { parseAddressMask, type AddressProblem } from "./addresses.js";
@@ -76,6 +77,8 @@ interface ModuleDraft {
 
 type NegatablePair<T> = readonly [Negatable<T>, Negatable<T>];
 
+type OptionItem = Extract<RuleItemShape, { kind: "option" }>;
+
 /** One decoded text; `value` is what rules hold (the kernel's value when it adjusts it). */
 class DecodeEntry implements SharedValue {
   readonly value: OptionValue;
@@ -131,6 +134,8 @@ export class RulesetBuilder {
   /** Decoded values per codec and text: the value, or what is wrong with it, shared by every rule that writes it. */
   private readonly valueCache = new Map<Codec, Map<string, DecodeEntry>>();
   private readonly interner = new Interner();
+  /** The words of the command line being applied (the grammar refills them line after line). */
+  private words!: Words;
   /** The matches of the rule being built, reused from rule to rule. */
   private readonly matchDrafts: ModuleDraft[] = [];
   private readonly explicitDrafts: ModuleDraft[] = [];
@@ -243,6 +248,7 @@ export class RulesetBuilder {
         if (!this.current) {
           return this.report(diagnostic("outside-table", { line: number, column: 1 }, { what: "command" }));
         }
+        this.words = syntax.words;
         return this.command(syntax.command, syntax.counters, text, number);
       default: {
         const never: never = syntax;
@@ -347,15 +353,16 @@ export class RulesetBuilder {
     }
   }
 
-  private command(command: CommandSyntax, counters: CountersSyntax | undefined, text: string, line: number): void {
+  private command(command: CommandShape, counters: CountersSyntax | undefined, text: string, line: number): void {
     const state = this.current!;
-    const chainToken = command.operands[0];
-    if (command.kind === "append" || command.kind === "insert") return this.addRules(state, command, chainToken, counters, text, line);
-    const chainName = chainToken?.value;
-    const chainAt = chainToken ? { line, column: chainToken.start + 1, length: chainToken.value.length } : { line, column: 1 };
+    const words = this.words;
+    const chainWord = command.operands[0];
+    if (command.kind === "append" || command.kind === "insert") return this.addRules(state, command, chainWord, counters, text, line);
+    const chainName = chainWord === undefined ? undefined : words.values[chainWord]!;
+    const chainAt = chainWord === undefined ? { line, column: 1 } : this.named(chainWord, line);
     const statements = state.table.statements;
     const getChain = (): Chain | undefined => {
-      const chain = this.chainNamed(state, chainToken, line);
+      const chain = this.chainNamed(state, chainWord, line);
       // Chain commands change what names mean.
       this.lastChain = undefined;
       return chain;
@@ -367,10 +374,10 @@ export class RulesetBuilder {
         const chain = getChain();
         statements.push({ kind: "command", command: { kind: "delete", line, text } });
         if (!chain) return;
-        const positionToken = command.operands[1];
+        const positionWord = command.operands[1];
         let index: number;
-        if (positionToken) {
-          index = Number(positionToken.value) - 1;
+        if (positionWord !== undefined) {
+          index = Number(words.values[positionWord]) - 1;
         } else {
           const spec = this.buildRules(command, counters, text, line, state.table.name, chain.name)[0];
           const key = spec ? ruleKey(spec) : "";
@@ -444,19 +451,18 @@ export class RulesetBuilder {
       case "policy": {
         statements.push({ kind: "command", command: { kind: "policy", line, text } });
         const chain = getChain();
-        const policyToken = command.operands[1]!;
+        const policyWord = command.operands[1]!;
+        const policy = words.values[policyWord]!;
         if (!chain) return;
         if (!chain.builtin) {
           this.report(diagnostic("builtin-chain-operation", chainAt, { chain: chain.name, operation: "set the policy of non-" }));
           return;
         }
-        if (policyToken.value !== "ACCEPT" && policyToken.value !== "DROP") {
-          this.report(
-            diagnostic("bad-policy", { line, column: policyToken.start + 1, length: policyToken.value.length }, { chain: chain.name, policy: policyToken.value }),
-          );
+        if (policy !== "ACCEPT" && policy !== "DROP") {
+          this.report(diagnostic("bad-policy", this.named(policyWord, line), { chain: chain.name, policy }));
           return;
         }
-        chain.policy = policyToken.value as Policy;
+        chain.policy = policy;
         // iptables -P resets the policy counters.
         chain.counters = ZERO;
         return;
@@ -464,14 +470,14 @@ export class RulesetBuilder {
       case "rename-chain": {
         statements.push({ kind: "command", command: { kind: "rename-chain", line, text } });
         const chain = getChain();
-        const newName = command.operands[1]!.value;
+        const newName = words.values[command.operands[1]!]!;
         if (!chain) return;
         if (chain.builtin) {
           this.report(diagnostic("builtin-chain-operation", chainAt, { chain: chain.name, operation: "rename" }));
           return;
         }
         if (state.chains.has(newName)) {
-          this.report(diagnostic("duplicate-chain", { line, column: command.operands[1]!.start + 1 }, { chain: newName }));
+          this.report(diagnostic("duplicate-chain", { line, column: words.starts[command.operands[1]!]! + 1 }, { chain: newName }));
           return;
         }
         const renamed = new Map<string, Chain>();
@@ -483,7 +489,7 @@ export class RulesetBuilder {
           } else renamed.set(name, c);
           for (const rule of c.rules) {
             const t = rule.target;
-            if (t?.name === chainName && t.kind === "chain") rule.target = { ...t, name: newName };
+            if (t !== undefined && t.name === chainName && t.kind === "chain") rule.target = { ...t, name: newName };
           }
         }
         state.chains = renamed;
@@ -497,9 +503,9 @@ export class RulesetBuilder {
   }
 
   private addRules(
-    state: TableState, command: CommandSyntax, chainToken: ArgToken | undefined, counters: CountersSyntax | undefined, text: string, line: number,
+    state: TableState, command: CommandShape, chainWord: number | undefined, counters: CountersSyntax | undefined, text: string, line: number,
   ): void {
-    const chain = this.chainNamed(state, chainToken, line);
+    const chain = this.chainNamed(state, chainWord, line);
     if (!chain) return;
     const statements = state.table.statements;
     const errorsBefore = this.lineErrors;
@@ -510,10 +516,10 @@ export class RulesetBuilder {
     if (command.kind === "append") {
       for (const rule of rules) chain.rules.push(rule);
     } else {
-      const positionToken = command.operands[1];
-      const position = positionToken ? Number(positionToken.value) : 1;
+      const positionWord = command.operands[1];
+      const position = positionWord === undefined ? 1 : Number(this.words.values[positionWord]);
       if (position < 1 || position > chain.rules.length + 1) {
-        this.report(diagnostic("rule-not-found", { line, column: positionToken!.start + 1 }, { chain: chain.name, position }));
+        this.report(diagnostic("rule-not-found", { line, column: this.words.starts[positionWord!]! + 1 }, { chain: chain.name, position }));
         return;
       }
       chain.rules.splice(position - 1, 0, ...rules);
@@ -522,14 +528,14 @@ export class RulesetBuilder {
   }
 
   /** The chain a command names, reported when undeclared; consecutive rules mostly name the same one. */
-  private chainNamed(state: TableState, token: ArgToken | undefined, line: number): Chain | undefined {
-    if (token === undefined) return undefined;
-    const name = token.value;
+  private chainNamed(state: TableState, word: number | undefined, line: number): Chain | undefined {
+    if (word === undefined) return undefined;
+    const name = this.words.values[word]!;
     const last = this.lastChain;
     if (last !== undefined && last.name === name && this.lastChains === state.chains) return last;
     const chain = state.chains.get(name);
     if (!chain) {
-      this.report(diagnostic("undeclared-chain", { line, column: token.start + 1, length: name.length }, { chain: name }));
+      this.report(diagnostic("undeclared-chain", { line, column: this.words.starts[word]! + 1, length: name.length }, { chain: name }));
       return undefined;
     }
     this.lastChain = chain;
@@ -539,13 +545,14 @@ export class RulesetBuilder {
 
   /** One command may expand into several rules (`-s a,b`), as iptables does. */
   private buildRules(
-    command: CommandSyntax, counters: CountersSyntax | undefined, text: string, line: number, table: TableName, chain: string,
+    command: CommandShape, counters: CountersSyntax | undefined, text: string, line: number, table: TableName, chain: string,
   ): Rule[] {
     const items = command.items;
+    const { values, starts } = this.words;
     for (let i = 0; i < items.length; i++) {
       const item = items[i]!;
       if (item.kind === "family" && (item.family === 4 ? "ipv4" : "ipv6") !== this.family) {
-        this.report(diagnostic("other-family-rule", { line, column: item.optionToken.start + 1 }, { family: item.family === 4 ? "ipv4" : "ipv6" }));
+        this.report(diagnostic("other-family-rule", { line, column: starts[item.optionToken]! + 1 }, { family: item.family === 4 ? "ipv4" : "ipv6" }));
         return [];
       }
     }
@@ -572,12 +579,12 @@ export class RulesetBuilder {
         case "core": {
           const bit = CORE_OPTION_BITS[item.option];
           if ((seenCore & bit) !== 0) {
-            this.report(diagnostic("duplicate-option", this.at(item.optionToken, line), { option: item.optionToken.value }));
+            this.report(diagnostic("duplicate-option", this.at(item.optionToken, line), { option: values[item.optionToken]! }));
             continue;
           }
           seenCore |= bit;
-          const negated = item.negation !== undefined;
-          const value = item.value.value;
+          const negated = item.negation >= 0;
+          const value = values[item.value]!;
           switch (item.option) {
             case "source":
             case "destination": {
@@ -641,13 +648,13 @@ export class RulesetBuilder {
           break;
         }
         case "fragment":
-          fragment = item.negation !== undefined ? NOT_FRAGMENT : FRAGMENT;
+          fragment = item.negation >= 0 ? NOT_FRAGMENT : FRAGMENT;
           break;
         case "match": {
-          const written = item.name.value;
+          const written = values[item.name]!;
           const spec = matchSpecs.get(MATCH_ALIASES.get(written) ?? written);
           const module: ModuleDraft = {
-            name: spec ? spec.name : written, column: item.optionToken.start + 1, implicit: false, known: spec !== undefined,
+            name: spec ? spec.name : written, column: starts[item.optionToken]! + 1, implicit: false, known: spec !== undefined,
             options: NO_OPTIONS, spec, target: undefined, fresh: false,
           };
           explicitMatches.push(module);
@@ -658,7 +665,7 @@ export class RulesetBuilder {
         case "jump":
         case "goto": {
           if (target) {
-            this.report(diagnostic("duplicate-option", this.at(item.optionToken, line), { option: item.optionToken.value }));
+            this.report(diagnostic("duplicate-option", this.at(item.optionToken, line), { option: values[item.optionToken]! }));
             break;
           }
           target = this.targetDraft(item.target, item.kind === "goto");
@@ -692,29 +699,30 @@ export class RulesetBuilder {
               throw new Error(`unhandled owner ${JSON.stringify(never)}`);
             }
           }
+          const optionWord = values[item.optionToken]!;
           if (!module) {
             this.report(
               item.ambiguous
-                ? diagnostic("ambiguous-option", this.at(item.optionToken, line), { option: item.optionToken.value })
-                : diagnostic("unknown-option", this.at(item.optionToken, line), { option: item.optionToken.value }),
+                ? diagnostic("ambiguous-option", this.at(item.optionToken, line), { option: optionWord })
+                : diagnostic("unknown-option", this.at(item.optionToken, line), { option: optionWord }),
             );
             break;
           }
           if (module.known && module.target === undefined && module.name === "multiport" && !protocol) {
             // libxt_multiport checks the protocol while parsing its option, so order matters.
-            this.report(diagnostic("option-needs-protocol", this.at(item.optionToken, line), { option: item.optionToken.value, module: "multiport" }));
+            this.report(diagnostic("option-needs-protocol", this.at(item.optionToken, line), { option: optionWord, module: "multiport" }));
           }
           const option = this.decodeOption(module, item, line, text);
           if (option) {
             if (module.known && module.options.some((o) => o.name === option.name)) {
-              this.report(diagnostic("duplicate-option", this.at(item.optionToken, line), { option: item.optionToken.value }));
+              this.report(diagnostic("duplicate-option", this.at(item.optionToken, line), { option: optionWord }));
             } else if (module.options === NO_OPTIONS) module.options = [option];
             else module.options.push(option);
           }
           break;
         }
         case "set-counters":
-          ruleCounters = { packets: item.packets.value, bytes: item.bytes.value };
+          ruleCounters = { packets: values[item.packets]!, bytes: values[item.bytes]! };
           break;
         case "family": {
           const wanted: Family = item.family === 4 ? "ipv4" : "ipv6";
@@ -759,19 +767,26 @@ export class RulesetBuilder {
     return out;
   }
 
-  private at(token: ArgToken, line: number): DiagnosticPosition {
-    return { line, column: token.start + 1, length: token.end - token.start };
+  /** Where a word is, for a diagnostic. */
+  private at(word: number, line: number): DiagnosticPosition {
+    const start = this.words.starts[word]!;
+    return { line, column: start + 1, length: this.words.ends[word]! - start };
+  }
+
+  /** Where a word is, spanning its value (as unquoted), for a diagnostic about a name. */
+  private named(word: number, line: number): DiagnosticPosition {
+    return { line, column: this.words.starts[word]! + 1, length: this.words.values[word]!.length };
   }
 
   /** An address of -s/-d, or undefined after reporting why it is not one. */
-  private checkedAddress(part: string, token: ArgToken, line: number): NegatablePair<AddressMask> | undefined {
+  private checkedAddress(part: string, word: number, line: number): NegatablePair<AddressMask> | undefined {
     const parsed = this.address(part);
     if (typeof parsed !== "string") return parsed;
     const otherFamily = parseAddressMask(part, this.family === "ipv4" ? "ipv6" : "ipv4");
     if (typeof otherFamily !== "string") {
-      this.report(diagnostic("family-mismatch", this.at(token, line), { value: part, family: this.family }));
+      this.report(diagnostic("family-mismatch", this.at(word, line), { value: part, family: this.family }));
     } else {
-      this.report(diagnostic("bad-address", this.at(token, line), { value: part, reason: parsed }));
+      this.report(diagnostic("bad-address", this.at(word, line), { value: part, reason: parsed }));
     }
     return undefined;
   }
@@ -795,9 +810,9 @@ export class RulesetBuilder {
     return this.interner.module(d.name, d.column, d.implicit, d.known, d.options, d.fresh);
   }
 
-  private targetDraft(token: ArgToken, goto: boolean): ModuleDraft {
-    const written = token.value;
-    const column = token.start + 1;
+  private targetDraft(word: number, goto: boolean): ModuleDraft {
+    const written = this.words.values[word]!;
+    const column = this.words.starts[word]! + 1;
     const draft = (kind: Target["kind"], name: string, spec?: ExtensionSpec): ModuleDraft =>
       ({ name, column, implicit: false, known: true, options: NO_OPTIONS, spec, target: { kind, goto }, fresh: false });
     if (goto) return draft("chain", written);
@@ -811,18 +826,17 @@ export class RulesetBuilder {
     return chain && !chain.builtin ? draft("chain", chain.name) : draft("extension", spec.name, spec);
   }
 
-  private decodeOption(
-    module: ModuleDraft, item: Extract<RuleItemSyntax, { kind: "option" }>, line: number, text: string,
-  ): ExtensionOption | undefined {
-    const written = item.optionToken.value;
+  private decodeOption(module: ModuleDraft, item: OptionItem, line: number, text: string): ExtensionOption | undefined {
+    const words = this.words;
+    const written = words.values[item.optionToken]!;
     const values = item.values;
-    const negated = item.negation !== undefined;
-    const column = (item.negation ?? item.optionToken).start + 1;
+    const negated = item.negation >= 0;
+    const column = words.starts[negated ? item.negation : item.optionToken]! + 1;
     const spec = module.spec;
-    if (!spec || !module.known) return rawOption(module, item, text);
+    if (!spec || !module.known) return this.rawOption(module, item, text);
     const optionSpec = optionSpecNamed(spec, item.resolvedName ?? written);
     if (!optionSpec) {
-      this.report(diagnostic("unknown-option", { line, column: item.optionToken.start + 1, length: written.length }, { option: written }));
+      this.report(diagnostic("unknown-option", this.named(item.optionToken, line), { option: written }));
       return undefined;
     }
     if (values.length < optionSpec.arity) {
@@ -836,19 +850,18 @@ export class RulesetBuilder {
     const entry = this.decodeCached(optionSpec, values);
     const decoded = entry.decoded;
     if ("adjusted" in decoded) {
-      const first = values[0] ?? item.optionToken;
-      this.report(diagnostic("value-adjusted", { line, column: first.start + 1, length: first.end - first.start }, { option: written, reason: decoded.warning }));
+      this.report(diagnostic("value-adjusted", this.at(values[0] ?? item.optionToken, line), { option: written, reason: decoded.warning }));
     } else if ("error" in decoded) {
-      const first = values[0] ?? item.optionToken;
-      const last = values[values.length - 1] ?? item.optionToken;
+      const first = words.starts[values[0] ?? item.optionToken]!;
+      const last = words.ends[values[values.length - 1] ?? item.optionToken]!;
       this.report(
         diagnostic(
           "bad-value",
-          { line, column: first.start + 1, length: last.end - first.start },
-          { option: written, value: values.map((v) => v.value).join(" "), expected: decoded.error || optionSpec.codec.expected },
+          { line, column: first + 1, length: last - first },
+          { option: written, value: this.valuesOf(values).join(" "), expected: decoded.error || optionSpec.codec.expected },
         ),
       );
-      return rawOption(module, item, text);
+      return this.rawOption(module, item, text);
     }
     const spelling = written === optionSpec.spelling ? optionSpec.spelling : written;
     const option = this.interner.option(entry, optionSpec.name, spelling, negated, column);
@@ -856,16 +869,38 @@ export class RulesetBuilder {
     return option;
   }
 
-  private decodeCached(optionSpec: OptionSpec, values: readonly ArgToken[]): DecodeEntry {
+  private valuesOf(words: readonly number[]): string[] {
+    const values: string[] = new Array(words.length);
+    for (let i = 0; i < words.length; i++) values[i] = this.words.values[words[i]!]!;
+    return values;
+  }
+
+  /** An option kept as written: of an unknown module or target, or with a value that does not decode. */
+  private rawOption(module: ModuleDraft, item: OptionItem, text: string): ExtensionOption {
+    module.fresh = true;
+    const words = this.words;
+    const written = words.values[item.optionToken]!;
+    // The arguments exactly as written (quotes included), so unmodelled options print back as they came.
+    const source = item.values.map((w) => text.slice(words.starts[w], words.ends[w])).join(" ");
+    return {
+      name: written.replace(/^--?/, ""),
+      written,
+      negated: item.negation >= 0,
+      value: { kind: "raw", args: this.valuesOf(item.values), source },
+      column: words.starts[item.negation >= 0 ? item.negation : item.optionToken]! + 1,
+    };
+  }
+
+  private decodeCached(optionSpec: OptionSpec, words: readonly number[]): DecodeEntry {
     let cache = this.valueCache.get(optionSpec.codec);
     if (!cache) {
       cache = new Map();
       this.valueCache.set(optionSpec.codec, cache);
     }
-    const key = values.length === 1 ? values[0]!.value : values.map((v) => v.value).join("\0");
+    const key = words.length === 1 ? this.words.values[words[0]!]! : this.valuesOf(words).join("\0");
     let entry = cache.get(key);
     if (entry === undefined) {
-      const decoded = freezeDeep(optionSpec.codec.decode(values.map((v) => v.value), { family: this.family }));
+      const decoded = freezeDeep(optionSpec.codec.decode(this.valuesOf(words), { family: this.family }));
       entry = new DecodeEntry(decoded);
       cache.set(key, entry);
     }
@@ -928,24 +963,6 @@ export class RulesetBuilder {
     this.diagnostics.sort((a, b) => a.line - b.line || a.column - b.column);
     return { ruleset: this.ruleset, diagnostics: this.diagnostics, skippedLines: this.skippedLines };
   }
-}
-
-/** An option kept as written: of an unknown module or target, or with a value that does not decode. */
-function rawOption(module: ModuleDraft, item: Extract<RuleItemSyntax, { kind: "option" }>, text: string): ExtensionOption {
-  module.fresh = true;
-  const written = item.optionToken.value;
-  return {
-    name: written.replace(/^--?/, ""),
-    written,
-    negated: item.negation !== undefined,
-    value: { kind: "raw", args: item.values.map((v) => v.value), source: sourceOf(item.values, text) },
-    column: (item.negation ?? item.optionToken).start + 1,
-  };
-}
-
-/** The arguments exactly as written (quotes included), so unmodelled options print back as they came. */
-function sourceOf(tokens: readonly ArgToken[], text: string): string {
-  return tokens.map((t) => text.slice(t.start, t.end)).join(" ");
 }
 
 /** Identity of a rule's matching spec, for `-D CHAIN rule-spec`. */
