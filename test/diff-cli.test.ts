@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { repoRoot } from "./support/files.js";
-import { generateCluster, renderDump } from "./support/kubegen.js";
+import { generateCluster, groundTruth, renderDump } from "./support/kubegen.js";
 
 const bin = join(repoRoot, "bin", "iptscope.js");
 const work = mkdtempSync(join(tmpdir(), "iptscope-diff-"));
@@ -30,30 +30,44 @@ function cli(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv 
 
 const cluster = generateCluster({ services: 40, seed: 9, mix: { nodePort: 0.3 } });
 const before = renderDump(cluster);
+// A NodePort service with endpoints to spare: scaling it in changes every level, NodePorts included.
+const scaledIndex = cluster.services.findIndex((s) => s.type === "NodePort" && s.pods.length >= 2);
 const scaled = structuredClone(cluster);
-scaled.services[3].pods.pop();
+scaled.services[scaledIndex]!.pods.pop();
 const after = renderDump(scaled, { backend: "legacy", counters: true });
 const beforeFile = file("before.txt", before);
 const restoreFile = file("before-restore.rules", renderDump(cluster, { order: "restore" }));
 const afterFile = file("after.txt.gz", gzipSync(after));
+const scaledPorts = groundTruth(cluster).filter((t) => t.namespace === cluster.services[scaledIndex]!.namespace && t.name === cluster.services[scaledIndex]!.name);
 
 describe("iptscope diff: exit status", () => {
-  it("0 and 'no differences' for the same ruleset in another spelling", () => {
+  it("0 and 'no differences' at every level for the same ruleset in another spelling", () => {
     const result = cli(["diff", beforeFile, restoreFile]);
     expect(result.stderr).toBe("");
     expect(result.status).toBe(0);
-    expect(result.stdout.split("\n").slice(0, 3)).toEqual([`--- OLD ${beforeFile}`, `+++ NEW ${restoreFile}`, "[rules] no differences"]);
+    const lines = result.stdout.split("\n");
+    expect(lines.slice(0, 3)).toEqual([`--- OLD ${beforeFile}`, `+++ NEW ${restoreFile}`, "[rules] no differences"]);
+    expect(lines.find((l) => l.startsWith("[services] "))).toMatch(/^\[services\] no differences \(\d+ service ports on each side\)$/);
+    expect(lines.find((l) => l.startsWith("[traffic] "))).toMatch(/^\[traffic\] no packet fares differently \(0 of \d+ targets traced/);
   });
 
-  it("1 with the changes, each with its OLD/NEW line, and the levels not compared", () => {
+  it("1 with the changes at each level, each with its OLD/NEW line", () => {
     const result = cli(["diff", beforeFile, afterFile]);
     expect(result.status).toBe(1);
     const lines = result.stdout.split("\n");
-    expect(lines[2]).toMatch(/^\[rules\] 1 chain removed, 1 chain with rule changes; \d+ rules removed/);
+    // Per port of the service: its endpoint's chain removed, its service chain's cascade rewritten.
+    const ports = scaledPorts.length;
+    expect(lines[2]).toMatch(new RegExp(`^\\[rules\\] ${ports} chains? removed, ${ports} chains? with rule changes; \\d+ rules added, \\d+ rules removed$`));
     expect(lines).toContain("*nat");
     expect(lines.some((l) => /^- :KUBE-SEP-[A-Z2-7]{16} - {2}\(OLD:\d+, 2 rules\)$/.test(l))).toBe(true);
     expect(lines.some((l) => /^ {4}- OLD:\d+ #\d+ +-A KUBE-SVC-/.test(l))).toBe(true);
-    expect(lines.filter((l) => l.startsWith("[services] not compared: ") || l.startsWith("[traffic] not compared: "))).toHaveLength(2);
+    const services = lines.slice(lines.findIndex((l) => l.startsWith("[services] ")), lines.findIndex((l) => l.startsWith("[traffic] ")));
+    expect(services[0]).toMatch(new RegExp(`^\\[services\\] ${scaledPorts.length} service ports? changed; ${scaledPorts.length} endpoints? removed`));
+    for (const port of scaledPorts) expect(services).toContainEqual(expect.stringMatching(new RegExp(`^~ ${port.key.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")} ${port.protocol} {2}\\(OLD:\\d+, NEW:\\d+\\)$`)));
+    expect(services.filter((l) => /^ {4}- endpoint \S+ {2}\(OLD:\d+\)$/.test(l))).toHaveLength(scaledPorts.length);
+    const traffic = lines.slice(lines.findIndex((l) => l.startsWith("[traffic] ")));
+    expect(traffic[0]).toMatch(/^\[traffic\] \d+ packets fare differently/);
+    expect(traffic.filter((l) => /^~ \S+ from (pod|node|outside): .+ {2}→ {2}.+/.test(l)).length).toBeGreaterThanOrEqual(scaledPorts.length);
   });
 
   it("shows escape sequences and line breaks of a comment as text, never as terminal control", () => {
@@ -74,8 +88,7 @@ describe("iptscope diff: exit status", () => {
     { name: "a missing file", args: () => ["diff", beforeFile, join(work, "missing.txt")], message: /no such file/ },
     { name: "malformed input", args: () => ["diff", beforeFile, file("bad.txt", "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp --dport x -j ACCEPT\nCOMMIT\n")], message: /bad.txt:3:\d+: error/ },
     { name: "empty input", args: () => ["diff", file("empty.txt", ""), beforeFile], message: /empty input/ },
-    { name: "--level services (not available yet)", args: () => ["diff", "--level", "services", beforeFile, afterFile], message: /--level services is not available/ },
-    { name: "--level traffic (not available yet)", args: () => ["diff", "--level", "traffic", beforeFile, afterFile], message: /--level traffic is not available/ },
+    { name: "a --node-ip that is not an address", args: () => ["diff", "--node-ip", "node-1", beforeFile, afterFile], message: /--node-ip 'node-1': expected an IPv4 address/ },
     { name: "an unknown level", args: () => ["diff", "--level", "packets", beforeFile, afterFile], message: /Invalid values/ },
     { name: "an unknown option", args: () => ["diff", beforeFile, afterFile, "--bogus"], message: /Unknown argument/ },
     { name: "NEW missing", args: () => ["diff", beforeFile], message: /Not enough non-option arguments/ },
@@ -105,17 +118,44 @@ describe("iptscope diff --json", () => {
     expect(json.old).toEqual({ file: beforeFile, family: "ipv4" });
     expect(json.new).toEqual({ file: afterFile, family: "ipv4" });
     expect(Object.keys(json.levels)).toEqual(["rules", "services", "traffic"]);
-    expect(json.levels.services).toEqual({ status: "not-compared", reason: expect.any(String) });
     expect(json.levels.rules).toEqual(expect.objectContaining({ status: "compared", differs: true }));
     expect(json.levels.rules.summary.chainsRemoved).toBe(1);
     const nat = json.levels.rules.tables.find((t: { table: string }) => t.table === "nat");
     expect(nat.presence).toBe("both");
+
+    const services = json.levels.services;
+    expect(services).toEqual(expect.objectContaining({ status: "compared", differs: true, notes: expect.any(Array), setup: expect.any(Object) }));
+    expect(services.servicePorts.map((d: { kind: string; new: { key: string } }) => `${d.kind} ${d.new.key}`).sort()).toEqual(scaledPorts.map((t) => `changed ${t.key}`).sort());
+    expect(services.summary).toEqual(expect.objectContaining({ servicePortsChanged: scaledPorts.length, endpointsRemoved: scaledPorts.length }));
+
+    const traffic = json.levels.traffic;
+    expect(traffic).toEqual(expect.objectContaining({ status: "compared", differs: true }));
+    expect(traffic.setup.nodeAddresses[0].address).toBe(traffic.setup.clients.node);
+    for (const change of traffic.changes) {
+      expect(change).toEqual({ target: expect.objectContaining({ presence: "both" }), origin: expect.any(String), source: expect.any(String), old: expect.any(Array), new: expect.any(Array) });
+      expect(scaledPorts.map((t) => t.key)).toEqual(expect.arrayContaining(change.target.services));
+    }
   });
 
-  it("--level rules: only that level", () => {
-    const json = JSON.parse(cli(["diff", "--json", "--level", "rules", beforeFile, restoreFile]).stdout);
-    expect(Object.keys(json.levels)).toEqual(["rules"]);
-    expect(json.differs).toBe(false);
+  for (const level of ["rules", "services", "traffic"] as const) {
+    it(`--level ${level}: only that level`, () => {
+      const same = JSON.parse(cli(["diff", "--json", "--level", level, beforeFile, restoreFile]).stdout);
+      expect(Object.keys(same.levels)).toEqual([level]);
+      expect(same.differs).toBe(false);
+      const result = cli(["diff", "--json", "--level", level, beforeFile, afterFile]);
+      expect(result.status).toBe(1);
+      expect(JSON.parse(result.stdout).levels[level].differs).toBe(true);
+    });
+  }
+
+  it("--node-ip: both snapshots traced with the given address, NodePorts at it", () => {
+    const result = cli(["diff", "--json", "--level", "traffic", "--node-ip", "192.0.2.44", beforeFile, afterFile]);
+    const traffic = JSON.parse(result.stdout).levels.traffic;
+    expect(traffic.setup.nodeAddresses).toEqual([{ address: "192.0.2.44", source: { kind: "given" } }]);
+    expect(traffic.setup.nodeAddressesFrom).toBe("given");
+    const nodePorts = traffic.changes.filter((c: { target: { nodePort: boolean } }) => c.target.nodePort);
+    expect(nodePorts.length).toBeGreaterThan(0);
+    for (const change of nodePorts) expect(change.target.destination).toBe("192.0.2.44");
   });
 });
 

@@ -152,7 +152,7 @@ async function main(): Promise<void> {
               default: "all" as const,
               describe: "what to compare: rules (tables, chains, rules), services (service ports, frontends, endpoints), traffic (what new connections get); all: every level",
             })
-            .option("node-ip", { type: "string", array: true, describe: "an address of the node, for both snapshots' traces (repeatable; IP or IP@IFACE); default: inferred from OLD, else NEW" })
+            .option("node-ip", { type: "string", array: true, nargs: 1, describe: "an address of the node, for both snapshots' traces (repeatable; IP or IP@IFACE); default: inferred from OLD, else NEW" })
             .option("json", { type: "boolean", default: false, describe: "print the diff as JSON (kind iptscope.diff, schemaVersion 1)" })
             .option("lenient", { type: "boolean", default: false, describe: "skip bad lines (each reported) instead of failing" })
             .option("ipv6", { type: "boolean", describe: "read both dumps as ip6tables-save output (default: from their headers)" })

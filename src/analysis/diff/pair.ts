@@ -32,7 +32,8 @@ export class SnapshotSide {
   constructor(readonly ruleset: Ruleset) {}
 
   get tracer(): Tracer {
-    return (this.tracerInstance ??= createTracer(this.ruleset));
+    // The levels compare outcomes, never the paths to them.
+    return (this.tracerInstance ??= createTracer(this.ruleset, { paths: false }));
   }
 
   /** The services and traffic levels ask for the same packets: each is traced once per side. */
