@@ -20,10 +20,11 @@ import { cliStartSection } from "./section-cli.js";
 import { diffSection } from "./section-diff.js";
 import { graphSection } from "./section-graph.js";
 import { kubeSection } from "./section-kube.js";
+import { limitsSection } from "./section-limits.js";
 import { parseSection } from "./section-parse.js";
 import { traceSection } from "./section-trace.js";
 
-const sections: BenchSection[] = [parseSection, cliStartSection, traceSection, diffSection, kubeSection, graphSection];
+const sections: BenchSection[] = [parseSection, cliStartSection, traceSection, diffSection, kubeSection, graphSection, limitsSection];
 
 interface Arguments {
   only?: string[];
