@@ -10,6 +10,7 @@ import { judgeFlow, tracersFor, type FlowVerdict } from "./support/agreement.js"
 import { samplesDir } from "./support/files.js";
 import { generateKubeProxyDumpWithTruth, type FeatureMix, type GeneratedDump } from "./support/kubegen.js";
 import { netlabDescribe, runLab, type LabFlow, type LabTopology } from "./support/netlab.js";
+import { generateTraceCase } from "./support/tracegen.js";
 
 const ndescribe = netlabDescribe();
 const LAB_TIMEOUT = 120_000;
@@ -20,7 +21,7 @@ afterAll(() => {
   if (tally.flows > 0) console.log(`kernel agreement: ${tally.agreed}/${tally.flows} flows, ${tally.packets} packets`);
 });
 
-async function agreement(ruleset: string, topology: LabTopology, flows: LabFlow[]): Promise<void> {
+async function agreement(ruleset: string, topology: LabTopology, flows: LabFlow[], repro?: string): Promise<void> {
   const tracers = tracersFor(ruleset);
   const observations = await runLab(ruleset, topology, flows);
   const verdicts: FlowVerdict[] = observations.map((o) => judgeFlow(tracers, ruleset, topology, o));
@@ -31,7 +32,7 @@ async function agreement(ruleset: string, topology: LabTopology, flows: LabFlow[
     if (v.problems.length === 0) tally.agreed++;
     else failures.push(`${v.flow.from} ${v.flow.proto} ${v.flow.src} → ${v.flow.dst}:${v.flow.dport}\n    ${v.problems.join("\n    ")}`);
   }
-  expect(failures, failures.join("\n")).toEqual([]);
+  expect(failures, [...failures, ...(repro && failures.length > 0 ? [`minimal repro: ${repro}`] : [])].join("\n")).toEqual([]);
 }
 
 const flannelTopology: LabTopology = {
@@ -356,6 +357,20 @@ ndescribe("tracer agrees with the kernel on generated kube-proxy rulesets", () =
       const flows = clusterFlows(dump);
       expect(flows.length).toBeGreaterThan(20);
       await agreement(dump.text, clusterTopology(dump), flows);
+    });
+  }
+});
+
+// Random rulesets over all four tables (test/support/tracegen.ts): a few seeds here, as many as wanted with
+// `npm run sweep:kernel -- --seeds N --start S`, which also cuts a disagreement down to a minimal repro.
+const RANDOM_SEEDS = [1, 2, 3, 4, 5, 6];
+
+ndescribe("tracer agrees with the kernel on random rulesets", () => {
+  for (const seed of RANDOM_SEEDS) {
+    const testCase = generateTraceCase(seed);
+    it(`seed ${seed} (${testCase.family}): chains, jumps, gotos, policies, marks, conntrack, NAT, NOTRACK, REJECT, random shares`, { timeout: LAB_TIMEOUT }, async () => {
+      expect(testCase.flows.length).toBeGreaterThan(0);
+      await agreement(testCase.ruleset, testCase.topology, testCase.flows, `npm run sweep:kernel -- --seeds 1 --start ${seed}`);
     });
   }
 });

@@ -301,6 +301,21 @@ describe("conntrack entries, address types and source selection as the kernel ha
     expect(from("10.0.9.1")).toEqual([0]);
   });
 
+  it("knows the range NAT picks a random source port from, as a looped-back packet shows", () => {
+    // nf_nat_l4proto_unique_tuple: the given range, else the original port's class (1024-65535 here).
+    const nat = (target: string) => `*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -p tcp -j ${target}\nCOMMIT\n`;
+    const input = (ports: string) => filter("", `-A INPUT -p tcp -m tcp --sport ${ports} -j DROP\n`);
+    const loop = (dump: string) => trace(dump, { src: "192.168.1.2", dst: "192.168.1.2", sport: 40000 }, { origin: "node" });
+    expect(verdicts(loop(nat("SNAT --to-source 198.51.100.20:1992-2912") + input("1024:65535")))).toEqual(["DROP"]);
+    expect(verdicts(loop(nat("SNAT --to-source 198.51.100.20:1992-2912") + input("3000:4000")))).toEqual(["ACCEPT/local"]);
+    expect(verdicts(loop(nat("MASQUERADE --random-fully") + input("1024:65535")))).toEqual(["DROP"]);
+    const straddling = loop(nat("SNAT --to-source 198.51.100.20:1992-2912") + input("2000:2100"));
+    expect(straddling.outcomes.map((o) => [o.verdict, o.uncertain.map((u) => `${u.kind}=${u.assumed}`)])).toEqual([
+      ["ACCEPT", ["nat-port=false"]],
+      ["DROP", ["nat-port=true"]],
+    ]);
+  });
+
   it("masquerades an IPv6 packet to a local address with that address (RFC 6724 rule 1)", () => {
     const dump = "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -j MASQUERADE\nCOMMIT\n";
     const { ruleset } = parseRuleset(dump, { family: "ipv6" });

@@ -87,7 +87,9 @@ function agrees(o: Outcome, p: PacketObservation, nodeAddresses: ReadonlySet<str
     case "lost":
       return o.verdict === "ACCEPT" && (o.delivery === "forward" || o.delivery === "output") && o.outInterface === fate.interface && samePacket(fate.packet);
     case "dropped":
-      if (o.verdict === "REJECT") return p.responses.some((r) => r.kind === "icmp" || r.kind === "tcp-reset") || p.sendError !== undefined;
+      // The lab ties answers to the source the packet was sent from; the answer to a packet whose source NAT
+      // rewrote (masqueraded on its way out, then rejected when it came back in through lo) goes elsewhere.
+      if (o.verdict === "REJECT") return p.responses.some((r) => r.kind === "icmp" || r.kind === "tcp-reset") || p.sendError !== undefined || (o.snat !== undefined && p.responses.length === 0);
       return o.verdict === "DROP" && p.responses.length === 0;
   }
 }

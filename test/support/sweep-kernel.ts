@@ -108,8 +108,9 @@ async function minimize(ruleset: string, topology: LabTopology, flow: LabFlow, b
         lines = candidate;
         best = { verdict, observation: observation! };
       }
-    } catch {
-      // A rule others need (a jump target's only caller, say) stays.
+    } catch (error) {
+      // The rule stays; say why, since a lab error here is worth knowing about.
+      console.error(`minimize: without "${lines[i]}": ${(error as Error).message.split("\n")[0]}`);
     }
   }
   return { ruleset: lines.join("\n") + "\n", rulesBefore, ...best };

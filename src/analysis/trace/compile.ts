@@ -181,22 +181,45 @@ function inRange(value: number | undefined, from: number, to: number): boolean {
   return value !== undefined && value >= from && value <= to;
 }
 
+type PortRange = { readonly from: number; readonly to: number };
+
+/** Whether the source port is in one of the ranges; undefined when the kernel picked it from a range straddling them. */
+function sourcePortIn(flow: Flow, ranges: readonly PortRange[]): boolean | undefined {
+  const picked = flow.sport === undefined ? flow.sportRange : undefined;
+  if (!picked) return ranges.some((r) => inRange(flow.sport, r.from, r.to));
+  if (ranges.some((r) => r.from <= picked.from && r.to >= picked.to)) return true;
+  if (!ranges.some((r) => r.from <= picked.to && r.to >= picked.from)) return false;
+  return undefined;
+}
+
+/** A source-port condition on a port NAT may have picked at random. */
+function sourcePortCondition(ranges: readonly PortRange[], negated: boolean, written: string, line: number, alsoDestination = false): Condition {
+  const wanted = `${negated ? "! " : ""}${written} ${ranges.map((r) => (r.from === r.to ? r.from : `${r.from}:${r.to}`)).join(",")}`;
+  return (flow) => {
+    if (alsoDestination && ranges.some((r) => inRange(flow.dport, r.from, r.to))) return !negated;
+    const hit = sourcePortIn(flow, ranges);
+    if (hit === undefined) return unknownFact("nat-port", `${flow.sportRange!.from}-${flow.sportRange!.to} against ${wanted}`, line, negated);
+    return hit !== negated;
+  };
+}
+
 function portOption(which: "sport" | "dport"): OptionCompiler {
-  return (option) => {
+  return (option, rule) => {
     if (option.value.kind !== "port-range") return true;
     const { from, to } = option.value.range;
     const negated = option.negated;
-    return (flow) => inRange(flow[which], from, to) !== negated;
+    if (which === "sport") return sourcePortCondition([{ from, to }], negated, option.written, rule.line);
+    return (flow) => inRange(flow.dport, from, to) !== negated;
   };
 }
 
 function portListOption(which: "sport" | "dport" | "either"): OptionCompiler {
-  return (option) => {
+  return (option, rule) => {
     if (option.value.kind !== "port-list") return true;
     const ranges = option.value.ports;
     const negated = option.negated;
-    const hit = (port: number | undefined) => ranges.some((r) => inRange(port, r.from, r.to));
-    return (flow) => (which === "either" ? hit(flow.sport) || hit(flow.dport) : hit(flow[which])) !== negated;
+    if (which !== "dport") return sourcePortCondition(ranges, negated, option.written, rule.line, which === "either");
+    return (flow) => ranges.some((r) => inRange(flow.dport, r.from, r.to)) !== negated;
   };
 }
 
@@ -499,7 +522,8 @@ const OPTION_COMPILERS: Record<string, Record<string, OptionCompiler>> = {
     ctorigsrcport: tuplePortOption((f) => f.orig.sport),
     ctorigdstport: tuplePortOption((f) => f.orig.dport),
     ctreplsrcport: tuplePortOption((f) => f.dport),
-    ctrepldstport: tuplePortOption((f) => f.sport),
+    ctrepldstport: (option, rule) =>
+      option.value.kind === "port-range" ? sourcePortCondition([option.value.range], option.negated, option.written, rule.line) : true,
     ctdir: (option) => option.value.kind === "string" && option.value.value === "ORIGINAL",
     ctstatus: ctstatusOption,
   },

@@ -23,6 +23,8 @@ export interface Flow {
   readonly dport: number | undefined;
   /** The kernel picks the source port (SNAT/MASQUERADE with --random*, or a port range). */
   readonly sportRandom: boolean;
+  /** With `sportRandom`: the ports the kernel picks from, when known. */
+  readonly sportRange: { readonly from: number; readonly to: number } | undefined;
   readonly protocol: number;
   readonly icmpType: number | undefined;
   readonly icmpCode: number | undefined;

@@ -106,6 +106,7 @@ export type UncertaintyKind =
   | "reverse-path"
   | "queue-verdict"
   | "nat-range"
+  | "nat-port"
   | "established-nat"
   | "branch-limit";
 

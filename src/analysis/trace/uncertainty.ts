@@ -22,6 +22,7 @@ const messages: { [K in UncertaintyKind]: (subject: string) => string } = {
   "reverse-path": (s) => `reverse-path filtering (${s}) depends on the routing table`,
   "queue-verdict": (s) => `the packet is queued to user space (${s}); its fate is decided there`,
   "nat-range": (s) => `the kernel picks one address/port of ${s}; the first is shown`,
+  "nat-port": (s) => `NAT picked the source port at random (${s}); whether the rule matches depends on which`,
   "established-nat": (s) => `NAT bindings of an established connection were made by its first packet (${s})`,
   "branch-limit": (s) => `too many branches (${s}); the rest of the walk was cut`,
 };

@@ -158,6 +158,13 @@ function nextCandidate(chain: CompiledChain, from: number, destination: Address)
   return low < list.length ? list[low]! : -1;
 }
 
+/** Where the kernel picks a source port when no range is given: in the original port's class (nf_nat_l4proto_unique_tuple). */
+function ephemeralRange(port: number): { from: number; to: number } {
+  if (port < 512) return { from: 1, to: 511 };
+  if (port < 1024) return { from: 600, to: 1023 };
+  return { from: 1024, to: 65535 };
+}
+
 /** The entry the conntrack hook gives a packet: none for invalid or untracked ones, confirmed for an existing connection. */
 function attachConntrack(flow: Flow): Flow {
   if (flow.ctState === "INVALID" || flow.ctState === "UNTRACKED") return flow;
@@ -275,6 +282,7 @@ class Walk {
       sport: packet.sport,
       dport: packet.dport,
       sportRandom: false,
+      sportRange: undefined,
       protocol: packet.protocol,
       icmpType: packet.icmpType,
       icmpCode: packet.icmpCode,
@@ -559,6 +567,7 @@ class Walk {
           if (portRange.from === portRange.to) port = portRange.from;
           else sportRandom = true;
         }
+        const sportRange = sportRandom ? (portRange ?? (flow.sport === undefined ? flow.sportRange : ephemeralRange(flow.sport))) : undefined;
         if (sportRandom) port = undefined;
         const from = formatEndpoint(flow.src.text, flow.sport, this.family);
         const to = formatEndpoint(address.text, sportRandom ? "(random port)" : port, this.family);
@@ -567,6 +576,7 @@ class Walk {
           src: address,
           sport: port,
           sportRandom,
+          sportRange,
           masquerade: flow.masquerade || effect.kind === "masquerade",
           snat: from === to && effect.kind === "snat" ? flow.snat : { from, to, line: compiled.rule.line },
         };
