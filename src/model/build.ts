@@ -79,6 +79,29 @@ type NegatablePair<T> = readonly [Negatable<T>, Negatable<T>];
 
 type OptionItem = Extract<RuleItemShape, { kind: "option" }>;
 
+/**
+ * The decoded texts of one codec. Some values hardly ever repeat (kube-proxy's DNAT
+ * destinations): once almost every lookup misses, the cache stops, since a lookup costs
+ * more than decoding again and nothing would be shared.
+ */
+class ValueCache {
+  readonly entries = new Map<string, DecodeEntry>();
+  private lookups = 0;
+  private misses = 0;
+  useless = false;
+
+  get(key: string): DecodeEntry | undefined {
+    const entry = this.entries.get(key);
+    this.lookups++;
+    if (entry === undefined) this.misses++;
+    if ((this.lookups & 4095) === 0 && this.misses > 0.9 * this.lookups) {
+      this.useless = true;
+      this.entries.clear();
+    }
+    return entry;
+  }
+}
+
 /** One decoded text; `value` is what rules hold (the kernel's value when it adjusts it). */
 class DecodeEntry implements SharedValue {
   readonly value: OptionValue;
@@ -132,8 +155,10 @@ export class RulesetBuilder {
   private lineNumber = 0;
   private lastLine = 0;
   /** Decoded values per codec and text: the value, or what is wrong with it, shared by every rule that writes it. */
-  private readonly valueCache = new Map<Codec, Map<string, DecodeEntry>>();
+  private readonly valueCache = new Map<Codec, ValueCache>();
   private readonly interner = new Interner();
+  /** Chains whose rules moved (-I, -D, -R): appended rules are numbered as they come. */
+  private readonly renumber = new Set<Chain>();
   /** The words of the command line being applied (the grammar refills them line after line). */
   private words!: Words;
   /** The matches of the rule being built, reused from rule to rule. */
@@ -383,15 +408,17 @@ export class RulesetBuilder {
           const key = spec ? ruleKey(spec) : "";
           index = chain.rules.findIndex((r) => ruleKey(r) === key);
         }
-        if (index < 0 || index >= chain.rules.length) {
-          this.report(diagnostic("rule-not-found", chainAt, { chain: chain.name, position: index + 1 }));
+        // A position that is not a number is no rule either (iptables: "Invalid rule number").
+        if (!Number.isInteger(index) || index < 0 || index >= chain.rules.length) {
+          this.report(diagnostic("rule-not-found", chainAt, { chain: chain.name, position: Number.isInteger(index) ? index + 1 : 0 }));
           return;
         }
-        if (command.kind === "delete") chain.rules.splice(index, 1);
+        if (command.kind === "delete") unnumber(chain.rules.splice(index, 1));
         else {
           const replacement = this.buildRules(command, counters, text, line, state.table.name, chain.name)[0];
-          if (replacement) chain.rules[index] = replacement;
+          if (replacement) unnumber(chain.rules.splice(index, 1, replacement));
         }
+        this.renumber.add(chain);
         return;
       }
       case "new-chain": {
@@ -429,13 +456,18 @@ export class RulesetBuilder {
             continue;
           }
           state.chains.delete(chain.name);
+          unnumber(chain.rules);
         }
         return;
       }
       case "flush": {
         statements.push({ kind: "command", command: { kind: "flush", line, text } });
         const targets = chainName === undefined ? [...state.chains.values()] : [getChain()];
-        for (const chain of targets) if (chain) chain.rules = [];
+        for (const chain of targets) {
+          if (!chain) continue;
+          unnumber(chain.rules);
+          chain.rules = [];
+        }
         return;
       }
       case "zero": {
@@ -514,7 +546,7 @@ export class RulesetBuilder {
     if (rules.length === 0) return;
     if (rules[0]!.counters) this.ruleset.hasRuleCounters = true;
     if (command.kind === "append") {
-      for (const rule of rules) chain.rules.push(rule);
+      for (const rule of rules) rule.position = chain.rules.push(rule);
     } else {
       const positionWord = command.operands[1];
       const position = positionWord === undefined ? 1 : Number(this.words.values[positionWord]);
@@ -523,6 +555,7 @@ export class RulesetBuilder {
         return;
       }
       chain.rules.splice(position - 1, 0, ...rules);
+      this.renumber.add(chain);
     }
     statements.push(rules[0]!);
   }
@@ -894,15 +927,14 @@ export class RulesetBuilder {
   private decodeCached(optionSpec: OptionSpec, words: readonly number[]): DecodeEntry {
     let cache = this.valueCache.get(optionSpec.codec);
     if (!cache) {
-      cache = new Map();
+      cache = new ValueCache();
       this.valueCache.set(optionSpec.codec, cache);
     }
     const key = words.length === 1 ? this.words.values[words[0]!]! : this.valuesOf(words).join("\0");
-    let entry = cache.get(key);
+    let entry = cache.useless ? undefined : cache.get(key);
     if (entry === undefined) {
-      const decoded = freezeDeep(optionSpec.codec.decode(this.valuesOf(words), { family: this.family }));
-      entry = new DecodeEntry(decoded);
-      cache.set(key, entry);
+      entry = new DecodeEntry(freezeDeep(optionSpec.codec.decode(this.valuesOf(words), { family: this.family })));
+      if (!cache.useless) cache.entries.set(key, entry);
     }
     return entry;
   }
@@ -957,12 +989,15 @@ export class RulesetBuilder {
       this.diagnostics.push(this.lenient ? { ...d, severity: "warning" } : d);
     }
     if (!this.sawContent) this.diagnostics.push(diagnostic("empty-input", { line: 0, column: 0 }, {}));
-    for (const table of this.ruleset.tables) {
-      for (const chain of table.chains) chain.rules.forEach((rule, index) => (rule.position = index + 1));
-    }
+    for (const chain of this.renumber) chain.rules.forEach((rule, index) => (rule.position = index + 1));
     this.diagnostics.sort((a, b) => a.line - b.line || a.column - b.column);
     return { ruleset: this.ruleset, diagnostics: this.diagnostics, skippedLines: this.skippedLines };
   }
+}
+
+/** Rules out of their chain keep no position (statements still list them). */
+function unnumber(rules: readonly Rule[]): void {
+  for (const rule of rules) rule.position = 0;
 }
 
 /** Identity of a rule's matching spec, for `-D CHAIN rule-spec`. */

@@ -68,3 +68,23 @@ describe("an option missing its argument", () => {
     });
   }
 });
+
+describe("-D and -R with a position that is not a number", () => {
+  const head = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\n";
+  for (const command of ["-D INPUT x", "-R INPUT x -j DROP"]) {
+    it(`${command}: no rule is found, and the chain keeps its rule`, () => {
+      const { ruleset, diagnostics } = parseRuleset(`${head}${command}\nCOMMIT\n`);
+      expect(diagnostics.map((d) => [d.kind, d.line])).toEqual([["rule-not-found", 6]]);
+      const input = ruleset.tables[0]!.chains.find((c) => c.name === "INPUT")!;
+      expect(input.rules.map((r) => [r.line, r.position, r.target?.name])).toEqual([[5, 1, "ACCEPT"]]);
+    });
+  }
+
+  it("rules moved by -I and -D are numbered as the chain lists them", () => {
+    const { ruleset } = parseRuleset(`${head}-A INPUT -j DROP\n-I INPUT 2 -j RETURN\n-D INPUT 1\nCOMMIT\n`);
+    const input = ruleset.tables[0]!.chains.find((c) => c.name === "INPUT")!;
+    expect(input.rules.map((r) => [r.target?.name, r.position])).toEqual([["RETURN", 1], ["DROP", 2]]);
+    const removed = ruleset.tables[0]!.statements.find((s) => s.kind === "rule" && s.line === 5);
+    expect(removed).toMatchObject({ position: 0 });
+  });
+});
