@@ -877,6 +877,7 @@ function combine(into: Outcome, from: Outcome, uncertain: Assumption[], keep: Ou
  * assumption taken both ways do not depend on it: they merge and the assumption is dropped.
  */
 export function mergeOutcomes(outcomes: readonly Outcome[]): Outcome[] {
+  if (outcomes.length <= 1) return [...outcomes];
   const byKey = new Map<string, Outcome>();
   for (const o of outcomes) {
     const key = outcomeKey(o) + "\u0002" + o.uncertain.map((a) => assumptionKey(a) + a.assumed).sort().join("|");
@@ -912,5 +913,6 @@ export function mergeOutcomes(outcomes: readonly Outcome[]): Outcome[] {
     }
     current = next.filter((o): o is Outcome => o !== undefined);
   }
-  return current.sort((a, b) => b.probability - a.probability || outcomeKey(a).localeCompare(outcomeKey(b)));
+  const keys = new Map(current.map((o) => [o, outcomeKey(o)]));
+  return current.sort((a, b) => b.probability - a.probability || (keys.get(a)! < keys.get(b)! ? -1 : keys.get(a)! > keys.get(b)! ? 1 : 0));
 }
