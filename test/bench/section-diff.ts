@@ -1,11 +1,20 @@
 // Diff benchmark: two kube-proxy dumps of the same cluster, 1% of its services changed (a quarter scaled out,
-// a quarter scaled in, a quarter deleted, a quarter new), compared at every level iptscope has: in process
-// after parsing, and end to end as `iptscope diff OLD NEW`. A second NEW has the same changes with the service
-// rules in another order, as each kube-proxy sync writes them (Go map order).
+// a quarter scaled in, a quarter deleted, a quarter new), compared at every level: in process after parsing, each
+// level timed in turn on one SnapshotPair (services and traffic reuse what the levels before them found), and end
+// to end as `iptscope diff OLD NEW`. A second NEW has the same changes with the service rules in another order, as
+// each kube-proxy sync writes them (Go map order): the services and traffic levels must not see it.
 
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { diffRulesets, levelAvailability, DIFF_LEVELS, type RulesDiffSummary } from "../../src/analysis/diff/index.js";
+import {
+  diffSnapshots,
+  DIFF_LEVELS,
+  SnapshotPair,
+  type DiffLevel,
+  type RulesDiffSummary,
+  type ServicesDiff,
+  type TrafficDiff,
+} from "../../src/analysis/diff/index.js";
 import { parseRuleset } from "../../src/index.js";
 import { generateCluster, mulberry32, renderDump, type Cluster } from "../support/kubegen.js";
 import { formatNumber, median, timedSpawn, type BenchContext, type BenchSection, type Cell, type Check, type SectionResult } from "./harness.js";
@@ -14,18 +23,25 @@ const CHANGED_FRACTION = 0.01;
 const LIMIT_S = 3;
 const LIMIT_SIZE = 10_000;
 /** Bump when the way the pair is made changes, so cached pairs are regenerated. */
-const PAIR_VERSION = 2;
+const PAIR_VERSION = 3;
 
-interface DumpPair {
+/** How many services each kind of change touched. */
+interface PairChanges {
+  changed: number;
+  scaled: number;
+  deleted: number;
+  added: number;
+}
+
+interface DumpPair extends PairChanges {
   oldFile: string;
   newFile: string;
   /** The same cluster as newFile, its services in another order. */
   shuffledFile: string;
-  changed: number;
 }
 
 /** The cluster before and after: `changed` services of the first `services` touched, new ones appended. */
-function clusterPair(services: number): { before: Cluster; after: Cluster; shuffled: Cluster; changed: number } {
+function clusterPair(services: number): { before: Cluster; after: Cluster; shuffled: Cluster } & PairChanges {
   const changed = Math.max(4, Math.round(services * CHANGED_FRACTION));
   const added = Math.floor(changed / 4);
   const all = generateCluster({ services: services + added, endpointsPerService: 3, seed: 1 });
@@ -35,13 +51,16 @@ function clusterPair(services: number): { before: Cluster; after: Cluster; shuff
   const picked = new Set<number>();
   while (picked.size < changed - added) picked.add(2 + Math.floor(random() * (services - 2)));
   const deleted = new Set<number>();
+  let scaled = 0;
   [...picked].forEach((index, i) => {
     const service = after.services[index];
     if (i % 3 === 0) {
       const donor = after.services[2 + Math.floor(random() * (services - 2))].pods.find((p) => !service.pods.some((q) => q.ip === p.ip));
       service.pods.push(donor ?? { ip: service.clusterIP.replace(/\d+$/, "1"), local: false });
+      scaled++;
     } else if (i % 3 === 1 && service.pods.length > 0) {
       service.pods.pop();
+      scaled++;
     } else {
       deleted.add(index);
     }
@@ -52,7 +71,7 @@ function clusterPair(services: number): { before: Cluster; after: Cluster; shuff
     const j = Math.floor(random() * (i + 1));
     [order[i], order[j]] = [order[j], order[i]];
   }
-  return { before, after, shuffled: { ...after, services: order }, changed };
+  return { before, after, shuffled: { ...after, services: order }, changed, scaled, deleted: deleted.size, added };
 }
 
 function dumpPair(context: BenchContext, services: number): DumpPair {
@@ -62,40 +81,57 @@ function dumpPair(context: BenchContext, services: number): DumpPair {
   const shuffledFile = `${base}-new-shuffled.txt`;
   const metaFile = `${base}.json`;
   if ([oldFile, newFile, shuffledFile, metaFile].every((file) => existsSync(file))) {
-    return { oldFile, newFile, shuffledFile, changed: (JSON.parse(readFileSync(metaFile, "utf8")) as { changed: number }).changed };
+    return { oldFile, newFile, shuffledFile, ...(JSON.parse(readFileSync(metaFile, "utf8")) as PairChanges) };
   }
   context.log(`generating ${path.relative(context.root, base)}-{old,new,new-shuffled}.txt …`);
-  const { before, after, shuffled, changed } = clusterPair(services);
+  const { before, after, shuffled, ...changes } = clusterPair(services);
   for (const [file, cluster] of [[oldFile, before], [newFile, after], [shuffledFile, shuffled]] as const) {
     const temporary = `${file}.tmp-${process.pid}`;
     writeFileSync(temporary, renderDump(cluster));
     renameSync(temporary, file);
   }
-  writeFileSync(metaFile, JSON.stringify({ services, changed }) + "\n");
-  return { oldFile, newFile, shuffledFile, changed };
+  writeFileSync(metaFile, JSON.stringify({ services, ...changes }) + "\n");
+  return { oldFile, newFile, shuffledFile, ...changes };
 }
 
 interface Timing {
   parseMs: number;
-  diffMs: number;
-  summary: RulesDiffSummary;
+  /** Each level in turn on one pair: what a level finds, the next reuses. */
+  levelMs: Record<DiffLevel, number>;
+  rules: RulesDiffSummary;
+  services: ServicesDiff;
+  traffic: TrafficDiff;
 }
 
 function timeDiff(context: BenchContext, oldFile: string, newFile: string): Timing {
-  let start = performance.now();
+  const start = performance.now();
   const oldResult = parseRuleset(readFileSync(oldFile, "utf8"));
   const newResult = parseRuleset(readFileSync(newFile, "utf8"));
   const parseMs = performance.now() - start;
-  const samples: number[] = [];
-  let diff = diffRulesets(oldResult.ruleset, newResult.ruleset);
-  for (let i = 0; i < context.runs; i++) {
-    start = performance.now();
-    diff = diffRulesets(oldResult.ruleset, newResult.ruleset);
-    samples.push(performance.now() - start);
+  const samples: Record<DiffLevel, number[]> = { rules: [], services: [], traffic: [] };
+  let levels: Partial<Record<DiffLevel, unknown>> = {};
+  for (let i = 0; i <= context.runs; i++) {
+    const pair = new SnapshotPair(oldResult.ruleset, newResult.ruleset);
+    levels = {};
+    for (const level of DIFF_LEVELS) {
+      const levelStart = performance.now();
+      levels[level] = diffSnapshots(pair, { levels: [level] }).levels[level];
+      // The first run warms up the JIT.
+      if (i > 0) samples[level].push(performance.now() - levelStart);
+    }
   }
-  const rules = diff.levels.rules;
-  if (rules?.status !== "compared") throw new Error("the rules level was not compared");
-  return { parseMs, diffMs: median(samples), summary: rules.summary };
+  const compared = <L extends DiffLevel>(level: L) => {
+    const outcome = levels[level] as { status: string } | undefined;
+    if (outcome?.status !== "compared") throw new Error(`the ${level} level was not compared`);
+    return outcome as unknown as L extends "services" ? ServicesDiff : L extends "traffic" ? TrafficDiff : { summary: RulesDiffSummary };
+  };
+  return {
+    parseMs,
+    levelMs: { rules: median(samples.rules), services: median(samples.services), traffic: median(samples.traffic) },
+    rules: compared("rules").summary,
+    services: compared("services"),
+    traffic: compared("traffic"),
+  };
 }
 
 function timeCli(context: BenchContext, oldFile: string, newFile: string): { medianS: number } | { error: string } {
@@ -110,16 +146,22 @@ function timeCli(context: BenchContext, oldFile: string, newFile: string): { med
   return { medianS: median(times) };
 }
 
+/** What the services and traffic levels found, without where in the files it is (the shuffle moves lines). */
+function levelFindings(timing: Timing): string {
+  const services = timing.services.servicePorts.map((d) => `${d.kind} ${d.kind === "removed" ? d.old.key : d.new.key} ${JSON.stringify(d.kind === "changed" ? d.changes.map((c) => c.kind) : [])}`);
+  const traffic = timing.traffic.changes.map((c) => `${c.target.destination}:${c.target.port}/${c.target.protocol} ${c.origin} ${JSON.stringify(c.old)} ${JSON.stringify(c.new)}`);
+  return JSON.stringify([services.sort(), traffic.sort()]);
+}
+
 export const diffSection: BenchSection = {
   name: "diff",
-  description: "diff of two kube-proxy dumps differing in 1% of services, every available level",
+  description: "diff of two kube-proxy dumps differing in 1% of services, every level",
   run(context: BenchContext): SectionResult {
-    const available = DIFF_LEVELS.filter((level) => levelAvailability(level).available);
     const rows: Record<string, Cell>[] = [];
     const checks: Check[] = [];
     const notes = [
-      `levels compared: ${available.join(", ")}; not yet available: ${DIFF_LEVELS.filter((l) => !available.includes(l)).join(", ") || "none"}`,
-      "diff ms: diffRulesets() alone on parsed dumps (median); CLI s: wall time of `iptscope diff OLD NEW`, both parses included",
+      "parse: both dumps; rules, services, traffic ms: each level in turn on one SnapshotPair (median), what the rules level found reused by the others; CLI s: wall time of `iptscope diff OLD NEW` (every level, both parses included)",
+      "services: service ports +added -removed ~changed; traffic: packets (target and origin) that fare differently, of targets traced / all targets",
     ];
     for (const services of context.sizes) {
       const pair = dumpPair(context, services);
@@ -128,42 +170,61 @@ export const diffSection: BenchSection = {
         { name: "1% changed", newFile: pair.newFile },
         { name: "1% changed, shuffled", newFile: pair.shuffledFile },
       ];
-      const summaries: RulesDiffSummary[] = [];
+      const timings: Timing[] = [];
       for (const variant of variants) {
         const timing = timeDiff(context, pair.oldFile, variant.newFile);
         const cli = timeCli(context, pair.oldFile, variant.newFile);
-        const s = timing.summary;
-        summaries.push(s);
+        const s = timing.rules;
+        const sp = timing.services.summary;
+        const t = timing.traffic.summary;
+        timings.push(timing);
         rows.push({
           services: formatNumber(services),
           pair: variant.name,
           changed: formatNumber(pair.changed),
           parse: formatNumber(timing.parseMs),
-          diff: formatNumber(timing.diffMs),
+          rulesMs: formatNumber(timing.levelMs.rules),
+          servicesMs: formatNumber(timing.levelMs.services),
+          trafficMs: formatNumber(timing.levelMs.traffic),
           cli: "error" in cli ? "failed" : cli.medianS.toFixed(2),
           chains: `+${s.chainsAdded} -${s.chainsRemoved} ~${s.chainsChanged}`,
           rules: `+${s.rulesAdded} -${s.rulesRemoved} ~${s.rulesMoved}`,
           reordered: formatNumber(s.rulesReordered),
+          servicePorts: `+${sp.servicePortsAdded} -${sp.servicePortsRemoved} ~${sp.servicePortsChanged}`,
+          traffic: `${formatNumber(t.changed)} (${formatNumber(t.targetsTraced)}/${formatNumber(t.targets)})`,
         });
         if ("error" in cli) notes.push(`CLI @${services} (${variant.name}): ${cli.error}`);
         if (services === LIMIT_SIZE) {
+          const inProcess = timing.parseMs + timing.levelMs.rules + timing.levelMs.services + timing.levelMs.traffic;
           checks.push({
-            name: `iptscope diff @${formatNumber(services)}, ${variant.name} (${available.join("+")})`,
+            name: `iptscope diff @${formatNumber(services)}, ${variant.name} (${DIFF_LEVELS.join("+")})`,
             measured: "error" in cli ? "failed" : `${cli.medianS.toFixed(2)} s`,
             target: `≤ ${LIMIT_S} s (all levels)`,
             pass: "error" in cli ? false : cli.medianS <= LIMIT_S,
-            note: "error" in cli ? cli.error : undefined,
+            note:
+              "error" in cli
+                ? cli.error
+                : `in process: parse ${formatNumber(timing.parseMs)} ms, rules ${formatNumber(timing.levelMs.rules)}, services ${formatNumber(timing.levelMs.services)}, traffic ${formatNumber(timing.levelMs.traffic)} (${formatNumber(inProcess)} ms)`,
           });
         }
       }
-      const [plain, shuffled] = summaries;
-      const found = plain.chainsAdded + plain.chainsRemoved + plain.chainsChanged;
-      const sameChanges = plain.rulesReordered === 0 && JSON.stringify({ ...shuffled, rulesReordered: 0 }) === JSON.stringify(plain);
+      const [plain, shuffled] = timings;
+      const found = plain.rules.chainsAdded + plain.rules.chainsRemoved + plain.rules.chainsChanged;
+      const sameChanges = plain.rules.rulesReordered === 0 && JSON.stringify({ ...shuffled.rules, rulesReordered: 0 }) === JSON.stringify(plain.rules);
       checks.push({
         name: `@${formatNumber(services)}: changes found, the shuffle only reordered`,
         measured: `${found} chains; shuffled: ${sameChanges ? "same" : "other"} changes`,
         target: "> 0 chains, same changes",
         pass: found > 0 && sameChanges,
+      });
+      const sp = plain.services.summary;
+      const servicesFound = sp.servicesAdded === pair.added && sp.servicesRemoved === pair.deleted && sp.servicePortsChanged >= pair.scaled;
+      const sameFindings = levelFindings(plain) === levelFindings(shuffled);
+      checks.push({
+        name: `@${formatNumber(services)}: services +${pair.added} -${pair.deleted} ~${pair.scaled} found, the same in the shuffle`,
+        measured: `+${sp.servicesAdded} -${sp.servicesRemoved} ~${sp.servicePortsChanged} ports; shuffled: ${sameFindings ? "same" : "other"} services and traffic`,
+        target: "as made, and the same",
+        pass: servicesFound && sameFindings && plain.traffic.summary.changed > 0,
       });
     }
     return {
@@ -173,11 +234,15 @@ export const diffSection: BenchSection = {
         { key: "pair", title: "NEW", numeric: false },
         { key: "changed", title: "changed" },
         { key: "parse", title: "parse both ms" },
-        { key: "diff", title: "diff ms" },
+        { key: "rulesMs", title: "rules ms" },
+        { key: "servicesMs", title: "services ms" },
+        { key: "trafficMs", title: "traffic ms" },
         { key: "cli", title: "CLI s" },
         { key: "chains", title: "chains +/-/~", numeric: false },
         { key: "rules", title: "rules +/-/moved", numeric: false },
         { key: "reordered", title: "reordered" },
+        { key: "servicePorts", title: "service ports +/-/~", numeric: false },
+        { key: "traffic", title: "packets changed (traced/targets)", numeric: false },
       ],
       rows,
       checks,

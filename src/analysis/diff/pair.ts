@@ -65,6 +65,7 @@ export class SnapshotPair {
   private maps: { old: ServiceMap; new: ServiceMap; nodeAddressesFrom: TraceSetup["nodeAddressesFrom"] } | undefined;
   private setupInstance: { setup: TraceSetup; notes: DiffNote[] } | undefined;
   private reachInstance: ChangeReach | undefined;
+  private readonly reachAnswers = new Map<string, boolean>();
   private readonly contexts = new Map<Origin, TraceContext>();
 
   constructor(
@@ -85,7 +86,8 @@ export class SnapshotPair {
     if (this.maps) return this.maps;
     const given = this.options.nodeAddresses?.length ? { nodeAddresses: this.options.nodeAddresses } : {};
     const old = readServiceMap(this.old.ruleset, given);
-    const now = readServiceMap(this.new.ruleset, given);
+    // One inference is enough: NEW is read with OLD's node addresses, unless OLD has only a stand-in.
+    const now = readServiceMap(this.new.ruleset, given.nodeAddresses || isStandIn(old.nodeAddresses[0]!) ? given : { nodeAddresses: old.nodeAddresses });
     let nodeAddresses = old.nodeAddresses;
     let nodeAddressesFrom: TraceSetup["nodeAddressesFrom"] = "old";
     if (given.nodeAddresses) nodeAddressesFrom = "given";
@@ -155,6 +157,10 @@ export class SnapshotPair {
   mayDiffer(packet: ProbePacket): boolean {
     if (this.options.exhaustive) return true;
     this.reachInstance ??= new ChangeReach(this.old.ruleset, this.new.ruleset, this.rules());
-    return this.reachInstance.mayDiffer(packet);
+    // The services and traffic levels ask about the same frontends.
+    const key = `${packet.dst}|${packet.protocol}|${packet.dport ?? ""}`;
+    let answer = this.reachAnswers.get(key);
+    if (answer === undefined) this.reachAnswers.set(key, (answer = this.reachInstance.mayDiffer(packet)));
+    return answer;
   }
 }

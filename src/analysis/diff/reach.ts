@@ -8,7 +8,7 @@
 // A packet is judged as sent and also with every destination a DNAT rule it may meet could give it.
 
 import { addressToBigInt } from "../../model/addresses.js";
-import { BUILTIN_CHAINS, type Chain, type Family, type PortRange, type Rule, type Ruleset, type TableName } from "../../model/types.js";
+import { BUILTIN_CHAINS, type Chain, type PortRange, type Rule, type Ruleset, type TableName } from "../../model/types.js";
 import { footprintOf, networksDisjoint, type Network } from "./footprint.js";
 import type { RulesDiff } from "./types.js";
 
@@ -112,19 +112,21 @@ class RegionIndex<T extends { reach: Reach }> {
     else this.byHost.set(destination.address, [region]);
   }
 
-  *matching(protocol: number | undefined, candidate: Candidate): Generator<T> {
+  /** Calls `visit` with each region the candidate hits, until it returns true; true if one did. */
+  some(protocol: number | undefined, candidate: Candidate, visit: (region: T) => boolean = () => true): boolean {
     const host = candidate.destination?.host ? candidate.destination.address : undefined;
-    const lists = host !== undefined ? [this.byHost.get(host) ?? [], this.generic] : [...this.byHost.values(), this.generic];
-    for (const list of lists) for (const region of list) if (hits(region.reach, protocol, candidate)) yield region;
+    const scan = (list: readonly T[] | undefined) => list !== undefined && list.some((region) => hits(region.reach, protocol, candidate) && visit(region));
+    if (host !== undefined) return scan(this.byHost.get(host)) || scan(this.generic);
+    for (const list of this.byHost.values()) if (scan(list)) return true;
+    return scan(this.generic);
   }
 }
 
 const ANY_TRANSLATION: Translation = { destination: "any", port: "any" };
 
-/** What a rule may make of a packet's destination: nothing for most rules. */
+/** What a destination-rewriting rule may make of a packet's destination. */
 function translationsOf(rule: Rule, hostMask: bigint): Translation[] {
-  const target = rule.target;
-  if (target?.kind !== "extension" || (target.known && !REWRITING_TARGETS.has(target.name))) return [];
+  const target = rule.target!;
   // REDIRECT, NETMAP, TPROXY and targets iptscope does not know may send the packet anywhere.
   if (target.name !== "DNAT") return [ANY_TRANSLATION];
   const translations: Translation[] = [];
@@ -153,8 +155,14 @@ function candidateKey(candidate: Candidate): string {
   return `${candidate.destination ? `${candidate.destination.address.toString(16)}/${candidate.destination.mask.toString(16)}` : "*"}:${candidate.port ?? "*"}`;
 }
 
+type ChainsByTable = Map<TableName, Map<string, Chain>>;
+
 export class ChangeReach {
-  private readonly parents = new Map<string, Rule[]>();
+  /** The jump and goto rules into each chain, from both snapshots. */
+  private readonly parents = new Map<TableName, Map<string, Rule[]>>();
+  /** Rules of both snapshots that may rewrite a packet's destination. */
+  private readonly rewriting: Rule[] = [];
+  private readonly chains: { old: ChainsByTable; new: ChainsByTable };
   private readonly guardMemo = new Map<string, Reach[]>();
   private readonly ruleReach = new Map<Rule, Reach>();
   private readonly changed = new RegionIndex<{ reach: Reach }>();
@@ -163,32 +171,36 @@ export class ChangeReach {
   private unbounded = false;
   private readonly hostMask: bigint;
 
-  /** No rule, chain or policy differs: every packet fares alike. */
-  get nothingChanged(): boolean {
-    return this.changed.size === 0;
+  constructor(oldRuleset: Ruleset, newRuleset: Ruleset, rules: RulesDiff) {
+    this.hostMask = oldRuleset.family === "ipv4" ? 0xffffffffn : (1n << 128n) - 1n;
+    this.chains = { old: this.index(oldRuleset), new: this.index(newRuleset) };
+    this.collectChanges(rules);
+    if (this.changed.size > 0) this.collectTranslations();
   }
 
-  constructor(
-    private readonly oldRuleset: Ruleset,
-    private readonly newRuleset: Ruleset,
-    rules: RulesDiff,
-  ) {
-    this.hostMask = oldRuleset.family === "ipv4" ? 0xffffffffn : (1n << 128n) - 1n;
-    for (const ruleset of [oldRuleset, newRuleset]) {
-      for (const table of ruleset.tables) {
-        for (const chain of table.chains) {
-          for (const rule of chain.rules) {
-            if (rule.target?.kind !== "chain") continue;
-            const key = chainKey(table.name, rule.target.name);
-            const list = this.parents.get(key);
+  /** One pass over a snapshot: its chains by name, and its jumps and rewriting rules into the shared lists. */
+  private index(ruleset: Ruleset): ChainsByTable {
+    const byTable: ChainsByTable = new Map();
+    for (const table of ruleset.tables) {
+      const chains = new Map<string, Chain>();
+      byTable.set(table.name, chains);
+      let parents = this.parents.get(table.name);
+      if (!parents) this.parents.set(table.name, (parents = new Map()));
+      for (const chain of table.chains) {
+        chains.set(chain.name, chain);
+        for (const rule of chain.rules) {
+          const target = rule.target;
+          if (target?.kind === "chain") {
+            const list = parents.get(target.name);
             if (list) list.push(rule);
-            else this.parents.set(key, [rule]);
+            else parents.set(target.name, [rule]);
+          } else if (target?.kind === "extension" && (!target.known || REWRITING_TARGETS.has(target.name))) {
+            this.rewriting.push(rule);
           }
         }
       }
     }
-    this.collectChanges(rules);
-    if (this.changed.size > 0) this.collectTranslations();
+    return byTable;
   }
 
   /** False when the packet is sure to fare alike in both snapshots, from any client. */
@@ -197,19 +209,23 @@ export class ChangeReach {
     if (this.unbounded) return true;
     const address = addressToBigInt(packet.dst);
     const first: Candidate = { destination: address === undefined ? undefined : { address, mask: this.hostMask, host: true }, port: packet.dport };
+    if (this.changed.some(packet.protocol, first)) return true;
+    if (!this.translations.some(packet.protocol, first)) return false;
     const candidates = [first];
     const seen = new Set([candidateKey(first)]);
     for (let i = 0; i < candidates.length; i++) {
       const candidate = candidates[i]!;
-      for (const _ of this.changed.matching(packet.protocol, candidate)) return true;
-      for (const region of this.translations.matching(packet.protocol, candidate)) {
+      if (this.changed.some(packet.protocol, candidate)) return true;
+      const overflow = this.translations.some(packet.protocol, candidate, (region) => {
         const next = translate(region.translation, candidate);
         const key = candidateKey(next);
-        if (seen.has(key)) continue;
+        if (seen.has(key)) return false;
         if (candidates.length >= CANDIDATE_LIMIT) return true;
         seen.add(key);
         candidates.push(next);
-      }
+        return false;
+      });
+      if (overflow) return true;
     }
     return false;
   }
@@ -238,7 +254,7 @@ export class ChangeReach {
     visiting.add(key);
     const found = new Map<string, Reach>();
     let result: Reach[] | undefined;
-    for (const rule of this.parents.get(key) ?? []) {
+    for (const rule of this.parents.get(table)?.get(chain) ?? []) {
       for (const guard of this.guards(rule.table, rule.chain, visiting)) {
         const reach = intersect(guard, this.reachOf(rule));
         if (!reach) continue;
@@ -264,10 +280,8 @@ export class ChangeReach {
   }
 
   private collectChanges(rules: RulesDiff): void {
-    const chainsOf = (ruleset: Ruleset) => new Map(ruleset.tables.flatMap((t) => t.chains.map((c): [string, Chain] => [chainKey(t.name, c.name), c])));
-    const oldChains = chainsOf(this.oldRuleset);
-    const newChains = chainsOf(this.newRuleset);
-    const ruleAt = (chains: Map<string, Chain>, table: TableName, chain: string, position: number) => chains.get(chainKey(table, chain))?.rules[position - 1];
+    const ruleAt = (chains: ChainsByTable, table: TableName, chain: string, position: number) => chains.get(table)?.get(chain)?.rules[position - 1];
+    const { old: oldChains, new: newChains } = this.chains;
     for (const table of rules.tables) {
       for (const chain of table.chains) {
         switch (chain.kind) {
@@ -312,20 +326,10 @@ export class ChangeReach {
    * rules), with the packets that may reach them. Other rewriting rules cannot bring a packet to a change.
    */
   private collectTranslations(): void {
-    const pending: { rule: Rule; translation: Translation }[] = [];
-    for (const ruleset of [this.oldRuleset, this.newRuleset]) {
-      for (const table of ruleset.tables) {
-        for (const chain of table.chains) {
-          for (const rule of chain.rules) {
-            for (const translation of translationsOf(rule, this.hostMask)) pending.push({ rule, translation });
-          }
-        }
-      }
-    }
+    const pending = this.rewriting.flatMap((rule) => translationsOf(rule, this.hostMask).map((translation) => ({ rule, translation })));
     const relevantTo = (index: RegionIndex<{ reach: Reach }>, entry: (typeof pending)[number]): boolean => {
-      const candidate = translate(entry.translation, { destination: undefined, port: undefined });
-      for (const _ of index.matching(this.reachOf(entry.rule).protocol, candidate)) return true;
-      return false;
+      const protocol = entry.rule.protocol && !entry.rule.protocol.negated ? entry.rule.protocol.value.number || undefined : undefined;
+      return index.some(protocol, translate(entry.translation, { destination: undefined, port: undefined }));
     };
     let rest = pending;
     let frontier: typeof pending = [];

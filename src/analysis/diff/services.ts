@@ -27,6 +27,15 @@ export function frontendLabel(frontend: Pick<Frontend, "address" | "port" | "pro
   return `${frontend.address === undefined ? `:${frontend.port}` : formatEndpoint(frontend.address, frontend.port, family)}/${frontend.protocol}`;
 }
 
+const labels = new WeakMap<Frontend, string>();
+
+/** The label of a map's frontend, made once: matching, frontends and shares all ask. */
+function labelOf(frontend: Frontend, family: Family): string {
+  let label = labels.get(frontend);
+  if (label === undefined) labels.set(frontend, (label = frontendLabel(frontend, family)));
+  return label;
+}
+
 const portKey = (service: ServicePort) => `${service.name.key}/${service.protocol}`;
 
 function servicePortRef(service: ServicePort): ServicePortRef {
@@ -70,11 +79,11 @@ function matchServicePorts(oldMap: ServiceMap, newMap: ServiceMap): { matched: M
   }
   const unmatchedNew = newMap.services.filter((s) => !paired.has(s));
   const byFrontend = new Map<string, ServicePort>();
-  for (const service of unmatchedNew) for (const f of service.frontends) if (!byFrontend.has(frontendLabel(f, newMap.family))) byFrontend.set(frontendLabel(f, newMap.family), service);
+  for (const service of unmatchedNew) for (const f of service.frontends) if (!byFrontend.has(labelOf(f, newMap.family))) byFrontend.set(labelOf(f, newMap.family), service);
   const removed: ServicePort[] = [];
   for (const service of unmatchedOld) {
     const partner = service.frontends
-      .map((f) => byFrontend.get(frontendLabel(f, oldMap.family)))
+      .map((f) => byFrontend.get(labelOf(f, oldMap.family)))
       .find((p) => p !== undefined && !paired.has(p) && (p.name.from === "chain" || service.name.from === "chain"));
     if (partner) {
       matched.push({ old: service, new: partner, matchedBy: "frontend" });
@@ -221,10 +230,10 @@ class ServicesComparer {
 
   private frontendChanges(old: ServicePort, now: ServicePort): ServicePortChange[] {
     const changes: ServicePortChange[] = [];
-    const newFrontends = new Map(now.frontends.map((f) => [frontendLabel(f, this.family), f]));
+    const newFrontends = new Map(now.frontends.map((f) => [labelOf(f, this.family), f]));
     const oldLabels = new Set<string>();
     for (const frontend of old.frontends) {
-      const label = frontendLabel(frontend, this.family);
+      const label = labelOf(frontend, this.family);
       oldLabels.add(label);
       const partner = newFrontends.get(label);
       if (!partner) {
@@ -249,6 +258,8 @@ class ServicesComparer {
   }
 
   private endpointChanges(old: ServicePort, now: ServicePort): ServicePortChange[] {
+    const unchanged = old.endpoints.length === now.endpoints.length && old.endpoints.every((e, i) => e.address === now.endpoints[i]!.address && e.local === now.endpoints[i]!.local);
+    if (unchanged) return [];
     const changes: ServicePortChange[] = [];
     const newEndpoints = new Map(now.endpoints.map((e) => [e.address, e]));
     const oldAddresses = new Set<string>();
@@ -273,10 +284,10 @@ class ServicesComparer {
   /** Where new connections go, for the clients `services` shows, on frontends both snapshots have. */
   private shareChanges(old: ServicePort, now: ServicePort): ServicePortChange[] {
     const setup = this.pair.traceSetup().setup;
-    const newFrontends = new Map(now.frontends.map((f) => [frontendLabel(f, this.family), f]));
+    const newFrontends = new Map(now.frontends.map((f) => [labelOf(f, this.family), f]));
     const groups = new Map<string, Extract<ServicePortChange, { kind: "shares" }>>();
     for (const frontend of old.frontends) {
-      const label = frontendLabel(frontend, this.family);
+      const label = labelOf(frontend, this.family);
       const partner = newFrontends.get(label);
       if (!partner) continue;
       const destination = frontend.address ?? setup.nodeAddresses[0]!.address;
