@@ -48,6 +48,8 @@ export type LineSyntax =
 const COUNTERS = /^\[(\d+):(\d+)\]/;
 
 function parseCounters(text: string, column: number): CountersSyntax | undefined {
+  // What kernels print for most chains and rules, without a regular expression or BigInt.
+  if (text.startsWith("[0:0]", column)) return { packets: 0n, bytes: 0n, column };
   const match = COUNTERS.exec(column === 0 ? text : text.slice(column));
   if (!match) return undefined;
   return { packets: BigInt(match[1]!), bytes: BigInt(match[2]!), column };

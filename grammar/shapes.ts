@@ -39,6 +39,9 @@ export interface CommandShape {
  * word that is not an option is a value whatever that test says.)
  */
 class ShapeNode {
+  /** What the classifier reads of the next word, when this node's word is an option. */
+  constructor(readonly reads: Reads = Reads.Nothing) {}
+
   /** Option words and `!`, as written. */
   words: Map<string, ShapeNode> | undefined;
   /** The word after -m or -p, or after -j when it names a target with options. */
@@ -88,11 +91,9 @@ function walk(node: ShapeNode, words: Words, catalog: ExtensionCatalog, cache?: 
   for (let i = 0; i < words.count; i++) {
     const value = values[i]!;
     let next: ShapeNode | undefined;
-    let following = Reads.Nothing;
     if (!quoted[i] && ((value.length > 1 && value.charCodeAt(0) === 0x2d) || value === "!")) {
-      following = READERS.get(value) ?? Reads.Nothing;
       next = node.words?.get(value);
-      if (next === undefined && cache) (node.words ??= new Map()).set(value, (next = added(cache)));
+      if (next === undefined && cache) (node.words ??= new Map()).set(value, (next = added(cache, READERS.get(value))));
     } else if (reads === Reads.Name || (reads === Reads.Target && catalog.targetOptions(value) !== null)) {
       next = node.names?.get(value);
       if (next === undefined && cache) (node.names ??= new Map()).set(value, (next = added(cache)));
@@ -104,15 +105,15 @@ function walk(node: ShapeNode, words: Words, catalog: ExtensionCatalog, cache?: 
       if (next === undefined && cache) next = node.other = added(cache);
     }
     if (next === undefined) return undefined;
+    reads = next.reads;
     node = next;
-    reads = following;
   }
   return node;
 }
 
-function added(cache: ShapeCache): ShapeNode {
+function added(cache: ShapeCache, reads?: Reads): ShapeNode {
   cache.nodes++;
-  return new ShapeNode();
+  return new ShapeNode(reads);
 }
 
 /** The kept outcome for a line of these words, if its shape was parsed before. */

@@ -5,22 +5,35 @@ import type { AddressMask, Family } from "./types.js";
 
 export type ParsedAddress = { family: "ipv4"; value: number } | { family: "ipv6"; value: bigint };
 
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
+/** `a.b.c.d`, each part 1 to 3 decimal digits up to 255 (what /^(\d{1,3})(\.\d{1,3}){3}$/ and a range check accept). */
 export function parseIpv4(text: string): number | undefined {
-  const m = IPV4.exec(text);
-  if (!m) return undefined;
   let value = 0;
-  for (let i = 1; i <= 4; i++) {
-    const octet = Number(m[i]);
-    if (octet > 255) return undefined;
-    value = value * 256 + octet;
+  let octet = 0;
+  let digits = 0;
+  let parts = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x30 && code <= 0x39) {
+      if (++digits > 3) return undefined;
+      octet = octet * 10 + (code - 0x30);
+    } else if (code === 0x2e && digits > 0 && parts < 3) {
+      if (octet > 255) return undefined;
+      value = value * 256 + octet;
+      parts++;
+      octet = 0;
+      digits = 0;
+    } else {
+      return undefined;
+    }
   }
-  return value;
+  if (parts !== 3 || digits === 0 || octet > 255) return undefined;
+  return value * 256 + octet;
 }
 
 /** -s/-d also take short forms: `0/0`, `10.1/16` (missing octets are zero). */
 export function parseIpv4Loose(text: string): number | undefined {
+  const full = parseIpv4(text);
+  if (full !== undefined) return full;
   const parts = text.split(".");
   if (parts.length > 4 || parts.some((p) => !/^\d{1,3}$/.test(p))) return undefined;
   while (parts.length < 4) parts.push("0");

@@ -314,15 +314,15 @@ export class RulesetBuilder {
   private declareChain(nameToken: ArgToken, policyToken: ArgToken, counters: Counters | undefined, line: number): void {
     const state = this.current!;
     const name = nameToken.value;
-    const at = { line, column: nameToken.start + 1, length: name.length };
+    const at = (): DiagnosticPosition => ({ line, column: nameToken.start + 1, length: name.length });
     if (name.length > MAX_CHAIN_NAME) {
-      this.report(diagnostic("chain-name-too-long", at, { chain: name, length: name.length }));
+      this.report(diagnostic("chain-name-too-long", at(), { chain: name, length: name.length }));
       return;
     }
     const existing = state.chains.get(name);
     const policy = policyToken.value;
     if (existing && (!existing.builtin || existing.line !== 0)) {
-      this.report(diagnostic("duplicate-chain", at, { chain: name }));
+      this.report(diagnostic("duplicate-chain", at(), { chain: name }));
       return;
     }
     if (existing?.builtin) {
