@@ -64,6 +64,8 @@ function adversarialEdits(cluster: Cluster, seed: number): ((text: string) => st
     (t) => insertRule(t, "nat", "-A POSTROUTING -j RETURN", "top"),
     // The policy of a built-in chain.
     (t) => t.replace(":FORWARD ACCEPT", ":FORWARD DROP"),
+    // A goto into an empty chain: what matches it skips the rest of FORWARD (kube-proxy's REJECTs among them).
+    (t) => insertRule(t, "filter", `-A FORWARD -p ${port.protocol} -g SHORTCUT`, "top", "SHORTCUT"),
   ];
   if (nodePort) {
     // After DNAT the destination port is the endpoint's; conntrack still knows the NodePort.
@@ -112,6 +114,16 @@ describe("what a change can reach", () => {
     const frontends = groundTruth(after).filter((t) => t.namespace === after.services[index]!.namespace && t.name === after.services[index]!.name).flatMap((t) => t.frontends);
     expect(pruned.traffic.summary.targetsTraced).toBe(frontends.length);
     expect(exhaustive.traffic.summary.targets).toBeGreaterThan(200);
+  });
+
+  it("a new chain called from a built-in chain: only what its rules can match is traced", () => {
+    const nodePort = groundTruth(cluster).flatMap((t) => t.frontends).find((f) => f.kind === "nodePort")!;
+    const firewall = insertRule(before, "raw", "-A PREROUTING -j NODE-FIREWALL", "top", "NODE-FIREWALL");
+    const after = insertRule(firewall, "raw", `-A NODE-FIREWALL -p ${nodePort.protocol} -m ${nodePort.protocol} --dport ${nodePort.port} -j DROP`, "end");
+    const { pruned } = compareBothWays(before, after, "ipv4");
+    const samePort = groundTruth(cluster).flatMap((t) => t.frontends).filter((f) => f.port === nodePort.port && f.protocol === nodePort.protocol);
+    expect(pruned.traffic.summary.targetsTraced).toBe(samePort.length);
+    expect(pruned.traffic.changes.map((c) => c.origin)).toEqual(["pod", "external"]);
   });
 
   it("the same ruleset: nothing traced", () => {

@@ -48,6 +48,8 @@ const GUARD_LIMIT = 32;
 /** Rounds of "a translated destination meets another DNAT"; beyond them every packet may differ. */
 const TRANSLATION_ROUNDS = 4;
 const CANDIDATE_LIMIT = 64;
+/** Rules of a called chain taken one by one for a changed jump into it; beyond, the jump counts as a whole. */
+const CALLED_RULES_LIMIT = 256;
 const REWRITING_TARGETS = new Set(["DNAT", "REDIRECT", "NETMAP", "TPROXY"]);
 
 const chainKey = (table: TableName, chain: string) => `${table} ${chain}`;
@@ -271,11 +273,26 @@ export class ChangeReach {
     return result;
   }
 
+  /** The packets a rule that was added, removed or moved can treat differently, wherever it stands. */
+  private effectOf(table: TableName, rule: Rule | undefined): Reach[] {
+    if (!rule) return [ANYTHING];
+    const reach = this.reachOf(rule);
+    const target = rule.target;
+    // A jump (not a goto) to a chain changes only what a rule of that chain matches: the others return.
+    if (target?.kind !== "chain" || target.goto) return [reach];
+    const called = [this.chains.old, this.chains.new].flatMap((chains) => chains.get(table)?.get(target.name)?.rules ?? []);
+    if (called.length > CALLED_RULES_LIMIT) return [reach];
+    return called.map((r) => intersect(reach, this.reachOf(r))).filter((r): r is Reach => r !== undefined);
+  }
+
   private addChanged(table: TableName, chain: string, rule: Rule | undefined): void {
-    const reach = rule ? this.reachOf(rule) : ANYTHING;
+    const effects = this.effectOf(table, rule);
+    if (effects.length === 0) return;
     for (const guard of this.guards(table, chain)) {
-      const region = intersect(guard, reach);
-      if (region) this.changed.add({ reach: region });
+      for (const effect of effects) {
+        const region = intersect(guard, effect);
+        if (region) this.changed.add({ reach: region });
+      }
     }
   }
 
@@ -285,9 +302,13 @@ export class ChangeReach {
     for (const table of rules.tables) {
       for (const chain of table.chains) {
         switch (chain.kind) {
+          // Only the jumps into a chain added or removed lead packets to it, and they changed too; there a packet
+          // meets one of the chain's rules or returns as if it had not been there.
           case "added":
+            for (const ref of chain.rules) this.addChanged(table.table, chain.chain, ruleAt(newChains, table.table, chain.chain, ref.position));
+            break;
           case "removed":
-            this.addChanged(table.table, chain.chain, undefined);
+            for (const ref of chain.rules) this.addChanged(table.table, chain.chain, ruleAt(oldChains, table.table, chain.chain, ref.position));
             break;
           case "changed":
             if (chain.policyChanged) {
