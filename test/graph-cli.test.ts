@@ -1,5 +1,6 @@
-// `iptscope graph` as a user runs it: files and stdin, -o with the format taken from its name, usage errors for
-// what is not there (unknown views, --trace before the tracer overlay exists, a table the dump lacks).
+// `iptscope graph` as a user runs it: files and stdin, -o with the format taken from its name, --trace with the
+// packet flags of `iptscope trace`, usage errors for what is not there (unknown views, a --trace without its packet
+// or on the flow view, packet flags without --trace, a table the dump lacks).
 
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -54,9 +55,46 @@ describe("iptscope graph", () => {
     expect(notes[1]).toMatch(/^namespace kube-system: \d+ of 77 rules/);
   });
 
+  it("--view services draws every frontend of the service map, as `iptscope services --json` lists them", () => {
+    const picture = cli(["graph", sample, "--view", "services", "--format", "json"]);
+    expect(picture.status).toBe(0);
+    const graph = JSON.parse(picture.stdout) as { view: string; nodes: { kind: string; hover: string[] }[] };
+    expect(graph.view).toBe("services");
+    const map = JSON.parse(cli(["services", sample, "--json"]).stdout) as { services: { name: { key: string }; frontends: unknown[] }[] };
+    const frontends = graph.nodes.filter((n) => n.kind === "frontend");
+    expect(frontends.length).toBe(map.services.reduce((n, s) => n + s.frontends.length, 0));
+    for (const service of map.services) expect(frontends.filter((f) => f.hover[0]!.startsWith(`${service.name.key} — `)).length).toBe(service.frontends.length);
+  });
+
+  it("--trace takes the packet flags of `iptscope trace` and draws its outcomes over the chains view", () => {
+    const packet = ["--src", "10.244.1.5", "--dst", "10.96.0.10", "--proto", "udp", "--dport", "53"];
+    const picture = cli(["graph", sample, "--trace", ...packet, "--format", "json"]);
+    expect(picture.status).toBe(0);
+    expect(picture.stderr).toBe("");
+    const graph = JSON.parse(picture.stdout) as { view: string; title: string; legend: { label: string }[] };
+    expect(graph.view).toBe("chains");
+    expect(graph.title).toMatch(/· traced$/);
+    const trace = JSON.parse(cli(["trace", sample, ...packet, "--json"]).stdout) as { outcomes: { probability: number; dnat?: { to: string } }[] };
+    expect(trace.outcomes.length).toBeGreaterThan(1);
+    trace.outcomes.forEach((outcome, i) => {
+      expect(graph.legend[i]!.label).toMatch(new RegExp(`^#${i + 1} DNAT → ${outcome.dnat!.to.replace(/\./g, "\\.")} .*\\(${Math.round(outcome.probability * 100)}%\\)$`));
+    });
+    const services = cli(["graph", sample, "--view", "services", "--trace", ...packet, "--format", "json"]);
+    expect(services.status).toBe(0);
+    const map = JSON.parse(services.stdout) as { nodes: { kind: string; label: string; emphasis: string }[] };
+    const reached = map.nodes.filter((n) => n.kind === "endpoint" && n.emphasis === "highlighted").map((n) => n.label.split(" ")[0]);
+    expect(reached.sort()).toEqual(trace.outcomes.map((o) => o.dnat!.to).sort());
+  });
+
   it.each([
-    [["--view", "services"], /Invalid values:[\s\S]*Argument: view, Given: "services", Choices: "flow", "chains"/],
-    [["--trace", "tcp:10.96.0.10:53"], /Unknown argument: trace/],
+    [["--view", "bogus"], /Invalid values:[\s\S]*Argument: view, Given: "bogus", Choices: "flow", "chains", "services"/],
+    [["--trace", "tcp:10.96.0.10:53"], /Unknown argument: tcp:10\.96\.0\.10:53/],
+    [["--trace"], /iptscope graph: --trace needs the packet: --dst/],
+    [["--trace", "--view", "flow", "--dst", "10.96.0.10", "--dport", "53"], /--trace draws on --view chains .* not on flow/],
+    [["--dst", "10.96.0.10", "--dport", "53"], /iptscope graph: --dst, --dport: only with --trace/],
+    [["--trace", "--src", "10.244.1.5", "--dst", "10.96.0.10", "--proto", "udp"], /iptscope graph: --dport is required for udp/],
+    [["--trace", "--dst", "10.96.0.10", "--dport", "53"], /iptscope graph: --src is required/],
+    [["--trace", "--src", "fd00::1", "--dst", "10.96.0.10", "--dport", "53"], /--src 'fd00::1': expected an IPv4 address/],
     [["--format", "png"], /Given: "png", Choices: "svg", "dot", "html", "json"/],
     [["--table", "raw"], /has no raw table \(tables: mangle, filter, nat\)/],
   ])("refuses %j with a usage error and no output", (args, message) => {
@@ -77,6 +115,6 @@ describe("iptscope graph", () => {
   it("--help shows the options and examples", () => {
     const result = cli(["graph", "--help"]);
     expect(result.status).toBe(0);
-    for (const text of ["--view", "--format", "--table", "--namespace", "--output", "Examples:", "twopi -Tsvg"]) expect(result.stdout).toContain(text);
+    for (const text of ["--view", "--format", "--table", "--namespace", "--output", "--trace", "--dport", "--node-ip", "Examples:", "twopi -Tsvg"]) expect(result.stdout).toContain(text);
   });
 });

@@ -115,10 +115,13 @@ gvDescribe("escape: Graphviz reads every DOT context back as the original text",
 });
 
 const hostile = parseRuleset(fixture);
+const kubeFixture = readFileSync(join(repoRoot, "test", "fixtures", "graph", "hostile-kube.txt"), "utf8");
+const hostileKube = parseRuleset(kubeFixture);
 
 describe("the hostile fixture", () => {
   it("parses cleanly", () => {
     expect(hostile.diagnostics).toEqual([]);
+    expect(hostileKube.diagnostics).toEqual([]);
     expect(hostile.ruleset.tables[0]!.chains.map((c) => c.name)).toEqual(["INPUT", "FORWARD", "OUTPUT", "A<&>'x", "Z\\N\\G\\l", "]]>"]);
   });
 
@@ -126,14 +129,28 @@ describe("the hostile fixture", () => {
   const chainNames = hostile.ruleset.tables[0]!.chains.map((c) => c.name);
   // Flow also shows interface names and the comments themselves (unquoted, unescaped).
   const flowStrings = ["e<t>h", "eth'1", "</text><script>alert(1)</script>", '" URL="javascript:alert(1)"', "quote \" lt < gt > amp & apos ' backslash \\ line1\\nline2 ünïcødé 中文 ]]>"];
-  const expected = (view: string) => [
-    ...rules.map((r) => representable(r.text)),
-    ...(view === "chains" ? chainNames : chainNames.filter((c) => c !== "FORWARD" && c !== "OUTPUT")),
-    ...(view === "flow" ? flowStrings : []),
-  ];
+  // The services view shows the rules of the service and endpoint chains and the rules that define frontends.
+  const kubeRules = hostileKube.ruleset.tables.flatMap((t) => t.chains.flatMap((c) => c.rules));
+  const serviceRules = kubeRules.filter((r) => /^KUBE-(SVC|SEP|EXT)-/.test(r.chain) || /^KUBE-(SVC|EXT)-/.test(r.target?.name ?? ""));
+  const expected = (view: string) =>
+    view === "services"
+      ? serviceRules.map((r) => representable(r.text))
+      : [
+          ...rules.map((r) => representable(r.text)),
+          ...(view === "chains" ? chainNames : chainNames.filter((c) => c !== "FORWARD" && c !== "OUTPUT")),
+          ...(view === "flow" ? flowStrings : []),
+        ];
+
+  it("services: services named from hostile comments are drawn, by their chain where no comment names them", () => {
+    const scene = buildScene(hostileKube.ruleset, { view: "services" });
+    const frontends = scene.nodes.filter((n) => n.kind === "frontend").map((n) => n.label);
+    expect(frontends.sort()).toEqual(["KUBE-SVC-HOSTILEAAAAAAAAA", "pending:http", "web:http", "web:http"]);
+    expect(serviceRules.some((r) => r.text.includes("</text><script>alert(1)</script> cluster IP"))).toBe(true);
+  });
 
   for (const view of VIEW_NAMES) {
-    const scene = buildScene(hostile.ruleset, { view });
+    const source = view === "services" ? hostileKube : hostile;
+    const scene = buildScene(source.ruleset, { view });
 
     it(`${view} svg: well-formed, no script, handler or link, every hostile string back as text`, () => {
       const svg = writeScene(scene, "svg");
@@ -143,7 +160,7 @@ describe("the hostile fixture", () => {
       expect(all.flatMap((e) => Object.keys(e.attributes)).filter((name) => /^on|href$/i.test(name))).toEqual([]);
       const text = allText(document);
       for (const value of expected(view)) expect(text).toContain(value);
-      expect(text).toContain("\\x1b[31m red");
+      if (view !== "services") expect(text).toContain("\\x1b[31m red");
     });
 
     it(`${view} json: parses, strings unchanged`, () => {
@@ -151,7 +168,7 @@ describe("the hostile fixture", () => {
       const document = JSON.parse(json) as { schemaVersion: number; kind: string };
       expect(document.schemaVersion).toBe(1);
       expect(document.kind).toBe("iptscope.graph");
-      for (const rule of rules) expect(json).toContain(JSON.stringify(rule.text).slice(1, -1));
+      for (const rule of view === "services" ? serviceRules : rules) expect(json).toContain(JSON.stringify(rule.text).slice(1, -1));
     });
 
     it(`${view} html: exactly our three scripts, data inert`, () => {
@@ -167,14 +184,14 @@ describe("the hostile fixture", () => {
 
     gvDescribe(`${view} dot`, () => {
       it("Graphviz lays it out; its SVG is well-formed, link-free, and shows the strings", () => {
-        const result = graphviz(view === "flow" ? "twopi" : "dot", writeScene(scene, "dot"));
+        const result = graphviz(scene.layout === "radial" ? "twopi" : "dot", writeScene(scene, "dot"));
         if (!result.ok) throw new Error(result.error);
         const document = parseXml(result.svg);
         const all = [...elements(document)];
         expect(all.filter((e) => e.name === "script")).toEqual([]);
         expect(all.filter((e) => "xlink:href" in e.attributes || "href" in e.attributes)).toEqual([]);
         const shown = allText(document) + all.map((e) => e.attributes["xlink:title"] ?? "").join("\n");
-        for (const value of ["A<&>'x", "]]>", "Z\\N\\G\\l"]) expect(shown).toContain(value);
+        for (const value of view === "services" ? ["KUBE-SVC-HOSTILEAAAAAAAAA", "]]> <![CDATA[ x", "Z\\\\N\\\\G\\\\l"] : ["A<&>'x", "]]>", "Z\\N\\G\\l"]) expect(shown).toContain(value);
         expect(shown).toContain("</text><script>alert(1)</script>");
       });
     });
@@ -185,9 +202,9 @@ describe("the hostile fixture", () => {
   });
 });
 
-kernelDescribe()("the hostile fixture is what the kernel prints", () => {
-  it("iptables-nft-restore then -save gives it back", () => {
-    const body = fixture.split("\n").filter((line) => !line.startsWith("#")).join("\n");
+kernelDescribe()("the hostile fixtures are what the kernel prints", () => {
+  it.each([["hostile.txt", fixture], ["hostile-kube.txt", kubeFixture]])("iptables-nft-restore then -save gives %s back", (_name, text) => {
+    const body = text.split("\n").filter((line) => !line.startsWith("#")).join("\n");
     const result = kernelRoundTrip(body);
     if (!result.ok) throw new Error(result.stderr);
     expect(stripSaveComments(result.saved).trim()).toBe(body.trim());

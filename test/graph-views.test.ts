@@ -68,8 +68,8 @@ for (const sample of samples) {
       });
 
       gvDescribe(`${view} dot`, () => {
-        it(`${view === "flow" ? "twopi" : "dot"} -Tsvg accepts it`, () => {
-          const result = graphviz(view === "flow" ? "twopi" : "dot", writeScene(scene, "dot"));
+        it(`${scene.layout === "radial" ? "twopi" : "dot"} -Tsvg accepts it`, () => {
+          const result = graphviz(scene.layout === "radial" ? "twopi" : "dot", writeScene(scene, "dot"));
           if (!result.ok) throw new Error(result.error);
           const document = parseXml(result.svg);
           const titles = [...elements(document)].filter((e) => e.name === "title").length;

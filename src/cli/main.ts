@@ -7,7 +7,7 @@ import type { Family } from "../model/types.js";
 import { GRAPH_DESCRIPTION, graphOptions } from "./commands/graph.js";
 import { ExitCode } from "./exit-codes.js";
 import { takeClosingNotes } from "./load.js";
-import { DEFAULT_SOURCE_PORT, withContextOptions } from "./trace-options.js";
+import { withContextOptions, withPacketOptions } from "./trace-options.js";
 
 const packageJson = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -88,16 +88,8 @@ async function main(): Promise<void> {
         "trace [file]",
         "follow a packet through every table and chain as the kernel does, with NAT and branches",
         (y) =>
-          withContextOptions(withInput(y))
-            .option("src", { type: "string", describe: "source address (default with --from node: a node address)" })
+          withPacketOptions(withContextOptions(withInput(y)))
             .option("dst", { type: "string", demandOption: true, describe: "destination address" })
-            .option("proto", { type: "string", default: "tcp", describe: "protocol: tcp, udp, icmp, ipv6-icmp, sctp, or a number" })
-            .option("sport", { type: "number", describe: `source port (default ${DEFAULT_SOURCE_PORT}, an ephemeral port)` })
-            .option("dport", { type: "number", describe: "destination port (required for tcp, udp, sctp)" })
-            .option("icmp-type", { type: "number", describe: "ICMP type (default: echo request)" })
-            .option("icmp-code", { type: "number", describe: "ICMP code (default 0)" })
-            .option("length", { type: "number", describe: "IP packet length, for -m length (default: unknown)" })
-            .option("ttl", { type: "number", describe: "TTL / hop limit, for -m ttl/hl (default: unknown)" })
             .option("json", { type: "boolean", default: false, describe: "print the outcomes as JSON (kind iptscope.trace, schemaVersion 1)" })
             .example("iptables-save | $0 trace --src 10.244.1.5 --dst 10.96.0.10 --proto udp --dport 53", "where does a pod's DNS query go?")
             .example("$0 trace node.txt --from external --src 203.0.113.9 --dst 192.168.1.2 --dport 30071 --in eth0", "a NodePort from outside")
@@ -171,10 +163,7 @@ async function main(): Promise<void> {
         (y) => graphOptions(withInput(y)),
         async (args) => {
           const { runGraph } = await import("./commands/graph.js");
-          exitCode = await runGraph({
-            file: args.file, lenient: args.lenient, family: family(args), view: args.view, format: args.format, table: args.table,
-            namespace: args.namespace, output: args.output,
-          });
+          exitCode = await runGraph({ ...args, file: args.file, lenient: args.lenient, family: family(args) });
         },
       )
       .demandCommand(1, "give a command; see iptscope --help")

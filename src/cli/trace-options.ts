@@ -6,9 +6,9 @@ import type { Argv } from "yargs";
 import { parseIp, parseNet } from "../analysis/ip.js";
 import { inferNodeAddresses } from "../analysis/trace/context.js";
 import { parseIpsetSave } from "../analysis/trace/ipset.js";
-import type { ConnectionState, IpsetFacts, NodeAddress, Origin, Route, TraceContext } from "../analysis/trace/types.js";
+import type { ConnectionState, IpsetFacts, NodeAddress, Origin, PacketSpec, Route, TraceContext } from "../analysis/trace/types.js";
 import { parseProtocol } from "../model/protocols.js";
-import type { Ruleset } from "../model/types.js";
+import type { Family, Ruleset } from "../model/types.js";
 
 export const ORIGINS = ["pod", "node", "external"] as const;
 export const STATES = ["new", "established", "related", "invalid", "untracked"] as const;
@@ -115,4 +115,60 @@ export function contextFromArgs(args: ContextArgs, ruleset: Ruleset): TraceConte
 /** A protocol name or number as -p takes it; undefined if unknown. */
 export function protocolNumberOf(text: string): number | undefined {
   return parseProtocol(text)?.number;
+}
+
+export interface PacketArgs {
+  src?: string;
+  dst?: string;
+  proto: string;
+  sport?: number;
+  dport?: number;
+  "icmp-type"?: number;
+  "icmp-code"?: number;
+  length?: number;
+  ttl?: number;
+}
+
+/** The packet's fields but its destination (`trace` demands --dst, `graph` only with --trace). */
+export function withPacketOptions<T>(y: Argv<T>) {
+  return y
+    .option("src", { type: "string", describe: "source address (default with --from node: a node address)" })
+    .option("proto", { type: "string", default: "tcp", describe: "protocol: tcp, udp, icmp, ipv6-icmp, sctp, or a number" })
+    .option("sport", { type: "number", describe: `source port (default ${DEFAULT_SOURCE_PORT}, an ephemeral port)` })
+    .option("dport", { type: "number", describe: "destination port (required for tcp, udp, sctp)" })
+    .option("icmp-type", { type: "number", describe: "ICMP type (default: echo request)" })
+    .option("icmp-code", { type: "number", describe: "ICMP code (default 0)" })
+    .option("length", { type: "number", describe: "IP packet length, for -m length (default: unknown)" })
+    .option("ttl", { type: "number", describe: "TTL / hop limit, for -m ttl/hl (default: unknown)" });
+}
+
+const PORT_PROTOCOLS = new Set([6, 17, 33, 132, 136]);
+const ICMP = new Set([1, 58]);
+
+/** The packet the flags describe; problems are usage errors. `sourcePortAssumed`: no --sport for a port protocol. */
+export function packetFromArgs(
+  args: PacketArgs & { dst: string; from: Origin },
+  context: TraceContext,
+  family: Family,
+): { packet: PacketSpec; sourcePortAssumed: boolean } | ContextProblem {
+  const protocol = protocolNumberOf(args.proto);
+  if (protocol === undefined) return { message: `--proto '${args.proto}': unknown protocol (a name like tcp, udp, icmp, or a number)` };
+  const src = args.src ?? (args.from === "node" ? context.nodeAddresses[0]?.address : undefined);
+  if (src === undefined) return { message: "--src is required (with --from node it defaults to a node address, and none is known: pass --node-ip)" };
+  for (const [flag, value] of [["--src", src], ["--dst", args.dst]] as const) {
+    if (!parseIp(value, family)) return { message: `${flag} '${value}': expected an ${family === "ipv4" ? "IPv4" : "IPv6"} address (the dump is ${family})` };
+  }
+  const packet: PacketSpec = { src, dst: args.dst, protocol };
+  if (PORT_PROTOCOLS.has(protocol)) {
+    if (args.dport === undefined) return { message: `--dport is required for ${args.proto}` };
+    packet.sport = args.sport ?? DEFAULT_SOURCE_PORT;
+    packet.dport = args.dport;
+  }
+  if (ICMP.has(protocol)) {
+    packet.icmpType = args["icmp-type"] ?? (protocol === 1 ? 8 : 128);
+    packet.icmpCode = args["icmp-code"] ?? 0;
+  }
+  if (args.length !== undefined) packet.length = args.length;
+  if (args.ttl !== undefined) packet.ttl = args.ttl;
+  return { packet, sourcePortAssumed: args.sport === undefined && packet.sport !== undefined };
 }

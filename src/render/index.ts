@@ -6,6 +6,7 @@ import type { GraphFormat } from "./formats.js";
 import type { Scene, ViewName } from "./scene.js";
 import { buildChainsScene } from "./views/chains.js";
 import { buildFlowScene } from "./views/flow.js";
+import { buildServicesScene } from "./views/services.js";
 import type { ViewOptions } from "./views/options.js";
 import { writeDot } from "./write/dot.js";
 import { writeHtml } from "./write/html.js";
@@ -17,7 +18,7 @@ export interface GraphOptions extends ViewOptions {
   view: ViewName;
 }
 
-const BUILDERS = { flow: buildFlowScene, chains: buildChainsScene } satisfies Record<ViewName, (ruleset: Ruleset, options: ViewOptions) => Scene>;
+const BUILDERS = { flow: buildFlowScene, chains: buildChainsScene, services: buildServicesScene } satisfies Record<ViewName, (ruleset: Ruleset, options: ViewOptions) => Scene>;
 
 export function buildScene(ruleset: Ruleset, options: GraphOptions): Scene {
   return BUILDERS[options.view](ruleset, options);
@@ -51,4 +52,11 @@ export { overlayPaths, formatProbability, SCENE_SCHEMA_VERSION, VIEW_NAMES } fro
 export type * from "./scene.js";
 export { buildChainsScene, buildChainsSceneWithIndex, chainEdgeId, chainNodeId, type ChainsSceneIndex } from "./views/chains.js";
 export { buildFlowScene } from "./views/flow.js";
+export {
+  buildServicesScene, buildServicesSceneWithIndex, frontendNodeId, namespaceNodeId, servicesEdgeId, type ServicesBuildOptions, type ServicesSceneIndex,
+} from "./views/services.js";
 export { DEFAULT_LIMITS, type AggregationLimits, type ViewOptions } from "./views/options.js";
+export {
+  buildTracedScene, chainsTracePaths, chainTransitions, outcomeDescription, servicesTracePaths, tracedFrontend, TRACED_VIEWS, type ChainTransitions,
+  type TracedViewName,
+} from "./views/trace.js";

@@ -12,6 +12,31 @@ export function spectralByPosition(position: number): string {
   return SPECTRAL[(position - 1) % SPECTRAL.length]!;
 }
 
+/**
+ * Namespaces in the services view: ColorBrewer Set3 without its red (kept for "no endpoints") and its grey (the
+ * background's), light enough for dark text on the flow view's grey.
+ */
+export const NAMESPACE_COLORS = [
+  "#8DD3C7", "#FFFFB3", "#BEBADA", "#80B1D3", "#FDB462", "#B3DE69", "#FCCDE5", "#BC80BD", "#CCEBC5", "#FFED6F",
+] as const;
+
+/** Trace outcomes, one colour each: saturated, apart from the chains view's blue-grey jumps and from each other. */
+export const OUTCOME_COLORS = ["#e41a1c", "#ff7f00", "#1b9e77", "#7570b3", "#e7298a", "#1f78b4", "#a6761d", "#66a61e"] as const;
+
+export const NO_ENDPOINTS = { fill: "#fcbba1", stroke: "#cb181d", strong: "#ef3b2c" } as const;
+/** Outline of frontends that clients outside the cluster reach (NodePort, external IP, load balancer). */
+export const EXPOSED_STROKE = "#08306b";
+
+/** `color` mixed with white: 0 keeps it, 1 is white. */
+export function tint(color: string, amount: number): string {
+  const hex = color.replace("#", "");
+  const channel = (i: number) => {
+    const c = parseInt(hex.slice(i, i + 2), 16);
+    return Math.round(c + (255 - c) * amount).toString(16).padStart(2, "0");
+  };
+  return `#${channel(0)}${channel(2)}${channel(4)}`;
+}
+
 export const FLOW_THEME = { background: "#808080", foreground: "#ffffff", node: "#d9d9d9", nodeStroke: "#333333" } as const;
 export const CHAINS_THEME = { background: "#ffffff", foreground: "#222222" } as const;
 

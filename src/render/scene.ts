@@ -1,12 +1,12 @@
 // The scene: what a picture shows, independent of layout and output format. Views build scenes from the model
-// (flow, chains; services and trace overlays plug in here); layouts place them; writers print svg/dot/html/json.
+// (flow, chains, services), trace overlays emphasise paths in them; layouts place them; writers print
+// svg/dot/html/json.
 
 import type { Counters, TableName } from "../model/types.js";
 
 export const SCENE_SCHEMA_VERSION = 1;
 
-/** The views this build can draw; `services` and trace overlays join this list when they are implemented. */
-export const VIEW_NAMES = ["flow", "chains"] as const;
+export const VIEW_NAMES = ["flow", "chains", "services"] as const;
 export type ViewName = (typeof VIEW_NAMES)[number];
 
 /** How the scene is placed: rings around a hub (flow, services) or per-table bands of trees (chains). */
@@ -14,7 +14,18 @@ export type LayoutKind = "radial" | "bands";
 
 export type NodeShape = "circle" | "ellipse" | "box" | "hidden";
 
-export type NodeKind = "hub" | "interface" | "address" | "chain" | "chain-group" | "more";
+export type NodeKind =
+  | "hub"
+  | "interface"
+  | "address"
+  | "chain"
+  | "chain-group"
+  | "namespace"
+  | "frontend"
+  | "endpoint"
+  /** What a frontend does instead of translating (REJECT for a service without endpoints, DROP, no rule). */
+  | "verdict"
+  | "more";
 
 /** What a rule does to a packet, as far as a picture cares. */
 export type TargetClass = "accept" | "drop" | "reject" | "jump" | "goto" | "return" | "rewrite" | "log" | "queue" | "none";
@@ -52,6 +63,8 @@ export interface SceneNode {
   anchor?: boolean;
   fill: string;
   stroke: string;
+  /** Outline width when it carries meaning (frontends reachable from outside, trace paths). */
+  strokeWidth?: number;
   textColor: string;
   dashed?: boolean;
   /** Shares of target classes among the node's rules, drawn as a small bar (chains view). */
@@ -79,6 +92,8 @@ export interface SceneEdge {
   arrow: ArrowKind;
   /** Tree edges are drawn as the layout's links; others as curves between the nodes. */
   tree?: boolean;
+  /** Drawn over the layout without shaping it (trace overlays): no column or rank is computed from it. */
+  decorative?: boolean;
   hover: string[];
   search: string[];
   rules: SceneRule[];
@@ -96,8 +111,8 @@ export interface SceneGroup {
 }
 
 export type LegendItem =
-  | { kind: "edge"; label: string; color: string; arrow: ArrowKind; line: LineStyle }
-  | { kind: "swatch"; label: string; color: string }
+  | { kind: "edge"; label: string; color: string; arrow: ArrowKind; line: LineStyle; width?: number }
+  | { kind: "swatch"; label: string; color: string; stroke?: string; strokeWidth?: number }
   | { kind: "palette"; label: string; colors: readonly string[] };
 
 export interface Scene {
@@ -116,55 +131,91 @@ export interface Scene {
   aggregated: boolean;
 }
 
+/** A connection a path makes between nodes the scene does not join (a packet moving on to the next hook or table). */
+export interface OverlayLink {
+  from: string;
+  to: string;
+}
+
 /** One outcome path to emphasise (a trace result): its nodes and edges by scene id. */
 export interface OverlayPath {
+  /** Short text on the path's labelled edges, followed by the probability. */
   label: string;
+  /** Longer text for the legend and hover; the label when absent. */
+  description?: string;
   color: string;
   probability?: number;
   nodes: readonly string[];
   edges: readonly string[];
+  links?: readonly OverlayLink[];
+  /** The edges (of `edges`) that carry the label; every edge when absent. */
+  labelled?: readonly string[];
 }
+
+const PATH_WIDTH = 3.2;
 
 /**
  * The scene with the given paths emphasised and everything else dimmed: each path's edges drawn again in the
- * path's colour (so an edge on two paths shows both), labelled with the probability, and a legend entry per path.
+ * path's colour (so an edge on two paths shows both), its links added, its nodes outlined in its colour (the
+ * first path's, when several share a node), a label with the probability, and a legend entry per path.
  */
 export function overlayPaths(scene: Scene, paths: readonly OverlayPath[]): Scene {
-  const onPath = new Set(paths.flatMap((p) => p.nodes));
+  const accent = new Map<string, string>();
+  for (const path of paths) for (const id of path.nodes) if (!accent.has(id)) accent.set(id, path.color);
+  const nodeIds = new Set(scene.nodes.map((n) => n.id));
   const edgesById = new Map(scene.edges.map((e) => [e.id, e]));
   const overlayEdges: SceneEdge[] = [];
   paths.forEach((path, index) => {
+    const text = path.probability === undefined ? path.label : `${path.label} ${formatProbability(path.probability)}`;
+    const hover = [path.description ?? text];
+    const labelled = path.labelled === undefined ? undefined : new Set(path.labelled);
     for (const id of path.edges) {
       const edge = edgesById.get(id);
       if (!edge) continue;
-      overlayEdges.push({
+      const copy: SceneEdge = {
         ...edge,
         id: `${edge.id}\u0000path${index}`,
         color: path.color,
         labelColor: path.color,
-        width: Math.max(edge.width, 1) + 2,
+        width: Math.max(edge.width, 1) + PATH_WIDTH - 1,
         line: "solid",
-        label: path.probability === undefined ? path.label : `${path.label} ${formatProbability(path.probability)}`,
+        label: text,
+        hover: [...hover, ...edge.hover],
         tree: false,
+        decorative: true,
         emphasis: "highlighted",
-      });
+      };
+      if (labelled !== undefined && !labelled.has(id)) delete copy.label;
+      overlayEdges.push(copy);
     }
+    (path.links ?? []).forEach((link, k) => {
+      if (!nodeIds.has(link.from) || !nodeIds.has(link.to)) return;
+      overlayEdges.push({
+        id: `link${k}\u0000path${index}`, from: link.from, to: link.to, color: path.color, width: PATH_WIDTH - 1, line: "dashed", arrow: "vee",
+        decorative: true, hover: [...hover, "the packet goes on to the next hook or table"], search: [], rules: [], rulesOmitted: 0, emphasis: "highlighted",
+      });
+    });
   });
   const legend: LegendItem[] = paths.map((p) => ({
     kind: "edge",
-    label: p.probability === undefined ? p.label : `${p.label} (${formatProbability(p.probability)})`,
+    label: `${p.description ?? p.label}${p.probability === undefined ? "" : ` (${formatProbability(p.probability)})`}`,
     color: p.color,
     arrow: "normal",
     line: "solid",
+    width: PATH_WIDTH,
   }));
   return {
     ...scene,
-    nodes: scene.nodes.map((n) => ({ ...n, emphasis: onPath.has(n.id) ? "highlighted" : n.kind === "hub" ? n.emphasis : "dimmed" })),
+    nodes: scene.nodes.map((n) => {
+      const color = accent.get(n.id);
+      if (color !== undefined) return { ...n, stroke: color, strokeWidth: PATH_WIDTH, emphasis: "highlighted" };
+      return { ...n, emphasis: n.kind === "hub" ? n.emphasis : "dimmed" };
+    }),
     edges: [...scene.edges.map((e) => ({ ...e, emphasis: "dimmed" as const })), ...overlayEdges],
     legend: [...legend, ...scene.legend],
   };
 }
 
 export function formatProbability(p: number): string {
-  return `${(p * 100).toFixed(p >= 0.1 ? 0 : 1)}%`;
+  return `${(p * 100).toFixed(p >= 0.1 || p === 0 ? 0 : 1)}%`;
 }

@@ -1,5 +1,5 @@
-// `iptscope graph`: options, then load → picture → stdout or -o FILE. The renderer is imported only when the
-// command runs, so other commands do not pay for d3.
+// `iptscope graph`: options, then load → picture (with a trace drawn over it, for --trace) → stdout or -o FILE.
+// The renderer and the tracer are imported only when the command runs, so other commands do not pay for d3.
 
 import { writeFileSync } from "node:fs";
 import type { Argv } from "yargs";
@@ -8,31 +8,59 @@ import { formatFromFileName, GRAPH_FORMATS, type GraphFormat } from "../../rende
 import { VIEW_NAMES, type ViewName } from "../../render/scene.js";
 import { ExitCode } from "../exit-codes.js";
 import { loadDump, type LoadOptions } from "../load.js";
+import { contextFromArgs, packetFromArgs, withContextOptions, withPacketOptions, type ContextArgs, type PacketArgs } from "../trace-options.js";
 
-export const GRAPH_DESCRIPTION = "draw the ruleset: flow (gressgraph style) or the chain call graph, as svg, dot, html or json";
+export const GRAPH_DESCRIPTION =
+  "draw the ruleset: flow (gressgraph style), the chain call graph or the Kubernetes service map, as svg, dot, html or json; --trace draws a packet's paths over it";
+
+/** Flags that only describe the traced packet (--node-ip also tells the services view the node's addresses). */
+const PACKET_FLAGS = ["src", "dst", "sport", "dport", "icmp-type", "icmp-code", "length", "ttl", "in", "out", "route", "mark", "ctmark", "ipset-file", "uid", "gid"] as const;
 
 export function graphOptions<T>(y: Argv<T>) {
-  return y
-    .option("view", { choices: VIEW_NAMES, default: "flow" as ViewName, describe: "flow: interfaces and addresses, every rule as its hops; chains: chain call graph per table" })
+  return withContextOptions(withPacketOptions(y))
+    .option("view", {
+      choices: VIEW_NAMES,
+      describe: "flow: interfaces and addresses, every rule as its hops (default); chains: chain call graph per table (default with --trace); services: Kubernetes service map",
+    })
     .option("format", { choices: GRAPH_FORMATS, describe: "output format (default: from the -o file name, else svg)" })
     .option("table", { choices: TABLE_NAMES, describe: "flow: the table to draw (default filter); chains: only this table (default all)" })
-    .option("namespace", { type: "string", describe: "keep the rules and chains of one Kubernetes namespace (kube-proxy comments)" })
+    .option("namespace", { type: "string", describe: "keep the rules, chains or services of one Kubernetes namespace (kube-proxy comments)" })
     .option("output", { alias: "o", type: "string", describe: "write to this file instead of standard output" })
+    .option("trace", { type: "boolean", default: false, describe: "draw the paths of the packet that --src, --dst, --proto, --dport … describe (as iptscope trace takes them) over the chains or services view" })
+    .option("dst", { type: "string", describe: "destination address of the traced packet" })
+    .group(["view", "format", "table", "namespace", "output"], "Picture:")
+    .group(["trace", "src", "dst", "proto", "sport", "dport", "icmp-type", "icmp-code", "length", "ttl"], "Trace overlay (--trace; the flags of iptscope trace):")
+    .group(["from", "in", "out", "node-ip", "route", "state", "mark", "ctmark", "ipset-file", "assume-no-affinity", "uid", "gid"], "Trace context (--node-ip also places NodePorts in --view services):")
     .example("iptables-save | $0 graph -o node.svg", "gressgraph-style picture of the filter table")
     .example("$0 graph --view chains --table nat dump.txt -o nat.html", "interactive chain graph: zoom, search, click a chain for its rules")
+    .example("$0 graph --view services dump.txt -o services.html", "the service map: namespaces, frontends, endpoints with their shares")
+    .example("$0 graph dump.txt --trace --src 10.244.1.5 --dst 10.96.0.10 --proto udp --dport 53 -o dns.svg", "a pod's DNS query drawn over the chain graph")
     .example("$0 graph --format dot dump.txt | twopi -Tsvg > flow.svg", "lay the flow view out with Graphviz, as gressgraph does")
     .example("$0 graph --view chains --namespace kube-system big.txt -o ks.svg", "one namespace of a large kube-proxy dump");
 }
 
-export interface GraphCommandOptions extends LoadOptions {
-  view: ViewName;
+export interface GraphCommandOptions extends LoadOptions, ContextArgs, PacketArgs {
+  view?: ViewName;
   format?: GraphFormat;
   table?: TableName;
   namespace?: string;
   output?: string;
+  trace: boolean;
+}
+
+function usage(message: string): ExitCode {
+  process.stderr.write(`iptscope graph: ${message}\n`);
+  return ExitCode.usage;
 }
 
 export async function runGraph(options: GraphCommandOptions): Promise<ExitCode> {
+  if (options.trace) {
+    if (options.view === "flow") return usage("--trace draws on --view chains (the default with --trace) or --view services, not on flow");
+    if (options.dst === undefined) return usage("--trace needs the packet: --dst, and --src, --proto, --dport … as iptscope trace takes them");
+  } else {
+    const given = PACKET_FLAGS.filter((flag) => options[flag] !== undefined);
+    if (given.length > 0) return usage(`${given.map((f) => `--${f}`).join(", ")}: only with --trace (the packet to draw the paths of)`);
+  }
   const loaded = loadDump(options);
   if (!loaded.ok) return loaded.exitCode;
   const { ruleset } = loaded.result;
@@ -41,16 +69,27 @@ export async function runGraph(options: GraphCommandOptions): Promise<ExitCode> 
     process.stderr.write(`iptscope: ${loaded.name} has no ${options.table} table (tables: ${present})\n`);
     return ExitCode.usage;
   }
+  const context = contextFromArgs(options, ruleset);
+  if ("message" in context) return usage(context.message);
   const format = options.format ?? (options.output !== undefined ? formatFromFileName(options.output) : undefined) ?? "svg";
-  const { renderGraph } = await import("../../render/index.js");
-  const sourceName = loaded.name.split("/").pop() ?? loaded.name;
-  const picture = renderGraph(ruleset, {
-    view: options.view,
-    format,
-    sourceName,
+  const render = await import("../../render/index.js");
+  const viewOptions = {
+    sourceName: loaded.name.split("/").pop() ?? loaded.name,
     ...(options.table !== undefined ? { table: options.table } : {}),
     ...(options.namespace !== undefined ? { namespace: options.namespace } : {}),
-  });
+    ...(options["node-ip"]?.length ? { nodeAddresses: context.nodeAddresses } : {}),
+  };
+  let scene;
+  if (options.trace) {
+    const built = packetFromArgs({ ...options, dst: options.dst! }, context, ruleset.family);
+    if ("message" in built) return usage(built.message);
+    const { createTracer } = await import("../../analysis/trace/walk.js");
+    const result = createTracer(ruleset).trace(built.packet, context);
+    scene = render.buildTracedScene(ruleset, { ...viewOptions, view: options.view === "services" ? "services" : "chains" }, result);
+  } else {
+    scene = render.buildScene(ruleset, { ...viewOptions, view: options.view ?? "flow" });
+  }
+  const picture = render.writeScene(scene, format);
   if (options.output !== undefined) {
     try {
       writeFileSync(options.output, picture);

@@ -8,7 +8,7 @@ import { BoxIndex, pictureBounds, pullBack, quadraticPoint, round } from "./geom
 import { placeLabels, type LabelRequest } from "./labels.js";
 import { BOX_DETAIL_FONT, BOX_HEIGHT, BOX_LABEL_FONT, nodeExtent } from "./sizes.js";
 import { monoWidth } from "./text.js";
-import type { PictureLayout, PlacedEdge, PlacedGroup, PlacedNode, Point } from "./types.js";
+import type { Box, PictureLayout, PlacedEdge, PlacedGroup, PlacedNode, Point } from "./types.js";
 
 const ROW = BOX_HEIGHT + 14;
 const COLUMN_GAP = 84;
@@ -16,6 +16,7 @@ const BAND_PADDING = 18;
 const BAND_TITLE = 26;
 const BAND_GAP = 26;
 const ARROW_LENGTH = 9;
+const MARGIN_LANE = 7;
 const VIRTUAL_ROOT = "\u0000root";
 
 /** Longest-path column per node (iptables forbids jump loops; a loop would just stop the longer path). */
@@ -58,7 +59,7 @@ export function layoutBands(scene: Scene): PictureLayout {
     const members = scene.nodes.filter((n) => (groupId === undefined ? n.group === undefined || !groupIds.includes(n.group) : n.group === groupId));
     if (members.length === 0 && groupId === undefined) continue;
     const memberIds = new Set(members.map((n) => n.id));
-    const inside = scene.edges.filter((e) => e.from !== e.to && memberIds.has(e.from) && memberIds.has(e.to));
+    const inside = scene.edges.filter((e) => !e.decorative && e.from !== e.to && memberIds.has(e.from) && memberIds.has(e.to));
     const column = columns(members, inside);
     const parent = new Map<string, string>();
     for (const edge of inside) {
@@ -123,16 +124,28 @@ export function layoutBands(scene: Scene): PictureLayout {
     });
   }
 
-  const { edges, requests } = routeEdges(scene.edges, nodes);
+  const { edges, requests, reach } = routeEdges(scene.edges, nodes);
   const { blocks, hidden } = placeLabels(requests, obstacles);
   const picture = { nodes, edges, blocks, groups };
-  return { ...picture, bounds: pictureBounds(picture), hiddenLabels: hidden };
+  return { ...picture, bounds: pictureBounds(picture, reach), hiddenLabels: hidden };
 }
 
-function routeEdges(sceneEdges: readonly SceneEdge[], nodes: Map<string, PlacedNode>): { edges: Map<string, PlacedEdge>; requests: LabelRequest[] } {
+/** Between bands (a trace moving on to the next table): down the left margin, outside the columns. */
+function marginCurve(from: PlacedNode, to: PlacedNode, lane: number): { start: Point; c1: Point; c2: Point; tip: Point; reach: Box } {
+  const start = { x: from.x - from.rx, y: from.y };
+  const tip = { x: to.x - to.rx, y: to.y };
+  const out = Math.min(start.x, tip.x) - MARGIN_LANE * (lane + 1);
+  const c1 = { x: out, y: start.y + Math.sign(tip.y - start.y) * 12 };
+  const c2 = { x: out, y: tip.y - Math.sign(tip.y - start.y) * 12 };
+  return { start, c1, c2, tip, reach: { x: out, y: Math.min(start.y, tip.y), width: 1, height: Math.abs(tip.y - start.y) } };
+}
+
+function routeEdges(sceneEdges: readonly SceneEdge[], nodes: Map<string, PlacedNode>): { edges: Map<string, PlacedEdge>; requests: LabelRequest[]; reach: Box[] } {
   const edges = new Map<string, PlacedEdge>();
   const requests: LabelRequest[] = [];
+  const reach: Box[] = [];
   const parallel = new Map<string, number>();
+  let lanes = 0;
   for (const edge of sceneEdges) {
     const from = nodes.get(edge.from);
     const to = nodes.get(edge.to);
@@ -145,7 +158,11 @@ function routeEdges(sceneEdges: readonly SceneEdge[], nodes: Map<string, PlacedN
     let tip: Point;
     let c1: Point;
     let c2: Point;
-    if (to.x > from.x) {
+    if (edge.decorative && Math.abs(to.x - to.rx - (from.x - from.rx)) < 1 && Math.abs(to.y - from.y) > BOX_HEIGHT) {
+      const curve = marginCurve(from, to, lanes++ % 4);
+      ({ start, c1, c2, tip } = curve);
+      reach.push(curve.reach);
+    } else if (to.x > from.x) {
       start = { x: from.x + from.rx, y: from.y + shift };
       tip = { x: to.x - to.rx, y: to.y + shift };
       const bend = Math.max(30, (tip.x - start.x) / 2);
@@ -171,7 +188,7 @@ function routeEdges(sceneEdges: readonly SceneEdge[], nodes: Map<string, PlacedN
       requests.push({ lines: [{ text: edge.label, color: edge.labelColor ?? edge.color }], anchor: middle, edges: [edge.id], fontSize: 10, reach: 42, backdrop: "#ffffff" });
     }
   }
-  return { edges, requests };
+  return { edges, requests, reach };
 }
 
 function cubicPoint(a: Point, b: Point, c: Point, d: Point, t: number): Point {

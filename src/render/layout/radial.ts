@@ -6,12 +6,14 @@ import { stratify, tree, type HierarchyPointNode } from "d3-hierarchy";
 import type { Scene, SceneEdge, SceneNode } from "../scene.js";
 import { BoxIndex, boundaryPoint, distance, pictureBounds, pullBack, quadraticPoint, round } from "./geometry.js";
 import { placeLabels, reserveText, sampleCurve, type LabelRequest } from "./labels.js";
-import { LABEL_FONT, nodeExtent } from "./sizes.js";
+import { BOX_DETAIL_FONT, LABEL_FONT, nodeExtent } from "./sizes.js";
 import { monoWidth } from "./text.js";
 import type { Arrowhead, Box, PictureLayout, PlacedEdge, PlacedNode, Point } from "./types.js";
 
 const VIRTUAL_HUB = "\u0000hub";
 const RING_GAP = 260;
+/** Three rings (services) would spread too far apart with the two-ring gap; their spokes are short and straight. */
+const DEEP_RING_GAP = 140;
 const INNER_RING_MIN = 150;
 const MAX_LABEL_LINES = 24;
 const ARROW_LENGTH = 9;
@@ -61,14 +63,21 @@ export function layoutRadial(scene: Scene): PictureLayout {
   const radii: number[] = [0];
   for (let depth = 1; depth < byDepth.length; depth++) {
     const ring = [...byDepth[depth]!].sort((a, b) => a.x - b.x);
-    let needed = depth === 1 ? (centredSingleChild ? 0 : INNER_RING_MIN) : radii[depth - 1]! + RING_GAP + maxExtent(byDepth[depth - 1]!, extents);
+    const gap = byDepth.length > 3 ? DEEP_RING_GAP : RING_GAP;
+    let needed = depth === 1 ? (centredSingleChild ? 0 : INNER_RING_MIN) : radii[depth - 1]! + gap + maxExtent(byDepth[depth - 1]!, extents);
     for (let i = 0; i < ring.length && ring.length > 1; i++) {
       const a = ring[i]!;
       const b = ring[(i + 1) % ring.length]!;
       const gap = i + 1 < ring.length ? b.x - a.x : b.x + 2 * Math.PI - a.x;
-      // Inner nodes carry their label across them; leaves carry it along the radius.
-      const tangential = (n: HierarchyPointNode<SceneNode>) =>
-        n.children ? Math.max(extents.get(n.data.id)!.rx, monoWidth(n.data.label, INNER_LABEL_FONT) / 2 + 4) : Math.max(extents.get(n.data.id)!.ry, LABEL_FONT * 0.7);
+      // Inner nodes carry their label across them, upright: along the ring they take their width at the top and
+      // bottom, their height at the sides. Leaves carry it along the radius.
+      const tangential = (n: HierarchyPointNode<SceneNode>) => {
+        const { rx, ry } = extents.get(n.data.id)!;
+        if (!n.children) return Math.max(ry, LABEL_FONT * 0.7);
+        const halfWidth = Math.max(rx, monoWidth(n.data.label, INNER_LABEL_FONT) / 2 + 4);
+        const halfHeight = Math.max(ry, INNER_LABEL_FONT);
+        return halfWidth * Math.abs(Math.cos(n.x)) + halfHeight * Math.abs(Math.sin(n.x));
+      };
       const spacing = tangential(a) + tangential(b) + (depth === 1 ? 18 : 4);
       if (gap > 0) needed = Math.max(needed, spacing / Math.min(gap, Math.PI));
     }
@@ -91,8 +100,13 @@ export function layoutRadial(scene: Scene): PictureLayout {
     if (node.data.shape !== "hidden") {
       obstacles.add({ x: x - Math.max(rx, ry), y: y - Math.max(rx, ry), width: 2 * Math.max(rx, ry), height: 2 * Math.max(rx, ry) });
       placed.label = nodeLabel(node, placed, radius, angle);
-      const { text, x: lx, y: ly, fontSize, anchor, rotate } = placed.label;
-      textBoxes.push(reserveText(obstacles, text, lx, ly, fontSize, anchor, rotate));
+      if (node.data.shape === "box" && node.data.detail && (node.children || radius === 0)) {
+        placed.label.y = y - 4;
+        placed.detail = { text: node.data.detail, x, y: y + 10, anchor: "middle", rotate: 0, fontSize: BOX_DETAIL_FONT, color: "#333333" };
+      }
+      for (const { text, x: lx, y: ly, fontSize, anchor, rotate } of placed.detail ? [placed.label, placed.detail] : [placed.label]) {
+        textBoxes.push(reserveText(obstacles, text, lx, ly, fontSize, anchor, rotate));
+      }
     }
     nodes.set(node.data.id, placed);
   }

@@ -1,5 +1,6 @@
 // Options shared by the views, and the limits past which a view aggregates instead of drawing everything.
 
+import type { NodeAddress } from "../../analysis/trace/types.js";
 import type { Ruleset, Table, TableName } from "../../model/types.js";
 
 export interface AggregationLimits {
@@ -13,6 +14,12 @@ export interface AggregationLimits {
   chainsPerTable: number;
   /** Chains: namespaces per chain family shown as their own node when merging. */
   namespacesPerFamily: number;
+  /** Services: namespaces on the inner ring before the rest fold into one "+N namespaces" node. */
+  namespaces: number;
+  /** Services: frontends drawn in all, shared out among the namespaces shown. */
+  frontends: number;
+  /** Services: endpoints drawn per frontend before the rest fold into "+N more". */
+  endpointsPerFrontend: number;
   /** Rules kept per node or edge for hover and the HTML rule panel. */
   rulesPerNode: number;
 }
@@ -23,6 +30,9 @@ export const DEFAULT_LIMITS: AggregationLimits = {
   addressesPerInterface: 36,
   chainsPerTable: 90,
   namespacesPerFamily: 6,
+  namespaces: 10,
+  frontends: 96,
+  endpointsPerFrontend: 8,
   rulesPerNode: 200,
 };
 
@@ -33,6 +43,8 @@ export interface ViewOptions {
   namespace?: string;
   /** Shown in the title, e.g. the file name. */
   sourceName?: string;
+  /** Services: the node's addresses, for NodePorts (default: what the dump reveals). */
+  nodeAddresses?: NodeAddress[];
   limits?: Partial<AggregationLimits>;
 }
 

@@ -44,7 +44,7 @@ function radialNode(node: SceneNode, id: string): string {
   // gressgraph: size = log10(rule occurrences) + 0.25 inches.
   const size = logSize(node.weight) + 0.25;
   return `  ${id}${attributes({
-    label: dotString(node.label),
+    label: dotString(node.detail && node.shape === "box" ? `${node.label}\n${node.detail}` : node.label),
     shape: node.shape === "circle" ? "circle" : node.shape === "box" ? "box" : "ellipse",
     height: size,
     width: node.shape === "circle" ? size : undefined,
@@ -52,6 +52,7 @@ function radialNode(node: SceneNode, id: string): string {
     style: node.dashed ? '"filled,dashed"' : "filled",
     fillcolor: dotString(faded(node.fill, node.emphasis)),
     color: dotString(faded(node.stroke, node.emphasis)),
+    penwidth: node.strokeWidth,
     tooltip: tooltip(node.hover),
   })};`;
 }
@@ -67,7 +68,7 @@ function chainLabel(node: SceneNode): string {
     rows.push(`<TR>${shown.map((c) => `<TD BGCOLOR="${TARGET_COLOR[c]}" WIDTH="${Math.max(2, Math.round((60 * verdicts[c]!) / total))}" HEIGHT="4"></TD>`).join("")}</TR>`);
   }
   const border = node.dashed ? ' STYLE="dashed"' : "";
-  return `<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3" BGCOLOR="${faded(node.fill, node.emphasis)}" COLOR="${faded(node.stroke, node.emphasis)}"${border}>${rows.join("")}</TABLE>>`;
+  return `<<TABLE BORDER="${Math.max(1, Math.round(node.strokeWidth ?? 1))}" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3" BGCOLOR="${faded(node.fill, node.emphasis)}" COLOR="${faded(node.stroke, node.emphasis)}"${border}>${rows.join("")}</TABLE>>`;
 }
 
 function bandNode(node: SceneNode, id: string): string {
@@ -89,6 +90,7 @@ function edgeLine(edge: SceneEdge, ids: Map<string, string>, radial: boolean): s
     tooltip: tooltip(edge.hover),
     labeltooltip: edge.label ? tooltip(edge.hover) : undefined,
     fontsize: radial ? 9 : 8,
+    constraint: edge.decorative ? "false" : undefined,
   })};`;
 }
 

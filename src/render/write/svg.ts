@@ -119,7 +119,8 @@ function verdictBar(node: SceneNode, placed: PlacedNode): string {
 function nodeElement(node: SceneNode, index: number, layout: SceneLayout): string {
   const placed = layout.picture.nodes.get(node.id);
   if (!placed || node.shape === "hidden") return "";
-  const paint = `${attribute("fill", cssColor(node.fill))}${attribute("stroke", cssColor(node.stroke))} stroke-width="${node.kind === "chain" || node.kind === "chain-group" ? 1.2 : 1.5}"${node.dashed ? ' stroke-dasharray="4 3"' : ""}`;
+  const width = node.strokeWidth ?? (node.kind === "chain" || node.kind === "chain-group" ? 1.2 : 1.5);
+  const paint = `${attribute("fill", cssColor(node.fill))}${attribute("stroke", cssColor(node.stroke))}${attribute("stroke-width", width)}${node.dashed ? ' stroke-dasharray="4 3"' : ""}`;
   let shape: string;
   switch (node.shape) {
     case "circle":
@@ -147,7 +148,7 @@ function nodeElement(node: SceneNode, index: number, layout: SceneLayout): strin
   );
 }
 
-function labelBlock(block: PlacedLabelBlock, leaderColor: string): string {
+function labelBlock(block: PlacedLabelBlock, leaderColor: string, emphasis: Emphasis): string {
   const { box, fontSize } = block;
   const leader = block.leader
     ? `<line${attribute("x1", block.leader.from.x)}${attribute("y1", block.leader.from.y)}${attribute("x2", block.leader.to.x)}${attribute("y2", block.leader.to.y)} stroke="${cssColor(leaderColor)}" stroke-width="0.8" stroke-dasharray="2 2"/>`
@@ -162,7 +163,7 @@ function labelBlock(block: PlacedLabelBlock, leaderColor: string): string {
     .map((line, i) => `<tspan${attribute("x", textX)}${attribute("y", baseline(i))}${attribute("fill", cssColor(block.textColor ?? line.color))}>${xmlText(line.text)}</tspan>`)
     .join("");
   return (
-    `<g class="edge-label">${leader}<rect${attribute("x", box.x)}${attribute("y", box.y)}${attribute("width", box.width)}${attribute("height", box.height)} rx="3"` +
+    `<g class="edge-label"${attribute("opacity", OPACITY[emphasis])}>${leader}<rect${attribute("x", box.x)}${attribute("y", box.y)}${attribute("width", box.width)}${attribute("height", box.height)} rx="3"` +
     `${attribute("fill", cssColor(block.backdrop))} fill-opacity="0.85"/>${swatches}<text${attribute("font-size", fontSize)}${attribute("font-family", MONO_FONT)}>${lines}</text></g>`
   );
 }
@@ -173,12 +174,12 @@ function legendSample(row: { item: LegendItem; x: number; y: number }, frame: Fr
     case "edge": {
       const end = { x: x + frame.legend.sampleWidth, y };
       return (
-        `<path d="M${round(x)},${round(y)}L${round(end.x - (item.arrow === "tee" || item.arrow === "reject" || item.arrow === "none" ? 0 : 9))},${round(y)}" stroke="${cssColor(item.color)}" stroke-width="1.8"${attribute("stroke-dasharray", DASH[item.line])}/>` +
+        `<path d="M${round(x)},${round(y)}L${round(end.x - (item.arrow === "tee" || item.arrow === "reject" || item.arrow === "none" ? 0 : 9))},${round(y)}" stroke="${cssColor(item.color)}"${attribute("stroke-width", item.width ?? 1.8)}${attribute("stroke-dasharray", DASH[item.line])}/>` +
         arrowShape({ kind: item.arrow, tip: end, angle: 0 }, item.color, background)
       );
     }
     case "swatch":
-      return `<rect x="${round(x + 15)}" y="${round(y - 7)}" width="14" height="14" rx="2" fill="${cssColor(item.color)}" stroke="#444"/>`;
+      return `<rect x="${round(x + 15)}" y="${round(y - 7)}" width="14" height="14" rx="2" fill="${cssColor(item.color)}"${attribute("stroke", cssColor(item.stroke ?? "#444444"))}${attribute("stroke-width", item.strokeWidth ?? 1)}/>`;
     case "palette":
       return item.colors.map((c, i) => `<rect x="${round(x + i * 12)}" y="${round(y - 6)}" width="12" height="12" fill="${cssColor(c)}"/>`).join("");
     default: {
@@ -237,7 +238,8 @@ export function writeSvg(scene: Scene, layout: SceneLayout, options: SvgOptions)
   scene.nodes.forEach((node, i) => parts.push(nodeElement(node, i, layout)));
   parts.push("</g>\n<g class=\"edge-labels\">");
   const leaderColor = scene.layout === "radial" ? "#e8e8e8" : "#999999";
-  for (const block of picture.blocks) parts.push(labelBlock(block, leaderColor));
+  const dimmed = new Set(scene.edges.filter((e) => e.emphasis === "dimmed").map((e) => e.id));
+  for (const block of picture.blocks) parts.push(labelBlock(block, leaderColor, block.edges.every((id) => dimmed.has(id)) ? "dimmed" : "normal"));
   parts.push("</g>\n</g></g>\n");
   parts.push(legend(scene, frame));
   parts.push("\n</svg>\n");
