@@ -312,6 +312,34 @@ describe("samples", () => {
     expectShares(translatedShares(fromPod.new), shares(newDns));
   });
 
+  it("kubeadm/flannel behind a firewall: a port no longer ACCEPTed on INPUT is a traffic change", () => {
+    const firewalled = insertRule(
+      insertRule(
+        insertRule(sample("kubeadm-flannel").replace(/(\*filter\n:INPUT) ACCEPT/, "$1 DROP"), "filter", "-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT", "top"),
+        "filter",
+        "-A INPUT -j NODE-SERVICES",
+        "end",
+        "NODE-SERVICES",
+      ),
+      "filter",
+      "-A NODE-SERVICES -p tcp -m multiport --dports 80,443 -j ACCEPT",
+      "end",
+    );
+    expect(firewalled).toMatch(/\*filter\n:INPUT DROP/);
+    const closed = firewalled.replace("--dports 80,443", "--dports 80");
+    const levels = allLevels(firewalled, closed);
+    expect(levels.services.differs).toBe(false);
+    const node = nodeAddressOf(levels);
+    expect(changedTargets(levels.traffic)).toEqual([`${node} 443 tcp`]);
+    for (const change of levels.traffic.changes) {
+      expect(change.target.published).toEqual(expect.objectContaining({ side: "old", table: "filter", chain: "NODE-SERVICES" }));
+      expect(change.target.presence).toBe("old-only");
+      expect(change.old.map((o) => [o.verdict, o.delivery])).toEqual([["ACCEPT", "local"]]);
+      expect(change.new.map((o) => o.verdict)).toEqual(["DROP"]);
+    }
+    expect(levels.traffic.changes.map((c) => c.origin)).toContain("external");
+  });
+
   it("docker: a published port taken away is a traffic change, and no service change", () => {
     const before = sample("docker");
     const line = before.split("\n").find((l) => l.includes("--dport 8080 -j DNAT"))!;

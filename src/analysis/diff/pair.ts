@@ -108,7 +108,7 @@ export class SnapshotPair {
   traceSetup(): { setup: TraceSetup; notes: DiffNote[] } {
     if (this.setupInstance) return this.setupInstance;
     const maps = this.serviceMaps();
-    const from = this.maps!.nodeAddressesFrom;
+    const from = this.maps!.nodeAddressesFrom; // set by serviceMaps()
     const nodeAddresses = maps.old.nodeAddresses;
     const first = nodeAddresses[0]!;
     const oldPicker = clientPicker(maps.old);
@@ -137,7 +137,7 @@ export class SnapshotPair {
     return (this.setupInstance = { setup, notes });
   }
 
-  /** An address inside a frontend's source ranges, for the external client (OLD's pick: both maps agree on ranges or OLD decides). */
+  /** The external client of a frontend with source ranges: an address inside them that OLD's rules do not name. */
   clientInside(ranges: readonly string[]): string {
     return clientPicker(this.serviceMaps().old).inside(ranges);
   }

@@ -8,7 +8,7 @@ import type { ServiceMap, ServiceProtocol } from "../kube/types.js";
 import { formatEndpoint } from "../ip.js";
 import type { Origin, TraceResult } from "../trace/types.js";
 import { addressInNetwork } from "../../model/addresses.js";
-import type { Family, PortRange, Rule, Ruleset, Table } from "../../model/types.js";
+import type { Family, Rule, Ruleset, Table } from "../../model/types.js";
 import { sameShare, type SnapshotPair } from "./pair.js";
 import type { TrafficChange, TrafficDiff, TrafficOutcome, TrafficTarget } from "./types.js";
 
@@ -43,13 +43,12 @@ const isKubeChain = (name: string) => name.startsWith("KUBE-");
 /** The destination ports a rule matches, as single ports (the first port of a range). */
 function destinationPorts(rule: Rule): number[] {
   const ports: number[] = [];
-  const first = (range: PortRange) => ports.push(range.from);
   for (const match of rule.matches) {
     for (const option of match.options) {
       if (option.negated) continue;
-      if ((option.name === "dport" || (match.name === "multiport" && option.name === "ports")) && option.value.kind === "port-range") first(option.value.range);
-      if (match.name === "multiport" && (option.name === "dports" || option.name === "ports") && option.value.kind === "port-list") {
-        option.value.ports.slice(0, PORTS_PER_RULE).forEach(first);
+      if (option.name === "dport" && option.value.kind === "port-range") ports.push(option.value.range.from);
+      else if (match.name === "multiport" && (option.name === "dports" || option.name === "ports") && option.value.kind === "port-list") {
+        ports.push(...option.value.ports.slice(0, PORTS_PER_RULE).map((range) => range.from));
       }
     }
   }
