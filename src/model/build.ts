@@ -61,18 +61,40 @@ const CORE_OPTION_BITS: Record<CoreOptionName, number> = {
   source: 1, destination: 2, "in-interface": 4, "out-interface": 8, protocol: 16,
 };
 
-/** A match or target while its rule is being built: options still come in. */
-interface ModuleDraft {
-  name: string;
-  column: number;
-  implicit: boolean;
-  known: boolean;
-  options: ExtensionOption[];
-  spec: ExtensionSpec | undefined;
-  /** Set for the target, absent for matches. */
-  target: { kind: Target["kind"]; goto: boolean } | undefined;
+/** A match or target while its rule is being built: options still come in. Reused rule after rule. */
+class ModuleDraft {
+  name = "";
+  column = 0;
+  implicit = false;
+  known = false;
+  options: ExtensionOption[] = NO_OPTIONS;
+  spec: ExtensionSpec | undefined = undefined;
+  /** Set for the target, undefined for matches. */
+  targetKind: Target["kind"] | undefined = undefined;
+  goto = false;
   /** One of the options is a new object, so the module cannot equal an earlier one. */
-  fresh: boolean;
+  fresh = false;
+
+  init(name: string, column: number, implicit: boolean, known: boolean, spec: ExtensionSpec | undefined, targetKind?: Target["kind"], goto = false): this {
+    this.name = name;
+    this.column = column;
+    this.implicit = implicit;
+    this.known = known;
+    this.options = NO_OPTIONS;
+    this.spec = spec;
+    this.targetKind = targetKind;
+    this.goto = goto;
+    this.fresh = false;
+    return this;
+  }
+
+  /** Arrays of one or two options are built exact-size, so that the module can keep them as they are. */
+  add(option: ExtensionOption): void {
+    const options = this.options;
+    if (options === NO_OPTIONS) this.options = [option];
+    else if (options.length === 1) this.options = [options[0]!, option];
+    else options.push(option);
+  }
 }
 
 type NegatablePair<T> = readonly [Negatable<T>, Negatable<T>];
@@ -164,6 +186,8 @@ export class RulesetBuilder {
   /** The matches of the rule being built, reused from rule to rule. */
   private readonly matchDrafts: ModuleDraft[] = [];
   private readonly explicitDrafts: ModuleDraft[] = [];
+  private readonly drafts: ModuleDraft[] = [];
+  private draftsUsed = 0;
   /** The chain of the previous rule, valid while no chain command ran. */
   private lastChain: Chain | undefined;
   private lastChains: Map<string, Chain> | undefined;
@@ -546,7 +570,7 @@ export class RulesetBuilder {
     if (rules.length === 0) return;
     if (rules[0]!.counters) this.ruleset.hasRuleCounters = true;
     if (command.kind === "append") {
-      for (const rule of rules) rule.position = chain.rules.push(rule);
+      for (let i = 0; i < rules.length; i++) rules[i]!.position = chain.rules.push(rules[i]!);
     } else {
       const positionWord = command.operands[1];
       const position = positionWord === undefined ? 1 : Number(this.words.values[positionWord]);
@@ -604,6 +628,7 @@ export class RulesetBuilder {
     const explicitMatches = this.explicitDrafts;
     matches.length = 0;
     explicitMatches.length = 0;
+    this.draftsUsed = 0;
     let seenCore = 0;
     let ownFamily = true;
     for (let i = 0; i < items.length; i++) {
@@ -686,10 +711,7 @@ export class RulesetBuilder {
         case "match": {
           const written = values[item.name]!;
           const spec = matchSpecs.get(MATCH_ALIASES.get(written) ?? written);
-          const module: ModuleDraft = {
-            name: spec ? spec.name : written, column: starts[item.optionToken]! + 1, implicit: false, known: spec !== undefined,
-            options: NO_OPTIONS, spec, target: undefined, fresh: false,
-          };
+          const module = this.draft().init(spec ? spec.name : written, starts[item.optionToken]! + 1, false, spec !== undefined, spec);
           explicitMatches.push(module);
           matches.push(module);
           if (!spec) this.report(diagnostic("unknown-match", this.at(item.name, line), { module: written }));
@@ -714,9 +736,7 @@ export class RulesetBuilder {
             case "implicit-match": {
               module = matches.find((m) => m.implicit && m.name === owner.module);
               if (!module) {
-                module = {
-                  name: owner.module, column: 0, implicit: true, known: true, options: NO_OPTIONS, spec: matchSpecs.get(owner.module), target: undefined, fresh: false,
-                };
+                module = this.draft().init(owner.module, 0, true, true, matchSpecs.get(owner.module));
                 matches.push(module);
               }
               break;
@@ -741,7 +761,7 @@ export class RulesetBuilder {
             );
             break;
           }
-          if (module.known && module.target === undefined && module.name === "multiport" && !protocol) {
+          if (module.known && module.targetKind === undefined && module.name === "multiport" && !protocol) {
             // libxt_multiport checks the protocol while parsing its option, so order matters.
             this.report(diagnostic("option-needs-protocol", this.at(item.optionToken, line), { option: optionWord, module: "multiport" }));
           }
@@ -749,8 +769,7 @@ export class RulesetBuilder {
           if (option) {
             if (module.known && module.options.some((o) => o.name === option.name)) {
               this.report(diagnostic("duplicate-option", this.at(item.optionToken, line), { option: optionWord }));
-            } else if (module.options === NO_OPTIONS) module.options = [option];
-            else module.options.push(option);
+            } else module.add(option);
           }
           break;
         }
@@ -775,12 +794,11 @@ export class RulesetBuilder {
       source, destination, inInterface, outInterface, protocol, fragment,
       matches: this.sealMatches(matches),
       target: target && {
-        kind: target.target!.kind, name: target.name, goto: target.target!.goto, column: target.column, known: target.known,
-        options: frozenOptions(target.options),
+        kind: target.targetKind!, name: target.name, goto: target.goto, column: target.column, known: target.known, options: frozenOptions(target.options),
       },
       familyOnly,
     };
-    this.checkProtocols(rule, line);
+    this.checkProtocols(rule, matches, line);
     this.checkKernelConstraints(rule, table, line);
     if (!ownFamily) {
       this.report(diagnostic("other-family-rule", { line, column: 1 }, { family: rule.familyOnly! }));
@@ -824,6 +842,10 @@ export class RulesetBuilder {
     return undefined;
   }
 
+  private draft(): ModuleDraft {
+    return (this.drafts[this.draftsUsed++] ??= new ModuleDraft());
+  }
+
   private sealMatches(drafts: readonly ModuleDraft[]): MatchModule[] {
     switch (drafts.length) {
       case 0:
@@ -847,7 +869,7 @@ export class RulesetBuilder {
     const written = this.words.values[word]!;
     const column = this.words.starts[word]! + 1;
     const draft = (kind: Target["kind"], name: string, spec?: ExtensionSpec): ModuleDraft =>
-      ({ name, column, implicit: false, known: true, options: NO_OPTIONS, spec, target: { kind, goto }, fresh: false });
+      this.draft().init(name, column, false, true, spec, kind, goto);
     if (goto) return draft("chain", written);
     const verdict = VERDICT_NAMES.get(written);
     if (verdict !== undefined) return draft("verdict", verdict);
@@ -955,7 +977,8 @@ export class RulesetBuilder {
     if (table === "nat" && target?.name === "DROP" && !target.goto) {
       this.report(diagnostic("nat-filtering", { line, column: target.column, length: 4 }, {}));
     }
-    for (const module of rule.matches) {
+    for (let i = 0; i < rule.matches.length; i++) {
+      const module = rule.matches[i]!;
       if (module.name !== "statistic" || !module.known) continue;
       const has = (name: string) => module.options.some((o) => o.name === name);
       if (has("every") !== has("packet")) {
@@ -965,9 +988,11 @@ export class RulesetBuilder {
     }
   }
 
-  private checkProtocols(rule: Rule, line: number): void {
-    for (const module of rule.matches) {
-      const spec = matchSpecs.get(module.name);
+  /** `drafts` are the rule's matches as they were built, in the same order. */
+  private checkProtocols(rule: Rule, drafts: readonly ModuleDraft[], line: number): void {
+    for (let i = 0; i < rule.matches.length; i++) {
+      const module = rule.matches[i]!;
+      const spec = drafts[i]!.spec;
       if (!spec?.protocols || module.options.length === 0 || module.name === "multiport") continue;
       const protocol = rule.protocol;
       if (!protocol || protocol.negated || !spec.protocols.includes(protocol.value.name)) {

@@ -59,12 +59,12 @@ const sameModule = (m: MatchModule, name: string, column: number, implicit: bool
   m.column === column && m.name === name && m.implicit === implicit && m.known === known && sameOptions(m.options, options);
 
 /**
- * Options as rules hold them: frozen, and exact-size (a one-option array is built as
- * `[option]`, so it is frozen as it is; longer ones grew by push and are copied).
+ * Options as rules hold them: frozen, and exact-size (arrays of one or two options are
+ * built as literals, so they are frozen as they are; longer ones grew by push and are copied).
  */
 export function frozenOptions(options: ExtensionOption[]): ExtensionOption[] {
   if (options.length === 0) return NO_OPTIONS;
-  return Object.freeze(options.length === 1 ? options : options.slice()) as ExtensionOption[];
+  return Object.freeze(options.length <= 2 ? options : options.slice()) as ExtensionOption[];
 }
 
 /**
