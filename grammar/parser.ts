@@ -1,4 +1,5 @@
-import { EmbeddedActionsParser, type IOrAlt, type IRecognitionException, type IToken, type TokenType } from "chevrotain";
+import type { IOrAlt, IRecognitionException, IToken, TokenType } from "chevrotain";
+import { EmbeddedActionsParser } from "./chevrotain.js";
 import type { ClassifiedToken, OptionOwner } from "./classify.js";
 import type { ArgToken } from "./tokenizer.js";
 import {

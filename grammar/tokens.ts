@@ -1,4 +1,5 @@
-import { createToken, Lexer, type TokenType } from "chevrotain";
+import type { TokenType } from "chevrotain";
+import { createToken, Lexer } from "./chevrotain.js";
 
 // Token types of one iptables command line. They are produced by the classifier
 // (grammar/classify.ts), not by a Chevrotain lexer: iptables decides whether a word is an
