@@ -160,6 +160,46 @@ describe("a service added and removed", () => {
   }
 });
 
+describe("a service port's own settings", () => {
+  const mix = { ...MIX, externalTrafficPolicyLocal: 0, clientIPAffinity: 0, multiPort: 0, localEndpoint: 0.5 };
+  const cluster = generateCluster({ services: 40, seed: 21, mix, endpointsPerService: [2, 3] });
+  const index = cluster.services.findIndex((s) => s.type === "NodePort" && s.pods.some((p) => p.local) && s.externalIPs.length === 0);
+  const before = renderDump(cluster);
+  const changed = (edit: (service: Cluster["services"][number]) => void) => {
+    const after = structuredClone(cluster);
+    edit(after.services[index]!);
+    const levels = allLevels(before, renderDump(after));
+    expect(levels.services.servicePorts).toHaveLength(1);
+    const [diff] = levels.services.servicePorts;
+    if (diff!.kind !== "changed") throw new Error(diff!.kind);
+    return { changes: diff!.changes, levels, truth: portsOf(groundTruth(after), after.services[index]!.namespace, after.services[index]!.name)[0]! };
+  };
+
+  it("no endpoints left: 'has no endpoints' appears, and every client is refused", () => {
+    const { changes, levels, truth } = changed((s) => (s.pods = []));
+    expect(changes.filter((c) => c.kind === "state")).toEqual([{ kind: "state", old: "ok", new: "no-endpoints" }]);
+    expect(changes.filter((c) => c.kind === "endpoint-removed")).toHaveLength(cluster.services[index]!.pods.length);
+    expect(changedTargets(levels.traffic)).toEqual(frontendTargets([truth], nodeAddressOf(levels)).sort());
+    for (const change of levels.traffic.changes) expect(change.new.map((o) => o.verdict)).toEqual(["REJECT"]);
+  });
+
+  it("externalTrafficPolicy Cluster → Local: the policy, and clients off the cluster sent to local endpoints only", () => {
+    const { changes, truth } = changed((s) => {
+      s.externalTrafficPolicy = "Local";
+      s.healthCheckNodePort = 32000;
+    });
+    expect(changes.filter((c) => c.kind === "traffic-policy")).toEqual([{ kind: "traffic-policy", policy: "external", old: "Cluster", new: "Local" }]);
+    const nodePort = truth.frontends.find((f) => f.kind === "nodePort")!;
+    const shares = changes.find((c) => c.kind === "shares" && c.client === "off-cluster" && c.frontends.includes(`:${nodePort.port}/${nodePort.protocol}`));
+    expect(shares?.kind === "shares" && shares.new.endpoints.map((e) => [e.address, e.probability] as const).sort()).toEqual(truthShares(nodePort.endpoints));
+  });
+
+  it("session affinity set", () => {
+    const { changes } = changed((s) => (s.sessionAffinityTimeoutSeconds = 10800));
+    expect(changes.filter((c) => c.kind === "affinity").map((c) => c.kind === "affinity" && [c.old, c.new?.seconds])).toEqual([[undefined, 10800]]);
+  });
+});
+
 describe("kube-proxy's old and new rule layouts of one cluster", () => {
   // Behaviours the two generations really do differ in are left out: internalTrafficPolicy (the old one
   // predates it), external IPs and pods outside source ranges (old kube-proxy lets them through), and
