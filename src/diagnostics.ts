@@ -132,7 +132,7 @@ const info: { [K in DiagnosticKind]: KindInfo<K> } = {
   "undeclared-chain": { severity: "error", message: (d) => `chain '${d.chain}' does not exist (declare it with ':${d.chain} - [0:0]')` },
   "jump-to-undeclared-chain": {
     severity: "error",
-    message: (d) => `jump to '${d.chain}', which is neither a declared chain nor a known target`,
+    message: (d) => `jump to '${d.chain}', which is neither a chain declared above nor a known target`,
   },
   "bad-policy": { severity: "error", message: (d) => `bad policy '${d.policy}' for '${d.chain}': expected ACCEPT or DROP` },
   "policy-on-user-chain": {

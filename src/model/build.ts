@@ -147,7 +147,7 @@ export function parseRulesetText(input: string, options: ParseOptions = {}): Par
   const builder = new RulesetBuilder(options.family ?? detectFamily(input), options.lenient === true);
   let text = input;
   if (text.charCodeAt(0) === 0xfeff) {
-    builder.report(diagnostic("byte-order-mark", { line: 1, column: 1 }, {}));
+    builder.reportWorkedAround(diagnostic("byte-order-mark", { line: 1, column: 1 }, {}), "ignored");
     text = text.slice(1);
   }
   // The loop of splitLines, without an object per line.
@@ -167,6 +167,11 @@ export class RulesetBuilder {
   private readonly ruleset: Ruleset;
   private readonly diagnostics: Diagnostic[] = [];
   private readonly skippedLines: number[] = [];
+  /** Lines skipped after they were read (at COMMIT), merged into skippedLines at the end. */
+  private readonly lateSkipped: number[] = [];
+  /** Rules whose jump was checked when they were read; `jumpsReported`: and found to have no chain. */
+  private readonly jumpsChecked = new WeakSet<Rule>();
+  private readonly jumpsReported = new WeakSet<Rule>();
   private current: TableState | undefined;
   private readonly tables = new Map<TableName, TableState>();
   private crlfLines = 0;
@@ -212,6 +217,24 @@ export class RulesetBuilder {
     this.diagnostics.push(d);
   }
 
+  /** A problem --lenient works around without skipping a line (a byte order mark, a missing COMMIT): a warning saying how. */
+  reportWorkedAround(d: Diagnostic, how: string): void {
+    this.diagnostics.push(this.lenient ? { ...d, severity: "warning", message: `${d.message} (${how})` } : d);
+  }
+
+  /**
+   * A rule found wrong only when its table is committed (the chain it jumps to was deleted since):
+   * with --lenient it leaves the model and the printing, and its own line, not the COMMIT's, is skipped.
+   */
+  private reportRule(d: Diagnostic, state: TableState, chain: Chain, rule: Rule): void {
+    if (!this.lenient) return this.report(d);
+    this.diagnostics.push({ ...d, severity: "warning", message: `${d.message} (line skipped)` });
+    chain.rules = chain.rules.filter((r) => r.line !== rule.line);
+    state.table.statements = state.table.statements.filter((s) => !(s.kind === "rule" && s.line === rule.line));
+    this.renumber.add(chain);
+    this.lateSkipped.push(rule.line);
+  }
+
   addLine(text: string, number: number, crlf: boolean): void {
     this.lineNumber = number;
     this.lastLine = number;
@@ -220,9 +243,15 @@ export class RulesetBuilder {
       this.crlfLines++;
     }
     const errorsBefore = this.lineErrors;
+    const statements = this.current?.table.statements;
+    const statementsBefore = statements?.length ?? 0;
     const syntax = parseLine(text, extensionCatalog);
     this.apply(syntax, text, number);
-    if (this.lineErrors > errorsBefore && this.lenient) this.skippedLines.push(number);
+    if (this.lineErrors > errorsBefore && this.lenient) {
+      this.skippedLines.push(number);
+      // A skipped command leaves no statement behind, or fmt would print it back.
+      if (statements !== undefined && this.current?.table.statements === statements) statements.length = statementsBefore;
+    }
   }
 
   private lineProblem(problem: LineProblem, number: number): void {
@@ -308,7 +337,7 @@ export class RulesetBuilder {
 
   private openTable(name: string, line: number, column: number): void {
     if (this.current) {
-      this.report(diagnostic("missing-commit", { line, column: 1 }, { table: this.current.table.name }));
+      this.reportWorkedAround(diagnostic("missing-commit", { line, column: 1 }, { table: this.current.table.name }), "kept as if committed");
       this.commit(undefined);
     }
     this.skippingUnknownTable = false;
@@ -377,26 +406,48 @@ export class RulesetBuilder {
     this.current = undefined;
   }
 
+  /**
+   * iptables resolves a jump when it reads the rule (legacy at that line, nft at COMMIT): the chain must be
+   * declared above it. A target extension iptscope does not model is kept verbatim instead.
+   */
+  private checkJump(state: TableState, rules: readonly Rule[], line: number): void {
+    const target = rules[0]!.target;
+    for (const rule of rules) this.jumpsChecked.add(rule);
+    if (!target || target.kind !== "chain") return;
+    const chain = state.chains.get(target.name);
+    if (chain && !chain.builtin) {
+      if (target.options.length > 0) this.report(diagnostic("options-on-chain-target", { line, column: target.column }, { target: target.name }));
+      return;
+    }
+    if (UNMODELLED_TARGETS.has(target.name)) {
+      for (const rule of rules) rule.target = { ...target, kind: "extension", known: false };
+      this.report(diagnostic("unknown-target", { line, column: target.column, length: target.name.length }, { target: target.name }));
+      return;
+    }
+    this.report(diagnostic("jump-to-undeclared-chain", { line, column: target.column, length: target.name.length }, { chain: target.name }));
+    for (const rule of rules) this.jumpsReported.add(rule);
+  }
+
   private resolveTargets(state: TableState): void {
     for (const chain of state.chains.values()) {
       for (const rule of chain.rules) {
         const target = rule.target;
         if (!target || target.kind !== "chain") continue;
         if (state.chains.has(target.name) && !(state.chains.get(target.name)!.builtin)) {
-          if (target.options.length > 0) {
-            this.report(
-              diagnostic("options-on-chain-target", { line: rule.line, column: target.column }, { target: target.name }),
-            );
+          if (target.options.length > 0 && !this.jumpsChecked.has(rule)) {
+            this.reportRule(diagnostic("options-on-chain-target", { line: rule.line, column: target.column }, { target: target.name }), state, chain, rule);
           }
           continue;
         }
+        if (this.jumpsReported.has(rule)) continue;
         if (UNMODELLED_TARGETS.has(target.name)) {
           rule.target = { ...target, kind: "extension", known: false };
           this.report(diagnostic("unknown-target", { line: rule.line, column: target.column, length: target.name.length }, { target: target.name }));
           continue;
         }
-        this.report(
+        this.reportRule(
           diagnostic("jump-to-undeclared-chain", { line: rule.line, column: target.column, length: target.name.length }, { chain: target.name }),
+          state, chain, rule,
         );
       }
     }
@@ -566,6 +617,7 @@ export class RulesetBuilder {
     const statements = state.table.statements;
     const errorsBefore = this.lineErrors;
     const rules = this.buildRules(command, counters, text, line, state.table.name, chain.name);
+    if (rules.length > 0) this.checkJump(state, rules, line);
     if (this.lenient && this.lineErrors > errorsBefore) return;
     if (rules.length === 0) return;
     if (rules[0]!.counters) this.ruleset.hasRuleCounters = true;
@@ -1006,7 +1058,7 @@ export class RulesetBuilder {
 
   finish(): ParseResult {
     if (this.current) {
-      this.report(diagnostic("missing-commit", { line: this.lastLine, column: 1 }, { table: this.current.table.name }));
+      this.reportWorkedAround(diagnostic("missing-commit", { line: this.lastLine, column: 1 }, { table: this.current.table.name }), "kept as if committed");
       this.commit(undefined);
     }
     if (this.crlfLines > 0) {
@@ -1014,6 +1066,11 @@ export class RulesetBuilder {
       this.diagnostics.push(this.lenient ? { ...d, severity: "warning" } : d);
     }
     if (!this.sawContent) this.diagnostics.push(diagnostic("empty-input", { line: 0, column: 0 }, {}));
+    if (this.lateSkipped.length > 0) {
+      const all = [...new Set([...this.skippedLines, ...this.lateSkipped])].sort((a, b) => a - b);
+      this.skippedLines.length = 0;
+      for (const line of all) this.skippedLines.push(line);
+    }
     for (const chain of this.renumber) chain.rules.forEach((rule, index) => (rule.position = index + 1));
     this.diagnostics.sort((a, b) => a.line - b.line || a.column - b.column);
     return { ruleset: this.ruleset, diagnostics: this.diagnostics, skippedLines: this.skippedLines };

@@ -1,7 +1,7 @@
 // Prints the model back as iptables-save text: faithfully (the input's own structure and
 // spelling, whitespace normalised) or canonically (what iptables-save prints after loading).
 
-import { tokenizeArgs } from "../../grammar/index.js";
+import { saveString, tokenizeArgs } from "../../grammar/index.js";
 import { formatAddressMask, isAnyAddress } from "./addresses.js";
 import type { CodecContext } from "./codecs.js";
 import { findOptionSpec, matchSpecs, targetSpecs, type ExtensionSpec } from "./extensions.js";
@@ -18,7 +18,7 @@ export function formatRuleset(ruleset: Ruleset, options: FormatOptions = {}): st
   const out: string[] = [];
   const context: CodecContext = { family: ruleset.family, backend: options.backend ?? "nft" };
   const commentsBefore = (index: number) =>
-    ruleset.comments.filter((c) => c.beforeTable === index && !c.insideTable).forEach((c) => out.push(c.text));
+    ruleset.comments.filter((c) => c.beforeTable === index && !c.insideTable).forEach((c) => out.push(commentText(c.text)));
   ruleset.tables.forEach((table, index) => {
     commentsBefore(index);
     if (options.canonical) printCanonicalTable(table, ruleset, context, out);
@@ -26,6 +26,11 @@ export function formatRuleset(ruleset: Ruleset, options: FormatOptions = {}): st
   });
   commentsBefore(ruleset.tables.length);
   return out.length === 0 ? "" : out.join("\n") + "\n";
+}
+
+/** A comment as read, but for CRs at its end: printed there they would make a CRLF line of it. */
+function commentText(text: string): string {
+  return text.endsWith("\r") ? text.replace(/\r+$/, "") : text;
 }
 
 function chainDeclaration(chain: Chain): string {
@@ -39,7 +44,8 @@ function printFaithfulTable(table: Table, out: string[]): void {
     switch (statement.kind) {
       case "chain-declaration": {
         const chain = chains.get(statement.chain);
-        if (chain) out.push(chainDeclaration(chain));
+        // A user chain deleted (-X) or renamed (-E) further down is still declared here, for that command.
+        out.push(chain ? chainDeclaration(chain) : `:${statement.chain} - [0:0]`);
         break;
       }
       case "rule":
@@ -49,7 +55,7 @@ function printFaithfulTable(table: Table, out: string[]): void {
         out.push(normalizeCommandLine(statement.command.text));
         break;
       case "comment":
-        out.push(statement.text);
+        out.push(commentText(statement.text));
         break;
       default: {
         const never: never = statement;
@@ -122,16 +128,23 @@ export function formatRule(rule: Rule, context: CodecContext, withCounters = rul
   return parts.join(" ");
 }
 
+/** A name as one argument: the kernel's names need no quotes, but a module kept verbatim may have been quoted. */
+function nameArgument(name: string): string {
+  return name === "" || /[\s"'\\]/.test(name) ? saveString(name) : name;
+}
+
 function formatMatch(match: MatchModule, context: CodecContext): string {
   const options = formatOptions(match.options, match.known ? matchSpecs.get(match.name) : undefined, context);
-  return options ? `-m ${match.name} ${options}` : `-m ${match.name}`;
+  const name = nameArgument(match.name);
+  return options ? `-m ${name} ${options}` : `-m ${name}`;
 }
 
 function formatTarget(target: Target, context: CodecContext): string {
   if (target.goto) return `-g ${target.name}`;
   const spec = target.kind === "extension" && target.known ? targetSpecs.get(target.name) : undefined;
   const options = formatOptions(target.options, spec, context);
-  return options ? `-j ${target.name} ${options}` : `-j ${target.name}`;
+  const name = nameArgument(target.name);
+  return options ? `-j ${name} ${options}` : `-j ${name}`;
 }
 
 /** Options in the extension's save order, normalised as the kernel keeps them. */
