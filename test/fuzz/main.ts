@@ -1,4 +1,5 @@
 // `npm run fuzz -- --count N --seed S [--suite NAME,...] [--bound-ms MS] [--path P]`: long fuzz runs.
+// N runs in all, shared among the suites by their weight (hostile 60%, trace 30%, roundtrip 10%).
 //
 // Each suite runs in a worker thread under a watchdog: a case that hangs (no progress for
 // --hang-s seconds) or exhausts memory is reported with the seed and path that replay it.
@@ -19,6 +20,8 @@ interface Options {
   memoryMb: number;
   /** Go on after failures, collecting one case per kind of failure (no shrinking). */
   survey: boolean;
+  /** Workers per suite, each with its own seed (seed, seed+1, …) and a share of the count. */
+  jobs: number;
 }
 
 interface WorkerInput {
@@ -37,10 +40,10 @@ type WorkerReport =
   | { kind: "failed"; runs: number; ms: number; seed: number; path: string; counterexample: string; error: string; shrinks: number }
   | { kind: "surveyed"; runs: number; ms: number; failures: { kind: string; count: number; run: number; counterexample: string; error: string }[] };
 
-const USAGE = `usage: npm run fuzz -- [--count N] [--seed S] [--suite ${SUITES.map((s) => s.name).join(",")}] [--bound-ms MS] [--hang-s S] [--path P] [--memory-mb MB] [--survey]`;
+const USAGE = `usage: npm run fuzz -- [--count N] [--seed S] [--suite ${SUITES.map((s) => s.name).join(",")}] [--bound-ms MS] [--hang-s S] [--path P] [--memory-mb MB] [--survey] [--jobs N]`;
 
 function parseOptions(argv: readonly string[]): Options {
-  const options: Options = { count: 10_000, seed: Date.now() % 2 ** 31, suites: SUITES.map((s) => s.name), boundMs: 10_000, hangSeconds: 120, memoryMb: 3072, survey: false };
+  const options: Options = { count: 10_000, seed: Date.now() % 2 ** 31, suites: SUITES.map((s) => s.name), boundMs: 10_000, hangSeconds: 120, memoryMb: 3072, survey: false, jobs: 1 };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = (): string => {
@@ -78,6 +81,9 @@ function parseOptions(argv: readonly string[]): Options {
         break;
       case "--survey":
         options.survey = true;
+        break;
+      case "--jobs":
+        options.jobs = Math.max(1, integer());
         break;
       case "-h":
       case "--help":
@@ -157,15 +163,32 @@ function survey(suite: Suite<unknown>, input: WorkerInput, progress: Int32Array,
 const format = (n: number) => n.toLocaleString("en-US");
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-/** Runs one suite in a worker; resolves to true when it passed. */
-function runSuite(suite: Suite<unknown>, options: Options): Promise<boolean> {
+/** Runs one suite in `jobs` workers; resolves to true when every one passed. */
+async function runSuite(suite: Suite<unknown>, options: Options): Promise<boolean> {
+  console.log(`${suite.name}: ${suite.description}`);
+  const jobs = options.path !== undefined ? 1 : options.jobs;
+  const started = performance.now();
+  const results = await Promise.all(
+    Array.from({ length: jobs }, (_, job) => {
+      const count = Math.floor(options.count / jobs) + (job < options.count % jobs ? 1 : 0);
+      return runJob(suite, { ...options, seed: options.seed + job, count }, jobs > 1 ? `[${job + 1}/${jobs}] ` : "");
+    }),
+  );
+  const runs = results.reduce((n, r) => n + r.runs, 0);
+  const ms = performance.now() - started;
+  console.log(`  ${suite.name}: ${format(runs)} runs in ${seconds(ms)} (${(runs / (ms / 1000)).toFixed(0)} runs/s), ${results.filter((r) => !r.passed).length} of ${jobs} job(s) failed`);
+  return results.every((r) => r.passed);
+}
+
+/** One worker: resolves with whether it passed and how many runs it made. */
+function runJob(suite: Suite<unknown>, options: Options, label: string): Promise<{ passed: boolean; runs: number }> {
   const progress = new SharedArrayBuffer(8);
   const counters = new Int32Array(progress);
   const input: WorkerInput = { suite: suite.name, count: options.count, seed: options.seed, boundMs: options.boundMs, survey: options.survey, progress, ...(options.path !== undefined ? { path: options.path } : {}) };
   const started = performance.now();
   const replay = (run: number) => `npm run fuzz -- --suite ${suite.name} --seed ${options.seed} --path ${run} --count 1`;
-  console.log(`${suite.name}: ${suite.description}`);
-  console.log(`  seed ${options.seed}, ${format(options.count)} runs, bound ${options.boundMs} ms per case`);
+  const log = (line: string) => console.log(`  ${label}${line.trimStart()}`);
+  log(`seed ${options.seed}, ${format(options.count)} runs, bound ${options.boundMs} ms per case`);
   return new Promise((resolve) => {
     const worker = new Worker(fileURLToPath(import.meta.url), { workerData: input, resourceLimits: { maxOldGenerationSizeMb: options.memoryMb } });
     let lastRuns = 0;
@@ -176,7 +199,7 @@ function runSuite(suite: Suite<unknown>, options: Options): Promise<boolean> {
       if (settled) return;
       settled = true;
       clearInterval(watchdog);
-      resolve(passed);
+      resolve({ passed, runs: Atomics.load(counters, 0) });
     };
     const watchdog = setInterval(() => {
       const runs = Atomics.load(counters, 0);
@@ -188,45 +211,45 @@ function runSuite(suite: Suite<unknown>, options: Options): Promise<boolean> {
       if (now - lastPrint >= 30_000) {
         lastPrint = now;
         const rate = runs / ((now - started) / 1000);
-        console.log(`  … ${format(runs)} runs, ${seconds(now - started)}, ${rate.toFixed(0)} runs/s`);
+        log(`… ${format(runs)} runs, ${seconds(now - started)}, ${rate.toFixed(0)} runs/s`);
       }
       if (now - lastChange > options.hangSeconds * 1000) {
         const failing = Atomics.load(counters, 1);
         const run = failing > 0 ? failing - 1 : runs - 1;
-        console.log(`  HANG: run ${run} made no progress for ${options.hangSeconds} s${failing > 0 ? " (while shrinking an earlier failure)" : ""}`);
-        console.log(`  replay: ${replay(run)}`);
+        log(`HANG: run ${run} made no progress for ${options.hangSeconds} s${failing > 0 ? " (while shrinking an earlier failure)" : ""}`);
+        log(`replay: ${replay(run)}`);
         void worker.terminate();
         settle(false);
       }
     }, 1000);
     worker.on("message", (report: WorkerReport) => {
-      console.log(`  ${format(report.runs)} runs in ${seconds(report.ms)} (${(report.runs / (report.ms / 1000)).toFixed(0)} runs/s)`);
+      log(`${format(report.runs)} runs in ${seconds(report.ms)} (${(report.runs / (report.ms / 1000)).toFixed(0)} runs/s)`);
       if (report.kind === "surveyed") {
         for (const failure of report.failures) {
-          console.log(`  ${failure.count}× ${failure.kind}`);
-          console.log(`     first at run ${failure.run}: ${failure.counterexample.slice(0, 600)}`);
-          console.log(`     ${failure.error.split("\n").slice(0, 4).join("\n     ")}`);
+          log(`${failure.count}× ${failure.kind}`);
+          log(`   first at run ${failure.run}: ${failure.counterexample.slice(0, 600)}`);
+          log(`   ${failure.error.split("\n").slice(0, 4).join("\n     ")}`);
         }
         settle(report.failures.length === 0);
         return;
       }
       if (report.kind === "failed") {
-        console.log(`  FAILED after ${report.shrinks} shrinks: seed ${report.seed}, path ${report.path}`);
-        console.log(`  minimal counterexample: ${report.counterexample}`);
-        console.log(`  ${report.error.split("\n").slice(0, 8).join("\n  ")}`);
-        console.log(`  replay: npm run fuzz -- --suite ${suite.name} --seed ${report.seed} --path ${report.path} --count 1`);
+        log(`FAILED after ${report.shrinks} shrinks: seed ${report.seed}, path ${report.path}`);
+        log(`minimal counterexample: ${report.counterexample}`);
+        log(`${report.error.split("\n").slice(0, 8).join("\n  ")}`);
+        log(`replay: npm run fuzz -- --suite ${suite.name} --seed ${report.seed} --path ${report.path} --count 1`);
       }
       settle(report.kind === "passed");
     });
     worker.on("error", (error) => {
       const runs = Atomics.load(counters, 0);
-      console.log(`  CRASH of the worker at run ${runs - 1}: ${error.message}`);
-      console.log(`  replay: ${replay(runs - 1)}`);
+      log(`CRASH of the worker at run ${runs - 1}: ${error.message}`);
+      log(`replay: ${replay(runs - 1)}`);
       settle(false);
     });
     worker.on("exit", (code) => {
       if (!settled) {
-        console.log(`  worker exited with ${code} before reporting`);
+        log(`worker exited with ${code} before reporting`);
         settle(false);
       }
     });
@@ -236,12 +259,17 @@ function runSuite(suite: Suite<unknown>, options: Options): Promise<boolean> {
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
   const started = performance.now();
+  const selected = options.suites.map((name) => SUITES.find((s) => s.name === name)! as Suite<unknown>);
+  const shares = selected.reduce((n, s) => n + s.share, 0);
   let failed = 0;
-  for (const name of options.suites) {
-    const suite = SUITES.find((s) => s.name === name)! as Suite<unknown>;
-    if (!(await runSuite(suite, options))) failed++;
+  let runs = 0;
+  for (const [i, suite] of selected.entries()) {
+    // The last suite takes the rounding, so the counts add up to --count.
+    const count = i === selected.length - 1 ? options.count - runs : Math.round((options.count * suite.share) / shares);
+    runs += count;
+    if (!(await runSuite(suite, { ...options, count }))) failed++;
   }
-  console.log(`fuzz: ${options.suites.length - failed}/${options.suites.length} suites passed, ${seconds(performance.now() - started)} in all`);
+  console.log(`fuzz: ${format(options.count)} runs, ${selected.length - failed}/${selected.length} suites passed, ${seconds(performance.now() - started)} in all`);
   return failed > 0 ? 1 : 0;
 }
 

@@ -10,6 +10,8 @@ import { generateRestoreInput } from "../support/rulegen.js";
 export interface Suite<T> {
   name: string;
   description: string;
+  /** Share of `npm run fuzz -- --count N` among the suites run (normalised over those selected). */
+  share: number;
   arbitrary: fc.Arbitrary<T>;
   /** Throws a PropertyFailure (or anything else: a crash) when the case breaks a property. */
   check(value: T, boundMs: number): void;
@@ -19,6 +21,7 @@ export interface Suite<T> {
 export const hostileSuite: Suite<HostileInput> = {
   name: "hostile",
   description: "mutated real dumps, raw bytes and word soups through parse, fmt, services, trace, graph and diff",
+  share: 0.6,
   arbitrary: hostileInputArbitrary,
   check: (value, boundMs) => void checkHostileInput(buildHostileInput(value), boundMs),
   describe: describeInput,
@@ -27,6 +30,7 @@ export const hostileSuite: Suite<HostileInput> = {
 export const traceSuite: Suite<ChainGraph> = {
   name: "trace",
   description: "generated chains calling each other (jump, goto, RETURN, random and uncertain matches, loops on purpose): loops, tracer invariants, round trip",
+  share: 0.3,
   arbitrary: chainGraphArbitrary,
   check: (value, boundMs) => checkChainGraph(value, boundMs),
   describe: (value) => renderChainGraph(value).text,
@@ -48,6 +52,7 @@ function validText(input: ValidInput): string {
 export const roundTripSuite: Suite<ValidInput> = {
   name: "roundtrip",
   description: "generated valid rulesets (rulegen: every modelled module; kubegen: both generations, v4/v6, counters): fmt(parse(x)) == x for canonical x, parse(fmt(m)) == m",
+  share: 0.1,
   arbitrary: fc.oneof(
     fc.record({ kind: fc.constant("rules" as const), seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }), family: fc.constantFrom<4 | 6>(4, 6), rules: fc.integer({ min: 1, max: 40 }) }),
     fc.record({

@@ -63,7 +63,7 @@ async function dispatch(command: CommandName, file: string, lenient: boolean): P
     case "where":
       return runWhere({ ...input, ...CONTEXT, target: "10.96.0.10:53", json: false, verbose: false });
     case "graph":
-      return runGraph({ ...input, view: "flow" });
+      return runGraph({ ...input, ...CONTEXT, view: "flow", trace: false, proto: "tcp" });
     case "diff":
       return runDiff({ old: file, new: GOOD_DUMP, level: "rules", json: false, lenient });
     default: {
