@@ -280,8 +280,10 @@ export class ChangeReach {
     const target = rule.target;
     // A jump (not a goto) to a chain changes only what a rule of that chain matches: the others return.
     if (target?.kind !== "chain" || target.goto) return [reach];
-    const called = [this.chains.old, this.chains.new].flatMap((chains) => chains.get(table)?.get(target.name)?.rules ?? []);
-    if (called.length > CALLED_RULES_LIMIT) return [reach];
+    const chains = [this.chains.old, this.chains.new].map((chains) => chains.get(table)?.get(target.name)).filter((c): c is Chain => c !== undefined);
+    const called = chains.flatMap((chain) => chain.rules);
+    // A jump to a chain neither snapshot has is the tracer's to judge: take the rule as a whole.
+    if (chains.length === 0 || called.length > CALLED_RULES_LIMIT) return [reach];
     return called.map((r) => intersect(reach, this.reachOf(r))).filter((r): r is Reach => r !== undefined);
   }
 
