@@ -3,6 +3,7 @@
 // svg/dot/html/json.
 
 import type { Counters, TableName } from "../model/types.js";
+import { formatShare } from "./services-text.js";
 
 export const SCENE_SCHEMA_VERSION = 1;
 
@@ -216,6 +217,5 @@ export function overlayPaths(scene: Scene, paths: readonly OverlayPath[]): Scene
   };
 }
 
-export function formatProbability(p: number): string {
-  return `${(p * 100).toFixed(p >= 0.1 || p === 0 ? 0 : 1)}%`;
-}
+/** A share as every picture and text prints it: `50%`, `33.3%`, `0.01%`. */
+export const formatProbability: (p: number) => string = formatShare;

@@ -2,7 +2,7 @@
 // the first ring, theirs on the next. Angles come from d3-hierarchy's tree; ring radii are chosen so that
 // neighbours and their labels do not touch. Edges are quadratic curves, parallel ones fanned out.
 
-import { stratify, tree, type HierarchyPointNode } from "d3-hierarchy";
+import { stratify, tree, type HierarchyNode, type HierarchyPointNode } from "d3-hierarchy";
 import type { Scene, SceneEdge, SceneNode } from "../scene.js";
 import { BoxIndex, boundaryPoint, distance, pictureBounds, pullBack, quadraticPoint, round } from "./geometry.js";
 import { placeLabels, reserveText, sampleCurve, type LabelRequest } from "./labels.js";
@@ -13,11 +13,14 @@ import type { Arrowhead, Box, PictureLayout, PlacedEdge, PlacedNode, Point } fro
 const VIRTUAL_HUB = "\u0000hub";
 const RING_GAP = 260;
 /** Three rings (services) would spread too far apart with the two-ring gap; their spokes are short and straight. */
-const DEEP_RING_GAP = 140;
+const DEEP_RING_GAP = 120;
 const INNER_RING_MIN = 150;
 const MAX_LABEL_LINES = 24;
 const ARROW_LENGTH = 9;
 const INNER_LABEL_FONT = 12;
+/** Pixels between neighbouring leaves that one unit of d3's separation stands for. */
+const LEAF_SPACING = 18;
+const CROWDED_RADIUS = 700;
 
 // Digit runs compare as numbers ("10.0.0.9" before "10.0.0.10"). Not Intl.Collator: building one costs ~20 ms of
 // ICU start-up, a tenth of the cold-start budget.
@@ -50,11 +53,20 @@ export function layoutRadial(scene: Scene): PictureLayout {
     .id((n) => n.id)
     .parentId((n) => (n.id === hubId ? null : n.parent !== undefined && known.has(n.parent) ? n.parent : hubId))(items);
   root.sort((a, b) => ringOrder(a.data, b.data));
-  const placedTree = tree<SceneNode>()
-    .size([2 * Math.PI, 1])
-    .separation((a, b) => (a.parent === b.parent ? 1 : 2) / Math.max(1, a.depth))(root);
-
   const extents = new Map(items.map((n) => [n.id, nodeExtent(n)]));
+  const turned = crowdedBoxRings(root, extents);
+  const isTurned = (n: HierarchyNode<SceneNode>) => n.data.shape === "box" && turned.has(n.depth);
+  // Half the room a node takes along its ring, at the top or bottom where upright labels are widest.
+  const halfAlong = (n: HierarchyNode<SceneNode>) => {
+    const { rx, ry } = extents.get(n.data.id)!;
+    if (!labelInside(n)) return Math.max(ry, LABEL_FONT * 0.7);
+    return isTurned(n) ? ry : Math.max(rx, monoWidth(n.data.label, INNER_LABEL_FONT) / 2 + 4);
+  };
+  // Siblings one leaf apart, cousins two; wide nodes (boxes, upright labels) get the angle their width needs.
+  const separation = (a: HierarchyNode<SceneNode>, b: HierarchyNode<SceneNode>) =>
+    Math.max(a.parent === b.parent ? 1 : 2, (halfAlong(a) + halfAlong(b) + 4) / LEAF_SPACING) / Math.max(1, a.depth);
+  const placedTree = closeRing(tree<SceneNode>().nodeSize([1, 1]).separation(separation)(root), separation);
+
   const byDepth: HierarchyPointNode<SceneNode>[][] = [];
   for (const node of placedTree.descendants()) (byDepth[node.depth] ??= []).push(node);
   const centredSingleChild = (byDepth[1]?.length ?? 0) === 1;
@@ -64,7 +76,7 @@ export function layoutRadial(scene: Scene): PictureLayout {
   for (let depth = 1; depth < byDepth.length; depth++) {
     const ring = [...byDepth[depth]!].sort((a, b) => a.x - b.x);
     const gap = byDepth.length > 3 ? DEEP_RING_GAP : RING_GAP;
-    let needed = depth === 1 ? (centredSingleChild ? 0 : INNER_RING_MIN) : radii[depth - 1]! + gap + maxExtent(byDepth[depth - 1]!, extents);
+    let needed = depth === 1 ? (centredSingleChild ? 0 : INNER_RING_MIN) : radii[depth - 1]! + gap + maxExtent(byDepth[depth - 1]!, extents, isTurned) + maxExtent(ring, extents, isTurned);
     for (let i = 0; i < ring.length && ring.length > 1; i++) {
       const a = ring[i]!;
       const b = ring[(i + 1) % ring.length]!;
@@ -73,7 +85,8 @@ export function layoutRadial(scene: Scene): PictureLayout {
       // bottom, their height at the sides. Leaves carry it along the radius.
       const tangential = (n: HierarchyPointNode<SceneNode>) => {
         const { rx, ry } = extents.get(n.data.id)!;
-        if (!n.children) return Math.max(ry, LABEL_FONT * 0.7);
+        if (!labelInside(n)) return Math.max(ry, LABEL_FONT * 0.7);
+        if (isTurned(n)) return ry;
         const halfWidth = Math.max(rx, monoWidth(n.data.label, INNER_LABEL_FONT) / 2 + 4);
         const halfHeight = Math.max(ry, INNER_LABEL_FONT);
         return halfWidth * Math.abs(Math.cos(n.x)) + halfHeight * Math.abs(Math.sin(n.x));
@@ -95,14 +108,19 @@ export function layoutRadial(scene: Scene): PictureLayout {
     const y = radius * Math.sin(angle - Math.PI / 2);
     const { rx, ry } = extents.get(node.data.id)!;
     angleOf.set(node.data.id, angle);
-    const placed: PlacedNode = { id: node.data.id, x, y, rx, ry };
+    const placed: PlacedNode = { id: node.data.id, x, y, rx, ry, ...(node.data.shape === "box" ? { box: true } : {}) };
     if (node.data.shape === "ellipse" && radius > 0) placed.rotate = (angle * 180) / Math.PI - 90;
+    // Turned boxes read outwards on the right half and inwards on the left, as leaf labels do.
+    if (isTurned(node) && radius > 0) placed.rotate = (angle * 180) / Math.PI - 90 + (angle > Math.PI ? 180 : 0);
     if (node.data.shape !== "hidden") {
       obstacles.add({ x: x - Math.max(rx, ry), y: y - Math.max(rx, ry), width: 2 * Math.max(rx, ry), height: 2 * Math.max(rx, ry) });
       placed.label = nodeLabel(node, placed, radius, angle);
-      if (node.data.shape === "box" && node.data.detail && (node.children || radius === 0)) {
-        placed.label.y = y - 4;
-        placed.detail = { text: node.data.detail, x, y: y + 10, anchor: "middle", rotate: 0, fontSize: BOX_DETAIL_FONT, color: "#333333" };
+      const turn = node.data.shape === "box" ? (placed.rotate ?? 0) : 0;
+      // Offsets across the box's own text lines, turned with it.
+      const across = (offset: number) => ({ x: x - offset * Math.sin((turn * Math.PI) / 180), y: y + offset * Math.cos((turn * Math.PI) / 180) });
+      if (node.data.shape === "box") placed.label = { ...placed.label, ...across(node.data.detail ? -4 : 4), rotate: turn };
+      if (node.data.shape === "box" && node.data.detail) {
+        placed.detail = { text: node.data.detail, ...across(10), anchor: "middle", rotate: turn, fontSize: BOX_DETAIL_FONT, color: "#333333" };
       }
       for (const { text, x: lx, y: ly, fontSize, anchor, rotate } of placed.detail ? [placed.label, placed.detail] : [placed.label]) {
         textBoxes.push(reserveText(obstacles, text, lx, ly, fontSize, anchor, rotate));
@@ -120,14 +138,72 @@ export function layoutRadial(scene: Scene): PictureLayout {
   return { ...picture, bounds: pictureBounds(picture, textBoxes), hiddenLabels: hidden };
 }
 
-function maxExtent(ring: readonly HierarchyPointNode<SceneNode>[], extents: Map<string, { rx: number; ry: number }>): number {
-  return Math.max(0, ...ring.map((n) => extents.get(n.data.id)!.rx));
+/**
+ * Turns d3's positions (in separation units, along a line) into angles around the ring, leaving at every depth the
+ * separation its last and first nodes need where the ring closes (d3's own `size` leaves only that of the leaves).
+ */
+function closeRing(root: HierarchyPointNode<SceneNode>, separation: (a: HierarchyNode<SceneNode>, b: HierarchyNode<SceneNode>) => number): HierarchyPointNode<SceneNode> {
+  const ends: { first: HierarchyPointNode<SceneNode>; last: HierarchyPointNode<SceneNode> }[] = [];
+  for (const node of root.descendants()) {
+    if (node.depth === 0) continue;
+    const end = ends[node.depth];
+    if (!end) ends[node.depth] = { first: node, last: node };
+    else {
+      if (node.x < end.first.x) end.first = node;
+      if (node.x > end.last.x) end.last = node;
+    }
+  }
+  let start = Infinity;
+  let stop = -Infinity;
+  for (const end of ends) {
+    if (!end) continue;
+    const seam = end.first === end.last ? 1 : separation(end.last, end.first);
+    start = Math.min(start, end.first.x - seam / 2);
+    stop = Math.max(stop, end.last.x + seam / 2);
+  }
+  const span = stop > start ? stop - start : 1;
+  for (const node of root.descendants()) node.x = node.depth === 0 ? 0 : ((node.x - start) / span) * 2 * Math.PI;
+  return root;
 }
 
-/** Inner nodes carry their name on them; leaves carry it radially outside, flipped on the left half. */
-function nodeLabel(node: HierarchyPointNode<SceneNode>, placed: PlacedNode, radius: number, angle: number) {
+/**
+ * Depths whose boxes, standing upright, would need a ring wider than CROWDED_RADIUS: their boxes are turned along
+ * the radius, where each takes only its height of the ring.
+ */
+function crowdedBoxRings(root: HierarchyNode<SceneNode>, extents: Map<string, { rx: number; ry: number }>): Set<number> {
+  const widths: number[] = [];
+  for (const node of root.descendants()) {
+    if (node.data.shape === "box") widths[node.depth] = (widths[node.depth] ?? 0) + 2 * extents.get(node.data.id)!.rx + 4;
+  }
+  const crowded = new Set<number>();
+  widths.forEach((width, depth) => {
+    if (width / (2 * Math.PI) > CROWDED_RADIUS) crowded.add(depth);
+  });
+  return crowded;
+}
+
+/** How far a ring's nodes reach out along their radius: upright boxes their half width at the sides only. */
+function maxExtent(ring: readonly HierarchyPointNode<SceneNode>[], extents: Map<string, { rx: number; ry: number }>, isTurned: (n: HierarchyNode<SceneNode>) => boolean): number {
+  return Math.max(
+    0,
+    ...ring.map((n) => {
+      const { rx, ry } = extents.get(n.data.id)!;
+      return n.data.shape === "box" && !isTurned(n) ? rx * Math.abs(Math.sin(n.x)) + ry * Math.abs(Math.cos(n.x)) : rx;
+    }),
+  );
+}
+
+/**
+ * Inner nodes and boxes carry their name on them. Other leaves carry it radially outside, flipped on the left half
+ * (a leaf on an inner ring would send its label across the rings outside it, so views make those boxes).
+ */
+function labelInside(node: HierarchyNode<SceneNode>): boolean {
+  return node.children !== undefined || node.data.shape === "box";
+}
+
+function nodeLabel(node: HierarchyNode<SceneNode>, placed: PlacedNode, radius: number, angle: number) {
   const data = node.data;
-  if (node.children || radius === 0) {
+  if (labelInside(node) || radius === 0) {
     return { text: data.label, x: placed.x, y: placed.y + 4, anchor: "middle" as const, rotate: 0, fontSize: INNER_LABEL_FONT, color: data.textColor, bold: true, halo: "#f5f5f5" };
   }
   const degrees = (angle * 180) / Math.PI - 90;
@@ -200,8 +276,8 @@ function routeEdges(
       const step = Math.min(7, 90 / bundle.length);
       const offset = (k - (bundle.length - 1) / 2) * step;
       const control = { x: base.x + normal.x * offset, y: base.y + normal.y * offset };
-      const start = boundaryPoint(from, from.rx, from.ry, control, false, from.rotate);
-      const tip = boundaryPoint(to, to.rx, to.ry, control, false, to.rotate);
+      const start = boundaryPoint(from, from.rx, from.ry, control, from.box, from.rotate);
+      const tip = boundaryPoint(to, to.rx, to.ry, control, to.box, to.rotate);
       edges.set(edge.id, curve(edge, start, control, tip));
       midpoints.push(quadraticPoint(start, control, tip, 0.5));
       if (k === 0 || k === bundle.length - 1) sampleCurve(soft, (t) => quadraticPoint(start, control, tip, t), distance(start, tip));

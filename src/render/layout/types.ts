@@ -36,8 +36,10 @@ export interface PlacedNode {
   /** Half width and half height (radius for circles). */
   rx: number;
   ry: number;
-  /** Degrees: ellipses on a ring lie along the radius. */
+  /** Degrees: ellipses on a ring lie along the radius, and so do boxes on a crowded ring. */
   rotate?: number;
+  /** Drawn as a box: edges end on its sides, not on an ellipse inside it. */
+  box?: boolean;
   label?: PlacedText;
   detail?: PlacedText;
 }

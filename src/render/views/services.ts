@@ -352,8 +352,8 @@ class SceneBuilder {
     const frontends = folded.reduce((n, s) => n + s.frontends.length, 0);
     const empty = folded.filter((s) => s.state === "no-endpoints").length;
     this.nodes.push({
-      id, kind: "more", label: `+${plural(folded.length, "service port")}${empty > 0 ? ` (${empty} without endpoints)` : ""}`, shape: "ellipse", weight: frontends, parent: namespaceId,
-      fill: tint(plan.color, 0.5), stroke: "#333333", textColor: FLOW_THEME.foreground, dashed: true,
+      id, kind: "more", label: `+${plural(folded.length, "service port")}`, detail: `${plural(frontends, "frontend")}${empty > 0 ? ` · ${empty} without endpoints` : ""}`,
+      shape: "box", weight: frontends, parent: namespaceId, fill: tint(plan.color, 0.7), stroke: "#333333", textColor: "#111111", dashed: true,
       hover: [`${folded.length} more service ports of ${plan.name} (${frontends} frontends), folded to keep the picture readable; --namespace ${plan.name} shows them`, ...folded.slice(0, 12).map((s) => s.name.key)],
       search: folded.slice(0, 200).map((s) => s.name.key), rules: [], rulesOmitted: 0, emphasis: "normal",
     });
@@ -363,8 +363,8 @@ class SceneBuilder {
   moreNamespaces(folded: readonly { name: string; services: readonly ServicePort[] }[]): void {
     const services = folded.reduce((n, f) => n + f.services.length, 0);
     this.nodes.push({
-      id: MORE_NAMESPACES, kind: "more", label: `+${plural(folded.length, "namespace")} · ${plural(services, "service port")}`, shape: "circle", weight: services, parent: HUB,
-      fill: "#bdbdbd", stroke: "#333333", textColor: FLOW_THEME.foreground, dashed: true,
+      id: MORE_NAMESPACES, kind: "more", label: `+${plural(folded.length, "namespace")}`, detail: plural(services, "service port"), shape: "box", weight: services, parent: HUB,
+      fill: "#d9d9d9", stroke: "#333333", textColor: "#111111", dashed: true,
       hover: [`${folded.length} more namespaces with ${services} service ports, folded to keep the picture readable; --namespace NS shows one`, ...folded.slice(0, 20).map((f) => `${f.name}: ${f.services.length}`)],
       search: folded.map((f) => f.name), rules: [], rulesOmitted: 0, emphasis: "normal",
     });

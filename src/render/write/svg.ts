@@ -131,9 +131,11 @@ function nodeElement(node: SceneNode, index: number, layout: SceneLayout): strin
       shape = `<ellipse class="shape"${attribute("cx", placed.x)}${attribute("cy", placed.y)}${attribute("rx", placed.rx)}${attribute("ry", placed.ry)}${rotate}${paint}/>`;
       break;
     }
-    case "box":
-      shape = `<rect class="shape"${attribute("x", placed.x - placed.rx)}${attribute("y", placed.y - placed.ry)}${attribute("width", 2 * placed.rx)}${attribute("height", 2 * placed.ry)} rx="5"${paint}/>`;
+    case "box": {
+      const rotate = placed.rotate ? attribute("transform", `rotate(${round(placed.rotate)} ${round(placed.x)} ${round(placed.y)})`) : "";
+      shape = `<rect class="shape"${attribute("x", placed.x - placed.rx)}${attribute("y", placed.y - placed.ry)}${attribute("width", 2 * placed.rx)}${attribute("height", 2 * placed.ry)} rx="5"${rotate}${paint}/>`;
       break;
+    }
     default: {
       const unreachable: never = node.shape;
       throw new Error(`unknown shape ${String(unreachable)}`);
