@@ -22,7 +22,7 @@ afterAll(() => {
 });
 
 async function agreement(ruleset: string, topology: LabTopology, flows: LabFlow[], repro?: string): Promise<void> {
-  const tracers = tracersFor(ruleset);
+  const tracers = tracersFor(ruleset, topology.family);
   const observations = await runLab(ruleset, topology, flows);
   const verdicts: FlowVerdict[] = observations.map((o) => judgeFlow(tracers, ruleset, topology, o));
   const failures: string[] = [];

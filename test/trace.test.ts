@@ -316,6 +316,18 @@ describe("conntrack entries, address types and source selection as the kernel ha
     ]);
   });
 
+  it("routes a packet from another interface to a loopback address as the kernel does: IPv6 never, IPv4 only with route_localnet", () => {
+    const dnat = (to: string) => `*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A PREROUTING -j DNAT --to-destination ${to}\nCOMMIT\n`;
+    const v4 = trace(dnat("127.0.0.1"), {}, { inInterface: "eth0" });
+    expect(v4.outcomes.map((o) => [o.verdict, o.delivery, o.uncertain.map((u) => `${u.kind} ${u.subject}=${u.assumed}`)])).toEqual([
+      ["ACCEPT", "local", ["route-localnet eth0=true"]],
+      ["DROP", undefined, ["route-localnet eth0=false"]],
+    ]);
+    const { ruleset } = parseRuleset(dnat("::1"), { family: "ipv6" });
+    const v6 = createTracer(ruleset).trace({ src: "2001:db8::5", dst: "2001:db8::10", protocol: 17, sport: 1000, dport: 53 }, defaultContext({ origin: "external", inInterface: "eth0" }));
+    expect(v6.outcomes.map((o) => [o.verdict, o.error])).toEqual([["REJECT", "routing: ::1 is not reachable from eth0 (ICMPv6 no route)"]]);
+  });
+
   it("masquerades an IPv6 packet to a local address with that address (RFC 6724 rule 1)", () => {
     const dump = "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -j MASQUERADE\nCOMMIT\n";
     const { ruleset } = parseRuleset(dump, { family: "ipv6" });

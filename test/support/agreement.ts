@@ -44,6 +44,8 @@ export function labContext(topology: LabTopology, flow: LabFlow, ruleset: string
     nodeAddresses,
     routes,
     mark: flow.mark ?? 0,
+    // The lab's senders run as root.
+    ...(flow.from === "node" ? { uid: 0, gid: 0 } : {}),
     assumeNoAffinity: true,
     ipsets: parseIpsetSave(save).facts,
   });
@@ -173,8 +175,9 @@ export function judgeFlow(tracers: AgreementTracers, ruleset: string, topology: 
   return { flow, prediction, problems };
 }
 
-export function tracersFor(ruleset: string): AgreementTracers {
-  const parsed = parseRuleset(ruleset);
+/** The family is the lab's: a small ruleset may name too few addresses to tell. */
+export function tracersFor(ruleset: string, family: "ipv4" | "ipv6"): AgreementTracers {
+  const parsed = parseRuleset(ruleset, { family });
   const errors = parsed.diagnostics.filter((d) => d.severity === "error");
   if (errors.length > 0) throw new Error(`ruleset does not parse: ${errors[0]!.message} (line ${errors[0]!.line})`);
   return { merged: createTracer(parsed.ruleset), walks: createTracer(parsed.ruleset, { merge: false }) };

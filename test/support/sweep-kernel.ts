@@ -103,7 +103,7 @@ async function minimize(ruleset: string, topology: LabTopology, flow: LabFlow, b
     runs++;
     try {
       const [observation] = await observe(text, topology, [flow], backend);
-      const verdict = judgeFlow(tracersFor(text), text, topology, observation!);
+      const verdict = judgeFlow(tracersFor(text, topology.family), text, topology, observation!);
       if (verdict.problems.length > 0) {
         lines = candidate;
         best = { verdict, observation: observation! };
@@ -154,6 +154,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const tally = { seeds: 0, flows: 0, agreedFlows: 0, packets: 0, agreedPackets: 0, disagreements: 0, labErrors: 0 };
+  const coverage = new Coverage();
   const started = performance.now();
   for (let seed = args.start; seed < args.start + args.seeds; seed++) {
     const testCase = generateTraceCase(seed, { flows: args.flows, ...(args.family ? { family: args.family } : {}) });
@@ -167,10 +168,12 @@ async function main(): Promise<number> {
       console.log(`seed ${seed} (${testCase.family}): lab error: ${(error as Error).message}\n${ruleset}`);
       continue;
     }
-    const tracers = tracersFor(ruleset);
+    const tracers = tracersFor(ruleset, topology.family);
     let agreed = 0;
+    coverage.addRuleset(ruleset, observations);
     for (const [index, observation] of observations.entries()) {
       const verdict = judgeFlow(tracers, ruleset, topology, observation);
+      coverage.addFlow(observation, verdict);
       const packets = observation.perPacket.length;
       tally.flows++;
       tally.packets += packets;
@@ -193,7 +196,51 @@ async function main(): Promise<number> {
     `\nsweep: seeds ${args.start}..${args.start + args.seeds - 1} (${args.backend}): ${tally.agreedFlows}/${tally.flows} flows and ` +
       `${tally.agreedPackets}/${tally.packets} packets agree; ${tally.disagreements} disagreement(s), ${tally.labErrors} lab error(s); ${seconds} s`,
   );
+  console.log(coverage.describe());
   return tally.disagreements > 0 || tally.labErrors > 0 ? 1 : 0;
+}
+
+/** What the sweep exercised, from the kernel's side: fates, rewrites, rules counted, predictions that branched. */
+class Coverage {
+  private readonly fates = new Map<string, number>();
+  private rules = 0;
+  private rulesCounted = 0;
+  private dnat = 0;
+  private snat = 0;
+  private branched = 0;
+  private uncertain = 0;
+  private readonly uncertainKinds = new Map<string, number>();
+
+  addRuleset(ruleset: string, observations: LabObservation[]): void {
+    this.rules += ruleset.split("\n").filter(isRule).length;
+    this.rulesCounted += new Set(observations.flatMap((o) => o.ruleHits.map((h) => `${h.table} ${h.chain} ${h.position}`))).size;
+  }
+
+  addFlow(observation: LabObservation, verdict: FlowVerdict): void {
+    const { flow } = observation;
+    for (const p of observation.perPacket) {
+      const fate = p.fate.kind === "dropped" && (p.responses.length > 0 || p.sendError) ? "rejected" : p.fate.kind;
+      this.fates.set(fate, (this.fates.get(fate) ?? 0) + 1);
+      if ("packet" in p.fate) {
+        if (p.fate.packet.dst !== flow.dst || p.fate.packet.dport !== flow.dport) this.dnat++;
+        if (p.fate.packet.src !== flow.src) this.snat++;
+      }
+    }
+    if (verdict.prediction.outcomes.length > 1) this.branched++;
+    if (verdict.prediction.outcomes.some((o) => o.uncertain.length > 0)) this.uncertain++;
+    for (const kind of new Set(verdict.prediction.outcomes.flatMap((o) => o.uncertain.map((u) => u.kind)))) {
+      this.uncertainKinds.set(kind, (this.uncertainKinds.get(kind) ?? 0) + 1);
+    }
+  }
+
+  describe(): string {
+    const fates = [...this.fates].sort().map(([k, n]) => `${k} ${n}`).join(", ");
+    return (
+      `coverage: packets ${fates}; destination rewritten ${this.dnat}, source rewritten ${this.snat}; ` +
+      `${this.rulesCounted} of ${this.rules} rules counted a packet; ${this.branched} flows predicted more than one outcome, ${this.uncertain} with an uncertain one` +
+      (this.uncertainKinds.size > 0 ? ` (${[...this.uncertainKinds].map(([k, n]) => `${k} ${n}`).join(", ")})` : "")
+    );
+  }
 }
 
 main().then(

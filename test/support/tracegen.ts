@@ -56,6 +56,11 @@ const PLANS: Record<Family, AddressPlan> = {
       pods: { ifname: "cni0", gateway: "10.244.0.1/24", localPodAddresses: ["10.244.0.5", "10.244.0.8", "10.244.0.9"] },
       remote: { ifname: "flannel.1", routes: ["10.244.1.0/24"], addresses: ["10.244.1.5"], nodeAddress: "10.244.0.0/32" },
       extraLinks: [{ ifname: "docker0", nodeAddresses: ["172.17.0.1/16"] }],
+      ipsets: [
+        { name: "ts-nets", type: "hash:net", members: ["10.244.0.0/25", "203.0.113.0/24"] },
+        { name: "ts-hosts", type: "hash:ip", members: ["10.244.0.8", "192.168.1.2", "10.96.0.10"] },
+        { name: "ts-svc", type: "hash:ip,port", members: ["10.96.0.10,tcp:80", "10.96.0.20,udp:53", "192.168.1.2,tcp:22", "10.244.0.5,tcp:443"] },
+      ],
     },
     hostPrefix: 32,
     node: { external: "192.168.1.2", pods: "10.244.0.1", remote: "10.244.0.0", extra: "172.17.0.1", loopback: "127.0.0.1" },
@@ -75,6 +80,11 @@ const PLANS: Record<Family, AddressPlan> = {
       pods: { ifname: "cni0", gateway: "fd00:10:244:1::1/64", localPodAddresses: ["fd00:10:244:1::5", "fd00:10:244:1::8", "fd00:10:244:1::9"] },
       remote: { ifname: "flannel.1", routes: ["fd00:10:244:2::/64"], addresses: ["fd00:10:244:2::5"], nodeAddress: "fd00:10:244:ff::1/128" },
       extraLinks: [{ ifname: "docker0", nodeAddresses: ["fd00:172:17::1/64"] }],
+      ipsets: [
+        { name: "ts-nets", type: "hash:net", family: "inet6", members: ["fd00:10:244:1::/120", "2001:db8:ff::/48"] },
+        { name: "ts-hosts", type: "hash:ip", family: "inet6", members: ["fd00:10:244:1::8", "2001:db8:0:1::10", "fd00:10:96::a"] },
+        { name: "ts-svc", type: "hash:ip,port", family: "inet6", members: ["fd00:10:96::a,tcp:80", "fd00:10:96::14,udp:53", "2001:db8:0:1::10,tcp:22", "fd00:10:244:1::5,tcp:443"] },
+      ],
     },
     hostPrefix: 128,
     node: { external: "2001:db8:0:1::10", pods: "fd00:10:244:1::1", remote: "fd00:10:244:ff::1", extra: "fd00:172:17::1", loopback: "::1" },
@@ -233,7 +243,26 @@ const MATCHES: [string, number, (c: RuleContext) => string | undefined][] = [
       return `-m iprange ${bang(c.r)}${pick(c.r, ["--src-range", "--dst-range"])} ${from}-${to}`;
     },
   ],
-  ["statistic", 0.07, (c) => `-m statistic --mode random ${bang(c.r, 0.1)}--probability ${pick(c.r, ["0.25", "0.5", "0.33333333349", "0.75"])}`],
+  [
+    "set",
+    0.1,
+    (c) => {
+      const name = pick(c.r, ["ts-nets", "ts-hosts", "ts-svc"]);
+      const side = pick(c.r, ["src", "dst"]);
+      return `-m set ${bang(c.r)}--match-set ${name} ${name === "ts-svc" ? `${side},${side}` : side}`;
+    },
+  ],
+  [
+    "tcp-flags",
+    0.06,
+    (c) => (c.protocol === "tcp" ? `-m tcp ${pick(c.r, ["--syn", "! --syn", "--tcp-flags SYN,ACK SYN", "--tcp-flags ALL ACK", "! --tcp-flags FIN,SYN,RST SYN"])}` : undefined),
+  ],
+  [
+    "owner",
+    0.08,
+    (c) => (c.chain.owner === "OUTPUT" || c.chain.owner === "POSTROUTING" ? `-m owner ${bang(c.r)}${pick(c.r, ["--uid-owner", "--gid-owner"])} ${pick(c.r, [0, 1000])}` : undefined),
+  ],
+  ["statistic", 0.12, (c) => `-m statistic --mode random ${bang(c.r, 0.1)}--probability ${pick(c.r, ["0.25", "0.5", "0.33333333349", "0.75"])}`],
   ["comment", 0.08, (c) => `-m comment --comment "${pick(c.r, ["allow web", "kube: svc", "policy 7"])}"`],
 ];
 
@@ -256,7 +285,7 @@ function targetWeights(c: RuleContext): [TargetName, number | undefined][] {
     ["MARK", 0.14],
     ["CONNMARK", table === "nat" ? 0 : 0.1],
     ["NOTRACK", table === "raw" ? 0.12 : 0],
-    ["DNAT", nat && (owner === "PREROUTING" || owner === "OUTPUT") ? 0.3 : 0],
+    ["DNAT", nat && (owner === "PREROUTING" || owner === "OUTPUT") ? 0.5 : 0],
     ["REDIRECT", nat && (owner === "PREROUTING" || owner === "OUTPUT") && c.protocol ? 0.08 : 0],
     ["SNAT", nat && (owner === "POSTROUTING" || owner === "INPUT") ? 0.15 : 0],
     ["MASQUERADE", nat && owner === "POSTROUTING" ? 0.2 : 0],
@@ -306,7 +335,9 @@ function target(c: RuleContext): string {
     case "NOTRACK":
       return pick(r, ["-j NOTRACK", "-j CT --notrack"]);
     case "DNAT": {
-      const to = pick(r, [plan.node.external, plan.node.pods, ...plan.pods, ...plan.remote, ...plan.clients, ...plan.internet, ...plan.extra]);
+      const to = chance(r, 0.05)
+        ? plan.node.loopback
+        : pick(r, [plan.node.external, plan.node.pods, ...plan.pods, ...plan.remote, ...plan.clients, ...plan.internet, ...plan.extra]);
       const port = c.protocol && chance(r, 0.6) ? pick(r, PORTS) : undefined;
       return `-j DNAT --to-destination ${natAddress(c, to, port)}`;
     }
@@ -327,21 +358,34 @@ function target(c: RuleContext): string {
   }
 }
 
-function rule(c: RuleContext): string {
+/** Targets after which no later rule of the chain sees the packet. */
+const ENDS_CHAIN = /^-[jg] (ACCEPT|DROP|RETURN|REJECT|DNAT|REDIRECT|SNAT|MASQUERADE)\b|^-g /;
+
+function rule(c: RuleContext, last: boolean): string {
   const { r } = c;
   const parts: string[] = [];
-  if (chance(r, 0.55)) {
+  if (chance(r, 0.45)) {
     c.protocol = chance(r, 0.6) ? "tcp" : "udp";
     parts.push(`-p ${c.protocol}`);
   }
-  for (const [, p, generate] of MATCHES) {
-    if (!chance(r, p)) continue;
+  let action = target(c);
+  // Few matches per rule, so that rules match often enough for their targets to matter; but a rule that
+  // matches everything and ends the chain only goes last, or it would leave the rest of the chain dead.
+  const fewest = ENDS_CHAIN.test(action) && !last && parts.length === 0 ? 1 : 0;
+  const count = Math.max(fewest, weighted(r, [[0, 0.3], [1, 0.45], [2, 0.2], [3, 0.05]]));
+  const chosen = new Set<string>();
+  for (let tries = 0; chosen.size < count && tries < 10; tries++) {
+    const [name, , generate] = weighted(r, MATCHES.map((m) => [m, m[1]] as const));
+    if (chosen.has(name)) continue;
     const text = generate(c);
-    if (text !== undefined) parts.push(text);
+    if (text === undefined) continue;
+    chosen.add(name);
+    parts.push(text);
   }
+  // Services: a DNAT for one virtual address, which flows aim at.
+  if (action.startsWith("-j DNAT") && !chosen.has("destination") && chance(r, 0.6)) parts.push(`-d ${pick(r, c.plan.virtual)}/${c.plan.hostPrefix}`);
   // netlab's counter scan misses a rule with neither matches nor target ("-A CHAIN" alone).
-  const generated = target(c);
-  const action = parts.length === 0 && generated === "" ? "-j RETURN" : generated;
+  if (parts.length === 0 && action === "") action = "-j RETURN";
   return `-A ${c.chain.name} ${[...parts, action].join(" ")}`.trimEnd();
 }
 
@@ -359,7 +403,7 @@ function chainsOf(r: Random, table: TableName): ChainPlan[] {
 }
 
 function policyOf(r: Random, table: TableName): string {
-  if (table === "filter") return chance(r, 0.3) ? "DROP" : "ACCEPT";
+  if (table === "filter") return chance(r, 0.25) ? "DROP" : "ACCEPT";
   if (table === "mangle") return chance(r, 0.04) ? "DROP" : "ACCEPT";
   return "ACCEPT";
 }
@@ -373,7 +417,7 @@ function generateRuleset(r: Random, plan: AddressPlan, family: Family): string {
     for (const chain of chains) lines.push(`:${chain.name} ${chain.builtin ? policyOf(r, table) : "-"} [0:0]`);
     for (const chain of chains) {
       const count = chain.builtin ? int(r, 0, 6) : int(r, 1, 5);
-      for (let i = 0; i < count; i++) lines.push(rule({ r, plan, family, table, chain }));
+      for (let i = 0; i < count; i++) lines.push(rule({ r, plan, family, table, chain }, i === count - 1));
     }
     lines.push("COMMIT");
   }
@@ -388,7 +432,7 @@ function flowOf(r: Random, plan: AddressPlan, packets: number): LabFlow {
   const destinations = () =>
     weighted(r, [
       [[n.external, n.pods, n.remote], 0.25],
-      [plan.virtual, 0.2],
+      [plan.virtual, 0.3],
       [plan.pods, 0.15],
       [plan.remote, 0.1],
       [[...plan.clients, ...plan.internet], 0.2],

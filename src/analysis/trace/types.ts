@@ -107,6 +107,7 @@ export type UncertaintyKind =
   | "queue-verdict"
   | "nat-range"
   | "nat-port"
+  | "route-localnet"
   | "established-nat"
   | "branch-limit";
 
@@ -197,7 +198,7 @@ export interface Outcome {
   /** How many walks with this same result were merged into this outcome. */
   merged: number;
   uncertain: Assumption[];
-  /** Why the verdict is ERROR (jump loop, step limit). */
+  /** Why the walk ended outside any rule: the error of an ERROR verdict (jump loop, step limit), or the routing decision that refused the packet. */
   error?: string;
 }
 

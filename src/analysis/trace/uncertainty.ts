@@ -22,6 +22,8 @@ const messages: { [K in UncertaintyKind]: (subject: string) => string } = {
   "reverse-path": (s) => `reverse-path filtering (${s}) depends on the routing table`,
   "queue-verdict": (s) => `the packet is queued to user space (${s}); its fate is decided there`,
   "nat-range": (s) => `the kernel picks one address/port of ${s}; the first is shown`,
+  "route-localnet": (s) =>
+    `routing delivers a packet that came in on ${s} to 127.0.0.0/8 only if ${s} has route_localnet=1 (kube-proxy sets it for localhost NodePorts); the dump does not say`,
   "nat-port": (s) => `NAT picked the source port at random (${s}); whether the rule matches depends on which`,
   "established-nat": (s) => `NAT bindings of an established connection were made by its first packet (${s})`,
   "branch-limit": (s) => `too many branches (${s}); the rest of the walk was cut`,

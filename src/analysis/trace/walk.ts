@@ -733,6 +733,7 @@ class Walk {
     };
     switch (branch.hook) {
       case "PREROUTING":
+        if (local && !branch.loopback && flow.dst.words !== undefined && isLoopback(flow.dst) && !this.loopbackFromOutside(branch)) return false;
         if (local) {
           branch.flow = { ...flow, outInterface: null };
           return go("INPUT");
@@ -756,6 +757,22 @@ class Walk {
         }
         return this.finish(branch, "ACCEPT", branch.loopback ? "local" : this.context.origin === "node" ? "output" : "forward");
     }
+  }
+
+  /**
+   * Routing of a packet that came in on another interface, bound for a loopback address (after a DNAT, say):
+   * IPv6 refuses it with ICMPv6 "no route"; IPv4 drops it as a martian unless the interface has
+   * route_localnet, a sysctl no dump shows. false: the branch has ended.
+   */
+  private loopbackFromOutside(branch: Branch): boolean {
+    const iface = typeof branch.flow.inInterface === "string" ? branch.flow.inInterface : "the incoming interface";
+    if (this.family === "ipv6") return this.finish(branch, "REJECT", undefined, `routing: ::1 is not reachable from ${iface} (ICMPv6 no route)`);
+    const question = uncertainty("route-localnet", iface, 0);
+    const dropped: Branch = { ...branch, probability: branch.probability / 2, assumptions: [...branch.assumptions, { ...question, assumed: false }] };
+    this.finish(dropped, "DROP", undefined, `routing: martian destination ${branch.flow.dst.text} from ${iface}`);
+    branch.probability /= 2;
+    branch.assumptions = [...branch.assumptions, { ...question, assumed: true }];
+    return true;
   }
 
   private finish(branch: Branch, verdict: Verdict, delivery?: Delivery, error?: string, extra: Assumption[] = []): false {
