@@ -8,7 +8,7 @@ export type { Diagnostic, DiagnosticKind, Severity } from "./diagnostics.js";
 export { hasErrors } from "./diagnostics.js";
 export { formatRuleset, formatRule, type FormatOptions } from "./model/print.js";
 export { BUILTIN_CHAINS, TABLE_NAMES } from "./model/types.js";
-export { diffRulesets, diffSnapshots, levelAvailability, DIFF_LEVELS, SnapshotPair } from "./analysis/diff/index.js";
+export { diffRulesets, diffSnapshots, DIFF_LEVELS, SnapshotPair } from "./analysis/diff/index.js";
 export type {
   ChainDiff, ChainRef, DiffLevel, DiffOptions, LevelOutcome, RuleChange, RuleRef, RulesDiff, RulesDiffSummary, RulesetDiff, TableDiff,
   DiffNote, DiffNoteKind, EndpointRef, FrontendRef, PairOptions, ServicePortChange, ServicePortDiff, ServicePortRef, ServicesDiff,

@@ -50,12 +50,6 @@ export interface DiffOptions extends PairOptions {
   levels?: readonly DiffLevel[];
 }
 
-export type LevelAvailability = { available: true } | { available: false; reason: string };
-
-export function levelAvailability(level: DiffLevel): LevelAvailability {
-  return level in comparers ? { available: true } : { available: false, reason: `unknown level ${level}` };
-}
-
 function compareLevel<L extends DiffLevel>(level: L, pair: SnapshotPair): LevelOutcome<L> {
   // The service map and the tracer read one family's addresses: an IPv4 dump against an IPv6 one has nothing in common.
   if (level !== "rules" && pair.old.ruleset.family !== pair.new.ruleset.family) {
