@@ -7,13 +7,16 @@ import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { parseRuleset } from "../src/index.js";
-import { buildScene, writeScene, type ViewName } from "../src/render/index.js";
+import { defaultContext, inferNodeAddresses } from "../src/analysis/trace/context.js";
+import { createTracer } from "../src/analysis/trace/walk.js";
+import { buildScene, buildTracedScene, writeScene, type Scene, type ViewName } from "../src/render/index.js";
 import { browserDescribe, CHROMIUM, decodePng, pictureStatistics } from "./support/browser.js";
 import { repoRoot, sampleFiles } from "./support/files.js";
 
 const work = mkdtempSync(join(tmpdir(), "iptscope-graph-html-"));
 const kubeadm = parseRuleset(sampleFiles().find((s) => s.name === "kubeadm-flannel")!.text).ruleset;
 const hostile = parseRuleset(readFileSync(join(repoRoot, "test", "fixtures", "graph", "hostile.txt"), "utf8")).ruleset;
+const hostileKube = parseRuleset(readFileSync(join(repoRoot, "test", "fixtures", "graph", "hostile-kube.txt"), "utf8")).ruleset;
 
 interface Opened {
   page: Page;
@@ -33,9 +36,9 @@ browserDescribe()("HTML in headless Chromium", () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  async function open(name: string, ruleset: typeof kubeadm, view: ViewName): Promise<Opened> {
+  async function open(name: string, ruleset: typeof kubeadm, view: ViewName, scene?: Scene): Promise<Opened> {
     const file = join(work, `${name}-${view}.html`);
-    writeFileSync(file, writeScene(buildScene(ruleset, { view, sourceName: name }), "html"));
+    writeFileSync(file, writeScene(scene ?? buildScene(ruleset, { view, sourceName: name }), "html"));
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     const page = await context.newPage();
     const opened: Opened = { page, problems: [], requests: [], dialogs: [] };
@@ -112,6 +115,62 @@ browserDescribe()("HTML in headless Chromium", () => {
     const rules = await page.locator("#panel-rules .rule").allTextContents();
     expect(rules.length).toBeGreaterThan(0);
     for (const rule of rules) expect(rule).toContain("10.244.0.0/16");
+    expect(problems).toEqual([]);
+    expect(requests).toEqual([]);
+  });
+
+  it("services view: search highlights a service's frontend and endpoints, clicking a frontend lists its rules", async () => {
+    const { page, problems, requests } = await open("kubeadm-flannel", kubeadm, "services");
+    await page.fill("#search", "kube-system/kube-dns:dns-tcp");
+    const hits = await page.locator("g.node.hit").evaluateAll((nodes) => nodes.map((n) => n.querySelector("text")?.textContent));
+    expect(hits.sort()).toEqual(["10.244.0.8:53 · 50%", "10.244.0.9:53 · 50%", "kube-dns:dns-tcp"]);
+    expect(await page.textContent("#count")).toMatch(/^3 node\(s\)/);
+    await page.fill("#search", "");
+
+    const nat = kubeadm.tables.find((t) => t.name === "nat")!;
+    const defining = nat.chains.find((c) => c.name === "KUBE-SERVICES")!.rules.find((r) => r.target?.name === "KUBE-SVC-TCOU7JCQXEZGVUNU")!;
+    const svc = nat.chains.find((c) => c.name === "KUBE-SVC-TCOU7JCQXEZGVUNU")!;
+    await nodeCalled(page, "kube-dns:dns").click();
+    await expect.poll(() => page.isVisible("#panel")).toBe(true);
+    expect(await page.textContent("#panel-title")).toBe("kube-dns:dns");
+    expect(await page.locator("#panel-rules .rule").allTextContents()).toEqual([defining.text, ...svc.rules.map((r) => r.text)]);
+
+    const statistics = pictureStatistics(decodePng(await page.screenshot()));
+    expect(statistics.colors).toBeGreaterThan(50);
+    expect(statistics.foregroundShare).toBeGreaterThan(0.1);
+    expect(problems).toEqual([]);
+    expect(requests).toEqual([]);
+  });
+
+  it("traced chains view: loads clean, the outcomes in the legend, the path lit and the rest dimmed", async () => {
+    const tracer = createTracer(kubeadm);
+    const trace = tracer.trace({ src: "10.244.1.5", dst: "10.96.0.10", protocol: 17, sport: 40000, dport: 53 }, defaultContext({ nodeAddresses: inferNodeAddresses(kubeadm) }));
+    const { page, problems, requests } = await open("kubeadm-traced", kubeadm, "chains", buildTracedScene(kubeadm, { view: "chains" }, trace));
+    const legend = await page.locator("g.legend-item text").allTextContents();
+    expect(legend.slice(0, 2)).toEqual(trace.outcomes.map((o, i) => `#${i + 1} DNAT → ${o.dnat!.to} · ACCEPT (forwarded) (50%)`));
+    const opacity = (label: string) => nodeCalled(page, label).evaluate((g) => getComputedStyle(g).opacity);
+    expect(await opacity("KUBE-SVC-TCOU7JCQXEZGVUNU")).toBe("1");
+    expect(Number(await opacity("KUBE-SVC-ERIFXISQEP7F7OF4"))).toBeLessThan(0.5);
+    await nodeCalled(page, "KUBE-SVC-TCOU7JCQXEZGVUNU").click();
+    expect(await page.textContent("#panel-title")).toBe("KUBE-SVC-TCOU7JCQXEZGVUNU");
+    const statistics = pictureStatistics(decodePng(await page.screenshot()));
+    expect(statistics.colors).toBeGreaterThan(50);
+    expect(problems).toEqual([]);
+    expect(requests).toEqual([]);
+  });
+
+  it("services view of hostile strings: inert, and shown verbatim", async () => {
+    const { page, problems, dialogs, requests } = await open("hostile-kube", hostileKube, "services");
+    expect(await page.evaluate(() => document.querySelectorAll("script").length)).toBe(3);
+    expect(await page.evaluate(() => document.querySelectorAll("svg script, svg foreignObject, [onload], [onclick], [onerror]").length)).toBe(0);
+    await page.fill("#search", "</text><script>");
+    expect(await page.locator("g.node.hit").count()).toBeGreaterThan(0);
+    await page.fill("#search", "");
+    const nat = hostileKube.tables.find((t) => t.name === "nat")!;
+    const defining = nat.chains.find((c) => c.name === "KUBE-SERVICES")!.rules.find((r) => r.target?.name === "KUBE-SVC-HOSTILEAAAAAAAAA")!;
+    await nodeCalled(page, "KUBE-SVC-HOSTILEAAAAAAAAA").click();
+    expect(await page.locator("#panel-rules .rule").allTextContents()).toEqual([defining.text, ...nat.chains.find((c) => c.name === "KUBE-SVC-HOSTILEAAAAAAAAA")!.rules.map((r) => r.text)]);
+    expect(dialogs).toEqual([]);
     expect(problems).toEqual([]);
     expect(requests).toEqual([]);
   });
