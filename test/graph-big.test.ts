@@ -1,9 +1,10 @@
-// A 10,000-service kube-proxy dump from the generator: both views aggregate, say so in the picture, lose no rule,
-// and --namespace brings one namespace back chain by chain, as the generator's ground truth lists them.
+// A 10,000-service kube-proxy dump from the generator: every view aggregates, says so in the picture, loses no rule
+// or service, and --namespace brings one namespace back chain by chain and service by service, as the generator's
+// ground truth lists them.
 
 import { describe, expect, it } from "vitest";
 import { parseRuleset } from "../src/index.js";
-import { buildChainsSceneWithIndex, buildScene, DEFAULT_LIMITS, layoutScene, writeScene } from "../src/render/index.js";
+import { buildChainsSceneWithIndex, buildScene, DEFAULT_LIMITS, formatProbability, layoutScene, writeScene } from "../src/render/index.js";
 import { generateKubeProxyDumpWithTruth } from "./support/kubegen.js";
 import { overlaps } from "./support/overlap.js";
 import { allText, parseXml } from "./support/xml.js";
@@ -73,5 +74,36 @@ describe("graph of a 10,000-service dump", () => {
     const rules = scene.edges.filter((e) => e.id.endsWith(":src")).flatMap((e) => e.rules);
     expect(rules.length).toBeGreaterThan(0);
     for (const rule of rules) expect(rule.text).toContain(` ${namespace}/`.trimStart());
+  });
+
+  it("services: namespaces, service ports and endpoints folded into '+N' nodes that count the rest, and the picture says so", () => {
+    const scene = buildScene(ruleset, { view: "services" });
+    expect(scene.aggregated).toBe(true);
+    const namespaces = new Set(dump.truth.map((t) => t.namespace));
+    const shown = scene.nodes.filter((n) => n.kind === "namespace");
+    expect(shown.length).toBe(DEFAULT_LIMITS.namespaces - 1);
+    const more = scene.nodes.find((n) => n.id === "more:namespaces")!;
+    expect(more.label).toBe(`+${namespaces.size - shown.length} namespaces`);
+    const drawnPorts = new Set(scene.nodes.filter((n) => n.kind === "frontend").map((n) => n.search[0]));
+    const folded = scene.nodes.filter((n) => n.kind === "more" && n.parent?.startsWith("ns:")).reduce((n, m) => n + Number(/^\+([\d,]+) service port/.exec(m.label)![1]!.replace(/,/g, "")), 0);
+    const inMore = Number(/^([\d,]+) service port/.exec(more.detail!)![1]!.replace(/,/g, ""));
+    expect(drawnPorts.size + folded + inMore).toBe(dump.truth.length);
+    expect(scene.nodes.filter((n) => n.kind === "frontend").length).toBeLessThanOrEqual(DEFAULT_LIMITS.frontends + 4);
+    expect(scene.notes.find((n) => n.startsWith("aggregated: "))).toMatch(/^aggregated: \d+ frontends of [\d,]+ drawn, \d+ namespaces folded into "\+N namespaces", .*--namespace NS shows one namespace$/);
+    expect(overlaps(layoutScene(scene).picture)).toEqual([]);
+    expect(allText(parseXml(writeScene(scene, "svg")))).toContain("aggregated:");
+  });
+
+  it("services --namespace: that namespace's service ports, frontends and endpoints, as the ground truth lists them", () => {
+    const namespace = dump.truth[40]!.namespace;
+    const own = dump.truth.filter((t) => t.namespace === namespace);
+    const nodeAddresses = [{ address: dump.cluster.nodeIP, source: { kind: "given" as const } }];
+    const scene = buildScene(ruleset, { view: "services", namespace, nodeAddresses });
+    expect(scene.nodes.filter((n) => n.kind === "namespace").map((n) => n.label)).toEqual([namespace]);
+    const frontends = scene.nodes.filter((n) => n.kind === "frontend");
+    expect(frontends.length).toBe(own.reduce((n, t) => n + t.frontends.length, 0));
+    const endpoints = scene.nodes.filter((n) => n.kind === "endpoint").map((n) => n.label).sort();
+    expect(endpoints).toEqual(own.flatMap((t) => t.frontends.flatMap((f) => f.endpoints.map((e) => `${e.address} · ${formatProbability(e.probability)}`))).sort());
+    expect(overlaps(layoutScene(scene).picture)).toEqual([]);
   });
 });
