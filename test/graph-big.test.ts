@@ -82,6 +82,7 @@ describe("graph of a 10,000-service dump", () => {
     const namespaces = new Set(dump.truth.map((t) => t.namespace));
     const shown = scene.nodes.filter((n) => n.kind === "namespace");
     expect(shown.length).toBe(DEFAULT_LIMITS.namespaces - 1);
+    expect(new Set(shown.map((n) => n.fill)).size).toBe(shown.length);
     const more = scene.nodes.find((n) => n.id === "more:namespaces")!;
     expect(more.label).toBe(`+${namespaces.size - shown.length} namespaces`);
     const drawnPorts = new Set(scene.nodes.filter((n) => n.kind === "frontend").map((n) => n.search[0]));

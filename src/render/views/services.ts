@@ -74,14 +74,14 @@ export function buildServicesSceneWithIndex(ruleset: Ruleset, options: ViewOptio
     const name = namespaceOf(service);
     (byNamespace.get(name) ?? byNamespace.set(name, []).get(name)!).push(service);
   }
-  // Colours follow the namespaces' names, so one namespace keeps its colour when others come and go.
-  const colorOf = new Map([...byNamespace.keys()].sort().map((name, i) => [name, NAMESPACE_COLORS[i % NAMESPACE_COLORS.length]!]));
   const ranked = [...byNamespace].sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1));
   const shownNamespaces = ranked.length <= limits.namespaces ? ranked : [
     ...ranked.slice(0, limits.namespaces - 1),
     ...ranked.slice(limits.namespaces - 1).filter(([, list]) => list.some(keep)),
   ];
   const shownNames = new Set(shownNamespaces.map(([name]) => name));
+  // Colours go to the drawn namespaces in name order: distinct (up to the palette's size) and stable as counts change.
+  const colorOf = new Map([...shownNames].sort().map((name, i) => [name, NAMESPACE_COLORS[i % NAMESPACE_COLORS.length]!]));
   const foldedNamespaces = ranked.filter(([name]) => !shownNames.has(name));
   const perNamespace = Math.max(4, Math.floor((options.namespace === undefined ? limits.frontends : limits.frontends * 4) / Math.max(1, shownNamespaces.length)));
   const plans: NamespacePlan[] = shownNamespaces.map(([name, list]) => {
