@@ -323,9 +323,15 @@ describe("conntrack entries, address types and source selection as the kernel ha
       ["ACCEPT", "local", ["route-localnet eth0=true"]],
       ["DROP", undefined, ["route-localnet eth0=false"]],
     ]);
-    const { ruleset } = parseRuleset(dnat("::1"), { family: "ipv6" });
-    const v6 = createTracer(ruleset).trace({ src: "2001:db8::5", dst: "2001:db8::10", protocol: 17, sport: 1000, dport: 53 }, defaultContext({ origin: "external", inInterface: "eth0" }));
-    expect(v6.outcomes.map((o) => [o.verdict, o.error])).toEqual([["REJECT", "routing: ::1 is not reachable from eth0 (ICMPv6 no route)"]]);
+    // IPv6 looks ::1 up strictly: only a route back out of the incoming interface counts.
+    const tracer = createTracer(parseRuleset(dnat("::1"), { family: "ipv6" }).ruleset);
+    const v6 = (inInterface: string) =>
+      tracer.trace(
+        { src: "2001:db8::5", dst: "2001:db8::10", protocol: 17, sport: 1000, dport: 53 },
+        defaultContext({ origin: "external", inInterface, routes: [{ network: "::/0", interface: "eth0" }, { network: "fd00::/64", interface: "cni0" }] }),
+      ).outcomes.map((o) => [o.verdict, o.outInterface ?? o.error]);
+    expect(v6("eth0")).toEqual([["ACCEPT", "eth0"]]);
+    expect(v6("cni0")).toEqual([["REJECT", "routing: no route to ::1 through cni0 (ICMPv6 no route)"]]);
   });
 
   it("masquerades an IPv6 packet to a local address with that address (RFC 6724 rule 1)", () => {

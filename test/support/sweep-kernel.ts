@@ -1,17 +1,19 @@
 // The long kernel-agreement sweep over random rulesets (test/support/tracegen.ts):
 //
 //   npm run sweep:kernel -- --seeds 300 --start 1 [--flows 12] [--family ipv4|ipv6] [--backend nft|legacy] [--no-minimize]
+//   npm run sweep:kernel -- --case repro.json    (one case: {"family", "ruleset", "flows"} in the generator's lab)
 //
 // For each seed it loads the generated ruleset into a packet lab, sends the flows, and judges every packet with
 // test/support/agreement.ts. It prints one line per seed, every disagreement with a minimal repro (the ruleset
 // cut down to the rules the disagreement needs, the flow, the tracer's prediction with its paths, the kernel's
 // observation) and the totals. Exit status: 0 all agreed, 1 a disagreement or a lab error, 2 no usable lab.
 
+import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { judgeFlow, labContext, tracersFor, type FlowVerdict } from "./agreement.js";
 import { NetLab, netlabStatus, type LabFlow, type LabObservation, type LabTopology } from "./netlab.js";
 import type { Backend, Family } from "./kernel.js";
-import { generateTraceCase } from "./tracegen.js";
+import { generateTraceCase, traceTopology, type TraceCase } from "./tracegen.js";
 
 interface Arguments {
   seeds: number;
@@ -20,9 +22,11 @@ interface Arguments {
   family?: Family;
   backend: Backend;
   minimize: boolean;
+  /** A JSON file holding one case to run instead of generated ones. */
+  caseFile?: string;
 }
 
-const USAGE = "usage: sweep:kernel -- --seeds N [--start S] [--flows F] [--family ipv4|ipv6] [--backend nft|legacy] [--no-minimize]";
+const USAGE = "usage: sweep:kernel -- --seeds N [--start S] [--flows F] [--family ipv4|ipv6] [--backend nft|legacy] [--no-minimize] | --case FILE";
 // Each minimisation step is one lab run (about half a second); a greedy pass over a ruleset stays well below this.
 const MAX_MINIMIZE_RUNS = 400;
 
@@ -64,6 +68,9 @@ function parseArguments(argv: readonly string[]): Arguments {
       }
       case "--no-minimize":
         result.minimize = false;
+        break;
+      case "--case":
+        result.caseFile = value();
         break;
       default:
         throw new Error(`unknown argument "${argument}"\n${USAGE}`);
@@ -146,6 +153,14 @@ function printRepro(seed: number, index: number, repro: Repro, topology: LabTopo
   console.log(out.join("\n"));
 }
 
+function readCase(file: string): TraceCase {
+  const data = JSON.parse(readFileSync(file, "utf8")) as { family?: Family; ruleset?: string; flows?: LabFlow[] };
+  if ((data.family !== "ipv4" && data.family !== "ipv6") || typeof data.ruleset !== "string" || !Array.isArray(data.flows)) {
+    throw new Error(`${file}: expected {"family": "ipv4"|"ipv6", "ruleset": "…", "flows": [...]}`);
+  }
+  return { seed: 0, family: data.family, ruleset: data.ruleset, topology: traceTopology(data.family), flows: data.flows };
+}
+
 async function main(): Promise<number> {
   const args = parseArguments(process.argv.slice(2));
   const status = netlabStatus();
@@ -156,8 +171,12 @@ async function main(): Promise<number> {
   const tally = { seeds: 0, flows: 0, agreedFlows: 0, packets: 0, agreedPackets: 0, disagreements: 0, labErrors: 0 };
   const coverage = new Coverage();
   const started = performance.now();
-  for (let seed = args.start; seed < args.start + args.seeds; seed++) {
-    const testCase = generateTraceCase(seed, { flows: args.flows, ...(args.family ? { family: args.family } : {}) });
+  const cases: (() => TraceCase)[] = args.caseFile
+    ? [() => readCase(args.caseFile!)]
+    : Array.from({ length: args.seeds }, (_, i) => () => generateTraceCase(args.start + i, { flows: args.flows, ...(args.family ? { family: args.family } : {}) }));
+  for (const next of cases) {
+    const testCase = next();
+    const seed = testCase.seed;
     const { ruleset, topology, flows } = testCase;
     tally.seeds++;
     let observations: LabObservation[];
@@ -193,7 +212,7 @@ async function main(): Promise<number> {
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   console.log(
-    `\nsweep: seeds ${args.start}..${args.start + args.seeds - 1} (${args.backend}): ${tally.agreedFlows}/${tally.flows} flows and ` +
+    `\nsweep: ${args.caseFile ?? `seeds ${args.start}..${args.start + args.seeds - 1}`} (${args.backend}): ${tally.agreedFlows}/${tally.flows} flows and ` +
       `${tally.agreedPackets}/${tally.packets} packets agree; ${tally.disagreements} disagreement(s), ${tally.labErrors} lab error(s); ${seconds} s`,
   );
   console.log(coverage.describe());

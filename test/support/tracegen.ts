@@ -449,6 +449,11 @@ function flowOf(r: Random, plan: AddressPlan, packets: number): LabFlow {
   return { from, proto, src, dst: pick(r, destinations()), dport, packets };
 }
 
+/** The lab every generated case runs in. */
+export function traceTopology(family: Family): LabTopology {
+  return PLANS[family].topology;
+}
+
 /** A random ruleset and flows over the lab topology, the same for the same seed and options. */
 export function generateTraceCase(seed: number, options: TraceCaseOptions = {}): TraceCase {
   const r = mulberry32(seed);

@@ -733,7 +733,7 @@ class Walk {
     };
     switch (branch.hook) {
       case "PREROUTING":
-        if (local && !branch.loopback && flow.dst.words !== undefined && isLoopback(flow.dst) && !this.loopbackFromOutside(branch)) return false;
+        if (local && !branch.loopback && flow.dst.words !== undefined && isLoopback(flow.dst)) return this.loopbackFromOutside(branch, go);
         if (local) {
           branch.flow = { ...flow, outInterface: null };
           return go("INPUT");
@@ -760,19 +760,36 @@ class Walk {
   }
 
   /**
-   * Routing of a packet that came in on another interface, bound for a loopback address (after a DNAT, say):
-   * IPv6 refuses it with ICMPv6 "no route"; IPv4 drops it as a martian unless the interface has
-   * route_localnet, a sysctl no dump shows. false: the branch has ended.
+   * Routing of a packet that came in on another interface, bound for a loopback address (after a DNAT, say).
+   * IPv4 drops it as a martian unless the interface has route_localnet, a sysctl no dump shows. IPv6 looks a
+   * loopback destination up strictly (rt6_need_strict): only routes through the incoming interface count, so
+   * a route back out of it (a default route, say) forwards the packet and no such route refuses it with
+   * ICMPv6 "no route". false: the branch has ended.
    */
-  private loopbackFromOutside(branch: Branch): boolean {
-    const iface = typeof branch.flow.inInterface === "string" ? branch.flow.inInterface : "the incoming interface";
-    if (this.family === "ipv6") return this.finish(branch, "REJECT", undefined, `routing: ::1 is not reachable from ${iface} (ICMPv6 no route)`);
-    const question = uncertainty("route-localnet", iface, 0);
-    const dropped: Branch = { ...branch, probability: branch.probability / 2, assumptions: [...branch.assumptions, { ...question, assumed: false }] };
-    this.finish(dropped, "DROP", undefined, `routing: martian destination ${branch.flow.dst.text} from ${iface}`);
-    branch.probability /= 2;
-    branch.assumptions = [...branch.assumptions, { ...question, assumed: true }];
-    return true;
+  private loopbackFromOutside(branch: Branch, go: (hook: Hook) => boolean): boolean {
+    const flow = branch.flow;
+    const incoming = flow.inInterface;
+    const iface = typeof incoming === "string" ? incoming : "the incoming interface";
+    const fork = (question: Uncertainty, ends: (other: Branch) => void) => {
+      ends({ ...branch, probability: branch.probability / 2, assumptions: [...branch.assumptions, { ...question, assumed: false }] });
+      branch.probability /= 2;
+      branch.assumptions = [...branch.assumptions, { ...question, assumed: true }];
+    };
+    if (this.family === "ipv4") {
+      fork(uncertainty("route-localnet", iface, 0), (other) => this.finish(other, "DROP", undefined, `routing: martian destination ${flow.dst.text} from ${iface}`));
+      branch.flow = { ...flow, outInterface: null };
+      return go("INPUT");
+    }
+    const refuse = (other: Branch) => this.finish(other, "REJECT", undefined, `routing: no route to ${flow.dst.text} through ${iface} (ICMPv6 no route)`);
+    const routes = flow.dst.words === undefined ? [] : this.routes.filter((r) => inNet(flow.dst.words!, r.net));
+    const back = typeof incoming === "string" ? routes.find((r) => r.iface === incoming) : routes[0];
+    if (!back) return refuse(branch);
+    if (typeof incoming !== "string") {
+      fork(uncertainty("in-interface-unknown", back.iface, 0), refuse);
+      branch.flow = { ...branch.flow, inKnowledge: { matches: [...flow.inKnowledge.matches, back.iface], notMatches: flow.inKnowledge.notMatches } };
+    }
+    branch.flow = { ...branch.flow, outInterface: back.iface };
+    return go("FORWARD");
   }
 
   private finish(branch: Branch, verdict: Verdict, delivery?: Delivery, error?: string, extra: Assumption[] = []): false {
