@@ -1,5 +1,6 @@
-// What the fuzzer found that only the kernel can settle: a jump to a chain declared further down. Both
-// backends refuse it (legacy at the rule, nft at COMMIT), so iptscope reports it at the rule.
+// What the fuzzer found that only the kernel can settle: a jump to a chain declared further down (both
+// backends refuse it, legacy at the rule, nft at COMMIT, so iptscope reports it at the rule), a stray word
+// after an option's arguments, a chain name with white space.
 
 import { expect, it } from "vitest";
 import { parseRuleset } from "../src/index.js";
@@ -25,4 +26,19 @@ kdescribe("a jump to a chain declared below the rule", () => {
     expect(diagnostics.map((d) => [d.kind, d.line, d.severity])).toEqual([["jump-to-undeclared-chain", 3, "error"]]);
     expect(parseRuleset(declaredFirst).diagnostics).toEqual([]);
   });
+});
+
+kdescribe("words iptables refuses", () => {
+  const cases = [
+    ["a stray word after an option", "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp --dport 80 x -j ACCEPT\nCOMMIT\n"],
+    ["a stray word after a quoted comment", '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment "abc"x -j ACCEPT\nCOMMIT\n'],
+    ["a new chain named with a space", '*filter\n:INPUT ACCEPT [0:0]\n-N "a b"\nCOMMIT\n'],
+    ["a new chain named with a leading '!'", '*filter\n:INPUT ACCEPT [0:0]\n-N "!x"\nCOMMIT\n'],
+  ] as const;
+  for (const [name, text] of cases) {
+    it(`${name}: the kernel's iptables-restore refuses it, and iptscope reports an error`, () => {
+      expect(kernelRoundTrip(text).ok).toBe(false);
+      expect(parseRuleset(text).diagnostics.filter((d) => d.severity === "error")).toHaveLength(1);
+    });
+  }
 });

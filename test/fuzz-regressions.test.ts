@@ -146,6 +146,26 @@ describe("fmt prints what loads back", () => {
   });
 });
 
+describe("words iptables refuses are refused (was: silently dropped)", () => {
+  const HEAD = "*filter\n:INPUT ACCEPT [0:0]\n";
+
+  it("a stray word after an option's arguments is an error at that word, not part of the option", () => {
+    for (const [rule, column] of [["-A INPUT -p tcp --dport 80 x -j ACCEPT", 28], ['-A INPUT -m comment --comment "abc"x -j ACCEPT', 36], ["-A INPUT -m mark --mark 1 x y -j ACCEPT", 27]] as const) {
+      const { diagnostics } = parseRuleset(`${HEAD}${rule}\nCOMMIT\n`);
+      expect(diagnostics.map((d) => [d.kind, d.line, d.column]), rule).toEqual([["syntax", 3, column]]);
+      expect(diagnostics[0]!.message).toBe("unexpected value 'x'");
+    }
+  });
+
+  it("a chain name with white space or a leading '-' or '!' (-N, -E)", () => {
+    for (const command of ['-N "a b"', '-N "!x"', '-N "-x"', ':A - [0:0]\n-E A "b c"']) {
+      const { diagnostics } = parseRuleset(`${HEAD}${command}\nCOMMIT\n`);
+      expect(diagnostics.map((d) => d.kind), command).toEqual(["bad-value"]);
+      expect(diagnostics[0]!.message).toMatch(/^bad value '.+' for -[NE]: expected a chain name /);
+    }
+  });
+});
+
 describe("a whole case through every analysis", () => {
   it("a kube-proxy dump cut in the middle of a jump", () => {
     const text =

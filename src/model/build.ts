@@ -503,6 +503,11 @@ export class RulesetBuilder {
           this.report(diagnostic("chain-name-too-long", chainAt, { chain: chainName, length: chainName.length }));
           return;
         }
+        const invalid = chainNameProblem(chainName);
+        if (invalid !== undefined) {
+          this.report(diagnostic("bad-value", chainAt, { option: "-N", value: chainName, expected: invalid }));
+          return;
+        }
         if (state.chains.has(chainName)) {
           this.report(diagnostic("duplicate-chain", chainAt, { chain: chainName }));
           return;
@@ -581,6 +586,11 @@ export class RulesetBuilder {
         if (!chain) return;
         if (chain.builtin) {
           this.report(diagnostic("builtin-chain-operation", chainAt, { chain: chain.name, operation: "rename" }));
+          return;
+        }
+        const invalid = chainNameProblem(newName);
+        if (invalid !== undefined) {
+          this.report(diagnostic("bad-value", this.at(command.operands[1]!, line), { option: "-E", value: newName, expected: invalid }));
           return;
         }
         if (state.chains.has(newName)) {
@@ -951,6 +961,12 @@ export class RulesetBuilder {
       this.report(diagnostic("syntax", { line, column: text.length + 1 }, { found: "unexpected end of line", expected: "a value" }));
       return undefined;
     }
+    if (values.length > optionSpec.arity) {
+      // The grammar hands an option every plain word after it; iptables takes its arguments only ("Bad argument").
+      const stray = values[optionSpec.arity]!;
+      this.report(diagnostic("syntax", this.at(stray, line), { found: `unexpected value '${words.values[stray]}'`, expected: "" }));
+      return undefined;
+    }
     if (negated && !optionSpec.negatable) {
       this.report(diagnostic("option-not-negatable", { line, column, length: written.length }, { option: written }));
     }
@@ -1075,6 +1091,13 @@ export class RulesetBuilder {
     this.diagnostics.sort((a, b) => a.line - b.line || a.column - b.column);
     return { ruleset: this.ruleset, diagnostics: this.diagnostics, skippedLines: this.skippedLines };
   }
+}
+
+/** What iptables (xshared.c) refuses in a new chain name; undefined when the name is fine. */
+function chainNameProblem(name: string): string | undefined {
+  if (/\s/.test(name)) return "a chain name without white space";
+  if (name.startsWith("-") || name.startsWith("!")) return "a chain name that does not start with '-' or '!'";
+  return undefined;
 }
 
 /** Rules out of their chain keep no position (statements still list them). */
