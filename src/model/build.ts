@@ -46,6 +46,8 @@ const MAX_CHAIN_NAME = 28;
 interface TableState {
   table: Table;
   chains: Map<string, Chain>;
+  /** A command other than -A/-I ran: a jump checked when its rule was read may be wrong by COMMIT. */
+  chainsChanged: boolean;
 }
 
 function toCounters(c: CountersSyntax | undefined): Counters | undefined {
@@ -169,9 +171,11 @@ export class RulesetBuilder {
   private readonly skippedLines: number[] = [];
   /** Lines skipped after they were read (at COMMIT), merged into skippedLines at the end. */
   private readonly lateSkipped: number[] = [];
-  /** Rules whose jump was checked when they were read; `jumpsReported`: and found to have no chain. */
-  private readonly jumpsChecked = new WeakSet<Rule>();
-  private readonly jumpsReported = new WeakSet<Rule>();
+  /** Rules whose jump was not checked when they were read (-R replacements); `jumpsReported`: checked and found to have no chain. */
+  private readonly jumpsUnchecked = new Set<Rule>();
+  private readonly jumpsReported = new Set<Rule>();
+  /** The chain that the target of the rule last built names, looked up once for checkJump. */
+  private jumpChain: Chain | undefined;
   private current: TableState | undefined;
   private readonly tables = new Map<TableName, TableState>();
   private crlfLines = 0;
@@ -359,7 +363,7 @@ export class RulesetBuilder {
       const chain: Chain = { name: builtin, builtin: true, policy: "ACCEPT", counters: ZERO, line: 0, rules: [] };
       chains.set(builtin, chain);
     }
-    this.current = { table, chains };
+    this.current = { table, chains, chainsChanged: false };
     this.tables.set(tableName, this.current);
     this.ruleset.tables.push(table);
   }
@@ -402,7 +406,8 @@ export class RulesetBuilder {
     const state = this.current!;
     if (line !== undefined) state.table.commitLine = line;
     state.table.chains = [...state.chains.values()];
-    this.resolveTargets(state);
+    // Jumps were checked as their rules were read; only a chain command since can make one wrong.
+    if (state.chainsChanged) this.resolveTargets(state);
     this.current = undefined;
   }
 
@@ -412,9 +417,8 @@ export class RulesetBuilder {
    */
   private checkJump(state: TableState, rules: readonly Rule[], line: number): void {
     const target = rules[0]!.target;
-    for (const rule of rules) this.jumpsChecked.add(rule);
     if (!target || target.kind !== "chain") return;
-    const chain = state.chains.get(target.name);
+    const chain = this.jumpChain;
     if (chain && !chain.builtin) {
       if (target.options.length > 0) this.report(diagnostic("options-on-chain-target", { line, column: target.column }, { target: target.name }));
       return;
@@ -434,12 +438,12 @@ export class RulesetBuilder {
         const target = rule.target;
         if (!target || target.kind !== "chain") continue;
         if (state.chains.has(target.name) && !(state.chains.get(target.name)!.builtin)) {
-          if (target.options.length > 0 && !this.jumpsChecked.has(rule)) {
+          if (target.options.length > 0 && this.jumpsUnchecked.has(rule)) {
             this.reportRule(diagnostic("options-on-chain-target", { line: rule.line, column: target.column }, { target: target.name }), state, chain, rule);
           }
           continue;
         }
-        if (this.jumpsReported.has(rule)) continue;
+        if (this.jumpsReported.size > 0 && this.jumpsReported.has(rule)) continue;
         if (UNMODELLED_TARGETS.has(target.name)) {
           rule.target = { ...target, kind: "extension", known: false };
           this.report(diagnostic("unknown-target", { line: rule.line, column: target.column, length: target.name.length }, { target: target.name }));
@@ -458,6 +462,7 @@ export class RulesetBuilder {
     const words = this.words;
     const chainWord = command.operands[0];
     if (command.kind === "append" || command.kind === "insert") return this.addRules(state, command, chainWord, counters, text, line);
+    state.chainsChanged = true;
     const chainName = chainWord === undefined ? undefined : words.values[chainWord]!;
     const chainAt = chainWord === undefined ? { line, column: 1 } : this.named(chainWord, line);
     const statements = state.table.statements;
@@ -491,7 +496,10 @@ export class RulesetBuilder {
         if (command.kind === "delete") unnumber(chain.rules.splice(index, 1));
         else {
           const replacement = this.buildRules(command, counters, text, line, state.table.name, chain.name)[0];
-          if (replacement) unnumber(chain.rules.splice(index, 1, replacement));
+          if (replacement) {
+            unnumber(chain.rules.splice(index, 1, replacement));
+            this.jumpsUnchecked.add(replacement);
+          }
         }
         this.renumber.add(chain);
         return;
@@ -691,6 +699,7 @@ export class RulesetBuilder {
     matches.length = 0;
     explicitMatches.length = 0;
     this.draftsUsed = 0;
+    this.jumpChain = undefined;
     let seenCore = 0;
     let ownFamily = true;
     for (let i = 0; i < items.length; i++) {
@@ -932,15 +941,16 @@ export class RulesetBuilder {
     const column = this.words.starts[word]! + 1;
     const draft = (kind: Target["kind"], name: string, spec?: ExtensionSpec): ModuleDraft =>
       this.draft().init(name, column, false, true, spec, kind, goto);
-    if (goto) return draft("chain", written);
-    const verdict = VERDICT_NAMES.get(written);
+    const verdict = goto ? undefined : VERDICT_NAMES.get(written);
     if (verdict !== undefined) return draft("verdict", verdict);
+    // Looked up here for checkJump too; a rule then holds the chain's own name string.
+    const chain = (this.jumpChain = this.current!.chains.get(written));
+    const name = chain ? chain.name : written;
+    if (goto) return draft("chain", name);
     const spec = targetSpecs.get(written);
     // A user chain may have the name of a target extension; any other name is a chain,
-    // checked at COMMIT (it may be declared later, or be an unmodelled extension).
-    if (!spec) return draft("chain", written);
-    const chain = this.current!.chains.get(written);
-    return chain && !chain.builtin ? draft("chain", chain.name) : draft("extension", spec.name, spec);
+    // checked by checkJump (it may be undeclared yet, or an unmodelled extension).
+    return spec && !(chain && !chain.builtin) ? draft("extension", spec.name, spec) : draft("chain", name);
   }
 
   private decodeOption(module: ModuleDraft, item: OptionItem, line: number, text: string): ExtensionOption | undefined {
