@@ -157,7 +157,7 @@ export function traceAround(ruleset: Ruleset, destinations = 2): number {
   return traces;
 }
 
-/** `services`, `graph` (both views) and `diff` against another model: each ends with a result. */
+/** `services`, `graph` (one view per case) and `diff` against another model: each ends with a result. */
 export function analyse(ruleset: Ruleset, other: Ruleset | undefined): void {
   const map = resolveServices(ruleset);
   if (!Array.isArray(map.services)) fail("services: no service list");
