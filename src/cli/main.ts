@@ -105,7 +105,7 @@ async function main(): Promise<void> {
         (y) =>
           withInput(y)
             .option("namespace", { type: "string", describe: "only the services of this namespace" })
-            .option("node-ip", { type: "string", array: true, describe: "an address of the node, for NodePorts (repeatable); default: inferred from the dump" })
+            .option("node-ip", { type: "string", array: true, nargs: 1, describe: "an address of the node, for NodePorts (repeatable); default: inferred from the dump" })
             .option("json", { type: "boolean", default: false, describe: "print the Service map as JSON (kind iptscope.services, schemaVersion 1)" })
             .example("iptables-save | $0 services", "every service port this node serves")
             .example("$0 services node.txt --namespace kube-system --json", "one namespace, as JSON"),
