@@ -64,6 +64,9 @@ describe("iptscope graph", () => {
     const frontends = graph.nodes.filter((n) => n.kind === "frontend");
     expect(frontends.length).toBe(map.services.reduce((n, s) => n + s.frontends.length, 0));
     for (const service of map.services) expect(frontends.filter((f) => f.hover[0]!.startsWith(`${service.name.key} — `)).length).toBe(service.frontends.length);
+    const notes = (args: string[]) => (JSON.parse(cli(["graph", sample, "--view", "services", "--format", "json", ...args]).stdout) as { notes: string[] }).notes.join("\n");
+    expect(notes([])).toContain("taken as this node's address (pass --node-ip)");
+    expect(notes(["--node-ip", "192.168.1.2"])).not.toContain("--node-ip");
   });
 
   it("--trace takes the packet flags of `iptscope trace` and draws its outcomes over the chains view", () => {
@@ -95,6 +98,7 @@ describe("iptscope graph", () => {
     [["--trace", "--src", "10.244.1.5", "--dst", "10.96.0.10", "--proto", "udp"], /iptscope graph: --dport is required for udp/],
     [["--trace", "--dst", "10.96.0.10", "--dport", "53"], /iptscope graph: --src is required/],
     [["--trace", "--src", "fd00::1", "--dst", "10.96.0.10", "--dport", "53"], /--src 'fd00::1': expected an IPv4 address/],
+    [["--view", "services", "--node-ip", "bogus"], /iptscope graph: --node-ip 'bogus': expected an IPv4 address/],
     [["--format", "png"], /Given: "png", Choices: "svg", "dot", "html", "json"/],
     [["--table", "raw"], /has no raw table \(tables: mangle, filter, nat\)/],
   ])("refuses %j with a usage error and no output", (args, message) => {

@@ -1,12 +1,20 @@
 // Pictures: wall time of `iptscope graph` (a whole CLI process: start-up, parse, scene, layout, SVG) for the
-// kubeadm sample (cold start target 0.5 s) and for generated kube-proxy dumps (10k services: 3 s per view).
+// kubeadm sample (cold start target 0.5 s) and for generated kube-proxy dumps (10k services: 3 s per view), for
+// every view and for the chains view with a pod's DNS query traced over it.
 
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { formatNumber, kubeFixture, median, MIB, timedSpawn, type BenchContext, type BenchSection, type Cell, type Check, type SectionResult } from "./harness.js";
 
-const VIEWS = ["flow", "chains"] as const;
+/** A pod's DNS query: kube-dns has this cluster IP in the kubeadm sample and in generated dumps. */
+const TRACED_PACKET = ["--trace", "--src", "10.244.1.5", "--dst", "10.96.0.10", "--proto", "udp", "--dport", "53"];
+const VIEWS: readonly { name: string; args: readonly string[] }[] = [
+  { name: "flow", args: ["--view", "flow"] },
+  { name: "chains", args: ["--view", "chains"] },
+  { name: "services", args: ["--view", "services"] },
+  { name: "chains --trace", args: ["--view", "chains", ...TRACED_PACKET] },
+];
 const SAMPLE_RUNS = 5;
 const SAMPLE_LIMIT_S = 0.5;
 const DUMP_LIMIT_S = 3;
@@ -20,11 +28,11 @@ interface Measured {
   failure?: string;
 }
 
-function measure(context: BenchContext, input: string, view: string, runs: number, output: string): Measured {
+function measure(context: BenchContext, input: string, viewArgs: readonly string[], runs: number, output: string): Measured {
   const bin = path.join(context.root, "bin", "iptscope.js");
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
-    const run = timedSpawn(process.execPath, [bin, "graph", input, "--view", view, "--format", "svg", "-o", output], { cwd: context.root, stdio: ["ignore", "ignore", "pipe"] });
+    const run = timedSpawn(process.execPath, [bin, "graph", input, ...viewArgs, "--format", "svg", "-o", output], { cwd: context.root, stdio: ["ignore", "ignore", "pipe"] });
     if (run.error !== undefined || run.status !== 0) {
       return { times, bytes: 0, failure: run.error?.message ?? `exit ${run.status}: ${run.stderr.trim().split("\n")[0] ?? ""}` };
     }
@@ -52,7 +60,7 @@ function check(name: string, m: Measured, limitS: number): Check {
 
 export const graphSection: BenchSection = {
   name: "graph",
-  description: "iptscope graph to SVG: kubeadm sample cold, and kube-proxy dumps by size, per view",
+  description: "iptscope graph to SVG: kubeadm sample cold, and kube-proxy dumps by size, per view and traced",
   run(context: BenchContext): SectionResult {
     const columns = [
       { key: "input", title: "input", numeric: false },
@@ -76,25 +84,25 @@ export const graphSection: BenchSection = {
     try {
       const sample = path.join(context.root, "samples", "kubeadm-flannel.txt");
       for (const view of VIEWS) {
-        context.log(`graph: kubeadm-flannel --view ${view} × ${SAMPLE_RUNS}`);
-        const m = measure(context, sample, view, SAMPLE_RUNS, output);
-        rows.push(row("kubeadm-flannel.txt", view, (statSync(sample).size / MIB).toFixed(3), m));
-        checks.push(check(`kubeadm sample, ${view}, cold (median of ${SAMPLE_RUNS})`, m, SAMPLE_LIMIT_S));
+        context.log(`graph: kubeadm-flannel --view ${view.name} × ${SAMPLE_RUNS}`);
+        const m = measure(context, sample, view.args, SAMPLE_RUNS, output);
+        rows.push(row("kubeadm-flannel.txt", view.name, (statSync(sample).size / MIB).toFixed(3), m));
+        checks.push(check(`kubeadm sample, ${view.name}, cold (median of ${SAMPLE_RUNS})`, m, SAMPLE_LIMIT_S));
       }
       for (const services of context.sizes) {
         const fixture = kubeFixture(context, services);
         for (const view of VIEWS) {
           const runs = services > DUMP_LIMIT_SIZE ? LARGE_RUNS : context.runs;
-          context.log(`graph: ${formatNumber(services)} services --view ${view} × ${runs}`);
-          const m = measure(context, fixture.file, view, runs, output);
-          rows.push(row(`kube ${formatNumber(services)} services`, view, (fixture.bytes / MIB).toFixed(1), m));
-          if (services === DUMP_LIMIT_SIZE) checks.push(check(`${formatNumber(services)} services, ${view} (median of ${runs})`, m, DUMP_LIMIT_S));
+          context.log(`graph: ${formatNumber(services)} services --view ${view.name} × ${runs}`);
+          const m = measure(context, fixture.file, view.args, runs, output);
+          rows.push(row(`kube ${formatNumber(services)} services`, view.name, (fixture.bytes / MIB).toFixed(1), m));
+          if (services === DUMP_LIMIT_SIZE) checks.push(check(`${formatNumber(services)} services, ${view.name} (median of ${runs})`, m, DUMP_LIMIT_S));
         }
       }
       if (!context.sizes.includes(DUMP_LIMIT_SIZE)) {
         checks.push({ name: `${formatNumber(DUMP_LIMIT_SIZE)} services`, measured: "n/a", target: `≤ ${DUMP_LIMIT_S} s`, pass: null, note: "size not in --sizes" });
       }
-      notes.push("wall time of node bin/iptscope.js graph FILE --view V --format svg -o FILE, including Node start-up, parsing and writing");
+      notes.push(`wall time of node bin/iptscope.js graph FILE --view V [--trace …] --format svg -o FILE, including Node start-up, parsing and writing; traced: ${TRACED_PACKET.join(" ")}`);
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }

@@ -69,18 +69,19 @@ export async function runGraph(options: GraphCommandOptions): Promise<ExitCode> 
     process.stderr.write(`iptscope: ${loaded.name} has no ${options.table} table (tables: ${present})\n`);
     return ExitCode.usage;
   }
-  const context = contextFromArgs(options, ruleset);
-  if ("message" in context) return usage(context.message);
+  // Inferring node addresses scans every endpoint rule: only for a trace, or to check the addresses given.
+  const context = options.trace || options["node-ip"]?.length ? contextFromArgs(options, ruleset) : undefined;
+  if (context && "message" in context) return usage(context.message);
   const format = options.format ?? (options.output !== undefined ? formatFromFileName(options.output) : undefined) ?? "svg";
   const render = await import("../../render/index.js");
   const viewOptions = {
     sourceName: loaded.name.split("/").pop() ?? loaded.name,
     ...(options.table !== undefined ? { table: options.table } : {}),
     ...(options.namespace !== undefined ? { namespace: options.namespace } : {}),
-    ...(options["node-ip"]?.length ? { nodeAddresses: context.nodeAddresses } : {}),
+    ...(context && options["node-ip"]?.length ? { nodeAddresses: context.nodeAddresses } : {}),
   };
   let scene;
-  if (options.trace) {
+  if (options.trace && context) {
     const built = packetFromArgs({ ...options, dst: options.dst! }, context, ruleset.family);
     if ("message" in built) return usage(built.message);
     const { createTracer } = await import("../../analysis/trace/walk.js");
