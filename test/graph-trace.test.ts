@@ -178,6 +178,14 @@ describe("trace overlay on a 10,000-service dump", () => {
     });
   });
 
+  it("chains, traced: the chains the packet entered are drawn on their own among the merged families", () => {
+    const scene = buildTracedScene(ruleset, { view: "chains" }, trace);
+    const lit = new Set(scene.nodes.filter((n) => n.emphasis === "highlighted").map((n) => n.id));
+    for (const chain of [truth.chains.svc!, ...frontend.endpoints.map((e) => e.sepChain)]) expect(lit.has(chainNodeId("nat", chain)), chain).toBe(true);
+    for (const outcome of trace.outcomes) expect(expectedTransitions(outcome.path).chains).toEqual(new Set([...expectedTransitions(outcome.path).chains].filter((id) => lit.has(id))));
+    expect(scene.notes.some((n) => /^nat: [\d,]+ chains drawn as \d+ nodes/.test(n))).toBe(true);
+  });
+
   it("services: the traced service is drawn although its namespace is folded, with the generator's endpoints lit", () => {
     const untraced = buildServicesSceneWithIndex(ruleset, { nodeAddresses });
     expect(untraced.scene.nodes.some((n) => n.kind === "namespace" && n.label === truth.namespace)).toBe(false);

@@ -50,7 +50,7 @@ export { layoutScene, type SceneLayout };
 export { GRAPH_FORMATS, formatFromFileName, type GraphFormat } from "./formats.js";
 export { overlayPaths, formatProbability, SCENE_SCHEMA_VERSION, VIEW_NAMES } from "./scene.js";
 export type * from "./scene.js";
-export { buildChainsScene, buildChainsSceneWithIndex, chainEdgeId, chainNodeId, type ChainsSceneIndex } from "./views/chains.js";
+export { buildChainsScene, buildChainsSceneWithIndex, chainEdgeId, chainNodeId, type ChainsBuildOptions, type ChainsSceneIndex } from "./views/chains.js";
 export { buildFlowScene } from "./views/flow.js";
 export {
   buildServicesScene, buildServicesSceneWithIndex, frontendNodeId, namespaceNodeId, servicesEdgeId, type ServicesBuildOptions, type ServicesSceneIndex,

@@ -58,7 +58,12 @@ export function buildChainsScene(ruleset: Ruleset, options: ViewOptions = {}): S
   return buildChainsSceneWithIndex(ruleset, options).scene;
 }
 
-export function buildChainsSceneWithIndex(ruleset: Ruleset, options: ViewOptions = {}): ChainsSceneIndex {
+export interface ChainsBuildOptions {
+  /** Chains drawn on their own even where their family is merged (the chains a trace went through). */
+  keep?: (table: TableName, chain: string) => boolean;
+}
+
+export function buildChainsSceneWithIndex(ruleset: Ruleset, options: ViewOptions = {}, build: ChainsBuildOptions = {}): ChainsSceneIndex {
   const limits = viewLimits(options);
   const tables = TABLE_NAMES.flatMap((name) => ruleset.tables.filter((t) => t.name === name)).filter(
     (t) => options.table === undefined || t.name === options.table,
@@ -84,7 +89,10 @@ export function buildChainsSceneWithIndex(ruleset: Ruleset, options: ViewOptions
       chains = chains.filter((c) => kept.has(c.name));
     }
     // One namespace is what the reader asked to see: draw it chain by chain unless it is itself huge.
-    const plans = planNodes(table, chains, options.namespace === undefined ? limits : { ...limits, chainsPerTable: limits.chainsPerTable * 4 });
+    const keep = build.keep;
+    const plans = planNodes(
+      table, chains, options.namespace === undefined ? limits : { ...limits, chainsPerTable: limits.chainsPerTable * 4 }, keep ? (chain) => keep(table.name, chain) : () => false,
+    );
     if (plans.length < chains.length) {
       aggregated = true;
       const families = new Set(plans.flatMap((p) => (p.family === undefined ? [] : [`${p.family}*`])));
@@ -269,7 +277,7 @@ function chainNamespace(chain: Chain): string | undefined {
   return undefined;
 }
 
-function planNodes(table: Table, chains: readonly Chain[], limits: AggregationLimits): NodePlan[] {
+function planNodes(table: Table, chains: readonly Chain[], limits: AggregationLimits, keep: (chain: string) => boolean): NodePlan[] {
   const single = (chain: Chain): NodePlan => ({
     id: chainNodeId(table.name, chain.name), table: table.name, kind: "chain", label: chain.name, chains: [chain], builtin: chain.builtin,
   });
@@ -278,7 +286,7 @@ function planNodes(table: Table, chains: readonly Chain[], limits: AggregationLi
   const families = new Map<string, Map<string, Chain[]>>();
   const namespaceSize = new Map<string, number>();
   for (const chain of chains) {
-    const family = chain.builtin ? undefined : chainFamily(chain.name);
+    const family = chain.builtin || keep(chain.name) ? undefined : chainFamily(chain.name);
     if (family === undefined) {
       plans.push(single(chain));
       continue;

@@ -153,7 +153,9 @@ export function buildTracedScene(ruleset: Ruleset, options: ViewOptions & { view
   const notes = traceNotes(result);
   switch (options.view) {
     case "chains": {
-      const index = buildChainsSceneWithIndex(ruleset, options);
+      // The chains the drawn outcomes entered stay single nodes where their families are merged.
+      const entered = new Set(drawnOutcomes(result).flatMap((o) => o.path.map((step) => `${step.table}\u0000${step.chain}`)));
+      const index = buildChainsSceneWithIndex(ruleset, options, { keep: (table, chain) => entered.has(`${table}\u0000${chain}`) });
       scene = index.scene;
       paths = chainsTracePaths(index, result);
       break;
