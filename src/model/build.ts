@@ -13,7 +13,9 @@ import {
   extensionCatalog, MATCH_ALIASES, optionSpecNamed, matchSpecs, targetSpecs, VERDICT_NAMES, type ExtensionSpec, type OptionSpec,
 } from "./extensions.js";
 import type { Codec, Decoded } from "./codecs.js";
-import { freezeDeep, frozenOptions, Interner, negatablePair, NO_MATCHES, NO_OPTIONS, type SharedValue } from "./intern.js";
+import {
+  freezeDeep, frozenOptions, Interner, negatable, negatables, NO_MATCHES, NO_OPTIONS, type Negatables, type SharedValue,
+} from "./intern.js";
 import { parseProtocol } from "./protocols.js";
 import {
   BUILTIN_CHAINS, TABLE_NAMES,
@@ -99,7 +101,6 @@ class ModuleDraft {
   }
 }
 
-type NegatablePair<T> = readonly [Negatable<T>, Negatable<T>];
 
 type OptionItem = Extract<RuleItemShape, { kind: "option" }>;
 
@@ -127,13 +128,14 @@ class ValueCache {
 }
 
 /** One decoded text; `value` is what rules hold (the kernel's value when it adjusts it). */
-class DecodeEntry implements SharedValue {
-  readonly value: OptionValue;
-  options: SharedValue["options"] = undefined;
+interface DecodeEntry extends SharedValue {
+  readonly decoded: Decoded;
+}
 
-  constructor(readonly decoded: Decoded) {
-    this.value = "adjusted" in decoded ? decoded.adjusted : (decoded as OptionValue);
-  }
+// A literal, not a class: V8 allocates literals that outlive many collections straight
+// in the old generation, and these live as long as the parse.
+function decodeEntry(decoded: Decoded): DecodeEntry {
+  return { decoded, value: "adjusted" in decoded ? decoded.adjusted : (decoded as OptionValue), options: undefined };
 }
 
 /** Guesses the family from the header comment or the first address. */
@@ -200,9 +202,9 @@ export class RulesetBuilder {
   /** The chain of the previous rule, valid while no chain command ran. */
   private lastChain: Chain | undefined;
   private lastChains: Map<string, Chain> | undefined;
-  private readonly addressCache = new Map<string, NegatablePair<AddressMask> | AddressProblem>();
-  private readonly interfaces = new Map<string, NegatablePair<string>>();
-  private readonly protocols = new Map<ProtocolSpec, NegatablePair<ProtocolSpec>>();
+  private readonly addressCache = new Map<string, Negatables<AddressMask> | AddressProblem>();
+  private readonly interfaces = new Map<string, Negatables<string>>();
+  private readonly protocols = new Map<ProtocolSpec, Negatables<ProtocolSpec>>();
 
   constructor(
     private readonly family: Family,
@@ -686,8 +688,8 @@ export class RulesetBuilder {
     let ruleCounters = toCounters(counters);
     let source: Negatable<AddressMask> | undefined;
     let destination: Negatable<AddressMask> | undefined;
-    let sources: NegatablePair<AddressMask>[] | undefined;
-    let destinations: NegatablePair<AddressMask>[] | undefined;
+    let sources: Negatables<AddressMask>[] | undefined;
+    let destinations: Negatables<AddressMask>[] | undefined;
     let inInterface: Negatable<string> | undefined;
     let outInterface: Negatable<string> | undefined;
     let protocol: Negatable<ProtocolSpec> | undefined;
@@ -717,8 +719,8 @@ export class RulesetBuilder {
           switch (item.option) {
             case "source":
             case "destination": {
-              let first: NegatablePair<AddressMask> | undefined;
-              let list: NegatablePair<AddressMask>[] | undefined;
+              let first: Negatables<AddressMask> | undefined;
+              let list: Negatables<AddressMask>[] | undefined;
               if (value.indexOf(",") < 0) {
                 first = this.checkedAddress(value, item.value, line);
               } else {
@@ -729,13 +731,13 @@ export class RulesetBuilder {
                 }
                 first = list[0];
               }
-              const negatable = first === undefined ? undefined : first[negated ? 1 : 0];
+              const address = first === undefined ? undefined : negatable(first, negated);
               if (item.option === "source") {
                 sources = list;
-                if (negatable) source = negatable;
+                if (address) source = address;
               } else {
                 destinations = list;
-                if (negatable) destination = negatable;
+                if (address) destination = address;
               }
               break;
             }
@@ -745,12 +747,12 @@ export class RulesetBuilder {
                 this.report(diagnostic("bad-interface", this.at(item.value, line), { value }));
                 break;
               }
-              let pair = this.interfaces.get(value);
-              if (pair === undefined) {
-                pair = negatablePair(value);
-                this.interfaces.set(value, pair);
+              let shared = this.interfaces.get(value);
+              if (shared === undefined) {
+                shared = negatables(value);
+                this.interfaces.set(value, shared);
               }
-              const iface = pair[negated ? 1 : 0];
+              const iface = negatable(shared, negated);
               if (item.option === "in-interface") inInterface = iface;
               else outInterface = iface;
               break;
@@ -761,12 +763,12 @@ export class RulesetBuilder {
                 this.report(diagnostic("bad-protocol", this.at(item.value, line), { value }));
                 break;
               }
-              let pair = this.protocols.get(spec);
-              if (pair === undefined) {
-                pair = negatablePair(spec);
-                this.protocols.set(spec, pair);
+              let shared = this.protocols.get(spec);
+              if (shared === undefined) {
+                shared = negatables(spec);
+                this.protocols.set(spec, shared);
               }
-              protocol = pair[negated ? 1 : 0];
+              protocol = negatable(shared, negated);
               break;
             }
             default: {
@@ -881,8 +883,8 @@ export class RulesetBuilder {
       for (const d of destinations?.length ? destinations : [undefined]) {
         out.push({
           ...rule,
-          source: s ? s[rule.source!.negated ? 1 : 0] : undefined,
-          destination: d ? d[rule.destination!.negated ? 1 : 0] : undefined,
+          source: s ? negatable(s, rule.source!.negated) : undefined,
+          destination: d ? negatable(d, rule.destination!.negated) : undefined,
         });
       }
     }
@@ -901,7 +903,7 @@ export class RulesetBuilder {
   }
 
   /** An address of -s/-d, or undefined after reporting why it is not one. */
-  private checkedAddress(part: string, word: number, line: number): NegatablePair<AddressMask> | undefined {
+  private checkedAddress(part: string, word: number, line: number): Negatables<AddressMask> | undefined {
     const parsed = this.address(part);
     if (typeof parsed !== "string") return parsed;
     const otherFamily = parseAddressMask(part, this.family === "ipv4" ? "ipv6" : "ipv4");
@@ -1033,17 +1035,17 @@ export class RulesetBuilder {
     const key = words.length === 1 ? this.words.values[words[0]!]! : this.valuesOf(words).join("\0");
     let entry = cache.useless ? undefined : cache.get(key);
     if (entry === undefined) {
-      entry = new DecodeEntry(freezeDeep(optionSpec.codec.decode(this.valuesOf(words), { family: this.family })));
+      entry = decodeEntry(freezeDeep(optionSpec.codec.decode(this.valuesOf(words), { family: this.family })));
       if (!cache.useless) cache.entries.set(key, entry);
     }
     return entry;
   }
 
-  private address(text: string): NegatablePair<AddressMask> | AddressProblem {
+  private address(text: string): Negatables<AddressMask> | AddressProblem {
     let parsed = this.addressCache.get(text);
     if (parsed === undefined) {
       const mask = parseAddressMask(text, this.family);
-      parsed = typeof mask === "string" ? mask : negatablePair(Object.freeze(mask));
+      parsed = typeof mask === "string" ? mask : negatables(Object.freeze(mask));
       this.addressCache.set(text, parsed);
     }
     return parsed;

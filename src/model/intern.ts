@@ -16,9 +16,20 @@ export function freezeDeep<T>(value: T): T {
   return value;
 }
 
-/** The pair of negatables of one shared value. */
-export function negatablePair<T>(value: T): readonly [Negatable<T>, Negatable<T>] {
-  return [Object.freeze({ negated: false, value }), Object.freeze({ negated: true, value })];
+/** The negatables of one shared value, each built when a rule first needs it. */
+export interface Negatables<T> {
+  readonly value: T;
+  positive: Negatable<T> | undefined;
+  negative: Negatable<T> | undefined;
+}
+
+export function negatables<T>(value: T): Negatables<T> {
+  return { value, positive: undefined, negative: undefined };
+}
+
+export function negatable<T>(shared: Negatables<T>, negated: boolean): Negatable<T> {
+  if (negated) return (shared.negative ??= Object.freeze({ negated: true, value: shared.value }));
+  return (shared.positive ??= Object.freeze({ negated: false, value: shared.value }));
 }
 
 /**
