@@ -101,13 +101,13 @@ const destinationKey = (o: Outcome) => [o.verdict, o.delivery, o.outInterface, o
 
 const ruleId = (table: string, chain: string, position: number) => `${table}/${chain} #${position}`;
 
-/** Compares the lab's observation of one flow with the tracer's prediction for each of its packets. */
 /** A tracer for the ruleset, and one that keeps every walk unmerged with its own path (for rule counters). */
 export interface AgreementTracers {
   merged: Tracer;
   walks: Tracer;
 }
 
+/** Compares the lab's observation of one flow with the tracer's prediction for each of its packets. */
 export function judgeFlow(tracers: AgreementTracers, ruleset: string, topology: LabTopology, observation: LabObservation): FlowVerdict {
   const tracer = tracers.merged;
   const flow = observation.flow;
@@ -117,6 +117,9 @@ export function judgeFlow(tracers: AgreementTracers, ruleset: string, topology: 
   const family = topology.family;
   let prediction: TraceResult | undefined;
   const destinations = new Map<string, number>();
+  // Per destination, the expected count of packets and its variance (a sum of Bernoulli trials, one per packet).
+  const expected = new Map<string, { mean: number; variance: number }>();
+  let sharesKnown = true;
   const protocol = flow.proto === "tcp" ? 6 : 17;
   // Session affinity: recent lists remember clients across packets and flows, so a sticky service's
   // packets are judged against every branch, the affinity ones included.
@@ -127,6 +130,11 @@ export function judgeFlow(tracers: AgreementTracers, ruleset: string, topology: 
     const spec = { ...first, sport: packet.sport };
     const result = tracer.trace(spec, context);
     prediction ??= result;
+    if (result.outcomes.some((o) => o.uncertain.length > 0)) sharesKnown = false;
+    for (const o of result.outcomes) {
+      const e = expected.get(destinationKey(o)) ?? { mean: 0, variance: 0 };
+      expected.set(destinationKey(o), { mean: e.mean + o.probability, variance: e.variance + o.probability * (1 - o.probability) });
+    }
     const candidates = sticky ? [...result.outcomes, ...tracer.trace(spec, { ...context, assumeNoAffinity: false }).outcomes] : result.outcomes;
     const match = candidates.find((o) => agrees(o, packet, nodeAddresses));
     if (!match) {
@@ -146,6 +154,15 @@ export function judgeFlow(tracers: AgreementTracers, ruleset: string, topology: 
       // A share p missed by n packets has chance (1-p)^n; below 1e-6 that counts as a disagreement.
       if (o.uncertain.length === 0 && Math.pow(1 - o.probability, n) < 1e-6 && !destinations.has(destinationKey(o))) {
         problems.push(`outcome with share ${o.probability.toFixed(3)} never seen in ${n} packets: ${describeOutcome(o, family)}`);
+      }
+    }
+    // Frequencies: each destination's count within five standard deviations of what the shares predict.
+    if (sharesKnown) {
+      for (const [key, e] of expected) {
+        const seen = destinations.get(key) ?? 0;
+        if (Math.abs(seen - e.mean) > 5 * Math.sqrt(e.variance) + 0.5) {
+          problems.push(`${key}: ${seen} of ${n} packets, the tracer's shares predict ${e.mean.toFixed(1)} ± ${Math.sqrt(e.variance).toFixed(1)}`);
+        }
       }
     }
   }
@@ -173,6 +190,20 @@ export function judgeFlow(tracers: AgreementTracers, ruleset: string, topology: 
     }
   }
   return { flow, prediction, problems };
+}
+
+/**
+ * Flows the tracer predicts to split at random get `packets` packets, enough to check the shares (a share of
+ * 1/2 read as 3/10 is 6 standard deviations off at 240); the others keep theirs.
+ */
+export function sampledFlows(tracers: AgreementTracers, ruleset: string, topology: LabTopology, flows: LabFlow[], packets = 240): LabFlow[] {
+  return flows.map((flow) => {
+    if (flow.sport !== undefined || flow.packets >= packets) return flow;
+    const packet = { src: flow.src, dst: flow.dst, protocol: flow.proto === "tcp" ? 6 : 17, sport: 40000, dport: flow.dport };
+    const outcomes = tracers.merged.trace(packet, labContext(topology, flow, ruleset)).outcomes;
+    const random = outcomes.length > 1 && outcomes.every((o) => o.uncertain.length === 0);
+    return random ? { ...flow, packets } : flow;
+  });
 }
 
 /** The family is the lab's: a small ruleset may name too few addresses to tell. */

@@ -10,7 +10,7 @@
 
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
-import { judgeFlow, labContext, tracersFor, type FlowVerdict } from "./agreement.js";
+import { judgeFlow, labContext, sampledFlows, tracersFor, type AgreementTracers, type FlowVerdict } from "./agreement.js";
 import { NetLab, netlabStatus, type LabFlow, type LabObservation, type LabTopology } from "./netlab.js";
 import type { Backend, Family } from "./kernel.js";
 import { generateTraceCase, traceTopology, type TraceCase } from "./tracegen.js";
@@ -177,17 +177,18 @@ async function main(): Promise<number> {
   for (const next of cases) {
     const testCase = next();
     const seed = testCase.seed;
-    const { ruleset, topology, flows } = testCase;
+    const { ruleset, topology } = testCase;
     tally.seeds++;
     let observations: LabObservation[];
+    let tracers: AgreementTracers;
     try {
-      observations = await observe(ruleset, topology, flows, args.backend);
+      tracers = tracersFor(ruleset, topology.family);
+      observations = await observe(ruleset, topology, sampledFlows(tracers, ruleset, topology, testCase.flows), args.backend);
     } catch (error) {
       tally.labErrors++;
       console.log(`seed ${seed} (${testCase.family}): lab error: ${(error as Error).message}\n${ruleset}`);
       continue;
     }
-    const tracers = tracersFor(ruleset, topology.family);
     let agreed = 0;
     coverage.addRuleset(ruleset, observations);
     for (const [index, observation] of observations.entries()) {

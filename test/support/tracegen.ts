@@ -232,6 +232,10 @@ const MATCHES: [string, number, (c: RuleContext) => string | undefined][] = [
       const parts: string[] = [];
       if (chance(c.r, 0.4)) parts.push(`${bang(c.r, 0.3)}--src-type ${pick(c.r, types)}`);
       if (parts.length === 0 || chance(c.r, 0.5)) parts.push(`${bang(c.r, 0.3)}--dst-type ${pick(c.r, types)}`);
+      // The kernel allows each limit only at hooks that have that interface.
+      const owner = c.chain.owner;
+      if (chance(c.r, 0.3) && (owner === "PREROUTING" || owner === "INPUT" || owner === "FORWARD")) parts.push("--limit-iface-in");
+      else if (chance(c.r, 0.3) && (owner === "OUTPUT" || owner === "POSTROUTING" || owner === "FORWARD")) parts.push("--limit-iface-out");
       return `-m addrtype ${parts.join(" ")}`;
     },
   ],
@@ -460,8 +464,9 @@ export function generateTraceCase(seed: number, options: TraceCaseOptions = {}):
   const family = options.family ?? (seed % 2 === 0 ? "ipv4" : "ipv6");
   const plan = PLANS[family];
   const ruleset = generateRuleset(r, plan, family);
-  // Random shares need enough packets for every branch to show up.
-  const packets = ruleset.includes("--mode random") ? 16 : 1;
-  const flows = Array.from({ length: options.flows ?? 12 }, () => flowOf(r, plan, chance(r, 0.2) ? packets + 1 : packets));
+  // Random shares need enough packets for every likely branch to show up: a share of 1/4 is missed by 48
+  // packets one time in a million, which is where the judge starts to count a missing branch as wrong.
+  const packets = ruleset.includes("--mode random") ? 48 : 1;
+  const flows = Array.from({ length: options.flows ?? 12 }, () => flowOf(r, plan, packets));
   return { seed, family, ruleset, topology: plan.topology, flows };
 }
