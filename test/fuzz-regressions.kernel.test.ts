@@ -3,7 +3,7 @@
 // after an option's arguments, a chain name with white space.
 
 import { expect, it } from "vitest";
-import { parseRuleset } from "../src/index.js";
+import { formatRuleset, parseRuleset } from "../src/index.js";
 import { kernelDescribe, kernelRoundTrip } from "./support/kernel.js";
 
 const kdescribe = kernelDescribe();
@@ -41,4 +41,16 @@ kdescribe("words iptables refuses", () => {
       expect(parseRuleset(text).diagnostics.filter((d) => d.severity === "error")).toHaveLength(1);
     });
   }
+});
+
+kdescribe("-c counters", () => {
+  it("are read as iptables-restore -c reads them: leading digits, the rest ignored", () => {
+    const text = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-c 1x 20y -A INPUT -j ACCEPT\n-c +7 010 -A INPUT -j DROP\nCOMMIT\n";
+    const saved = kernelRoundTrip(text, { counters: true });
+    expect(saved.ok).toBe(true);
+    if (!saved.ok) return;
+    const kernelRules = saved.saved.split("\n").filter((l) => l.includes("-A INPUT"));
+    const ours = formatRuleset(parseRuleset(text).ruleset, { canonical: true }).split("\n").filter((l) => l.includes("-A INPUT"));
+    expect(ours).toEqual(kernelRules);
+  });
 });

@@ -166,6 +166,25 @@ describe("words iptables refuses are refused (was: silently dropped)", () => {
   });
 });
 
+describe("-c counters as iptables reads them (was: kept as written, printed as invalid [p:b])", () => {
+  it("leading digits count, the rest is ignored; no digits is an error", () => {
+    const { ruleset, diagnostics } = parseRuleset("*filter\n:INPUT ACCEPT [0:0]\n-c 1x 20y -A INPUT -j ACCEPT\n-c +7 010 -A INPUT -j ACCEPT\nCOMMIT\n");
+    expect(diagnostics).toEqual([]);
+    expect(ruleset.tables[0]!.chains[0]!.rules.map((r) => r.counters)).toEqual([{ packets: "1", bytes: "20" }, { packets: "7", bytes: "10" }]);
+    const bad = parseRuleset("*filter\n:INPUT ACCEPT [0:0]\n-c 3 x -A INPUT -j ACCEPT\nCOMMIT\n");
+    expect(bad.diagnostics.map((d) => [d.kind, d.line, d.column, d.message])).toEqual([["bad-value", 3, 6, "bad value 'x' for -c: expected a byte count (a number)"]]);
+  });
+});
+
+describe("a CR inside the last argument", () => {
+  it("is quoted by fmt, so that it does not read back as a CRLF line end", () => {
+    const text = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j NFLOG --nflog-prefix drop\r\r\nCOMMIT\n";
+    const result = parseRuleset(text, { lenient: true });
+    expect(formatRuleset(result.ruleset).split("\n")[2]).toBe('-A INPUT -j NFLOG --nflog-prefix "drop\r"');
+    checkNothingLost(result);
+  });
+});
+
 describe("a whole case through every analysis", () => {
   it("a kube-proxy dump cut in the middle of a jump", () => {
     const text =

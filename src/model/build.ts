@@ -846,9 +846,15 @@ export class RulesetBuilder {
           }
           break;
         }
-        case "set-counters":
-          ruleCounters = { packets: values[item.packets]!, bytes: values[item.bytes]! };
+        case "set-counters": {
+          const packets = counterValue(values[item.packets]!);
+          const bytes = counterValue(values[item.bytes]!);
+          if (packets === undefined || bytes === undefined) {
+            const [word, what] = packets === undefined ? [item.packets, "packet"] : [item.bytes, "byte"];
+            this.report(diagnostic("bad-value", this.at(word, line), { option: "-c", value: values[word]!, expected: `a ${what} count (a number)` }));
+          } else ruleCounters = { packets, bytes };
           break;
+        }
         case "family": {
           const wanted: Family = item.family === 4 ? "ipv4" : "ipv6";
           if (wanted !== this.family) ownFamily = false;
@@ -1103,6 +1109,12 @@ export class RulesetBuilder {
     this.diagnostics.sort((a, b) => a.line - b.line || a.column - b.column);
     return { ruleset: this.ruleset, diagnostics: this.diagnostics, skippedLines: this.skippedLines };
   }
+}
+
+/** A `-c` count as iptables reads it (sscanf "%llu": leading digits, the rest ignored); undefined when there are none. */
+function counterValue(text: string): string | undefined {
+  const digits = /^[ \t]*\+?(\d+)/.exec(text);
+  return digits ? BigInt(digits[1]!).toString() : undefined;
 }
 
 /** What iptables (xshared.c) refuses in a new chain name; undefined when the name is fine. */

@@ -76,7 +76,11 @@ export function normalizeCommandLine(text: string): string {
     prefix = text.slice(0, from) + " ";
   }
   const { tokens } = tokenizeArgs(text, from);
-  return prefix + tokens.map((t) => text.slice(t.start, t.end)).join(" ");
+  const words = tokens.map((t) => text.slice(t.start, t.end));
+  // A CR that was part of the last argument would read back as a CRLF line end: quoted, it stays an argument.
+  const last = tokens[tokens.length - 1];
+  if (last !== undefined && words[words.length - 1]!.endsWith("\r")) words[words.length - 1] = saveString(last.value);
+  return prefix + words.join(" ");
 }
 
 /** strcmp order, as libiptc and nft_cache_sort_chains sort user chains. */
