@@ -229,6 +229,8 @@ class SceneBuilder {
   foldedEndpoints = 0;
   exposed = false;
   noEndpoints = false;
+  /** Some endpoint's translated connections are then dropped or rejected (by a filter rule, say). */
+  blockedEndpoint = false;
   verdicts = new Set<string>();
 
   constructor(
@@ -303,10 +305,13 @@ class SceneBuilder {
       const list = this.rules.chain(share.chain)?.rules ?? [];
       const hover = [`endpoint ${share.address} of ${service.name.key}${share.local === true ? " (on this node)" : share.local === false ? " (on another node)" : ""}`, `${formatProbability(share.probability)} of new connections to ${frontendLabel(frontend, this.map.family)}`];
       if (share.masquerade) hover.push(`masqueraded${share.masqueradeUncertain ? " (for some clients)" : ""}`);
-      if (share.blocked) hover.push(`then ${share.blocked.uncertain ? "maybe " : ""}${share.blocked.verdict} (${formatProbability(share.blocked.probability)})`);
+      if (share.blocked) {
+        hover.push(`then ${share.blocked.uncertain ? "maybe " : ""}${share.blocked.verdict} (${formatProbability(share.blocked.probability)})`);
+        this.blockedEndpoint = true;
+      }
       hover.push(...ruleHover(list.map(ruleRef)));
       this.nodes.push({
-        id, kind: "endpoint", label: `${share.address} · ${formatProbability(share.probability)}`, shape: "ellipse", weight: Math.max(1, Math.round(share.probability * 100)), parent: frontendId,
+        id, kind: "endpoint", label: `${share.address} · ${formatProbability(share.probability)}`, shape: "ellipse", weight: shareWeight(share.probability), parent: frontendId,
         fill: plan.color, stroke: "#333333", textColor: FLOW_THEME.foreground, dashed: share.local === false,
         hover, search: [share.address, endpoint?.ip ?? "", service.name.key, share.chain ?? ""].filter(Boolean), ...this.capped(list), emphasis: "normal",
       });
@@ -324,7 +329,7 @@ class SceneBuilder {
       const what = other.verdict === "ACCEPT" ? `not translated (${other.delivery === "local" ? "to the node" : "goes on"})` : other.verdict;
       this.verdicts.add(other.verdict);
       this.nodes.push({
-        id, kind: "verdict", label: `${why}${what} · ${formatProbability(other.probability)}`, shape: "ellipse", weight: Math.max(1, Math.round(other.probability * 100)), parent: frontendId,
+        id, kind: "verdict", label: `${why}${what} · ${formatProbability(other.probability)}`, shape: "ellipse", weight: shareWeight(other.probability), parent: frontendId,
         fill: blocked ? NO_ENDPOINTS.strong : "#d9d9d9", stroke: "#333333", textColor: blocked ? "#ffd0c8" : FLOW_THEME.foreground,
         hover: [`${service.name.key} ${frontendLabel(frontend, this.map.family)}: ${why}${what}, ${formatProbability(other.probability)} of new connections`], search: [service.name.key], rules: [], rulesOmitted: 0, emphasis: "normal",
       });
@@ -339,7 +344,7 @@ class SceneBuilder {
     this.foldedEndpoints += rest.length;
     for (const s of rest) ids.set(s.address, id);
     this.nodes.push({
-      id, kind: "more", label: `+${rest.length} more · ${formatProbability(share)}`, shape: "ellipse", weight: Math.max(1, Math.round(share * 100)), parent: frontendId,
+      id, kind: "more", label: `+${rest.length} more · ${formatProbability(share)}`, shape: "ellipse", weight: shareWeight(share), parent: frontendId,
       fill: tint(plan.color, 0.5), stroke: "#333333", textColor: FLOW_THEME.foreground, dashed: true,
       hover: [`${rest.length} more endpoints of ${service.name.key}, ${formatProbability(share)} together`, ...rest.slice(0, 12).map((s) => `${s.address} ${formatProbability(s.probability)}`)],
       search: rest.slice(0, 50).map((s) => s.address), rules: [], rulesOmitted: 0, emphasis: "normal",
@@ -387,6 +392,11 @@ function shareWidth(probability: number): number {
   return 1 + 7 * probability;
 }
 
+/** Node sizes grow with log10 of the weight: 1 to 10 keeps an endpoint taking every connection a modest ellipse. */
+function shareWeight(probability: number): number {
+  return 1 + 9 * probability;
+}
+
 function servicesLegend(plans: readonly NamespacePlan[], foldedNamespaces: boolean, builder: SceneBuilder): LegendItem[] {
   const items: LegendItem[] = plans.map((p) => ({ kind: "swatch", label: `namespace ${p.name}`, color: p.color }));
   if (foldedNamespaces) items.push({ kind: "swatch", label: "other namespaces (folded)", color: "#bdbdbd" });
@@ -396,6 +406,7 @@ function servicesLegend(plans: readonly NamespacePlan[], foldedNamespaces: boole
   items.push({ kind: "edge", label: "to an endpoint; width ∝ share of new connections", color: "#ffffff", arrow: "normal", line: "solid", width: 4 });
   if (builder.verdicts.has("REJECT")) items.push({ kind: "edge", label: "REJECT (answers the client)", color: NO_ENDPOINTS.strong, arrow: "reject", line: "dashed" });
   if (builder.verdicts.has("DROP")) items.push({ kind: "edge", label: "DROP", color: NO_ENDPOINTS.strong, arrow: "tee", line: "solid" });
+  if (builder.blockedEndpoint) items.push({ kind: "edge", label: "to an endpoint, then dropped or rejected (hover for why)", color: NO_ENDPOINTS.strong, arrow: "tee", line: "solid", width: 3 });
   items.push({ kind: "swatch", label: "endpoint (dashed: on another node)", color: "#ffffff" });
   return items;
 }

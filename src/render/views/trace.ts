@@ -54,8 +54,8 @@ export function outcomeDescription(outcome: Outcome): string {
   if (outcome.dnat) parts.push(`DNAT → ${outcome.dnat.to}`);
   const delivery = outcome.delivery === "local" ? " (delivered to the node)" : outcome.delivery === "forward" ? " (forwarded)" : outcome.delivery === "output" ? " (sent)" : "";
   parts.push(`${outcome.verdict}${delivery}`);
-  if (outcome.snat) parts.push(`SNAT → ${outcome.snat.to}`);
-  else if (outcome.masquerade) parts.push("masqueraded");
+  if (outcome.masquerade) parts.push("masqueraded");
+  else if (outcome.snat) parts.push(`SNAT → ${outcome.snat.to}`);
   if (outcome.uncertain.length > 0) parts.push(`assuming ${outcome.uncertain.length} uncertain match(es)`);
   return parts.join(" · ");
 }

@@ -16,7 +16,8 @@ export interface SvgOptions {
 }
 
 const DASH: Record<LineStyle, string | undefined> = { solid: undefined, dashed: "7 4", dotted: "2 3" };
-const OPACITY: Record<Emphasis, string | undefined> = { normal: undefined, dimmed: "0.15", highlighted: undefined };
+// Dimmed parts stay legible enough to show where the lit path runs among them.
+const OPACITY: Record<Emphasis, string | undefined> = { normal: undefined, dimmed: "0.22", highlighted: undefined };
 
 const attribute = (name: string, value: string | number | undefined): string =>
   value === undefined ? "" : ` ${name}="${typeof value === "number" ? round(value) : xmlAttribute(value)}"`;
