@@ -6,6 +6,7 @@
 
 import { readServiceMap, resolveServiceMap } from "../../analysis/kube/index.js";
 import type { EndpointShare, Frontend, FrontendKind, FrontendResolution, ServiceMap, ServicePort } from "../../analysis/kube/types.js";
+import type { Verdict } from "../../analysis/trace/types.js";
 import type { Chain, Rule, Ruleset } from "../../model/types.js";
 import { truncate } from "../escape.js";
 import { EXPOSED_STROKE, FLOW_THEME, NAMESPACE_COLORS, NO_ENDPOINTS, tint } from "../palette.js";
@@ -37,7 +38,7 @@ export interface ServicesSceneIndex {
   /** Where a frontend's new connections to an endpoint address are drawn (the endpoint, or its "+N more"). */
   endpointNode(frontend: Frontend, address: string): string | undefined;
   /** The node showing a frontend's non-translated outcome with this verdict (REJECT for no endpoints …). */
-  verdictNode(frontend: Frontend, verdict: string): string | undefined;
+  verdictNode(frontend: Frontend, verdict: Verdict): string | undefined;
 }
 
 export interface ServicesBuildOptions {
@@ -106,7 +107,8 @@ export function buildServicesSceneWithIndex(ruleset: Ruleset, options: ViewOptio
     const all = byNamespace.get(plan.name)!;
     const namespaceId = builder.namespace(plan, all);
     for (const service of plan.services) service.frontends.forEach((frontend, i) => builder.frontend(namespaceId, plan, service, frontend, i));
-    const folded = all.filter((s) => !plan.services.includes(s));
+    const drawn = new Set(plan.services);
+    const folded = all.filter((s) => !drawn.has(s));
     if (folded.length > 0) builder.moreServices(namespaceId, plan, folded);
   }
   if (foldedNamespaces.length > 0) builder.moreNamespaces(foldedNamespaces.map(([name, list]) => ({ name, services: list })));
@@ -122,7 +124,7 @@ export function buildServicesSceneWithIndex(ruleset: Ruleset, options: ViewOptio
     notes.push(
       `aggregated: ${plural(drawnFrontends, "frontend")} of ${thousands(frontendCount)} drawn` +
         (foldedNamespaces.length > 0 ? `, ${plural(foldedNamespaces.length, "namespace")} folded into "+N namespaces"` : "") +
-        `, the rest of each namespace into "+N more" nodes` +
+        `, the other service ports of each namespace into "+N service ports"` +
         (options.namespace === undefined ? "; --namespace NS shows one namespace" : ""),
     );
   }
@@ -225,13 +227,13 @@ class SceneBuilder {
   readonly edges: SceneEdge[] = [];
   readonly frontendIds = new Map<Frontend, string>();
   readonly endpointIds = new Map<string, Map<string, string>>();
-  readonly verdictIds = new Map<string, Map<string, string>>();
+  readonly verdictIds = new Map<string, Map<Verdict, string>>();
   foldedEndpoints = 0;
   exposed = false;
   noEndpoints = false;
   /** Some endpoint's translated connections are then dropped or rejected (by a filter rule, say). */
   blockedEndpoint = false;
-  verdicts = new Set<string>();
+  verdicts = new Set<Verdict>();
 
   constructor(
     private readonly limits: AggregationLimits,
@@ -319,7 +321,7 @@ class SceneBuilder {
     }
     const rest = resolution.endpoints.slice(shown.length);
     if (rest.length > 0) this.moreEndpoints(frontendId, plan, service, rest, ids);
-    const verdictIds = new Map<string, string>();
+    const verdictIds = new Map<Verdict, string>();
     this.verdictIds.set(frontendId, verdictIds);
     for (const other of resolution.other) {
       const id = `verdict:${frontendId}\u0000${other.verdict}\u0000${other.delivery ?? ""}`;
