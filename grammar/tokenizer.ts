@@ -94,18 +94,21 @@ export class Words {
         continue;
       }
       const start = index;
-      // Fast path: an unquoted token without backslashes is a plain slice.
+      // Fast path: an unquoted token without backslashes is a plain slice. Space, TAB, LF
+      // and `"` are all at most 0x22, so most characters are told apart by one comparison.
       let plainEnd = index;
       while (plainEnd < length) {
         code = line.charCodeAt(plainEnd);
-        if (code === SPACE || code === TAB || code === 0x0a || code === QUOTE) break;
+        if (code <= QUOTE && (code === SPACE || code === TAB || code === 0x0a || code === QUOTE)) break;
         plainEnd++;
       }
       if (plainEnd === length || code !== QUOTE) {
         const value = line.slice(start, plainEnd);
         this.add(value, start, plainEnd, false);
-        const problem = tooLong(value, start);
-        if (problem) return problem;
+        if (value.length > SHORT_TOKEN) {
+          const problem = tooLong(value, start);
+          if (problem) return problem;
+        }
         index = plainEnd;
         continue;
       }
@@ -185,8 +188,11 @@ export function argToken(value: string, start: number, end: number, quoted: bool
   return new ArgToken(value, start, end, quoted);
 }
 
+/** A token this short cannot exceed MAX_TOKEN_BYTES, at up to 4 UTF-8 bytes per UTF-16 unit. */
+const SHORT_TOKEN = MAX_TOKEN_BYTES / 4;
+
 function tooLong(value: string, column: number): TokenizeProblem | undefined {
-  if (value.length <= MAX_TOKEN_BYTES / 4) return undefined;
+  if (value.length <= SHORT_TOKEN) return undefined;
   const bytes = Buffer.byteLength(value, "utf8");
   return bytes > MAX_TOKEN_BYTES ? { kind: "token-too-long", column, bytes } : undefined;
 }

@@ -642,7 +642,7 @@ export class RulesetBuilder {
     if (rules.length === 0) return;
     if (rules[0]!.counters) this.ruleset.hasRuleCounters = true;
     if (command.kind === "append") {
-      for (let i = 0; i < rules.length; i++) rules[i]!.position = chain.rules.push(rules[i]!);
+      for (let i = 0; i < rules.length; i++) append(chain, rules[i]!);
     } else {
       const positionWord = command.operands[1];
       const position = positionWord === undefined ? 1 : Number(this.words.values[positionWord]);
@@ -1122,6 +1122,18 @@ function chainNameProblem(name: string): string | undefined {
   if (/\s/.test(name)) return "a chain name without white space";
   if (name.startsWith("-") || name.startsWith("!")) return "a chain name that does not start with '-' or '!'";
   return undefined;
+}
+
+/**
+ * Appends and numbers a rule. Most chains of a kube-proxy dump hold one or two rules: such
+ * arrays are built exact-size (a first push would reserve 17 slots).
+ */
+function append(chain: Chain, rule: Rule): void {
+  const rules = chain.rules;
+  if (rules.length === 0) chain.rules = [rule];
+  else if (rules.length === 1) chain.rules = [rules[0]!, rule];
+  else rules.push(rule);
+  rule.position = chain.rules.length;
 }
 
 /** Rules out of their chain keep no position (statements still list them). */
