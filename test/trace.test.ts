@@ -334,6 +334,17 @@ describe("conntrack entries, address types and source selection as the kernel ha
     expect(v6("cni0")).toEqual([["REJECT", "routing: no route to ::1 through cni0 (ICMPv6 no route)"]]);
   });
 
+  it("decides rpfilter from the routes it is given: the way back to the source must be the way in", () => {
+    const routes = [{ network: "10.244.0.0/24", interface: "cni0" }, { network: "0.0.0.0/0", interface: "eth0" }];
+    const check = (options: string, inInterface: string, given = routes) =>
+      trace(raw(`-A PREROUTING -m rpfilter ${options} --invert -j DROP\n`), { src: "10.244.0.5" }, { inInterface, routes: given }).outcomes.map((o) => o.verdict);
+    expect(check("", "cni0")).toEqual(["ACCEPT"]);
+    expect(check("", "eth0")).toEqual(["DROP"]);
+    expect(check("--loose", "eth0")).toEqual(["ACCEPT"]);
+    expect(check("", "lo")).toEqual(["ACCEPT"]);
+    expect(check("", "cni0", []).sort()).toEqual(["ACCEPT", "DROP"]);
+  });
+
   it("masquerades an IPv6 packet to a local address with that address (RFC 6724 rule 1)", () => {
     const dump = "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -j MASQUERADE\nCOMMIT\n";
     const { ruleset } = parseRuleset(dump, { family: "ipv6" });

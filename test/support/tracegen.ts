@@ -168,7 +168,7 @@ const markText = (r: Random, masked: boolean) => {
   return masked ? `${hex(value)}/${hex(pick(r, MARK_MASKS))}` : hex(value);
 };
 
-/** Matches a rule can carry in `c`'s chain; each returns undefined when it does not fit. */
+/** Matches by name and relative weight; each returns undefined when it does not fit the rule or its chain. */
 const MATCHES: [string, number, (c: RuleContext) => string | undefined][] = [
   ["source", 0.3, (c) => `${bang(c.r, 0.15)}-s ${addressWithPrefix(c)}`],
   ["destination", 0.35, (c) => `${bang(c.r, 0.15)}-d ${addressWithPrefix(c)}`],
@@ -265,6 +265,15 @@ const MATCHES: [string, number, (c: RuleContext) => string | undefined][] = [
     "owner",
     0.08,
     (c) => (c.chain.owner === "OUTPUT" || c.chain.owner === "POSTROUTING" ? `-m owner ${bang(c.r)}${pick(c.r, ["--uid-owner", "--gid-owner"])} ${pick(c.r, [0, 1000])}` : undefined),
+  ],
+  [
+    "rpfilter",
+    0.05,
+    (c) => {
+      if (c.chain.owner !== "PREROUTING" || (c.table !== "raw" && c.table !== "mangle")) return undefined;
+      const options = ["--loose", "--validmark", "--accept-local", "--invert"].filter(() => chance(c.r, 0.4));
+      return `-m rpfilter${options.map((o) => ` ${o}`).join("")}`;
+    },
   ],
   ["statistic", 0.12, (c) => `-m statistic --mode random ${bang(c.r, 0.1)}--probability ${pick(c.r, ["0.25", "0.5", "0.33333333349", "0.75"])}`],
   ["comment", 0.08, (c) => `-m comment --comment "${pick(c.r, ["allow web", "kube: svc", "policy 7"])}"`],

@@ -313,7 +313,7 @@ function ipv6TypeMatches(address: Address, local: boolean, names: ReadonlySet<st
   if (!names.has("LOCAL") && !names.has("ANYCAST") && !names.has("UNREACHABLE")) return true;
   if (names.has("LOCAL") && local) return true;
   if (names.has("ANYCAST")) return undefined;
-  if (names.has("UNREACHABLE") && !local) return env.hasRoute(address) ? false : undefined;
+  if (names.has("UNREACHABLE") && !local) return env.routeInterface(address) !== undefined ? false : undefined;
   return false;
 }
 
@@ -580,8 +580,41 @@ const MODULE_COMPILERS: Record<string, ModuleCompiler> = {
   owner: ownerCompiler,
   limit: (module, rule) => [factCondition("rate-limit", moduleText(module), rule.line, false)],
   mac: (module, rule) => [factCondition("mac-unknown", moduleText(module), rule.line, false)],
-  rpfilter: (module, rule) => [factCondition("reverse-path", moduleText(module), rule.line, false)],
+  rpfilter: rpfilterCompiler,
 };
+
+/**
+ * rpfilter (PREROUTING only): the route back to the source must leave through the interface the packet came
+ * in on (any interface with --loose); a local source passes only with --accept-local (IPv4: on that interface
+ * too, unless --loose). Decided from the routes the context gives, like forwarding; a source no given route
+ * covers, or an unknown incoming interface, leaves it uncertain.
+ */
+function rpfilterCompiler(module: MatchModule, rule: Rule): Condition[] {
+  const has = (name: string) => module.options.some((o) => o.name === name);
+  const loose = has("loose");
+  const acceptLocal = has("accept-local");
+  const invert = has("invert");
+  const question = factCondition("reverse-path", moduleText(module), rule.line, false);
+  const valid = (flow: Flow, env: Env): boolean | undefined => {
+    const incoming = flow.inInterface;
+    if (incoming === "lo") return true;
+    if (typeof incoming !== "string" || flow.src.words === undefined) return undefined;
+    if (env.isLocal(flow.src)) {
+      if (!acceptLocal) return false;
+      if (env.family === "ipv6" || loose) return true;
+      const holder = env.interfaceOf(flow.src);
+      return holder === undefined ? undefined : holder === incoming;
+    }
+    const via = env.routeInterface(flow.src);
+    return via === undefined ? undefined : loose || via === incoming;
+  };
+  return [
+    (flow, env) => {
+      const answer = valid(flow, env);
+      return answer === undefined ? question(flow, env) : answer !== invert;
+    },
+  ];
+}
 
 function moduleText(module: MatchModule): string {
   const options = module.options.map((o) => `${o.negated ? "! " : ""}${o.written}${o.value.kind === "raw" ? " " + o.value.source : ""}`);

@@ -66,6 +66,6 @@ export interface Env {
   isLocalText(text: string): boolean;
   /** The interface holding a node address ("lo" for loopback); undefined when the context does not say. */
   interfaceOf(address: Address): string | undefined;
-  /** True if a route the context gives covers the address. */
-  hasRoute(address: Address): boolean;
+  /** The interface of the most specific route the context gives for the address; undefined when none covers it. */
+  routeInterface(address: Address): string | undefined;
 }

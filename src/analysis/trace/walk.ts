@@ -258,7 +258,7 @@ class Walk {
         if (isLoopback(a)) return "lo";
         return context.nodeAddresses.find((n) => parseIp(n.address, family)?.text === a.text)?.interface;
       },
-      hasRoute: (a) => a.words !== undefined && this.routes.some((r) => inNet(a.words, r.net)),
+      routeInterface: (a) => (a.words === undefined ? undefined : this.routes.find((r) => inNet(a.words, r.net))?.iface),
     };
     this.initial = this.initialFlow();
   }
