@@ -96,8 +96,12 @@ function agrees(o: Outcome, p: PacketObservation, nodeAddresses: ReadonlySet<str
   }
 }
 
-/** An outcome without its source port, which differs from packet to packet. */
-const destinationKey = (o: Outcome) => [o.verdict, o.delivery, o.outInterface, o.packet.src, o.packet.dst, o.packet.dport].join(" ");
+/**
+ * What the lab can tell apart: where an accepted packet went and how it looked, without its source port,
+ * which differs from packet to packet. A dropped or rejected packet shows nothing but that.
+ */
+const destinationKey = (o: Outcome) =>
+  o.verdict === "ACCEPT" ? [o.verdict, o.delivery, o.outInterface, o.packet.src, o.packet.dst, o.packet.dport].join(" ") : o.verdict;
 
 const ruleId = (table: string, chain: string, position: number) => `${table}/${chain} #${position}`;
 
