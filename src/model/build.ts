@@ -373,15 +373,14 @@ export class RulesetBuilder {
   private declareChain(nameToken: ArgToken, policyToken: ArgToken, counters: Counters | undefined, line: number): void {
     const state = this.current!;
     const name = nameToken.value;
-    const at = (): DiagnosticPosition => ({ line, column: nameToken.start + 1, length: name.length });
     if (name.length > MAX_CHAIN_NAME) {
-      this.report(diagnostic("chain-name-too-long", at(), { chain: name, length: name.length }));
+      this.report(diagnostic("chain-name-too-long", chainNameAt(nameToken, line), { chain: name, length: name.length }));
       return;
     }
     const existing = state.chains.get(name);
     const policy = policyToken.value;
     if (existing && (!existing.builtin || existing.line !== 0)) {
-      this.report(diagnostic("duplicate-chain", at(), { chain: name }));
+      this.report(diagnostic("duplicate-chain", chainNameAt(nameToken, line), { chain: name }));
       return;
     }
     if (existing?.builtin) {
@@ -807,7 +806,10 @@ export class RulesetBuilder {
               module = explicitMatches[owner.index];
               break;
             case "implicit-match": {
-              module = matches.find((m) => m.implicit && m.name === owner.module);
+              module = undefined;
+              for (let m = 0; m < matches.length && module === undefined; m++) {
+                if (matches[m]!.implicit && matches[m]!.name === owner.module) module = matches[m];
+              }
               if (!module) {
                 module = this.draft().init(owner.module, 0, true, true, matchSpecs.get(owner.module));
                 matches.push(module);
@@ -840,7 +842,7 @@ export class RulesetBuilder {
           }
           const option = this.decodeOption(module, item, line, text);
           if (option) {
-            if (module.known && module.options.some((o) => o.name === option.name)) {
+            if (module.known && hasOption(module.options, option.name)) {
               this.report(diagnostic("duplicate-option", this.at(item.optionToken, line), { option: optionWord }));
             } else module.add(option);
           }
@@ -947,18 +949,16 @@ export class RulesetBuilder {
   private targetDraft(word: number, goto: boolean): ModuleDraft {
     const written = this.words.values[word]!;
     const column = this.words.starts[word]! + 1;
-    const draft = (kind: Target["kind"], name: string, spec?: ExtensionSpec): ModuleDraft =>
-      this.draft().init(name, column, false, true, spec, kind, goto);
     const verdict = goto ? undefined : VERDICT_NAMES.get(written);
-    if (verdict !== undefined) return draft("verdict", verdict);
+    if (verdict !== undefined) return this.draft().init(verdict, column, false, true, undefined, "verdict", goto);
     // Looked up here for checkJump too; a rule then holds the chain's own name string.
     const chain = (this.jumpChain = this.current!.chains.get(written));
     const name = chain ? chain.name : written;
-    if (goto) return draft("chain", name);
-    const spec = targetSpecs.get(written);
     // A user chain may have the name of a target extension; any other name is a chain,
     // checked by checkJump (it may be undeclared yet, or an unmodelled extension).
-    return spec && !(chain && !chain.builtin) ? draft("extension", spec.name, spec) : draft("chain", name);
+    const spec = goto ? undefined : targetSpecs.get(written);
+    if (spec && !(chain && !chain.builtin)) return this.draft().init(spec.name, column, false, true, spec, "extension", goto);
+    return this.draft().init(name, column, false, true, undefined, "chain", goto);
   }
 
   private decodeOption(module: ModuleDraft, item: OptionItem, line: number, text: string): ExtensionOption | undefined {
@@ -1066,11 +1066,11 @@ export class RulesetBuilder {
     for (let i = 0; i < rule.matches.length; i++) {
       const module = rule.matches[i]!;
       if (module.name !== "statistic" || !module.known) continue;
-      const has = (name: string) => module.options.some((o) => o.name === name);
-      if (has("every") !== has("packet")) {
-        this.report(diagnostic("missing-option", { line, column: module.column }, { module: "statistic", option: has("every") ? "--packet" : "--every" }));
+      const every = hasOption(module.options, "every");
+      if (every !== hasOption(module.options, "packet")) {
+        this.report(diagnostic("missing-option", { line, column: module.column }, { module: "statistic", option: every ? "--packet" : "--every" }));
       }
-      if (!has("mode")) this.report(diagnostic("missing-option", { line, column: module.column }, { module: "statistic", option: "--mode" }));
+      if (!hasOption(module.options, "mode")) this.report(diagnostic("missing-option", { line, column: module.column }, { module: "statistic", option: "--mode" }));
     }
   }
 
@@ -1134,6 +1134,13 @@ function append(chain: Chain, rule: Rule): void {
   else if (rules.length === 1) chain.rules = [rules[0]!, rule];
   else rules.push(rule);
   rule.position = chain.rules.length;
+}
+
+const chainNameAt = (token: ArgToken, line: number): DiagnosticPosition => ({ line, column: token.start + 1, length: token.value.length });
+
+function hasOption(options: readonly ExtensionOption[], name: string): boolean {
+  for (let i = 0; i < options.length; i++) if (options[i]!.name === name) return true;
+  return false;
 }
 
 /** Rules out of their chain keep no position (statements still list them). */
