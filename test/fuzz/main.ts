@@ -186,7 +186,7 @@ function runJob(suite: Suite<unknown>, options: Options, label: string): Promise
   const counters = new Int32Array(progress);
   const input: WorkerInput = { suite: suite.name, count: options.count, seed: options.seed, boundMs: options.boundMs, survey: options.survey, progress, ...(options.path !== undefined ? { path: options.path } : {}) };
   const started = performance.now();
-  const replay = (run: number) => `npm run fuzz -- --suite ${suite.name} --seed ${options.seed} --path ${run} --count 1`;
+  const replay = (path: string | number) => `npm run fuzz -- --suite ${suite.name} --seed ${options.seed} --path ${path} --count 1 --bound-ms ${options.boundMs}`;
   const log = (line: string) => console.log(`  ${label}${line.trimStart()}`);
   log(`seed ${options.seed}, ${format(options.count)} runs, bound ${options.boundMs} ms per case`);
   return new Promise((resolve) => {
@@ -237,7 +237,7 @@ function runJob(suite: Suite<unknown>, options: Options, label: string): Promise
         log(`FAILED after ${report.shrinks} shrinks: seed ${report.seed}, path ${report.path}`);
         log(`minimal counterexample: ${report.counterexample}`);
         log(`${report.error.split("\n").slice(0, 8).join("\n  ")}`);
-        log(`replay: npm run fuzz -- --suite ${suite.name} --seed ${report.seed} --path ${report.path} --count 1`);
+        log(`replay: ${replay(report.path)}`);
       }
       settle(report.kind === "passed");
     });
