@@ -100,7 +100,7 @@ export function buildServicesSceneWithIndex(ruleset: Ruleset, options: ViewOptio
   // Only what is drawn is traced: a 10,000-service dump draws about a hundred frontends.
   const drawnServices = plans.flatMap((p) => p.services);
   const resolved = resolveServiceMap(ruleset, { ...map, services: drawnServices });
-  const rules = new RuleFinder(ruleset);
+  const rules = new RuleFinder(ruleset, new Set(drawnServices.flatMap((s) => s.frontends.map((f) => f.line))));
   const builder = new SceneBuilder(limits, rules, map);
 
   for (const plan of plans) {
@@ -199,17 +199,19 @@ function serviceLabel(service: ServicePort): string {
   return truncate(short, SERVICE_LABEL_LENGTH);
 }
 
-/** Rules by line (frontend definitions) and nat chains by name (service and endpoint chains), built on first use. */
+/** The rules that define the drawn frontends (by line), and nat chains by name (service and endpoint chains). */
 class RuleFinder {
-  private byLine: Map<number, Rule> | undefined;
+  private readonly byLine = new Map<number, Rule>();
   private natChains: Map<string, Chain> | undefined;
-  constructor(private readonly ruleset: Ruleset) {}
+  constructor(
+    private readonly ruleset: Ruleset,
+    definitions: ReadonlySet<number>,
+  ) {
+    // Only the lines wanted are kept: a 10,000-service dump has over 100,000 rules.
+    for (const table of ruleset.tables) for (const chain of table.chains) for (const rule of chain.rules) if (definitions.has(rule.line)) this.byLine.set(rule.line, rule);
+  }
 
   line(line: number): Rule | undefined {
-    if (!this.byLine) {
-      this.byLine = new Map();
-      for (const table of this.ruleset.tables) for (const chain of table.chains) for (const rule of chain.rules) this.byLine.set(rule.line, rule);
-    }
     return this.byLine.get(line);
   }
 
