@@ -6,7 +6,7 @@
 import { classifyArgs, type ExtensionCatalog } from "./classify.js";
 import { parseCommand, type CommandSyntax } from "./parser.js";
 import { knownShape, rememberShape, shapeCache, type CommandShape } from "./shapes.js";
-import { argToken, lineExceedsLimit, MAX_ARGS, MAX_LINE_BYTES, MAX_TOKEN_BYTES, Words, type ArgToken } from "./tokenizer.js";
+import { lineExceedsLimit, MAX_ARGS, MAX_LINE_BYTES, MAX_TOKEN_BYTES, Words } from "./tokenizer.js";
 
 export type { ArgToken, Words } from "./tokenizer.js";
 export type { ExtensionCatalog, OptionOwner, OptionSyntax } from "./classify.js";
@@ -39,7 +39,8 @@ export type LineSyntax =
   | { kind: "blank" }
   | { kind: "comment"; text: string }
   | { kind: "table"; name: string; column: number }
-  | { kind: "chain"; name: ArgToken; policy: ArgToken; counters?: CountersSyntax }
+  /** The name starts in column 1, after the colon. */
+  | { kind: "chain"; name: string; policy: string; policyColumn: number; counters?: CountersSyntax }
   | { kind: "commit" }
   /** `words` is refilled by the next parseLine call: read it before. */
   | { kind: "command"; counters?: CountersSyntax; command: CommandShape; words: Words }
@@ -53,23 +54,6 @@ function parseCounters(text: string, column: number): CountersSyntax | undefined
   const match = COUNTERS.exec(column === 0 ? text : text.slice(column));
   if (!match) return undefined;
   return { packets: BigInt(match[1]!), bytes: BigInt(match[2]!), column };
-}
-
-const isSeparator = (code: number): boolean => code === 0x20 || code === 0x09 || code === 0x0a;
-
-/** Splits on space and TAB like strtok(…, " \t\n"), keeping columns; at most `limit` words. */
-function splitPlain(line: string, from: number, limit: number): ArgToken[] {
-  const out: ArgToken[] = [];
-  const length = line.length;
-  let index = from;
-  while (index < length && out.length < limit) {
-    while (index < length && isSeparator(line.charCodeAt(index))) index++;
-    if (index === length) break;
-    const start = index;
-    while (index < length && !isSeparator(line.charCodeAt(index))) index++;
-    out.push(argToken(line.slice(start, index), start, index, false));
-  }
-  return out;
 }
 
 /**
@@ -88,34 +72,30 @@ export function parseLine(line: string, catalog: ExtensionCatalog): LineSyntax {
   const first = line.charCodeAt(0);
   if (first === 0x23 /* # */) return { kind: "comment", text: line };
   if (first === 0x2a /* * */) {
-    const name = splitPlain(line, 1, 1)[0];
-    if (!name || name.start !== 1) return { kind: "error", problem: { kind: "bad-table-line", column: 1 } };
-    return { kind: "table", name: name.value, column: 1 };
+    words.splitFields(line, 1, 1);
+    if (words.count === 0 || words.starts[0] !== 1) return { kind: "error", problem: { kind: "bad-table-line", column: 1 } };
+    return { kind: "table", name: words.values[0]!, column: 1 };
   }
   if (first === 0x3a /* : */) {
-    const parts = splitPlain(line, 1, 3);
-    const name = parts[0];
-    if (!name || name.start !== 1) {
+    words.splitFields(line, 1, 3);
+    if (words.count === 0 || words.starts[0] !== 1) {
       return { kind: "error", problem: { kind: "bad-chain-line", column: 1, reason: "missing-name" } };
     }
-    const policy = parts[1];
-    if (!policy) {
-      return { kind: "error", problem: { kind: "bad-chain-line", column: name.end, reason: "missing-policy" } };
+    if (words.count === 1) {
+      return { kind: "error", problem: { kind: "bad-chain-line", column: words.ends[0]!, reason: "missing-policy" } };
     }
-    const countersToken = parts[2];
     let counters: CountersSyntax | undefined;
     // iptables-restore reads the counters only with -c and tolerates a `-` there (felix writes `:X - -`).
-    if (countersToken && countersToken.value.startsWith("[")) {
-      counters = parseCounters(countersToken.value, 0);
-      if (!counters || countersToken.value.length !== countersToken.value.indexOf("]") + 1) {
-        return {
-          kind: "error",
-          problem: { kind: "bad-counters", column: countersToken.start, text: countersToken.value },
-        };
+    if (words.count === 3 && words.values[2]!.startsWith("[")) {
+      const text = words.values[2]!;
+      const column = words.starts[2]!;
+      counters = parseCounters(text, 0);
+      if (!counters || text.length !== text.indexOf("]") + 1) {
+        return { kind: "error", problem: { kind: "bad-counters", column, text } };
       }
-      counters.column = countersToken.start;
+      counters.column = column;
     }
-    return { kind: "chain", name, policy, counters };
+    return { kind: "chain", name: words.values[0]!, policy: words.values[1]!, policyColumn: words.starts[1]!, counters };
   }
   if (first === 0x43 /* C */ && line.startsWith("COMMIT")) {
     if (line.length === 6) return { kind: "commit" };

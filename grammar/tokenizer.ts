@@ -51,6 +51,8 @@ export interface TokenizeResult {
   problem?: TokenizeProblem;
 }
 
+const isSeparator = (code: number): boolean => code === 0x20 || code === 0x09 || code === 0x0a;
+
 const SPACE = 0x20;
 const TAB = 0x09;
 const QUOTE = 0x22;
@@ -169,6 +171,23 @@ export class Words {
     return undefined;
   }
 
+  /**
+   * Splits on space, TAB and LF like strtok(…, " \t\n"), with no quoting (how
+   * iptables-restore reads `*table` and `:CHAIN` lines), into at most `limit` words.
+   */
+  splitFields(line: string, from: number, limit: number): void {
+    this.count = 0;
+    const length = line.length;
+    let index = from;
+    while (index < length && this.count < limit) {
+      while (index < length && isSeparator(line.charCodeAt(index))) index++;
+      if (index === length) break;
+      const start = index;
+      while (index < length && !isSeparator(line.charCodeAt(index))) index++;
+      this.add(line.slice(start, index), start, index, false);
+    }
+  }
+
   /** The words as tokens, for the parser. */
   tokens(): ArgToken[] {
     const tokens: ArgToken[] = new Array(this.count);
@@ -184,9 +203,6 @@ export function tokenizeArgs(line: string, from = 0): TokenizeResult {
   return problem ? { tokens: words.tokens(), problem } : { tokens: words.tokens() };
 }
 
-export function argToken(value: string, start: number, end: number, quoted: boolean): ArgToken {
-  return new ArgToken(value, start, end, quoted);
-}
 
 /** A token this short cannot exceed MAX_TOKEN_BYTES, at up to 4 UTF-8 bytes per UTF-16 unit. */
 const SHORT_TOKEN = MAX_TOKEN_BYTES / 4;

@@ -3,7 +3,7 @@
 
 import {
   MAX_ARGS, MAX_LINE_BYTES, MAX_TOKEN_BYTES, parseLine,
-  type ArgToken, type CommandShape, type CoreOptionName, type CountersSyntax, type LineProblem, type LineSyntax, type RuleItemShape,
+  type CommandShape, type CoreOptionName, type CountersSyntax, type LineProblem, type LineSyntax, type RuleItemShape,
   type Words,
 } from "../../grammar/index.js";
 import { diagnostic, type Diagnostic, type DiagnosticPosition } from "../diagnostics.js";
@@ -325,7 +325,7 @@ export class RulesetBuilder {
         if (!this.current) {
           return this.report(diagnostic("outside-table", { line: number, column: 1 }, { what: "chain declaration" }));
         }
-        return this.declareChain(syntax.name, syntax.policy, toCounters(syntax.counters), number);
+        return this.declareChain(syntax.name, syntax.policy, syntax.policyColumn, toCounters(syntax.counters), number);
       case "command":
         this.sawContent = true;
         if (this.skippingUnknownTable) return;
@@ -370,22 +370,21 @@ export class RulesetBuilder {
     this.ruleset.tables.push(table);
   }
 
-  private declareChain(nameToken: ArgToken, policyToken: ArgToken, counters: Counters | undefined, line: number): void {
+  /** `name` is in column 1 (0-based), after the colon. */
+  private declareChain(name: string, policy: string, policyColumn: number, counters: Counters | undefined, line: number): void {
     const state = this.current!;
-    const name = nameToken.value;
     if (name.length > MAX_CHAIN_NAME) {
-      this.report(diagnostic("chain-name-too-long", chainNameAt(nameToken, line), { chain: name, length: name.length }));
+      this.report(diagnostic("chain-name-too-long", chainNameAt(name, line), { chain: name, length: name.length }));
       return;
     }
     const existing = state.chains.get(name);
-    const policy = policyToken.value;
     if (existing && (!existing.builtin || existing.line !== 0)) {
-      this.report(diagnostic("duplicate-chain", chainNameAt(nameToken, line), { chain: name }));
+      this.report(diagnostic("duplicate-chain", chainNameAt(name, line), { chain: name }));
       return;
     }
     if (existing?.builtin) {
       if (policy !== "ACCEPT" && policy !== "DROP" && policy !== "-") {
-        this.report(diagnostic("bad-policy", { line, column: policyToken.start + 1, length: policy.length }, { chain: name, policy }));
+        this.report(diagnostic("bad-policy", { line, column: policyColumn + 1, length: policy.length }, { chain: name, policy }));
         return;
       }
       existing.policy = policy;
@@ -394,7 +393,7 @@ export class RulesetBuilder {
     } else {
       if (policy !== "-") {
         this.report(
-          diagnostic("policy-on-user-chain", { line, column: policyToken.start + 1, length: policy.length }, { chain: name, policy }, "warning"),
+          diagnostic("policy-on-user-chain", { line, column: policyColumn + 1, length: policy.length }, { chain: name, policy }, "warning"),
         );
       }
       const chain: Chain = { name, builtin: false, policy: "-", counters: ZERO, line, rules: [] };
@@ -1136,7 +1135,7 @@ function append(chain: Chain, rule: Rule): void {
   rule.position = chain.rules.length;
 }
 
-const chainNameAt = (token: ArgToken, line: number): DiagnosticPosition => ({ line, column: token.start + 1, length: token.value.length });
+const chainNameAt = (name: string, line: number): DiagnosticPosition => ({ line, column: 2, length: name.length });
 
 function hasOption(options: readonly ExtensionOption[], name: string): boolean {
   for (let i = 0; i < options.length; i++) if (options[i]!.name === name) return true;
