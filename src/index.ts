@@ -14,6 +14,12 @@ export type {
   DiffNote, DiffNoteKind, EndpointRef, FrontendRef, PairOptions, ServicePortChange, ServicePortDiff, ServicePortRef, ServicesDiff,
   ServicesDiffSummary, ShareView, TraceSetup, TrafficChange, TrafficDiff, TrafficDiffSummary, TrafficOutcome, TrafficTarget,
 } from "./analysis/diff/index.js";
+export { createTracer, mergeOutcomes, type Tracer, type TracerOptions } from "./analysis/trace/walk.js";
+export { defaultContext, inferNodeAddresses, CONTAINER_INTERFACES } from "./analysis/trace/context.js";
+export { parseIpsetSave } from "./analysis/trace/ipset.js";
+export type * from "./analysis/trace/types.js";
+export { buildRuleGraph, findJumpLoops, chainKey, ruleKey, type RuleGraph, type RuleGraphEdge, type RuleGraphEdgeKind, type RuleGraphNode } from "./analysis/rule-graph.js";
+export { renderTraceText, type TraceTextOptions } from "./render/trace-text.js";
 export { resolveServices, readServiceMap, resolveServiceMap, type ReadOptions, type ResolveOptions } from "./analysis/kube/index.js";
 export { answerWhere, matchWhereTarget, parseWhereTarget, type WhereAnswer, type WhereOptions, type WhereReport, type WhereTarget } from "./analysis/kube/where.js";
 export type {
