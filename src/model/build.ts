@@ -105,9 +105,10 @@ class ModuleDraft {
 type OptionItem = Extract<RuleItemShape, { kind: "option" }>;
 
 /**
- * The decoded texts of one codec. Some values hardly ever repeat (kube-proxy's DNAT
- * destinations): once almost every lookup misses, the cache stops, since a lookup costs
- * more than decoding again and nothing would be shared.
+ * The decoded texts of one codec. A lookup in a large map costs more than decoding again
+ * and building the option anew (kube-proxy's comments and DNAT destinations hardly repeat):
+ * once the map is large and lookups miss often, the cache stops. Small maps of repeated
+ * values (ports, states, modes) stay, and their rules share one object per value.
  */
 class ValueCache {
   readonly entries = new Map<string, DecodeEntry>();
@@ -119,7 +120,7 @@ class ValueCache {
     const entry = this.entries.get(key);
     this.lookups++;
     if (entry === undefined) this.misses++;
-    if ((this.lookups & 4095) === 0 && this.misses > 0.9 * this.lookups) {
+    if ((this.lookups & 4095) === 0 && this.entries.size > 1024 && this.misses > 0.25 * this.lookups) {
       this.useless = true;
       this.entries.clear();
     }
