@@ -1,7 +1,7 @@
 // Proof against the kernel: every flow here is sent as real packets through the ruleset loaded in a
 // private namespace (test/support/netlab.ts), and every packet's fate — verdict, where it went, the
-// packet as it arrived (DNAT, SNAT, masquerade) — and the rules the kernel counted must agree with the
-// tracer's prediction.
+// packet as it arrived (DNAT, SNAT, masquerade) —, the rules the kernel counted and, where the walk splits at
+// random, the shares seen must agree with the tracer's prediction.
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
