@@ -12,7 +12,7 @@ import { isValidInterface } from "./codecs.js";
 import {
   extensionCatalog, MATCH_ALIASES, optionSpecNamed, matchSpecs, targetSpecs, VERDICT_NAMES, type ExtensionSpec, type OptionSpec,
 } from "./extensions.js";
-import type { Codec, Decoded } from "./codecs.js";
+import type { Codec, CodecContext, Decoded } from "./codecs.js";
 import {
   freezeDeep, frozenOptions, Interner, negatable, negatables, NO_MATCHES, NO_OPTIONS, type Negatables, type SharedValue,
 } from "./intern.js";
@@ -50,6 +50,9 @@ interface TableState {
   chains: Map<string, Chain>;
   /** A command other than -A/-I ran: a jump checked when its rule was read may be wrong by COMMIT. */
   chainsChanged: boolean;
+  /** Chains in the order their `:` lines declared them, and where the rules have got to in it. */
+  declared: Chain[];
+  cursor: number;
 }
 
 function toCounters(c: CountersSyntax | undefined): Counters | undefined {
@@ -103,6 +106,16 @@ class ModuleDraft {
 
 
 type OptionItem = Extract<RuleItemShape, { kind: "option" }>;
+
+/**
+ * What the lines of one shape share, by item: the spec a module name or an option word
+ * names. Each entry holds the words it was found for and is used only for the same words.
+ */
+interface ShapeMemo {
+  names: (string | undefined)[];
+  specs: (ExtensionSpec | undefined)[];
+  optionSpecs: (OptionSpec | undefined)[];
+}
 
 /**
  * The decoded texts of one codec. A lookup in a large map costs more than decoding again
@@ -191,6 +204,9 @@ export class RulesetBuilder {
   /** Decoded values per codec and text: the value, or what is wrong with it, shared by every rule that writes it. */
   private readonly valueCache = new Map<Codec, ValueCache>();
   private readonly interner = new Interner();
+  private readonly memos = new WeakMap<CommandShape, ShapeMemo>();
+  private readonly codecContext: CodecContext;
+  private readonly oneArgument: string[] = [""];
   /** Chains whose rules moved (-I, -D, -R): appended rules are numbered as they come. */
   private readonly renumber = new Set<Chain>();
   /** The words of the command line being applied (the grammar refills them line after line). */
@@ -212,6 +228,7 @@ export class RulesetBuilder {
     private readonly lenient: boolean,
   ) {
     this.ruleset = { family, tables: [], comments: [], hasRuleCounters: false };
+    this.codecContext = { family };
   }
 
   report(d: Diagnostic): void {
@@ -366,7 +383,7 @@ export class RulesetBuilder {
       const chain: Chain = { name: builtin, builtin: true, policy: "ACCEPT", counters: ZERO, line: 0, rules: [] };
       chains.set(builtin, chain);
     }
-    this.current = { table, chains, chainsChanged: false };
+    this.current = { table, chains, chainsChanged: false, declared: [], cursor: 0 };
     this.tables.set(tableName, this.current);
     this.ruleset.tables.push(table);
   }
@@ -391,6 +408,7 @@ export class RulesetBuilder {
       existing.policy = policy;
       existing.counters = counters ?? ZERO;
       existing.line = line;
+      state.declared.push(existing);
     } else {
       if (policy !== "-") {
         this.report(
@@ -399,6 +417,7 @@ export class RulesetBuilder {
       }
       const chain: Chain = { name, builtin: false, policy: "-", counters: ZERO, line, rules: [] };
       state.chains.set(name, chain);
+      state.declared.push(chain);
     }
     state.table.statements.push({ kind: "chain-declaration", chain: name, line });
   }
@@ -661,7 +680,7 @@ export class RulesetBuilder {
     const name = this.words.values[word]!;
     const last = this.lastChain;
     if (last !== undefined && last.name === name && this.lastChains === state.chains) return last;
-    const chain = state.chains.get(name);
+    const chain = this.nextDeclared(state, name) ?? state.chains.get(name);
     if (!chain) {
       this.report(diagnostic("undeclared-chain", { line, column: this.words.starts[word]! + 1, length: name.length }, { chain: name }));
       return undefined;
@@ -671,12 +690,34 @@ export class RulesetBuilder {
     return chain;
   }
 
+  /**
+   * iptables-save prints rules chain by chain in the order it declares the chains: the
+   * chain of a rule is mostly one of the next few declared, found without hashing its name.
+   */
+  private nextDeclared(state: TableState, name: string): Chain | undefined {
+    if (state.chainsChanged) return undefined;
+    const declared = state.declared;
+    const end = Math.min(declared.length, state.cursor + 4);
+    for (let i = state.cursor; i < end; i++) {
+      if (declared[i]!.name === name) {
+        state.cursor = i;
+        return declared[i];
+      }
+    }
+    return undefined;
+  }
+
   /** One command may expand into several rules (`-s a,b`), as iptables does. */
   private buildRules(
     command: CommandShape, counters: CountersSyntax | undefined, text: string, line: number, table: TableName, chain: string,
   ): Rule[] {
     const items = command.items;
     const { values, starts } = this.words;
+    let memo = this.memos.get(command);
+    if (memo === undefined) {
+      memo = { names: [], specs: [], optionSpecs: [] };
+      this.memos.set(command, memo);
+    }
     for (let i = 0; i < items.length; i++) {
       const item = items[i]!;
       if (item.kind === "family" && (item.family === 4 ? "ipv4" : "ipv6") !== this.family) {
@@ -782,7 +823,13 @@ export class RulesetBuilder {
           break;
         case "match": {
           const written = values[item.name]!;
-          const spec = matchSpecs.get(MATCH_ALIASES.get(written) ?? written);
+          let spec: ExtensionSpec | undefined;
+          if (memo.names[i] === written) spec = memo.specs[i];
+          else {
+            spec = matchSpecs.get(MATCH_ALIASES.get(written) ?? written);
+            memo.names[i] = written;
+            memo.specs[i] = spec;
+          }
           const module = this.draft().init(spec ? spec.name : written, starts[item.optionToken]! + 1, false, spec !== undefined, spec);
           explicitMatches.push(module);
           matches.push(module);
@@ -840,7 +887,7 @@ export class RulesetBuilder {
             // libxt_multiport checks the protocol while parsing its option, so order matters.
             this.report(diagnostic("option-needs-protocol", this.at(item.optionToken, line), { option: optionWord, module: "multiport" }));
           }
-          const option = this.decodeOption(module, item, line, text);
+          const option = this.decodeOption(module, item, i, memo, line, text);
           if (option) {
             if (module.known && hasOption(module.options, option.name)) {
               this.report(diagnostic("duplicate-option", this.at(item.optionToken, line), { option: optionWord }));
@@ -961,7 +1008,7 @@ export class RulesetBuilder {
     return this.draft().init(name, column, false, true, undefined, "chain", goto);
   }
 
-  private decodeOption(module: ModuleDraft, item: OptionItem, line: number, text: string): ExtensionOption | undefined {
+  private decodeOption(module: ModuleDraft, item: OptionItem, index: number, memo: ShapeMemo, line: number, text: string): ExtensionOption | undefined {
     const words = this.words;
     const written = words.values[item.optionToken]!;
     const values = item.values;
@@ -969,7 +1016,15 @@ export class RulesetBuilder {
     const column = words.starts[negated ? item.negation : item.optionToken]! + 1;
     const spec = module.spec;
     if (!spec || !module.known) return this.rawOption(module, item, text);
-    const optionSpec = optionSpecNamed(spec, item.resolvedName ?? written);
+    const name = item.resolvedName ?? written;
+    let optionSpec: OptionSpec | undefined;
+    if (memo.specs[index] === spec && memo.names[index] === name) optionSpec = memo.optionSpecs[index];
+    else {
+      optionSpec = optionSpecNamed(spec, name);
+      memo.specs[index] = spec;
+      memo.names[index] = name;
+      memo.optionSpecs[index] = optionSpec;
+    }
     if (!optionSpec) {
       this.report(diagnostic("unknown-option", this.named(item.optionToken, line), { option: written }));
       return undefined;
@@ -1010,6 +1065,13 @@ export class RulesetBuilder {
     return option;
   }
 
+  /** The arguments of an option for its codec (which reads them and keeps nothing): one array for single words. */
+  private argumentsOf(words: readonly number[]): readonly string[] {
+    if (words.length !== 1) return this.valuesOf(words);
+    this.oneArgument[0] = this.words.values[words[0]!]!;
+    return this.oneArgument;
+  }
+
   private valuesOf(words: readonly number[]): string[] {
     const values: string[] = new Array(words.length);
     for (let i = 0; i < words.length; i++) values[i] = this.words.values[words[i]!]!;
@@ -1041,7 +1103,7 @@ export class RulesetBuilder {
     const key = words.length === 1 ? this.words.values[words[0]!]! : this.valuesOf(words).join("\0");
     let entry = cache.useless ? undefined : cache.get(key);
     if (entry === undefined) {
-      entry = decodeEntry(freezeDeep(optionSpec.codec.decode(this.valuesOf(words), { family: this.family })));
+      entry = decodeEntry(freezeDeep(optionSpec.codec.decode(this.argumentsOf(words), this.codecContext)));
       if (!cache.useless) cache.entries.set(key, entry);
     }
     return entry;
