@@ -63,12 +63,19 @@ interface ShapeCache {
 
 const caches = new WeakMap<ExtensionCatalog, ShapeCache>();
 
+/** The catalog of the previous line, which is the catalog of nearly every line. */
+let lastCatalog: ExtensionCatalog | undefined;
+let lastCache: ShapeCache | undefined;
+
 export function shapeCache(catalog: ExtensionCatalog): ShapeCache {
+  if (catalog === lastCatalog) return lastCache!;
   let cache = caches.get(catalog);
   if (cache === undefined) {
     cache = { root: new ShapeNode(), nodes: 1 };
     caches.set(catalog, cache);
   }
+  lastCatalog = catalog;
+  lastCache = cache;
   return cache;
 }
 

@@ -44,6 +44,7 @@ const UNMODELLED_TARGETS = new Set([
 ]);
 
 const MAX_CHAIN_NAME = 28;
+const MAX_VERDICT_LENGTH = Math.max(...[...VERDICT_NAMES.keys()].map((name) => name.length));
 
 interface TableState {
   table: Table;
@@ -996,16 +997,16 @@ export class RulesetBuilder {
   private targetDraft(word: number, goto: boolean): ModuleDraft {
     const written = this.words.values[word]!;
     const column = this.words.starts[word]! + 1;
-    const verdict = goto ? undefined : VERDICT_NAMES.get(written);
+    const verdict = goto || written.length > MAX_VERDICT_LENGTH ? undefined : VERDICT_NAMES.get(written);
     if (verdict !== undefined) return this.draft().init(verdict, column, false, true, undefined, "verdict", goto);
     // Looked up here for checkJump too; a rule then holds the chain's own name string.
     const chain = (this.jumpChain = this.current!.chains.get(written));
-    const name = chain ? chain.name : written;
+    if (chain && !chain.builtin) return this.draft().init(chain.name, column, false, true, undefined, "chain", goto);
     // A user chain may have the name of a target extension; any other name is a chain,
     // checked by checkJump (it may be undeclared yet, or an unmodelled extension).
     const spec = goto ? undefined : targetSpecs.get(written);
-    if (spec && !(chain && !chain.builtin)) return this.draft().init(spec.name, column, false, true, spec, "extension", goto);
-    return this.draft().init(name, column, false, true, undefined, "chain", goto);
+    if (spec) return this.draft().init(spec.name, column, false, true, spec, "extension", goto);
+    return this.draft().init(chain ? chain.name : written, column, false, true, undefined, "chain", goto);
   }
 
   private decodeOption(module: ModuleDraft, item: OptionItem, index: number, memo: ShapeMemo, line: number, text: string): ExtensionOption | undefined {

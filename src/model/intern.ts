@@ -12,7 +12,10 @@ export const NO_MATCHES: MatchModule[] = Object.freeze([]) as unknown as MatchMo
 export function freezeDeep<T>(value: T): T {
   if (typeof value !== "object" || value === null || Object.isFrozen(value)) return value;
   Object.freeze(value);
-  for (const key in value) freezeDeep(value[key]);
+  for (const key in value) {
+    const inner = value[key];
+    if (typeof inner === "object" && inner !== null) freezeDeep(inner);
+  }
   return value;
 }
 
