@@ -27,7 +27,7 @@ export type RuleItemSyntax =
       owner: OptionOwner;
       greedy: boolean;
       /** Full option name when it was abbreviated. */
-      resolvedName?: string;
+      resolvedName: string | undefined;
       ambiguous: boolean;
     }
   | { kind: "set-counters"; optionToken: ArgToken; packets: ArgToken; bytes: ArgToken }

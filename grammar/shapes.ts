@@ -6,30 +6,20 @@
 // never kept.
 
 import type { ExtensionCatalog, OptionOwner } from "./classify.js";
-import type { CommandKind, CommandSyntax, CoreOptionName } from "./parser.js";
+import type { CommandSyntax, RuleItemSyntax } from "./parser.js";
 import type { ArgToken, Words } from "./tokenizer.js";
 
-/** One item of a command, with word positions in place of words; -1 where a word is absent. */
-export type RuleItemShape =
-  | { kind: "core"; option: CoreOptionName; negation: number; optionToken: number; value: number }
-  | { kind: "fragment"; negation: number; optionToken: number }
-  | { kind: "match"; optionToken: number; name: number }
-  | { kind: "jump" | "goto"; optionToken: number; target: number }
-  | {
-      kind: "option"; negation: number; optionToken: number; values: number[]; owner: OptionOwner; greedy: boolean;
-      resolvedName: string | undefined; ambiguous: boolean;
-    }
-  | { kind: "set-counters"; optionToken: number; packets: number; bytes: number }
-  | { kind: "family"; optionToken: number; family: 4 | 6 };
+/** A syntax value with word positions in place of tokens. */
+type Position<V> = V extends ArgToken ? number : V extends ArgToken[] ? number[] : V extends RuleItemSyntax[] ? RuleItemShape[] : V;
 
-/** A parsed command with word positions in place of words. */
-export interface CommandShape {
-  kind: CommandKind;
-  commandToken: number;
-  /** Chain name, then rule number / new name / policy, as the command takes them. */
-  operands: number[];
-  items: RuleItemShape[];
-}
+/** A syntax object with word positions in place of tokens; an absent token is -1. */
+type Positions<T> = T extends unknown ? { [K in keyof T]-?: Position<T[K]> } : never;
+
+/** One item of a command, with word positions in place of tokens. */
+export type RuleItemShape = Positions<RuleItemSyntax>;
+
+/** A parsed command with word positions in place of tokens. */
+export type CommandShape = Positions<CommandSyntax>;
 
 /**
  * Shapes kept per catalog, as a trie with one level per argument. Each argument is
