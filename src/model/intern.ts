@@ -1,4 +1,4 @@
-// Model values repeat across rules (`-p tcp`, `--ctstate NEW`, `-m comment --comment "x"`):
+// Model values repeat across rules (`-p tcp`, `--ctstate NEW`, `-m statistic --mode random`):
 // the builder shares one frozen object per distinct value, so a large dump holds far fewer
 // objects than it has options. Frozen, because a change to a shared object would change
 // every rule that holds it.
@@ -54,10 +54,6 @@ function added<T extends object>(found: Candidates<T> | undefined, value: T): Ca
 export interface SharedValue {
   readonly value: OptionValue;
   options: Candidates<ExtensionOption> | undefined;
-}
-
-export function sharedValue(value: OptionValue): SharedValue {
-  return { value, options: undefined };
 }
 
 const sameOption = (o: ExtensionOption, name: string, written: string, negated: boolean, column: number): boolean =>
