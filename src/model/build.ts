@@ -105,7 +105,6 @@ class ModuleDraft {
   }
 }
 
-
 type OptionItem = Extract<RuleItemShape, { kind: "option" }>;
 
 /**
