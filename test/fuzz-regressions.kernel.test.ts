@@ -34,6 +34,8 @@ kdescribe("words iptables refuses", () => {
     ["a stray word after a quoted comment", '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment "abc"x -j ACCEPT\nCOMMIT\n'],
     ["a new chain named with a space", '*filter\n:INPUT ACCEPT [0:0]\n-N "a b"\nCOMMIT\n'],
     ["a new chain named with a leading '!'", '*filter\n:INPUT ACCEPT [0:0]\n-N "!x"\nCOMMIT\n'],
+    ["-X without a name while a chain is jumped to", "*filter\n:INPUT ACCEPT [0:0]\n-N A\n-N B\n-A INPUT -j A\n-X\nCOMMIT\n"],
+    ["-X without a name while a chain has rules", "*filter\n:INPUT ACCEPT [0:0]\n-N A\n-N B\n-A A -j ACCEPT\n-X\nCOMMIT\n"],
   ] as const;
   for (const [name, text] of cases) {
     it(`${name}: the kernel's iptables-restore refuses it, and iptscope reports an error`, () => {

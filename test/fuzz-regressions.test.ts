@@ -166,6 +166,27 @@ describe("words iptables refuses are refused (was: silently dropped)", () => {
   });
 });
 
+describe("-X without a name (was: deleted chains still jumped to, so a rule was lost at COMMIT and -D N before it moved)", () => {
+  const HEAD = "*filter\n:INPUT ACCEPT [0:0]\n-N A\n-N B\n";
+
+  it("fails, deleting nothing, when a user chain has rules or is jumped to", () => {
+    for (const [rules, kind] of [["-A INPUT -j A\n", "chain-in-use"], ["-A A -j ACCEPT\n", "chain-not-empty"]] as const) {
+      const strict = parseRuleset(`${HEAD}${rules}-X\nCOMMIT\n`);
+      expect(strict.diagnostics.map((d) => [d.kind, d.line])).toEqual([[kind, 6]]);
+      const lenient = parseRuleset(`${HEAD}${rules}-X\nCOMMIT\n`, { lenient: true });
+      expect(lenient.skippedLines).toEqual([6]);
+      expect(lenient.ruleset.tables[0]!.chains.map((c) => c.name)).toEqual(["INPUT", "FORWARD", "OUTPUT", "A", "B"]);
+      checkNothingLost(lenient);
+    }
+  });
+
+  it("deletes every user chain when all are empty and none is jumped to", () => {
+    const { ruleset, diagnostics } = parseRuleset(`${HEAD}-X\nCOMMIT\n`);
+    expect(diagnostics).toEqual([]);
+    expect(ruleset.tables[0]!.chains.map((c) => c.name)).toEqual(["INPUT", "FORWARD", "OUTPUT"]);
+  });
+});
+
 describe("-c counters as iptables reads them (was: kept as written, printed as invalid [p:b])", () => {
   it("leading digits count, the rest is ignored; no digits is an error", () => {
     const { ruleset, diagnostics } = parseRuleset("*filter\n:INPUT ACCEPT [0:0]\n-c 1x 20y -A INPUT -j ACCEPT\n-c +7 010 -A INPUT -j ACCEPT\nCOMMIT\n");

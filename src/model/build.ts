@@ -546,23 +546,23 @@ export class RulesetBuilder {
       case "delete-chain": {
         statements.push({ kind: "command", command: { kind: "delete-chain", line, text } });
         const targets = chainName === undefined ? [...state.chains.values()].filter((c) => !c.builtin) : [getChain()];
+        // -X without a name too fails on a chain that has rules or is jumped to (both backends), and
+        // then deletes nothing: the line is skipped whole.
+        const jumpedTo = new Set<string>();
+        for (const c of state.chains.values()) for (const r of c.rules) if (r.target?.kind === "chain") jumpedTo.add(r.target.name);
+        const deletable: Chain[] = [];
         for (const chain of targets) {
           if (!chain) continue;
           if (chain.builtin) {
             this.report(diagnostic("builtin-chain-operation", chainAt, { chain: chain.name, operation: "delete" }));
-            continue;
-          }
-          if (chain.rules.length > 0 && chainName !== undefined) {
+          } else if (chain.rules.length > 0) {
             this.report(diagnostic("chain-not-empty", chainAt, { chain: chain.name }));
-            continue;
-          }
-          const referenced = [...state.chains.values()].some(
-            (c) => c !== chain && c.rules.some((r) => r.target?.name === chain.name),
-          );
-          if (referenced && chainName !== undefined) {
+          } else if (jumpedTo.has(chain.name)) {
             this.report(diagnostic("chain-in-use", chainAt, { chain: chain.name }));
-            continue;
-          }
+          } else deletable.push(chain);
+        }
+        if (deletable.length < targets.length) return;
+        for (const chain of deletable) {
           state.chains.delete(chain.name);
           unnumber(chain.rules);
         }
