@@ -49,6 +49,18 @@ export function formatIpv4(value: number): string {
 }
 
 export function parseIpv6(text: string): bigint | undefined {
+  const words = parseIpv6Words(text);
+  return words === undefined ? undefined : wordsToBigInt(words);
+}
+
+function wordsToBigInt(words: readonly number[]): bigint {
+  let value = 0n;
+  for (const w of words) value = (value << 16n) | BigInt(w);
+  return value;
+}
+
+/** The eight 16-bit words of an IPv6 address (BigInt arithmetic is slow for the many addresses of a dump). */
+function parseIpv6Words(text: string): number[] | undefined {
   if (text.length < 2 || !/^[0-9A-Fa-f:.]+$/.test(text)) return undefined;
   let head = text;
   let tailWords: number[] = [];
@@ -83,15 +95,17 @@ export function parseIpv6(text: string): bigint | undefined {
     if (explicit !== 8) return undefined;
     words = [...left, ...tailWords];
   }
-  let value = 0n;
-  for (const w of words) value = (value << 16n) | BigInt(w);
-  return value;
+  return words;
 }
 
 /** inet_ntop as glibc writes it, including `::a.b.c.d` for IPv4-compatible and -mapped addresses. */
 export function formatIpv6(value: bigint): string {
   const words: number[] = [];
   for (let i = 7; i >= 0; i--) words.push(Number((value >> BigInt(i * 16)) & 0xffffn));
+  return formatIpv6Words(words);
+}
+
+function formatIpv6Words(words: readonly number[]): string {
   let bestBase = -1;
   let bestLen = 0;
   let curBase = -1;
@@ -152,30 +166,25 @@ export function formatAddress(address: ParsedAddress): string {
 const V4_ALL = 0xffffffff;
 const V6_ALL = (1n << 128n) - 1n;
 
-function v4MaskFromPrefix(prefix: number): number {
-  return prefix === 0 ? 0 : (V4_ALL << (32 - prefix)) >>> 0;
-}
+/** The masks of each prefix length, computed once (BigInt shifts are slow), and back. */
+const V4_MASKS = Array.from({ length: 33 }, (_, prefix) => (prefix === 0 ? 0 : (V4_ALL << (32 - prefix)) >>> 0));
+const V6_MASKS = Array.from({ length: 129 }, (_, prefix) => (prefix === 0 ? 0n : (V6_ALL << BigInt(128 - prefix)) & V6_ALL));
+const V4_PREFIXES = new Map(V4_MASKS.map((mask, prefix) => [mask, prefix]));
+const V6_PREFIXES = new Map(V6_MASKS.map((mask, prefix) => [mask, prefix]));
 
-function v6MaskFromPrefix(prefix: number): bigint {
-  return prefix === 0 ? 0n : (V6_ALL << BigInt(128 - prefix)) & V6_ALL;
-}
+const V6_MASK_WORDS = V6_MASKS.map((mask) => Array.from({ length: 8 }, (_, i) => Number((mask >> BigInt((7 - i) * 16)) & 0xffffn)));
+
+const v4MaskFromPrefix = (prefix: number): number => V4_MASKS[prefix]!;
+const v6MaskFromPrefix = (prefix: number): bigint => V6_MASKS[prefix]!;
+const v4Prefix = (mask: number): number | undefined => V4_PREFIXES.get(mask);
+const v6Prefix = (mask: bigint): number | undefined => V6_PREFIXES.get(mask);
 
 /** Mask texts by prefix length: every address of a dump shares them. */
-const V4_MASK_TEXT = Array.from({ length: 33 }, (_, prefix) => formatIpv4(v4MaskFromPrefix(prefix)));
+const V4_MASK_TEXT = V4_MASKS.map(formatIpv4);
 const V6_MASK_TEXT: string[] = [];
 
 function v6MaskText(prefix: number): string {
   return (V6_MASK_TEXT[prefix] ??= formatIpv6(v6MaskFromPrefix(prefix)));
-}
-
-function v4Prefix(mask: number): number | undefined {
-  for (let p = 0; p <= 32; p++) if (v4MaskFromPrefix(p) === mask) return p;
-  return undefined;
-}
-
-function v6Prefix(mask: bigint): number | undefined {
-  for (let p = 0; p <= 128; p++) if (v6MaskFromPrefix(p) === mask) return p;
-  return undefined;
 }
 
 export type AddressProblem = "bad-address" | "bad-mask" | "hostname";
@@ -188,42 +197,47 @@ export function parseAddressMask(text: string, family: Family, applyMask = true)
   const slash = text.indexOf("/");
   const addressText = slash < 0 ? text : text.slice(0, slash);
   const maskText = slash < 0 ? undefined : text.slice(slash + 1);
-  const address: ParsedAddress | undefined =
-    family === "ipv4" && applyMask ? ((v) => (v === undefined ? undefined : { family, value: v }))(parseIpv4Loose(addressText)) : parseAddress(addressText, family);
-  if (!address) return /^[A-Za-z][A-Za-z0-9.-]*$/.test(addressText) ? "hostname" : "bad-address";
-  if (address.family === "ipv4") {
-    let mask = V4_ALL;
-    if (maskText !== undefined) {
-      if (/^\d{1,2}$/.test(maskText)) {
-        const prefix = Number(maskText);
-        if (prefix > 32) return "bad-mask";
-        mask = v4MaskFromPrefix(prefix);
-      } else {
-        const dotted = parseIpv4(maskText);
-        if (dotted === undefined) return "bad-mask";
-        mask = dotted;
-      }
+  if (family === "ipv6") return parseIpv6Mask(addressText, maskText, applyMask);
+  const address = applyMask ? parseIpv4Loose(addressText) : parseIpv4(addressText);
+  if (address === undefined) return unparsable(addressText);
+  let mask = V4_ALL;
+  if (maskText !== undefined) {
+    if (/^\d{1,2}$/.test(maskText)) {
+      const prefix = Number(maskText);
+      if (prefix > 32) return "bad-mask";
+      mask = v4MaskFromPrefix(prefix);
+    } else {
+      const dotted = parseIpv4(maskText);
+      if (dotted === undefined) return "bad-mask";
+      mask = dotted;
     }
-    const value = applyMask ? (address.value & mask) >>> 0 : address.value;
-    const prefix = v4Prefix(mask);
-    return { address: formatIpv4(value), prefix, mask: prefix === undefined ? formatIpv4(mask) : V4_MASK_TEXT[prefix]!, family };
   }
-  let mask = V6_ALL;
+  const value = applyMask ? (address & mask) >>> 0 : address;
+  const prefix = v4Prefix(mask);
+  return { address: formatIpv4(value), prefix, mask: prefix === undefined ? formatIpv4(mask) : V4_MASK_TEXT[prefix]!, family };
+}
+
+const unparsable = (address: string): AddressProblem => (/^[A-Za-z][A-Za-z0-9.-]*$/.test(address) ? "hostname" : "bad-address");
+
+function parseIpv6Mask(addressText: string, maskText: string | undefined, applyMask: boolean): AddressMask | AddressProblem {
+  const words = parseIpv6Words(addressText);
+  if (!words) return unparsable(addressText);
+  let mask = V6_MASK_WORDS[128]!;
+  let prefix: number | undefined = 128;
   if (maskText !== undefined) {
     if (/^\d{1,3}$/.test(maskText)) {
-      const prefix = Number(maskText);
+      prefix = Number(maskText);
       if (prefix > 128) return "bad-mask";
-      mask = v6MaskFromPrefix(prefix);
+      mask = V6_MASK_WORDS[prefix]!;
     } else {
-      const full = parseIpv6(maskText);
+      const full = parseIpv6Words(maskText);
       if (full === undefined) return "bad-mask";
       mask = full;
+      prefix = v6Prefix(wordsToBigInt(full));
     }
   }
-  const prefix = v6Prefix(mask);
-  return {
-    address: formatIpv6(applyMask ? address.value & mask : address.value), prefix, mask: prefix === undefined ? formatIpv6(mask) : v6MaskText(prefix), family,
-  };
+  const value = applyMask ? words.map((word, i) => word & mask[i]!) : words;
+  return { address: formatIpv6Words(value), prefix, mask: prefix === undefined ? formatIpv6Words(mask) : v6MaskText(prefix), family: "ipv6" };
 }
 
 /** `ADDR/PREFIX` (or `ADDR/MASK`) as iptables-save prints -s/-d. */
