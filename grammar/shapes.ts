@@ -33,14 +33,42 @@ class ShapeNode {
   constructor(readonly reads: Reads = Reads.Nothing) {}
 
   /** Option words and `!`, as written. */
-  words: Map<string, ShapeNode> | undefined;
+  words: Children | undefined;
   /** The word after -m or -p, or after -j when it names a target with options. */
-  names: Map<string, ShapeNode> | undefined;
+  names: Children | undefined;
   /** After -j: a chain, or a target without an option table. */
   chain: ShapeNode | undefined;
   /** Any other word: the classifier reads nothing of it but that it is not an option. */
   other: ShapeNode | undefined;
   outcome: CommandShape | undefined;
+}
+
+/**
+ * The children of a node by word. Most nodes have one, and one string comparison finds it
+ * (a map hashes the word first).
+ */
+class Children {
+  private readonly others = new Map<string, ShapeNode>();
+
+  constructor(
+    private readonly word: string,
+    private readonly node: ShapeNode,
+  ) {}
+
+  get(word: string): ShapeNode | undefined {
+    return word === this.word ? this.node : this.others.get(word);
+  }
+
+  set(word: string, node: ShapeNode): void {
+    this.others.set(word, node);
+  }
+}
+
+function adopt(parent: ShapeNode, kind: "words" | "names", word: string, node: ShapeNode): ShapeNode {
+  const children = parent[kind];
+  if (children === undefined) parent[kind] = new Children(word, node);
+  else children.set(word, node);
+  return node;
 }
 
 /** Past this many trie nodes new shapes are parsed but not kept. */
@@ -90,10 +118,10 @@ function walk(node: ShapeNode, words: Words, catalog: ExtensionCatalog, cache?: 
     let next: ShapeNode | undefined;
     if (!quoted[i] && ((value.length > 1 && value.charCodeAt(0) === 0x2d) || value === "!")) {
       next = node.words?.get(value);
-      if (next === undefined && cache) (node.words ??= new Map()).set(value, (next = added(cache, READERS.get(value))));
+      if (next === undefined && cache) next = adopt(node, "words", value, added(cache, READERS.get(value)));
     } else if (reads === Reads.Name || (reads === Reads.Target && catalog.targetOptions(value) !== null)) {
       next = node.names?.get(value);
-      if (next === undefined && cache) (node.names ??= new Map()).set(value, (next = added(cache)));
+      if (next === undefined && cache) next = adopt(node, "names", value, added(cache));
     } else if (reads === Reads.Target) {
       next = node.chain;
       if (next === undefined && cache) next = node.chain = added(cache);
