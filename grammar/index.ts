@@ -56,13 +56,13 @@ function parseCounters(text: string, column: number): CountersSyntax | undefined
   return { packets: BigInt(match[1]!), bytes: BigInt(match[2]!), column };
 }
 
+/** The words of the line being parsed; one set, refilled line after line. */
+const words = new Words();
+
 /**
  * Parses one line (without its line terminator). `catalog` tells the arity of extension
  * options, which decides what is an option and what is a value.
  */
-/** The words of the line being parsed; one set, refilled line after line. */
-const words = new Words();
-
 export function parseLine(line: string, catalog: ExtensionCatalog): LineSyntax {
   if (line.length === 0) return { kind: "blank" };
   const nul = line.indexOf("\0");
