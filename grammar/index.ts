@@ -141,20 +141,3 @@ export function parseLine(line: string, catalog: ExtensionCatalog): LineSyntax {
   return { kind: "command", counters, command: rememberShape(shapes, words, tokens, catalog, result.command), words };
 }
 
-/** Splits text into lines the way fgets does, reporting CR line ends without removing meaning. */
-export function* splitLines(text: string): Generator<{ text: string; number: number; crlf: boolean }> {
-  let start = 0;
-  let number = 1;
-  const length = text.length;
-  while (start < length) {
-    let end = text.indexOf("\n", start);
-    if (end < 0) end = length;
-    let lineEnd = end;
-    const crlf = lineEnd > start && text.charCodeAt(lineEnd - 1) === 0x0d;
-    if (crlf) lineEnd--;
-    yield { text: text.slice(start, lineEnd), number, crlf };
-    start = end + 1;
-    number++;
-  }
-}
-

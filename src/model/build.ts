@@ -168,7 +168,7 @@ export function parseRulesetText(input: string, options: ParseOptions = {}): Par
     builder.reportWorkedAround(diagnostic("byte-order-mark", { line: 1, column: 1 }, {}), "ignored");
     text = text.slice(1);
   }
-  // The loop of splitLines, without an object per line.
+  // Lines as fgets reads them; a CR before the LF is taken off the line and counted.
   const length = text.length;
   let number = 1;
   for (let start = 0; start < length; number++) {
