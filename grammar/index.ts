@@ -140,4 +140,3 @@ export function parseLine(line: string, catalog: ExtensionCatalog): LineSyntax {
   }
   return { kind: "command", counters, command: rememberShape(shapes, words, tokens, catalog, result.command), words };
 }
-
