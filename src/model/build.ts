@@ -106,6 +106,50 @@ class ModuleDraft {
 }
 
 type OptionItem = Extract<RuleItemShape, { kind: "option" }>;
+type CoreItem = Extract<RuleItemShape, { kind: "core" }>;
+type MatchItem = Extract<RuleItemShape, { kind: "match" }>;
+type SetCountersItem = Extract<RuleItemShape, { kind: "set-counters" }>;
+
+/** What the items of the rule being built have set so far. Reused rule after rule. */
+class RuleDraft {
+  counters: Counters | undefined = undefined;
+  source: Negatable<AddressMask> | undefined = undefined;
+  destination: Negatable<AddressMask> | undefined = undefined;
+  /** Set when `-s`/`-d` lists several addresses: the rule expands into one per address. */
+  sources: Negatables<AddressMask>[] | undefined = undefined;
+  destinations: Negatables<AddressMask>[] | undefined = undefined;
+  inInterface: Negatable<string> | undefined = undefined;
+  outInterface: Negatable<string> | undefined = undefined;
+  protocol: Negatable<ProtocolSpec> | undefined = undefined;
+  fragment: { negated: boolean } | undefined = undefined;
+  familyOnly: Family | undefined = undefined;
+  target: ModuleDraft | undefined = undefined;
+  /** Explicit and implicit matches in rule order; `explicitMatches` indexes the `-m` ones as the grammar counts them. */
+  readonly matches: ModuleDraft[] = [];
+  readonly explicitMatches: ModuleDraft[] = [];
+  /** CORE_OPTION_BITS of the core options seen. */
+  seenCore = 0;
+  ownFamily = true;
+
+  reset(counters: Counters | undefined): this {
+    this.counters = counters;
+    this.source = undefined;
+    this.destination = undefined;
+    this.sources = undefined;
+    this.destinations = undefined;
+    this.inInterface = undefined;
+    this.outInterface = undefined;
+    this.protocol = undefined;
+    this.fragment = undefined;
+    this.familyOnly = undefined;
+    this.target = undefined;
+    this.matches.length = 0;
+    this.explicitMatches.length = 0;
+    this.seenCore = 0;
+    this.ownFamily = true;
+    return this;
+  }
+}
 
 /**
  * What the lines of one shape share, by item: the spec a module name or an option word
@@ -211,9 +255,7 @@ export class RulesetBuilder {
   private readonly renumber = new Set<Chain>();
   /** The words of the command line being applied (the grammar refills them line after line). */
   private words!: Words;
-  /** The matches of the rule being built, reused from rule to rule. */
-  private readonly matchDrafts: ModuleDraft[] = [];
-  private readonly explicitDrafts: ModuleDraft[] = [];
+  private readonly ruleDraft = new RuleDraft();
   private readonly drafts: ModuleDraft[] = [];
   private draftsUsed = 0;
   /** The chain of the previous rule, valid while no chain command ran. */
@@ -712,7 +754,6 @@ export class RulesetBuilder {
     command: CommandShape, counters: CountersSyntax | undefined, text: string, line: number, table: TableName, chain: string,
   ): Rule[] {
     const items = command.items;
-    const { values, starts } = this.words;
     let memo = this.memos.get(command);
     if (memo === undefined) {
       memo = { names: [], specs: [], optionSpecs: [] };
@@ -721,193 +762,43 @@ export class RulesetBuilder {
     for (let i = 0; i < items.length; i++) {
       const item = items[i]!;
       if (item.kind === "family" && (item.family === 4 ? "ipv4" : "ipv6") !== this.family) {
-        this.report(diagnostic("other-family-rule", { line, column: starts[item.optionToken]! + 1 }, { family: item.family === 4 ? "ipv4" : "ipv6" }));
+        this.report(diagnostic("other-family-rule", { line, column: this.words.starts[item.optionToken]! + 1 }, { family: item.family === 4 ? "ipv4" : "ipv6" }));
         return [];
       }
     }
-    let ruleCounters = toCounters(counters);
-    let source: Negatable<AddressMask> | undefined;
-    let destination: Negatable<AddressMask> | undefined;
-    let sources: Negatables<AddressMask>[] | undefined;
-    let destinations: Negatables<AddressMask>[] | undefined;
-    let inInterface: Negatable<string> | undefined;
-    let outInterface: Negatable<string> | undefined;
-    let protocol: Negatable<ProtocolSpec> | undefined;
-    let fragment: { negated: boolean } | undefined;
-    let familyOnly: Family | undefined;
-    let target: ModuleDraft | undefined;
-    const matches = this.matchDrafts;
-    const explicitMatches = this.explicitDrafts;
-    matches.length = 0;
-    explicitMatches.length = 0;
+    const draft = this.ruleDraft.reset(toCounters(counters));
     this.draftsUsed = 0;
     this.jumpChain = undefined;
-    let seenCore = 0;
-    let ownFamily = true;
     for (let i = 0; i < items.length; i++) {
       const item = items[i]!;
       switch (item.kind) {
-        case "core": {
-          const bit = CORE_OPTION_BITS[item.option];
-          if ((seenCore & bit) !== 0) {
-            this.report(diagnostic("duplicate-option", this.at(item.optionToken, line), { option: values[item.optionToken]! }));
-            continue;
-          }
-          seenCore |= bit;
-          const negated = item.negation >= 0;
-          const value = values[item.value]!;
-          switch (item.option) {
-            case "source":
-            case "destination": {
-              let first: Negatables<AddressMask> | undefined;
-              let list: Negatables<AddressMask>[] | undefined;
-              if (value.indexOf(",") < 0) {
-                first = this.checkedAddress(value, item.value, line);
-              } else {
-                list = [];
-                for (const part of value.split(",")) {
-                  const parsed = this.checkedAddress(part, item.value, line);
-                  if (parsed !== undefined) list.push(parsed);
-                }
-                first = list[0];
-              }
-              const address = first === undefined ? undefined : negatable(first, negated);
-              if (item.option === "source") {
-                sources = list;
-                if (address) source = address;
-              } else {
-                destinations = list;
-                if (address) destination = address;
-              }
-              break;
-            }
-            case "in-interface":
-            case "out-interface": {
-              if (!isValidInterface(value)) {
-                this.report(diagnostic("bad-interface", this.at(item.value, line), { value }));
-                break;
-              }
-              let shared = this.interfaces.get(value);
-              if (shared === undefined) {
-                shared = negatables(value);
-                this.interfaces.set(value, shared);
-              }
-              const iface = negatable(shared, negated);
-              if (item.option === "in-interface") inInterface = iface;
-              else outInterface = iface;
-              break;
-            }
-            case "protocol": {
-              const spec = parseProtocol(value);
-              if (!spec) {
-                this.report(diagnostic("bad-protocol", this.at(item.value, line), { value }));
-                break;
-              }
-              let shared = this.protocols.get(spec);
-              if (shared === undefined) {
-                shared = negatables(spec);
-                this.protocols.set(spec, shared);
-              }
-              protocol = negatable(shared, negated);
-              break;
-            }
-            default: {
-              const never: never = item.option;
-              throw new Error(`unhandled core option ${String(never)}`);
-            }
-          }
+        case "core":
+          this.coreItem(draft, item, line);
           break;
-        }
         case "fragment":
-          fragment = item.negation >= 0 ? NOT_FRAGMENT : FRAGMENT;
+          draft.fragment = item.negation >= 0 ? NOT_FRAGMENT : FRAGMENT;
           break;
-        case "match": {
-          const written = values[item.name]!;
-          let spec: ExtensionSpec | undefined;
-          if (memo.names[i] === written) spec = memo.specs[i];
-          else {
-            spec = matchSpecs.get(MATCH_ALIASES.get(written) ?? written);
-            memo.names[i] = written;
-            memo.specs[i] = spec;
-          }
-          const module = this.draft().init(spec ? spec.name : written, starts[item.optionToken]! + 1, false, spec !== undefined, spec);
-          explicitMatches.push(module);
-          matches.push(module);
-          if (!spec) this.report(diagnostic("unknown-match", this.at(item.name, line), { module: written }));
+        case "match":
+          this.matchItem(draft, item, i, memo, line);
           break;
-        }
         case "jump":
-        case "goto": {
-          if (target) {
-            this.report(diagnostic("duplicate-option", this.at(item.optionToken, line), { option: values[item.optionToken]! }));
+        case "goto":
+          if (draft.target) {
+            this.report(diagnostic("duplicate-option", this.at(item.optionToken, line), { option: this.words.values[item.optionToken]! }));
             break;
           }
-          target = this.targetDraft(item.target, item.kind === "goto");
+          draft.target = this.targetDraft(item.target, item.kind === "goto");
           break;
-        }
-        case "option": {
-          const owner = item.owner;
-          let module: ModuleDraft | undefined;
-          switch (owner.kind) {
-            case "match":
-              module = explicitMatches[owner.index];
-              break;
-            case "implicit-match": {
-              module = undefined;
-              for (let m = 0; m < matches.length && module === undefined; m++) {
-                if (matches[m]!.implicit && matches[m]!.name === owner.module) module = matches[m];
-              }
-              if (!module) {
-                module = this.draft().init(owner.module, 0, true, true, matchSpecs.get(owner.module));
-                matches.push(module);
-              }
-              break;
-            }
-            case "target":
-              module = target;
-              break;
-            case "none":
-              module = undefined;
-              break;
-            default: {
-              const never: never = owner;
-              throw new Error(`unhandled owner ${JSON.stringify(never)}`);
-            }
-          }
-          const optionWord = values[item.optionToken]!;
-          if (!module) {
-            this.report(
-              item.ambiguous
-                ? diagnostic("ambiguous-option", this.at(item.optionToken, line), { option: optionWord })
-                : diagnostic("unknown-option", this.at(item.optionToken, line), { option: optionWord }),
-            );
-            break;
-          }
-          if (module.known && module.targetKind === undefined && module.name === "multiport" && !protocol) {
-            // libxt_multiport checks the protocol while parsing its option, so order matters.
-            this.report(diagnostic("option-needs-protocol", this.at(item.optionToken, line), { option: optionWord, module: "multiport" }));
-          }
-          const option = this.decodeOption(module, item, i, memo, line, text);
-          if (option) {
-            if (module.known && hasOption(module.options, option.name)) {
-              this.report(diagnostic("duplicate-option", this.at(item.optionToken, line), { option: optionWord }));
-            } else module.add(option);
-          }
+        case "option":
+          this.optionItem(draft, item, i, memo, line, text);
           break;
-        }
-        case "set-counters": {
-          const packets = counterValue(values[item.packets]!);
-          const bytes = counterValue(values[item.bytes]!);
-          if (packets === undefined || bytes === undefined) {
-            const [word, what] = packets === undefined ? [item.packets, "packet"] : [item.bytes, "byte"];
-            this.report(diagnostic("bad-value", this.at(word, line), { option: "-c", value: values[word]!, expected: `a ${what} count (a number)` }));
-          } else ruleCounters = { packets, bytes };
+        case "set-counters":
+          this.setCountersItem(draft, item, line);
           break;
-        }
         case "family": {
           const wanted: Family = item.family === 4 ? "ipv4" : "ipv6";
-          if (wanted !== this.family) ownFamily = false;
-          familyOnly = wanted;
+          if (wanted !== this.family) draft.ownFamily = false;
+          draft.familyOnly = wanted;
           break;
         }
         default: {
@@ -916,22 +807,24 @@ export class RulesetBuilder {
         }
       }
     }
+    const target = draft.target;
+    const matches = draft.matches;
     const rule: Rule = {
-      kind: "rule", table, chain, position: 0, line, text, counters: ruleCounters,
+      kind: "rule", table, chain, position: 0, line, text, counters: draft.counters,
       command: command.kind === "insert" ? "insert" : "append",
-      source, destination, inInterface, outInterface, protocol, fragment,
+      source: draft.source, destination: draft.destination, inInterface: draft.inInterface, outInterface: draft.outInterface,
+      protocol: draft.protocol, fragment: draft.fragment,
       matches: this.sealMatches(matches),
-      target: target && {
-        kind: target.targetKind!, name: target.name, goto: target.goto, column: target.column, known: target.known, options: frozenOptions(target.options),
-      },
-      familyOnly,
+      target: target && this.sealTarget(target),
+      familyOnly: draft.familyOnly,
     };
     this.checkProtocols(rule, matches, line);
     this.checkKernelConstraints(rule, table, line);
-    if (!ownFamily) {
+    if (!draft.ownFamily) {
       this.report(diagnostic("other-family-rule", { line, column: 1 }, { family: rule.familyOnly! }));
       return [];
     }
+    const { sources, destinations } = draft;
     if ((sources === undefined || sources.length <= 1) && (destinations === undefined || destinations.length <= 1)) return [rule];
     const out: Rule[] = [];
     for (const s of sources?.length ? sources : [undefined]) {
@@ -944,6 +837,157 @@ export class RulesetBuilder {
       }
     }
     return out;
+  }
+
+  private coreItem(draft: RuleDraft, item: CoreItem, line: number): void {
+    const values = this.words.values;
+    const bit = CORE_OPTION_BITS[item.option];
+    if ((draft.seenCore & bit) !== 0) {
+      this.report(diagnostic("duplicate-option", this.at(item.optionToken, line), { option: values[item.optionToken]! }));
+      return;
+    }
+    draft.seenCore |= bit;
+    const negated = item.negation >= 0;
+    const value = values[item.value]!;
+    switch (item.option) {
+      case "source":
+      case "destination": {
+        let first: Negatables<AddressMask> | undefined;
+        let list: Negatables<AddressMask>[] | undefined;
+        if (value.indexOf(",") < 0) {
+          first = this.checkedAddress(value, item.value, line);
+        } else {
+          list = [];
+          for (const part of value.split(",")) {
+            const parsed = this.checkedAddress(part, item.value, line);
+            if (parsed !== undefined) list.push(parsed);
+          }
+          first = list[0];
+        }
+        const address = first === undefined ? undefined : negatable(first, negated);
+        if (item.option === "source") {
+          draft.sources = list;
+          if (address) draft.source = address;
+        } else {
+          draft.destinations = list;
+          if (address) draft.destination = address;
+        }
+        return;
+      }
+      case "in-interface":
+      case "out-interface": {
+        if (!isValidInterface(value)) {
+          this.report(diagnostic("bad-interface", this.at(item.value, line), { value }));
+          return;
+        }
+        let shared = this.interfaces.get(value);
+        if (shared === undefined) {
+          shared = negatables(value);
+          this.interfaces.set(value, shared);
+        }
+        const iface = negatable(shared, negated);
+        if (item.option === "in-interface") draft.inInterface = iface;
+        else draft.outInterface = iface;
+        return;
+      }
+      case "protocol": {
+        const spec = parseProtocol(value);
+        if (!spec) {
+          this.report(diagnostic("bad-protocol", this.at(item.value, line), { value }));
+          return;
+        }
+        let shared = this.protocols.get(spec);
+        if (shared === undefined) {
+          shared = negatables(spec);
+          this.protocols.set(spec, shared);
+        }
+        draft.protocol = negatable(shared, negated);
+        return;
+      }
+      default: {
+        const never: never = item.option;
+        throw new Error(`unhandled core option ${String(never)}`);
+      }
+    }
+  }
+
+  private matchItem(draft: RuleDraft, item: MatchItem, index: number, memo: ShapeMemo, line: number): void {
+    const written = this.words.values[item.name]!;
+    let spec: ExtensionSpec | undefined;
+    if (memo.names[index] === written) spec = memo.specs[index];
+    else {
+      spec = matchSpecs.get(MATCH_ALIASES.get(written) ?? written);
+      memo.names[index] = written;
+      memo.specs[index] = spec;
+    }
+    const module = this.draft().init(spec ? spec.name : written, this.words.starts[item.optionToken]! + 1, false, spec !== undefined, spec);
+    draft.explicitMatches.push(module);
+    draft.matches.push(module);
+    if (!spec) this.report(diagnostic("unknown-match", this.at(item.name, line), { module: written }));
+  }
+
+  private optionItem(draft: RuleDraft, item: OptionItem, index: number, memo: ShapeMemo, line: number, text: string): void {
+    const owner = item.owner;
+    let module: ModuleDraft | undefined;
+    switch (owner.kind) {
+      case "match":
+        module = draft.explicitMatches[owner.index];
+        break;
+      case "implicit-match":
+        module = this.implicitMatch(draft, owner.module);
+        break;
+      case "target":
+        module = draft.target;
+        break;
+      case "none":
+        module = undefined;
+        break;
+      default: {
+        const never: never = owner;
+        throw new Error(`unhandled owner ${JSON.stringify(never)}`);
+      }
+    }
+    if (!module) {
+      const optionWord = this.words.values[item.optionToken]!;
+      this.report(
+        item.ambiguous
+          ? diagnostic("ambiguous-option", this.at(item.optionToken, line), { option: optionWord })
+          : diagnostic("unknown-option", this.at(item.optionToken, line), { option: optionWord }),
+      );
+      return;
+    }
+    if (module.known && module.targetKind === undefined && module.name === "multiport" && !draft.protocol) {
+      // libxt_multiport checks the protocol while parsing its option, so order matters.
+      const optionWord = this.words.values[item.optionToken]!;
+      this.report(diagnostic("option-needs-protocol", this.at(item.optionToken, line), { option: optionWord, module: "multiport" }));
+    }
+    const option = this.decodeOption(module, item, index, memo, line, text);
+    if (option) {
+      if (module.known && hasOption(module.options, option.name)) {
+        this.report(diagnostic("duplicate-option", this.at(item.optionToken, line), { option: this.words.values[item.optionToken]! }));
+      } else module.add(option);
+    }
+  }
+
+  /** The implicit match (`-p tcp` loads tcp) an option belongs to, added at its first option. */
+  private implicitMatch(draft: RuleDraft, name: string): ModuleDraft {
+    const matches = draft.matches;
+    for (let m = 0; m < matches.length; m++) {
+      if (matches[m]!.implicit && matches[m]!.name === name) return matches[m]!;
+    }
+    const module = this.draft().init(name, 0, true, true, matchSpecs.get(name));
+    matches.push(module);
+    return module;
+  }
+
+  private setCountersItem(draft: RuleDraft, item: SetCountersItem, line: number): void {
+    const values = this.words.values;
+    const packets = counterValue(values[item.packets]!);
+    const bytes = counterValue(values[item.bytes]!);
+    if (packets === undefined || bytes === undefined) {
+      const [word, what] = packets === undefined ? [item.packets, "packet"] : [item.bytes, "byte"];
+      this.report(diagnostic("bad-value", this.at(word, line), { option: "-c", value: values[word]!, expected: `a ${what} count (a number)` }));
+    } else draft.counters = { packets, bytes };
   }
 
   /** Where a word is, for a diagnostic. */
@@ -987,6 +1031,10 @@ export class RulesetBuilder {
       default:
         return drafts.map((d) => this.sealMatch(d));
     }
+  }
+
+  private sealTarget(d: ModuleDraft): Target {
+    return { kind: d.targetKind!, name: d.name, goto: d.goto, column: d.column, known: d.known, options: frozenOptions(d.options) };
   }
 
   private sealMatch(d: ModuleDraft): MatchModule {
