@@ -62,7 +62,10 @@ describe("services view of the samples", () => {
       expect(scene.nodes.filter((n) => n.kind === "frontend").length).toBe(map.services.reduce((n, s) => n + s.frontends.length, 0));
       if (map.services.length === 0) {
         expect(scene.notes[0]).toBe("no kube-proxy (iptables mode) service rules in this dump");
-        expect(scene.nodes.map((n) => n.label)).toContain("no Kubernetes services");
+        const nothing = scene.nodes.find((n) => n.kind !== "hub")!;
+        expect(scene.nodes).toHaveLength(2);
+        expect(nothing).toMatchObject({ shape: "box", label: "no Kubernetes services in this dump", detail: "no kube-proxy (iptables mode) service rules" });
+        expect(scene.legend).toEqual([]);
       }
     });
   }
@@ -88,7 +91,8 @@ describe("services view of the samples", () => {
     expect(scene.nodes.filter((n) => n.kind === "frontend").map((n) => n.label).sort()).toEqual(["kube-dns:dns", "kube-dns:dns-tcp", "kube-dns:metrics"]);
     expect(scene.notes).toContain("namespace kube-system: 3 service ports of 9");
     const none = buildServicesSceneWithIndex(kubeadm.ruleset, { namespace: "nowhere" }).scene;
-    expect(none.nodes.map((n) => n.label)).toContain("no services in namespace nowhere");
+    expect(none.nodes.find((n) => n.kind !== "hub")).toMatchObject({ shape: "box", label: "no services in namespace nowhere", detail: "9 service ports in other namespaces" });
+    expect(none.legend).toEqual([]);
   });
 });
 

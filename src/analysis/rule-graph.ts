@@ -4,6 +4,7 @@
 import { DirectedGraph } from "graphology";
 import { diagnostic, type Diagnostic } from "../diagnostics.js";
 import type { Policy, Ruleset, TableName } from "../model/types.js";
+import { findJumpLoops } from "./jump-loops.js";
 
 export type RuleGraphNode =
   | { kind: "chain"; table: TableName; chain: string; builtin: boolean; policy: Policy; line: number; rules: number }
@@ -60,46 +61,4 @@ export function buildRuleGraph(ruleset: Ruleset): { graph: RuleGraph; diagnostic
   return { graph, diagnostics };
 }
 
-/**
- * Cycles in the chain call graph (jumps and gotos), which iptables refuses to load. Iterative
- * depth-first search, so 10,000-deep chains of jumps do not overflow the stack.
- */
-export function findJumpLoops(ruleset: Ruleset): Diagnostic[] {
-  const diagnostics: Diagnostic[] = [];
-  for (const table of ruleset.tables) {
-    const calls = new Map<string, { chain: string; line: number; column: number }[]>();
-    for (const chain of table.chains) {
-      calls.set(
-        chain.name,
-        chain.rules.flatMap((r) => (r.target?.kind === "chain" ? [{ chain: r.target.name, line: r.line, column: r.target.column }] : [])),
-      );
-    }
-    const state = new Map<string, "open" | "done">();
-    for (const root of calls.keys()) {
-      if (state.has(root)) continue;
-      const stack: { chain: string; next: number }[] = [{ chain: root, next: 0 }];
-      state.set(root, "open");
-      while (stack.length > 0) {
-        const top = stack[stack.length - 1]!;
-        const edges = calls.get(top.chain) ?? [];
-        if (top.next >= edges.length) {
-          state.set(top.chain, "done");
-          stack.pop();
-          continue;
-        }
-        const edge = edges[top.next++]!;
-        if (!calls.has(edge.chain)) continue;
-        const seen = state.get(edge.chain);
-        if (seen === "open") {
-          const start = stack.findIndex((f) => f.chain === edge.chain);
-          const cycle = [...stack.slice(start).map((f) => f.chain), edge.chain].map((c) => `${table.name}/${c}`);
-          diagnostics.push(diagnostic("jump-loop", { line: edge.line, column: edge.column, length: edge.chain.length }, { cycle }));
-        } else if (seen === undefined) {
-          state.set(edge.chain, "open");
-          stack.push({ chain: edge.chain, next: 0 });
-        }
-      }
-    }
-  }
-  return diagnostics;
-}
+export { findJumpLoops };

@@ -1,6 +1,6 @@
 // Shared by every command: read the input, parse it, report diagnostics, decide whether to go on.
 
-import { findJumpLoops } from "../analysis/rule-graph.js";
+import { findJumpLoops } from "../analysis/jump-loops.js";
 import { hasErrors, type Diagnostic } from "../diagnostics.js";
 import { inputProblemMessage, readInput, type InputProblem } from "../input.js";
 import { parseRulesetText, type ParseResult } from "../model/build.js";

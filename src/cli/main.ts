@@ -6,7 +6,6 @@ import { hideBin } from "yargs/helpers";
 import type { Family } from "../model/types.js";
 import { GRAPH_DESCRIPTION, graphOptions } from "./commands/graph.js";
 import { ExitCode } from "./exit-codes.js";
-import { takeClosingNotes } from "./load.js";
 import { withContextOptions, withPacketOptions } from "./trace-options.js";
 
 const packageJson = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -33,6 +32,23 @@ let exitCode: number = ExitCode.ok;
 /** Set by commands whose trouble has one status (diff(1): 2) for usage and internal errors alike. */
 let troubleExitCode: number | undefined;
 
+/** Set when a command handler starts; then (and only then) a dump may have been loaded. */
+let commandRan = false;
+
+/** The part of yargs' instance that renders help ahead of a command (not in its typings). */
+interface YargsInternals {
+  getInternalMethods?(): { getUsageInstance?(): { cacheHelpMessage?: () => void } | undefined };
+}
+
+/**
+ * yargs renders a command's whole help text before running its handler, in case the handler asks for it: ~70 ms
+ * of start-up for graph's forty options. No handler here does, and --help renders the text anew.
+ */
+function skipHelpPrerendering(parser: Argv): void {
+  const usage = (parser as unknown as YargsInternals).getInternalMethods?.().getUsageInstance?.();
+  if (typeof usage?.cacheHelpMessage === "function") usage.cacheHelpMessage = () => {};
+}
+
 /** Thrown from yargs' fail handler so that no command runs after a usage error. */
 class UsageError extends Error {}
 
@@ -45,7 +61,7 @@ async function main(): Promise<void> {
   const argv = hideBin(process.argv);
   const debug = argv.includes("--debug");
   try {
-    await yargs(argv)
+    const parser = yargs(argv)
       .scriptName("iptscope")
       .usage("$0 <command> [options]\n\nRead iptables-save dumps and tell what the node does with a packet.")
       .option("debug", { type: "boolean", default: false, describe: "show stack traces of internal errors" })
@@ -58,6 +74,7 @@ async function main(): Promise<void> {
             .example("iptables-save | $0 parse", "summarise this node's ruleset")
             .example("$0 parse --json node1.txt.gz > model.json", "the typed model of a saved (gzipped) dump"),
         async (args) => {
+          commandRan = true;
           const { runParse } = await import("./commands/parse.js");
           exitCode = runParse({ file: args.file, lenient: args.lenient, family: family(args), json: args.json });
         },
@@ -80,6 +97,7 @@ async function main(): Promise<void> {
             .example("$0 fmt dump.txt", "normalise whitespace, keep the input's order and spelling")
             .example("$0 fmt --canonical kube-proxy-restore.txt", "what the kernel will show after iptables-restore"),
         async (args) => {
+          commandRan = true;
           const { runFmt } = await import("./commands/fmt.js");
           exitCode = runFmt({ file: args.file, lenient: args.lenient, family: family(args), canonical: args.canonical, backend: args.backend });
         },
@@ -95,6 +113,7 @@ async function main(): Promise<void> {
             .example("$0 trace node.txt --from external --src 203.0.113.9 --dst 192.168.1.2 --dport 30071 --in eth0", "a NodePort from outside")
             .example("$0 trace node.txt --from node --dst 10.96.0.1 --dport 443 --json", "from the node itself, as JSON"),
         async (args) => {
+          commandRan = true;
           const { runTrace } = await import("./commands/trace.js");
           exitCode = runTrace({ ...args, file: args.file, lenient: args.lenient, family: family(args) });
         },
@@ -110,6 +129,7 @@ async function main(): Promise<void> {
             .example("iptables-save | $0 services", "every service port this node serves")
             .example("$0 services node.txt --namespace kube-system --json", "one namespace, as JSON"),
         async (args) => {
+          commandRan = true;
           const { runServices } = await import("./commands/services.js");
           exitCode = runServices({ ...args, file: args.file, lenient: args.lenient, family: family(args) });
         },
@@ -127,6 +147,7 @@ async function main(): Promise<void> {
             .example("$0 where :30071 node.txt --from external", "a NodePort, from off the cluster")
             .example("$0 where kube-system/kube-dns node.txt --verbose", "every port of a service, with the rules on the way"),
         async (args) => {
+          commandRan = true;
           const { runWhere } = await import("./commands/where.js");
           exitCode = runWhere({ ...args, target: args.target, file: args.file, lenient: args.lenient, family: family(args) });
         },
@@ -153,6 +174,7 @@ async function main(): Promise<void> {
             .example("$0 diff --level traffic --node-ip 10.0.0.5 before.txt after.txt", "does any new connection fare differently?");
         },
         async (args) => {
+          commandRan = true;
           const { runDiff } = await import("./commands/diff.js");
           exitCode = runDiff({ old: args.old, new: args.new, level: args.level, json: args.json, lenient: args.lenient, family: family(args), nodeIp: args["node-ip"] });
         },
@@ -162,6 +184,7 @@ async function main(): Promise<void> {
         GRAPH_DESCRIPTION,
         (y) => graphOptions(withInput(y)),
         async (args) => {
+          commandRan = true;
           const { runGraph } = await import("./commands/graph.js");
           exitCode = await runGraph({ ...args, file: args.file, lenient: args.lenient, family: family(args) });
         },
@@ -176,8 +199,9 @@ async function main(): Promise<void> {
       .help()
       .alias("h", "help")
       .version(packageJson.version)
-      .wrap(Math.min(110, process.stdout.columns ?? 100))
-      .parseAsync();
+      .wrap(Math.min(110, process.stdout.columns ?? 100));
+    skipHelpPrerendering(parser);
+    await parser.parseAsync();
   } catch (error) {
     if (error instanceof UsageError) {
       process.exitCode = troubleExitCode ?? ExitCode.usage;
@@ -188,7 +212,8 @@ async function main(): Promise<void> {
     else process.stderr.write("(run with --debug for details, and please report it)\n");
     exitCode = troubleExitCode ?? ExitCode.internal;
   }
-  for (const note of takeClosingNotes()) process.stderr.write(note);
+  // Only commands load dumps, so --help and --version do not load the parser for notes they cannot have.
+  if (commandRan) for (const note of (await import("./load.js")).takeClosingNotes()) process.stderr.write(note);
   process.exitCode = exitCode;
 }
 

@@ -1,4 +1,8 @@
-// Output formats of the pictures; kept apart from the writers so the CLI can list them without loading d3.
+// The views and output formats of the pictures; kept apart from the views and writers so the CLI can list them
+// without loading any of them.
+
+export const VIEW_NAMES = ["flow", "chains", "services"] as const;
+export type ViewName = (typeof VIEW_NAMES)[number];
 
 export const GRAPH_FORMATS = ["svg", "dot", "html", "json"] as const;
 export type GraphFormat = (typeof GRAPH_FORMATS)[number];

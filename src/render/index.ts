@@ -13,7 +13,6 @@ import { writeHtml } from "./write/html.js";
 import { writeGraphJson } from "./write/json.js";
 import { writeSvg } from "./write/svg.js";
 
-
 export interface GraphOptions extends ViewOptions {
   view: ViewName;
 }
@@ -57,6 +56,6 @@ export {
 } from "./views/services.js";
 export { DEFAULT_LIMITS, type AggregationLimits, type ViewOptions } from "./views/options.js";
 export {
-  buildTracedScene, chainsTracePaths, chainTransitions, outcomeDescription, servicesTracePaths, tracedFrontend, TRACED_VIEWS, type ChainTransitions,
-  type TracedViewName,
+  buildTracedChainsScene, buildTracedScene, buildTracedServicesScene, chainsTracePaths, chainTransitions, MAX_DRAWN_OUTCOMES, outcomeDescription,
+  servicesTracePaths, tracedFrontend, TRACED_VIEWS, type ChainTransitions, type TracedBuildOptions, type TracedViewName,
 } from "./views/trace.js";

@@ -3,12 +3,12 @@
 // svg/dot/html/json.
 
 import type { Counters, TableName } from "../model/types.js";
+import type { ViewName } from "./formats.js";
 import { formatShare } from "./services-text.js";
 
-export const SCENE_SCHEMA_VERSION = 1;
+export { VIEW_NAMES, type ViewName } from "./formats.js";
 
-export const VIEW_NAMES = ["flow", "chains", "services"] as const;
-export type ViewName = (typeof VIEW_NAMES)[number];
+export const SCENE_SCHEMA_VERSION = 1;
 
 /** How the scene is placed: rings around a hub (flow, services) or per-table bands of trees (chains). */
 export type LayoutKind = "radial" | "bands";

@@ -1,13 +1,18 @@
 // `iptscope graph`: options, then load → picture (with a trace drawn over it, for --trace) → stdout or -o FILE.
-// The renderer and the tracer are imported only when the command runs, so other commands do not pay for d3.
+// Only the modules of the asked view and format are imported, when the command runs: the options alone (for
+// --help and for every other command's start-up) load no parser, view, layout or writer.
 
 import { writeFileSync } from "node:fs";
 import type { Argv } from "yargs";
-import { TABLE_NAMES, type TableName } from "../../model/types.js";
-import { formatFromFileName, GRAPH_FORMATS, type GraphFormat } from "../../render/formats.js";
-import { VIEW_NAMES, type ViewName } from "../../render/scene.js";
+import type { TraceResult } from "../../analysis/trace/types.js";
+import type { Tracer } from "../../analysis/trace/walk.js";
+import { TABLE_NAMES, type Ruleset, type TableName } from "../../model/types.js";
+import { formatFromFileName, GRAPH_FORMATS, VIEW_NAMES, type GraphFormat, type ViewName } from "../../render/formats.js";
+import type { Scene } from "../../render/scene.js";
+import type { ViewOptions } from "../../render/views/options.js";
+import type { TracedViewName } from "../../render/views/trace.js";
 import { ExitCode } from "../exit-codes.js";
-import { loadDump, type LoadOptions } from "../load.js";
+import type { LoadOptions } from "../load.js";
 import { contextFromArgs, packetFromArgs, withContextOptions, withPacketOptions, type ContextArgs, type PacketArgs } from "../trace-options.js";
 
 export const GRAPH_DESCRIPTION =
@@ -61,6 +66,7 @@ export async function runGraph(options: GraphCommandOptions): Promise<ExitCode> 
     const given = PACKET_FLAGS.filter((flag) => options[flag] !== undefined);
     if (given.length > 0) return usage(`${given.map((f) => `--${f}`).join(", ")}: only with --trace (the packet to draw the paths of)`);
   }
+  const { loadDump } = await import("../load.js");
   const loaded = loadDump(options);
   if (!loaded.ok) return loaded.exitCode;
   const { ruleset } = loaded.result;
@@ -73,24 +79,23 @@ export async function runGraph(options: GraphCommandOptions): Promise<ExitCode> 
   const context = options.trace || options["node-ip"]?.length ? contextFromArgs(options, ruleset) : undefined;
   if (context && "message" in context) return usage(context.message);
   const format = options.format ?? (options.output !== undefined ? formatFromFileName(options.output) : undefined) ?? "svg";
-  const render = await import("../../render/index.js");
-  const viewOptions = {
+  const viewOptions: ViewOptions = {
     sourceName: loaded.name.split("/").pop() ?? loaded.name,
     ...(options.table !== undefined ? { table: options.table } : {}),
     ...(options.namespace !== undefined ? { namespace: options.namespace } : {}),
     ...(context && options["node-ip"]?.length ? { nodeAddresses: context.nodeAddresses } : {}),
   };
-  let scene;
+  let scene: Scene;
   if (options.trace && context) {
     const built = packetFromArgs({ ...options, dst: options.dst! }, context, ruleset.family);
     if ("message" in built) return usage(built.message);
     const { createTracer } = await import("../../analysis/trace/walk.js");
-    const result = createTracer(ruleset).trace(built.packet, context);
-    scene = render.buildTracedScene(ruleset, { ...viewOptions, view: options.view === "services" ? "services" : "chains" }, result);
+    const tracer = createTracer(ruleset);
+    scene = await tracedScene(ruleset, options.view === "services" ? "services" : "chains", viewOptions, tracer, tracer.trace(built.packet, context));
   } else {
-    scene = render.buildScene(ruleset, { ...viewOptions, view: options.view ?? "flow" });
+    scene = await plainScene(ruleset, options.view ?? "flow", viewOptions);
   }
-  const picture = render.writeScene(scene, format);
+  const picture = await writePicture(scene, format);
   if (options.output !== undefined) {
     try {
       writeFileSync(options.output, picture);
@@ -100,4 +105,57 @@ export async function runGraph(options: GraphCommandOptions): Promise<ExitCode> 
     }
   } else process.stdout.write(picture);
   return ExitCode.ok;
+}
+
+async function plainScene(ruleset: Ruleset, view: ViewName, options: ViewOptions): Promise<Scene> {
+  switch (view) {
+    case "flow":
+      return (await import("../../render/views/flow.js")).buildFlowScene(ruleset, options);
+    case "chains":
+      return (await import("../../render/views/chains.js")).buildChainsScene(ruleset, options);
+    case "services":
+      return (await import("../../render/views/services.js")).buildServicesScene(ruleset, options);
+    default: {
+      const unreachable: never = view;
+      throw new Error(`unknown view ${String(unreachable)}`);
+    }
+  }
+}
+
+/** The traced view; the services view resolves its frontends with the tracer that traced the packet. */
+async function tracedScene(ruleset: Ruleset, view: TracedViewName, options: ViewOptions, tracer: Tracer, result: TraceResult): Promise<Scene> {
+  switch (view) {
+    case "chains":
+      return (await import("../../render/views/trace-chains.js")).buildTracedChainsScene(ruleset, options, result);
+    case "services":
+      return (await import("../../render/views/trace-services.js")).buildTracedServicesScene(ruleset, options, result, tracer);
+    default: {
+      const unreachable: never = view;
+      throw new Error(`view ${String(unreachable)} cannot be traced`);
+    }
+  }
+}
+
+/** As render's writeScene, loading only what the format needs (the page script and d3 only for html, no layout for dot). */
+async function writePicture(scene: Scene, format: GraphFormat): Promise<string> {
+  switch (format) {
+    case "svg": {
+      const [{ layoutScene }, { writeSvg }] = await Promise.all([import("../../render/layout/frame.js"), import("../../render/write/svg.js")]);
+      return writeSvg(scene, layoutScene(scene), { standalone: true });
+    }
+    case "dot":
+      return (await import("../../render/write/dot.js")).writeDot(scene);
+    case "html": {
+      const [{ layoutScene }, { writeHtml }] = await Promise.all([import("../../render/layout/frame.js"), import("../../render/write/html.js")]);
+      return writeHtml(scene, layoutScene(scene));
+    }
+    case "json": {
+      const [{ layoutScene }, { writeGraphJson }] = await Promise.all([import("../../render/layout/frame.js"), import("../../render/write/json.js")]);
+      return writeGraphJson(scene, layoutScene(scene));
+    }
+    default: {
+      const unreachable: never = format;
+      throw new Error(`unknown format ${String(unreachable)}`);
+    }
+  }
 }

@@ -66,11 +66,12 @@ function legendLabelWidth(item: LegendItem): number {
 function frameFor(scene: Scene, picture: PictureLayout): Frame {
   const notes = [...scene.notes];
   if (picture.hiddenLabels > 0) notes.push(`${picture.hiddenLabels} edge label(s) left off where there was no free space; hover the edges for them`);
-  const legendWidth = Math.max(160, ...scene.legend.map(legendLabelWidth)) + 20;
-  const contentWidth = Math.max(picture.bounds.width + LEGEND_GAP + legendWidth, 640);
+  const hasLegend = scene.legend.length > 0;
+  const legendWidth = hasLegend ? Math.max(160, ...scene.legend.map(legendLabelWidth)) + 20 : 0;
+  const contentWidth = Math.max(picture.bounds.width + (hasLegend ? LEGEND_GAP + legendWidth : 0), 640);
   const wrapped = notes.flatMap((note) => wrapSans(note, NOTE_FONT, contentWidth));
   const headerHeight = TITLE_FONT + 10 + wrapped.length * (NOTE_FONT + 5) + 16;
-  const legendHeight = 30 + scene.legend.length * LEGEND_ROW + 8;
+  const legendHeight = hasLegend ? 30 + scene.legend.length * LEGEND_ROW + 8 : 0;
   const top = MARGIN + headerHeight;
   const legendX = MARGIN + picture.bounds.width + LEGEND_GAP;
   const width = Math.ceil(Math.max(MARGIN * 2 + contentWidth, MARGIN * 2 + sansWidth(scene.title, TITLE_FONT)));

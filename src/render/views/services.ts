@@ -7,6 +7,7 @@
 import { readServiceMap, resolveServiceMap } from "../../analysis/kube/index.js";
 import type { EndpointShare, Frontend, FrontendKind, FrontendResolution, ServiceMap, ServicePort } from "../../analysis/kube/types.js";
 import type { Verdict } from "../../analysis/trace/types.js";
+import type { Tracer } from "../../analysis/trace/walk.js";
 import type { Chain, Rule, Ruleset } from "../../model/types.js";
 import { truncate } from "../escape.js";
 import { EXPOSED_STROKE, FLOW_THEME, NAMESPACE_COLORS, NO_ENDPOINTS, tint } from "../palette.js";
@@ -44,6 +45,8 @@ export interface ServicesSceneIndex {
 export interface ServicesBuildOptions {
   /** Picks service ports to draw on their own even when their namespace is folded or full (a traced service). */
   keep?: (services: readonly ServicePort[]) => readonly ServicePort[];
+  /** Resolves the drawn frontends (a trace's tracer, whose compiled chains are then shared). */
+  tracer?: Tracer;
 }
 
 interface NamespacePlan {
@@ -99,7 +102,7 @@ export function buildServicesSceneWithIndex(ruleset: Ruleset, options: ViewOptio
 
   // Only what is drawn is traced: a 10,000-service dump draws about a hundred frontends.
   const drawnServices = plans.flatMap((p) => p.services);
-  const resolved = resolveServiceMap(ruleset, { ...map, services: drawnServices });
+  const resolved = resolveServiceMap(ruleset, { ...map, services: drawnServices }, build.tracer ? { tracer: build.tracer } : {});
   const rules = new RuleFinder(ruleset, new Set(drawnServices.flatMap((s) => s.frontends.map((f) => f.line))));
   const builder = new SceneBuilder(limits, rules, map);
 
@@ -132,7 +135,10 @@ export function buildServicesSceneWithIndex(ruleset: Ruleset, options: ViewOptio
   const mapNotes = map.notes.filter((n) => n.kind !== "no-kube-proxy-rules");
   notes.push(...mapNotes.slice(0, MAP_NOTES).map((n) => n.message));
   if (mapNotes.length > MAP_NOTES) notes.push(`… ${mapNotes.length - MAP_NOTES} more note(s): see iptscope services`);
-  if (services.length === 0) builder.empty(map.services.length === 0 ? "no Kubernetes services" : `no services in namespace ${options.namespace}`);
+  if (services.length === 0) {
+    if (map.services.length === 0) builder.empty("no Kubernetes services in this dump", "no kube-proxy (iptables mode) service rules");
+    else builder.empty(`no services in namespace ${options.namespace}`, `${plural(map.services.length, "service port")} in other namespaces`);
+  }
 
   const scene: Scene = {
     view: "services",
@@ -144,7 +150,8 @@ export function buildServicesSceneWithIndex(ruleset: Ruleset, options: ViewOptio
     groups: [],
     nodes: builder.nodes,
     edges: builder.edges,
-    legend: servicesLegend(plans, foldedNamespaces.length > 0, builder),
+    // Nothing drawn, nothing to explain: the one box says why.
+    legend: services.length === 0 ? [] : servicesLegend(plans, foldedNamespaces.length > 0, builder),
     aggregated: drawnFrontends < frontendCount || builder.foldedEndpoints > 0,
   };
   const frontendIds = builder.frontendIds;
@@ -379,11 +386,11 @@ class SceneBuilder {
     });
   }
 
-  empty(label: string): void {
+  empty(label: string, detail: string): void {
     this.nodes.push({
-      id: "more:none", kind: "more", label, shape: "circle", weight: 0, parent: HUB,
-      fill: "#bdbdbd", stroke: "#333333", textColor: "#111111", dashed: true,
-      hover: [label], search: [], rules: [], rulesOmitted: 0, emphasis: "normal",
+      id: "more:none", kind: "more", label, detail, shape: "box", weight: 0, parent: HUB,
+      fill: "#d9d9d9", stroke: "#333333", textColor: "#111111", dashed: true,
+      hover: [label, detail], search: [], rules: [], rulesOmitted: 0, emphasis: "normal",
     });
   }
 
