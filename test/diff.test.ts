@@ -3,6 +3,8 @@
 
 import { describe, expect, it } from "vitest";
 import { diffRulesets, formatRule, parseRuleset, type RuleChange, type RulesDiff, type Ruleset } from "../src/index.js";
+import type { Palette } from "../src/cli/color.js";
+import { renderDiffText } from "../src/render/diff-text.js";
 import { generateCluster, groundTruth, mulberry32, renderDump, type Cluster, type TruthServicePort } from "./support/kubegen.js";
 import { generateRestoreInput } from "./support/rulegen.js";
 
@@ -314,8 +316,63 @@ describe("tables and chains", () => {
     expect(filter.map((c) => [c.kind, c.chain])).toEqual([["changed", "INPUT"], ["added", "NEW-CHAIN"], ["removed", "OLD-CHAIN"]]);
     expect(filter[0]).toEqual(expect.objectContaining({ policyChanged: true, old: { line: 2, policy: "ACCEPT", rules: 1 }, new: { line: 7, policy: "DROP", rules: 1 } }));
     expect(diff.summary).toEqual({
-      tablesChanged: 2, chainsAdded: 1, chainsRemoved: 1, policiesChanged: 1, chainsChanged: 2,
+      tablesChanged: 2, chainsAdded: 1, chainsRemoved: 1, chainsRenamed: 0, policiesChanged: 1, chainsChanged: 2,
       rulesAdded: 2, rulesRemoved: 2, rulesMoved: 0, rulesReordered: 0,
+    });
+  });
+
+  describe("a renamed chain", () => {
+    const filter = (chains: string[], rules: string[]) =>
+      ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ...chains.map((c) => `:${c} - [0:0]`), ...rules, "COMMIT", ""].join("\n");
+    const web = ["-p tcp -m tcp --dport 80 -j ACCEPT", "-p tcp -m tcp --dport 443 -j ACCEPT", "-j LOG-DROP"];
+    const before = filter(["LOG-DROP", "WEB"], ["-A INPUT -i eth0 -j WEB", "-A FORWARD -o eth0 -j WEB", ...web.map((r) => `-A WEB ${r}`), "-A LOG-DROP -j DROP"]);
+
+    it("same rules, every jump to it renamed: a rename, and nothing else differs", () => {
+      const after = filter(["LOG-DROP", "PUBLIC"], ["-A INPUT -i eth0 -j PUBLIC", "-A FORWARD -o eth0 -j PUBLIC", ...web.map((r) => `-A PUBLIC ${r}`), "-A LOG-DROP -j DROP"]);
+      const diff = rulesDiff(before, after);
+      expect(diff.differs).toBe(true);
+      expect(diff.tables[0]!.chains).toEqual([
+        { kind: "changed", chain: "WEB", renamedTo: "PUBLIC", old: { line: 6, policy: "-", rules: 3 }, new: { line: 6, policy: "-", rules: 3 }, policyChanged: false, changes: [] },
+      ]);
+      expect(diff.summary).toEqual({
+        tablesChanged: 1, chainsAdded: 0, chainsRemoved: 0, chainsRenamed: 1, policiesChanged: 0, chainsChanged: 0,
+        rulesAdded: 0, rulesRemoved: 0, rulesMoved: 0, rulesReordered: 0,
+      });
+      const pair = diffRulesets(parsed(before), parsed(after));
+      expect(pair.levels.traffic?.status === "compared" && pair.levels.traffic.changes).toEqual([]);
+      const plain: Palette = { red: (t) => t, yellow: (t) => t, green: (t) => t, cyan: (t) => t, dim: (t) => t, bold: (t) => t };
+      const text = renderDiffText(diffRulesets(parsed(before), parsed(after), { levels: ["rules"] }), { oldName: "a", newName: "b", palette: plain });
+      expect(text).toContain("[rules] 1 chain renamed\n*filter\n~ chain WEB renamed PUBLIC  (OLD:6, NEW:6, 3 rules)\n");
+    });
+
+    it("two chains renamed, one jumping to the other: both renames", () => {
+      const after = filter(["DENY", "PUBLIC"], ["-A INPUT -i eth0 -j PUBLIC", "-A FORWARD -o eth0 -j PUBLIC", ...web.map((r) => `-A PUBLIC ${r.replace("LOG-DROP", "DENY")}`), "-A DENY -j DROP"]);
+      const diff = rulesDiff(before, after);
+      expect(diff.tables[0]!.chains.map((c) => c.kind === "changed" && [c.chain, c.renamedTo, c.changes.length])).toEqual([
+        ["LOG-DROP", "DENY", 0],
+        ["WEB", "PUBLIC", 0],
+      ]);
+      expect(diff.summary.chainsRenamed).toBe(2);
+      expect(diff.summary.chainsChanged + diff.summary.chainsAdded + diff.summary.chainsRemoved).toBe(0);
+    });
+
+    it("a rule changed as well, or a jump to it dropped: removed and added, as before", () => {
+      const otherRules = filter(["LOG-DROP", "PUBLIC"], ["-A INPUT -i eth0 -j PUBLIC", "-A FORWARD -o eth0 -j PUBLIC", ...web.slice(1).map((r) => `-A PUBLIC ${r}`), "-A LOG-DROP -j DROP"]);
+      const fewerJumps = filter(["LOG-DROP", "PUBLIC"], ["-A INPUT -i eth0 -j PUBLIC", ...web.map((r) => `-A PUBLIC ${r}`), "-A LOG-DROP -j DROP"]);
+      for (const after of [otherRules, fewerJumps]) {
+        const diff = rulesDiff(before, after);
+        expect(chainNames(diff, "removed")).toEqual(["filter WEB"]);
+        expect(chainNames(diff, "added")).toEqual(["filter PUBLIC"]);
+        expect(diff.summary.chainsRenamed).toBe(0);
+      }
+    });
+
+    it("two identical chains renamed: no guess which is which", () => {
+      const twins = filter(["A", "B"], ["-A INPUT -j A", "-A FORWARD -j B", "-A A -j DROP", "-A B -j DROP"]);
+      const renamed = filter(["C", "D"], ["-A INPUT -j C", "-A FORWARD -j D", "-A C -j DROP", "-A D -j DROP"]);
+      const diff = rulesDiff(twins, renamed);
+      expect(diff.summary.chainsRenamed).toBe(0);
+      expect(chainNames(diff, "removed")).toEqual(["filter A", "filter B"]);
     });
   });
 

@@ -45,6 +45,7 @@ function rulesSummaryText(summary: RulesDiffSummary): string {
   const chains = [
     summary.chainsAdded && `${plural(summary.chainsAdded, "chain")} added`,
     summary.chainsRemoved && `${plural(summary.chainsRemoved, "chain")} removed`,
+    summary.chainsRenamed && `${plural(summary.chainsRenamed, "chain")} renamed`,
     summary.chainsChanged && `${plural(summary.chainsChanged, "chain")} with rule changes`,
     summary.policiesChanged && `${plural(summary.policiesChanged, "policy", "policies")} changed`,
   ].filter(Boolean);
@@ -73,7 +74,7 @@ function renderRules(diff: RulesDiff, { palette }: LevelTextContext): string[] {
 }
 
 function hasDifference(chain: ChainDiff): boolean {
-  return chain.kind !== "changed" || chain.policyChanged || chain.changes.some((c) => c.kind !== "reordered");
+  return chain.kind !== "changed" || chain.renamedTo !== undefined || chain.policyChanged || chain.changes.some((c) => c.kind !== "reordered");
 }
 
 function chainPlace(side: "OLD" | "NEW", chain: ChainRef): string {
@@ -97,6 +98,9 @@ function renderChain(chain: ChainDiff, palette: Palette): string[] {
         ...ruleLines(chain.rules.map((rule) => ({ kind: "removed", old: rule })), palette),
       ];
     case "changed": {
+      if (chain.renamedTo !== undefined) {
+        return [palette.yellow(`~ chain ${inert(chain.chain)} renamed ${inert(chain.renamedTo)}`) + palette.dim(`  (${lineOf("OLD", chain.old.line)}, ${chainPlace("NEW", chain.new)})`)];
+      }
       const policy = chain.policyChanged ? ` policy ${chain.old.policy} → ${chain.new.policy}` : "";
       const head =
         palette.yellow(`~ :${inert(chain.chain)}${policy}`) + palette.dim(`  (${lineOf("OLD", chain.old.line)}, ${lineOf("NEW", chain.new.line)})`);

@@ -4,7 +4,8 @@
 // so spelling, option order, restore commands and the backend that saved the dump do not count. Tables and
 // chains compare by name, so their order does not count either. Each chain present on both sides is aligned
 // as a sequence (src/analysis/diff/sequence.ts); a rule deleted at one place and inserted at another is a
-// move, and a move past rules that cannot match the same packets is a mere reordering.
+// move, and a move past rules that cannot match the same packets is a mere reordering. A user chain that only
+// changed its name (same rules, every jump to it renamed too) is a rename, not a removal and an addition.
 
 import type { CodecContext } from "../../model/codecs.js";
 import { formatRule } from "../../model/print.js";
@@ -19,6 +20,8 @@ const REORDER_CHECK_BUDGET = 5_000_000;
 interface Side {
   ruleset: Ruleset;
   context: CodecContext;
+  /** Jumps to these chains print with the name given (OLD: the chains renamed in NEW, so that jumps compare alike). */
+  renames?: ReadonlyMap<string, string>;
 }
 
 function side(ruleset: Ruleset): Side {
@@ -40,7 +43,7 @@ export function diffRules(oldRuleset: Ruleset, newRuleset: Ruleset): RulesDiff {
   }
   const summary = summarise(tables);
   const differs =
-    summary.chainsAdded + summary.chainsRemoved + summary.policiesChanged + summary.rulesAdded + summary.rulesRemoved + summary.rulesMoved > 0;
+    summary.chainsAdded + summary.chainsRemoved + summary.chainsRenamed + summary.policiesChanged + summary.rulesAdded + summary.rulesRemoved + summary.rulesMoved > 0;
   return { differs, summary, tables };
 }
 
@@ -58,12 +61,67 @@ function impliedBuiltin(name: string): Chain {
   return { name, builtin: true, policy: "ACCEPT", counters: { packets: "0", bytes: "0" }, line: 0, rules: [] };
 }
 
-function diffTable(name: TableName, oldTable: Table | undefined, newTable: Table | undefined, old: Side, now: Side): ChainDiff[] {
+/**
+ * User chains of OLD that are in NEW under another name: the same rules (jumps to renamed chains read with their
+ * new names) and as many jumps into them. A chain is paired only when its rules identify it on both sides.
+ */
+function findRenames(oldChains: ReadonlyMap<string, Chain>, newChains: ReadonlyMap<string, Chain>, old: Side, now: Side): Map<string, string> {
+  const gone = [...oldChains.values()].filter((c) => !c.builtin && !newChains.has(c.name));
+  const fresh = [...newChains.values()].filter((c) => !c.builtin && !oldChains.has(c.name));
+  const renames = new Map<string, string>();
+  if (gone.length === 0 || fresh.length === 0) return renames;
+  // Jumps to unpaired chains are keyed without the name: their targets may be renamed themselves.
+  const keyOf = (chain: Chain, side: Side) => chain.rules.map((r) => ruleBody(r, side)).join("\n");
+  const unnamed = (chains: readonly Chain[], side: Side): Side => ({ ...side, renames: new Map(chains.map((c) => [c.name, "?"])) });
+  const byKey = new Map<string, { old: Chain[]; new: Chain[] }>();
+  const oldKeys = unnamed(gone, old);
+  const newKeys = unnamed(fresh, now);
+  for (const chain of gone) addCandidate(byKey, keyOf(chain, oldKeys), "old", chain);
+  for (const chain of fresh) addCandidate(byKey, keyOf(chain, newKeys), "new", chain);
+  const jumpsInto = (chains: ReadonlyMap<string, Chain>) => {
+    const counts = new Map<string, number>();
+    for (const chain of chains.values()) for (const rule of chain.rules) if (rule.target?.kind === "chain") counts.set(rule.target.name, (counts.get(rule.target.name) ?? 0) + 1);
+    return counts;
+  };
+  const oldJumps = jumpsInto(oldChains);
+  const newJumps = jumpsInto(newChains);
+  for (const { old: [from, ...moreOld], new: [to, ...moreNew] } of byKey.values()) {
+    if (!from || !to || moreOld.length > 0 || moreNew.length > 0) continue;
+    if ((oldJumps.get(from.name) ?? 0) === (newJumps.get(to.name) ?? 0)) renames.set(from.name, to.name);
+  }
+  // With every rename known, a pair stands only if its rules are equal once jumps use the new names.
+  const renamedOld: Side = { ...old, renames };
+  for (const [from, to] of [...renames]) {
+    const oldRules = oldChains.get(from)!.rules;
+    const newRules = newChains.get(to)!.rules;
+    if (!oldRules.every((rule, i) => ruleBody(rule, renamedOld) === ruleBody(newRules[i]!, now))) renames.delete(from);
+  }
+  return renames;
+}
+
+function addCandidate(byKey: Map<string, { old: Chain[]; new: Chain[] }>, key: string, side: "old" | "new", chain: Chain): void {
+  let candidates = byKey.get(key);
+  if (!candidates) byKey.set(key, (candidates = { old: [], new: [] }));
+  candidates[side].push(chain);
+}
+
+function diffTable(name: TableName, oldTable: Table | undefined, newTable: Table | undefined, plainOld: Side, now: Side): ChainDiff[] {
   const diffs: ChainDiff[] = [];
   const builtins: readonly string[] = BUILTIN_CHAINS[name];
   const oldChains = new Map(oldTable?.chains.map((c) => [c.name, c]));
   const newChains = new Map(newTable?.chains.map((c) => [c.name, c]));
+  const renames = findRenames(oldChains, newChains, plainOld, now);
+  const old: Side = renames.size > 0 ? { ...plainOld, renames } : plainOld;
+  const renamedTo = new Set(renames.values());
   for (const chainName of chainNames(name, oldTable, newTable)) {
+    if (renamedTo.has(chainName)) continue;
+    const renamed = renames.get(chainName);
+    if (renamed !== undefined) {
+      const oldChain = oldChains.get(chainName)!;
+      const newChain = newChains.get(renamed)!;
+      diffs.push({ kind: "changed", chain: chainName, renamedTo: renamed, old: chainRef(oldChain), new: chainRef(newChain), policyChanged: false, changes: [] });
+      continue;
+    }
     const builtin = builtins.includes(chainName);
     const oldChain = oldChains.get(chainName) ?? (builtin ? impliedBuiltin(chainName) : undefined);
     const newChain = newChains.get(chainName) ?? (builtin ? impliedBuiltin(chainName) : undefined);
@@ -84,7 +142,16 @@ function chainRef(chain: Chain): ChainRef {
 }
 
 function canonicalText(rule: Rule, side: Side): string {
+  const target = rule.target;
+  const renamed = target?.kind === "chain" ? side.renames?.get(target.name) : undefined;
+  // A copy: the model is shared and frozen.
+  if (renamed !== undefined) return formatRule({ ...rule, target: { ...target!, name: renamed } }, side.context, false);
   return formatRule(rule, side.context, false);
+}
+
+/** The canonical text after `-A CHAIN`: what a rule says, wherever it stands. */
+function ruleBody(rule: Rule, side: Side): string {
+  return canonicalText(rule, side).slice(rule.chain.length + 3);
 }
 
 function ruleRef(rule: Rule, side: Side, text = canonicalText(rule, side)): RuleRef {
@@ -220,7 +287,7 @@ function neutralMoves(oldRules: readonly Rule[], oldToNew: Int32Array, movedTo: 
 
 function summarise(tables: readonly TableDiff[]): RulesDiffSummary {
   const summary: RulesDiffSummary = {
-    tablesChanged: 0, chainsAdded: 0, chainsRemoved: 0, policiesChanged: 0, chainsChanged: 0,
+    tablesChanged: 0, chainsAdded: 0, chainsRemoved: 0, chainsRenamed: 0, policiesChanged: 0, chainsChanged: 0,
     rulesAdded: 0, rulesRemoved: 0, rulesMoved: 0, rulesReordered: 0,
   };
   for (const table of tables) {
@@ -239,6 +306,10 @@ function summarise(tables: readonly TableDiff[]): RulesDiffSummary {
           break;
         case "changed": {
           if (chain.policyChanged) summary.policiesChanged++;
+          if (chain.renamedTo !== undefined) {
+            summary.chainsRenamed++;
+            tableChanged = true;
+          }
           let rulesChanged = false;
           for (const change of chain.changes) {
             switch (change.kind) {

@@ -50,8 +50,11 @@ export type RuleChangeKind = RuleChange["kind"];
 export type ChainDiff =
   | { kind: "added"; chain: string; new: ChainRef; rules: RuleRef[] }
   | { kind: "removed"; chain: string; old: ChainRef; rules: RuleRef[] }
-  /** In both snapshots; `changes` in NEW order (a removal where the rule stood in OLD). */
-  | { kind: "changed"; chain: string; old: ChainRef; new: ChainRef; policyChanged: boolean; changes: RuleChange[] };
+  /**
+   * In both snapshots; `changes` in NEW order (a removal where the rule stood in OLD). With `renamedTo`, the user
+   * chain `chain` of OLD is that chain of NEW: the same rules, every jump to it renamed too (`changes` is empty).
+   */
+  | { kind: "changed"; chain: string; renamedTo?: string; old: ChainRef; new: ChainRef; policyChanged: boolean; changes: RuleChange[] };
 
 export interface TableDiff {
   table: TableName;
@@ -65,6 +68,8 @@ export interface RulesDiffSummary {
   tablesChanged: number;
   chainsAdded: number;
   chainsRemoved: number;
+  /** User chains with a new name and nothing else changed (not counted as added or removed). */
+  chainsRenamed: number;
   policiesChanged: number;
   /** Chains in both snapshots whose rules differ. */
   chainsChanged: number;
