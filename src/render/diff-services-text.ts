@@ -11,7 +11,7 @@ import type {
   ServicesDiffSummary,
   ShareView,
 } from "../analysis/diff/index.js";
-import { frontendLabel } from "../analysis/diff/services.js";
+import { frontendLabel } from "../analysis/kube/names.js";
 import type { Family } from "../model/types.js";
 import type { Palette } from "../cli/color.js";
 import { inert, lineOf, noteLines, plural, type LevelTextContext } from "./diff-words.js";

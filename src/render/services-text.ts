@@ -2,7 +2,7 @@
 // shared with `where` for endpoints, shares and masquerading.
 
 import type { Palette } from "../cli/color.js";
-import { formatEndpoint } from "../analysis/ip.js";
+import { frontendLabel } from "../analysis/kube/names.js";
 import type {
   EndpointShare,
   Frontend,
@@ -31,10 +31,8 @@ const KIND_LABEL: Record<FrontendKind, string> = {
   externalOrLoadBalancerIP: "External/LB",
 };
 
-export function frontendLabel(frontend: Frontend, family: ServiceMap["family"]): string {
-  const where = frontend.address === undefined ? `:${frontend.port}` : formatEndpoint(frontend.address, frontend.port, family);
-  return `${where}/${frontend.protocol}`;
-}
+/** One definition of a frontend's label, for the renderers that already import this module. */
+export { frontendLabel };
 
 /** Who kube-proxy masquerades on this frontend, in words. */
 export function masqueradeWords(policy: MasqueradePolicy): string {

@@ -7,7 +7,7 @@
 
 import { protocolNumber, summarize } from "../kube/resolve.js";
 import type { ClientClass, Frontend, FrontendKind, FrontendResolution, MasqueradePolicy, ServiceMap, ServicePort } from "../kube/types.js";
-import { formatEndpoint } from "../ip.js";
+import { frontendLabel } from "../kube/names.js";
 import type { Family } from "../../model/types.js";
 import { diffNote, type DiffNote } from "./notes.js";
 import { sameShare, type SnapshotPair } from "./pair.js";
@@ -21,11 +21,6 @@ import type {
   ServicesDiffSummary,
   ShareView,
 } from "./types.js";
-
-/** `10.96.0.10:53/udp`, `[fd00::a]:53/udp`, `:30071/tcp` for a NodePort: a frontend's identity within a snapshot. */
-export function frontendLabel(frontend: Pick<Frontend, "address" | "port" | "protocol">, family: Family): string {
-  return `${frontend.address === undefined ? `:${frontend.port}` : formatEndpoint(frontend.address, frontend.port, family)}/${frontend.protocol}`;
-}
 
 const labels = new WeakMap<Frontend, string>();
 

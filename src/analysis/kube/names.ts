@@ -1,8 +1,9 @@
 // kube-proxy's names: the comments it writes on its rules and the hashed chain names.
 
 import { createHash } from "node:crypto";
-import type { Rule } from "../../model/types.js";
-import type { ServiceName } from "./types.js";
+import type { Family, Rule } from "../../model/types.js";
+import { formatEndpoint } from "../ip.js";
+import type { Frontend, ServiceName } from "./types.js";
 
 const CHAIN = /^KUBE-(SVC|SVL|EXT|FW|XLB|SEP)-([A-Z2-7]{16})$/;
 
@@ -12,6 +13,11 @@ export type ServiceChainKind = "SVC" | "SVL" | "EXT" | "FW" | "XLB" | "SEP";
 export function parseServiceChain(name: string): { kind: ServiceChainKind; hash: string } | undefined {
   const match = CHAIN.exec(name);
   return match ? { kind: match[1] as ServiceChainKind, hash: match[2]! } : undefined;
+}
+
+/** `10.96.0.10:53/udp`, `[fd00::a]:53/udp`, `:30071/tcp` for a NodePort: a frontend's identity within a snapshot. */
+export function frontendLabel(frontend: Pick<Frontend, "address" | "port" | "protocol">, family: Family): string {
+  return `${frontend.address === undefined ? `:${frontend.port}` : formatEndpoint(frontend.address, frontend.port, family)}/${frontend.protocol}`;
 }
 
 const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
