@@ -53,9 +53,7 @@ export interface CompiledRule {
   conditions: Condition[];
   effect: Effect;
   /** The chain a jump or goto enters, resolved on first use (null: no such chain). */
-  jumpTarget?: unknown;
-  /** The destination host this rule requires (`-d X/32`), for the chain index. */
-  destinationHost: string | undefined;
+  jumpTarget: unknown;
 }
 
 const ALWAYS_FALSE: Condition = () => false;
@@ -76,11 +74,7 @@ export function compileRule(rule: Rule, family: Family): CompiledRule {
   // Trace packets are never non-first fragments.
   if (rule.fragment) add(rule.fragment.negated);
   for (const match of rule.matches) for (const condition of compileMatch(match, rule, context)) add(condition);
-  const destinationHost =
-    rule.destination && !rule.destination.negated && rule.destination.value.prefix === (family === "ipv4" ? 32 : 128)
-      ? rule.destination.value.address
-      : undefined;
-  return { rule, conditions: impossible ? [ALWAYS_FALSE] : conditions, effect: compileTarget(rule.target, context), destinationHost };
+  return { rule, conditions: impossible ? [ALWAYS_FALSE] : conditions, effect: compileTarget(rule.target, context), jumpTarget: undefined };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 // and equal outcomes are merged. Iterative throughout: no recursion, bounded steps and branches.
 
 import { parseProtocol } from "../../model/protocols.js";
-import type { Chain, Family, NatRange, Ruleset, TableName } from "../../model/types.js";
+import type { Chain, Family, NatRange, Rule, Ruleset, TableName } from "../../model/types.js";
 import { formatEndpoint, isLoopback, parseIp, parseNet, inNet, type Net } from "../ip.js";
 import { compileRule, type CompiledRule, type Effect, type Split } from "./compile.js";
 import type { Address, CtState, Env, Flow } from "./flow.js";
@@ -43,9 +43,13 @@ const CANDIDATE_CACHE_LIMIT = 4096;
 interface CompiledChain {
   table: TableName;
   chain: Chain;
-  rules: CompiledRule[];
+  /** Each rule compiled when a walk first reaches it: most of a large chain is never reached by a query. */
+  rules: (CompiledRule | undefined)[];
   /** Rule indexes that can match a destination host, by host; undefined for small chains. */
   byHost: Map<string, number[]> | undefined;
+  /** Rules of no destination host that can match only one destination port, by port. */
+  byPort: Map<number, number[]> | undefined;
+  /** Rules in neither index. */
   generic: number[];
   candidates: Map<string, Int32Array>;
 }
@@ -113,21 +117,22 @@ export function createTracer(ruleset: Ruleset, options: TracerOptions = {}): Tra
       chains.set(key, null);
       return undefined;
     }
-    const rules = chain.rules.map((r) => compileRule(r, family));
+    const rules = new Array<CompiledRule | undefined>(chain.rules.length).fill(undefined);
     let byHost: Map<string, number[]> | undefined;
+    let byPort: Map<number, number[]> | undefined;
     const generic: number[] = [];
     if (indexLargeChains && rules.length >= INDEX_THRESHOLD) {
       byHost = new Map();
-      rules.forEach((r, i) => {
-        if (r.destinationHost === undefined) generic.push(i);
-        else {
-          const list = byHost!.get(r.destinationHost);
-          if (list) list.push(i);
-          else byHost!.set(r.destinationHost, [i]);
-        }
+      byPort = new Map();
+      chain.rules.forEach((rule, i) => {
+        const host = destinationHostOf(rule, family);
+        const port = host === undefined ? onlyDestinationPort(rule) : undefined;
+        if (host !== undefined) addIndex(byHost!, host, i);
+        else if (port !== undefined) addIndex(byPort!, port, i);
+        else generic.push(i);
       });
     }
-    const compiled: CompiledChain = { table, chain, rules, byHost, generic, candidates: new Map() };
+    const compiled: CompiledChain = { table, chain, rules, byHost, byPort, generic, candidates: new Map() };
     chains.set(key, compiled);
     return compiled;
   };
@@ -138,15 +143,50 @@ export function createTracer(ruleset: Ruleset, options: TracerOptions = {}): Tra
   };
 }
 
-/** The next rule at or after `from` that can match a packet to `destination`. */
-function nextCandidate(chain: CompiledChain, from: number, destination: Address): number {
+function addIndex<K>(index: Map<K, number[]>, key: K, rule: number): void {
+  const list = index.get(key);
+  if (list) list.push(rule);
+  else index.set(key, [rule]);
+}
+
+/** The destination host a rule requires (`-d X/32`, `-d X/128`). */
+function destinationHostOf(rule: Rule, family: Family): string | undefined {
+  const destination = rule.destination;
+  return destination && !destination.negated && destination.value.prefix === (family === "ipv4" ? 32 : 128) ? destination.value.address : undefined;
+}
+
+/**
+ * The one destination port a rule requires (`-m tcp --dport N`, `-m udp --dport N`), when nothing the rule asks
+ * before it can split the walk: then a packet to another port passes the rule exactly as if it were not there.
+ * Interface and address questions come first and may be undecided, so such rules are left out (see nextCandidate).
+ */
+function onlyDestinationPort(rule: Rule): number | undefined {
+  if (rule.inInterface || rule.outInterface) return undefined;
+  for (const match of rule.matches) {
+    if (match.name === "comment") continue;
+    // A source port is asked before the destination port, and may be unknown.
+    if (!match.known || (match.name !== "tcp" && match.name !== "udp") || match.options.length !== 1) return undefined;
+    const option = match.options[0]!;
+    if (option.name !== "dport" || option.negated || option.value.kind !== "port-range") return undefined;
+    const { from, to } = option.value.range;
+    return from === to ? from : undefined;
+  }
+  return undefined;
+}
+
+/** The next rule at or after `from` that can match the flow's packet. */
+function nextCandidate(chain: CompiledChain, from: number, flow: Flow): number {
+  const destination = flow.dst;
   if (!chain.byHost || destination.words === undefined) return from < chain.rules.length ? from : -1;
-  let list = chain.candidates.get(destination.text);
+  // The port index holds when the addresses are known: then no earlier condition of its rules can split.
+  const port = flow.src.words !== undefined && flow.dport !== undefined ? flow.dport : undefined;
+  const key = port === undefined ? destination.text : `${destination.text}|${port}`;
+  let list = chain.candidates.get(key);
   if (!list) {
-    const hosts = chain.byHost.get(destination.text) ?? [];
-    list = Int32Array.from([...chain.generic, ...hosts].sort((a, b) => a - b));
+    const ports = port === undefined ? [...chain.byPort!.values()].flat() : (chain.byPort!.get(port) ?? []);
+    list = Int32Array.from([...chain.generic, ...(chain.byHost.get(destination.text) ?? []), ...ports].sort((a, b) => a - b));
     if (chain.candidates.size >= CANDIDATE_CACHE_LIMIT) chain.candidates.clear();
-    chain.candidates.set(destination.text, list);
+    chain.candidates.set(key, list);
   }
   let low = 0;
   let high = list.length;
@@ -392,7 +432,7 @@ class Walk {
       }
       const frame = branch.frame!;
       this.env.hook = branch.hook;
-      const index = nextCandidate(frame.chain, frame.index, branch.flow.dst);
+      const index = nextCandidate(frame.chain, frame.index, branch.flow);
       if (index < 0) {
         if (!this.endOfChain(branch)) return;
         continue;
@@ -401,7 +441,7 @@ class Walk {
         frame.index = index;
         branch.conditionIndex = 0;
       }
-      const compiled = frame.chain.rules[index]!;
+      const compiled = frame.chain.rules[index] ?? this.compile(frame.chain, index);
       let matched = true;
       while (branch.conditionIndex < compiled.conditions.length) {
         const result = compiled.conditions[branch.conditionIndex]!(branch.flow, this.env);
@@ -431,6 +471,10 @@ class Walk {
       }
       if (!this.apply(branch, compiled)) return;
     }
+  }
+
+  private compile(chain: CompiledChain, index: number): CompiledRule {
+    return (chain.rules[index] = compileRule(chain.chain.rules[index]!, this.family));
   }
 
   /** Forks the branch at a split: the pending copy takes "does not match", this branch goes on matching. */
