@@ -196,3 +196,44 @@ describe("trace overlay on a 10,000-service dump", () => {
     expect(lit.filter((n) => n.kind === "endpoint").map((n) => n.label).sort()).toEqual(frontend.endpoints.map((e) => `${e.address} · ${formatProbability(e.probability)}`).sort());
   });
 });
+
+describe("trace overlay with more outcomes than colours", () => {
+  const dump = generateKubeProxyDumpWithTruth({ services: 4, seed: 5, endpointsPerService: 12 });
+  const { ruleset } = parseRuleset(dump.text);
+  const nodeAddresses = [{ address: dump.cluster.nodeIP, source: { kind: "given" as const } }];
+  const frontend = dump.truth.flatMap((t) => t.frontends).find((f) => f.kind === "clusterIP" && f.endpoints.length === 12)!;
+  const packet = { src: "203.0.113.9", dst: frontend.ip!, protocol: frontend.protocol === "udp" ? 17 : 6, sport: 40000, dport: frontend.port };
+  const context = defaultContext({ origin: "external", nodeAddresses, assumeNoAffinity: true });
+  const trace = createTracer(ruleset).trace(packet, context);
+
+  it("the legend says how many outcomes are not drawn and their share, right after the drawn ones", () => {
+    expect(trace.outcomes.length).toBe(12);
+    const rest = trace.outcomes.slice(OUTCOME_COLORS.length).reduce((n, o) => n + o.probability, 0);
+    const line = `4 more outcomes not drawn (${formatProbability(rest)} together): see iptscope trace`;
+    for (const view of ["chains", "services"] as const) {
+      const scene = buildTracedScene(ruleset, { view, nodeAddresses }, trace);
+      expect(scene.legend.slice(0, OUTCOME_COLORS.length).map((item) => item.label.slice(0, 3))).toEqual(OUTCOME_COLORS.map((_, i) => `#${i + 1} `));
+      expect(scene.legend[OUTCOME_COLORS.length]).toMatchObject({ kind: "edge", label: line });
+      expect(scene.notes).toContain(line);
+      const legend = parseXml(writeScene(scene, "svg")).children[0]!.children.find((e) => e.attributes.class === "legend")!;
+      expect(JSON.stringify(legend)).toContain(line);
+    }
+  });
+
+  it("no such line when every outcome is drawn", () => {
+    const few = { ...trace, outcomes: trace.outcomes.slice(0, OUTCOME_COLORS.length) };
+    const scene = buildTracedScene(ruleset, { view: "chains" }, few);
+    expect(scene.legend.some((item) => item.label.includes("not drawn"))).toBe(false);
+    expect(scene.notes.some((note) => note.includes("not drawn"))).toBe(false);
+  });
+
+  it("the services view resolves its frontends with the tracer it is given, to the same picture", () => {
+    const tracer = createTracer(ruleset);
+    let traced = 0;
+    const counting = { family: tracer.family, trace: (p: Parameters<typeof tracer.trace>[0], c: Parameters<typeof tracer.trace>[1]) => (traced++, tracer.trace(p, c)) };
+    const shared = buildTracedScene(ruleset, { view: "services", nodeAddresses }, trace, { tracer: counting });
+    const frontends = shared.nodes.filter((n) => n.kind === "frontend").length;
+    expect(traced).toBeGreaterThanOrEqual(frontends);
+    expect(shared).toEqual(buildTracedScene(ruleset, { view: "services", nodeAddresses }, trace));
+  });
+});

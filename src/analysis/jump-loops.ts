@@ -2,44 +2,58 @@
 // that every command can check a dump without loading graphology.
 
 import { diagnostic, type Diagnostic } from "../diagnostics.js";
-import type { Chain, Ruleset } from "../model/types.js";
+import type { Ruleset } from "../model/types.js";
+
+const UNSEEN = 0;
+const OPEN = 1;
+const DONE = 2;
 
 /**
  * Cycles in the chain call graph (jumps and gotos), which iptables refuses to load. Iterative
- * depth-first search, so 10,000-deep chains of jumps do not overflow the stack.
+ * depth-first search, so 10,000-deep chains of jumps do not overflow the stack. Chains are numbered so that
+ * a 10,000-service dump's 80,000 jumps cost one name lookup each.
  */
 export function findJumpLoops(ruleset: Ruleset): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   for (const table of ruleset.tables) {
-    const chains = new Map<string, Chain>();
-    for (const chain of table.chains) chains.set(chain.name, chain);
-    const state = new Map<string, "open" | "done">();
-    for (const root of chains.values()) {
-      if (state.has(root.name)) continue;
-      // `next`: the index of the next rule to look at in the frame's chain.
-      const stack: { chain: Chain; next: number }[] = [{ chain: root, next: 0 }];
-      state.set(root.name, "open");
-      while (stack.length > 0) {
-        const top = stack[stack.length - 1]!;
-        const rules = top.chain.rules;
-        while (top.next < rules.length && rules[top.next]!.target?.kind !== "chain") top.next++;
-        if (top.next >= rules.length) {
-          state.set(top.chain.name, "done");
-          stack.pop();
+    const chains = table.chains;
+    // A name declared twice stands for its last declaration, in the place of its first.
+    const indexOf = new Map<string, number>();
+    chains.forEach((chain, i) => indexOf.set(chain.name, i));
+    const state = new Uint8Array(chains.length);
+    const stackChains: number[] = [];
+    // The index of the next rule to look at in each stacked chain.
+    const stackNext: number[] = [];
+    for (const root of indexOf.values()) {
+      if (state[root] !== UNSEEN) continue;
+      stackChains.push(root);
+      stackNext.push(0);
+      state[root] = OPEN;
+      while (stackChains.length > 0) {
+        const top = stackChains.length - 1;
+        const current = stackChains[top]!;
+        const rules = chains[current]!.rules;
+        let next = stackNext[top]!;
+        while (next < rules.length && rules[next]!.target?.kind !== "chain") next++;
+        if (next >= rules.length) {
+          state[current] = DONE;
+          stackChains.pop();
+          stackNext.pop();
           continue;
         }
-        const rule = rules[top.next++]!;
+        stackNext[top] = next + 1;
+        const rule = rules[next]!;
         const target = rule.target!;
-        const callee = chains.get(target.name);
-        if (!callee) continue;
-        const seen = state.get(target.name);
-        if (seen === "open") {
-          const start = stack.findIndex((f) => f.chain.name === target.name);
-          const cycle = [...stack.slice(start).map((f) => f.chain.name), target.name].map((c) => `${table.name}/${c}`);
+        const callee = indexOf.get(target.name);
+        if (callee === undefined) continue;
+        if (state[callee] === OPEN) {
+          const start = stackChains.indexOf(callee);
+          const cycle = [...stackChains.slice(start), callee].map((i) => `${table.name}/${chains[i]!.name}`);
           diagnostics.push(diagnostic("jump-loop", { line: rule.line, column: target.column, length: target.name.length }, { cycle }));
-        } else if (seen === undefined) {
-          state.set(target.name, "open");
-          stack.push({ chain: callee, next: 0 });
+        } else if (state[callee] === UNSEEN) {
+          state[callee] = OPEN;
+          stackChains.push(callee);
+          stackNext.push(0);
         }
       }
     }

@@ -60,7 +60,10 @@ export function chainsTracePaths(index: ChainsSceneIndex, result: TraceResult): 
 /** The chains view with a trace's outcomes drawn over it. */
 export function buildTracedChainsScene(ruleset: Ruleset, options: ViewOptions, result: TraceResult): Scene {
   // The chains the drawn outcomes entered stay single nodes where their families are merged.
-  const entered = new Set(drawnOutcomes(result).flatMap((o) => o.path.map((step) => `${step.table}\u0000${step.chain}`)));
-  const index = buildChainsSceneWithIndex(ruleset, options, { keep: (table, chain) => entered.has(`${table}\u0000${chain}`) });
+  const entered = new Map<TableName, Set<string>>();
+  for (const outcome of drawnOutcomes(result)) {
+    for (const step of outcome.path) (entered.get(step.table) ?? entered.set(step.table, new Set()).get(step.table)!).add(step.chain);
+  }
+  const index = buildChainsSceneWithIndex(ruleset, options, { keep: (table, chain) => entered.get(table)?.has(chain) ?? false });
   return tracedScene(index.scene, chainsTracePaths(index, result), result);
 }
