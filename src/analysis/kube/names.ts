@@ -1,18 +1,29 @@
 // kube-proxy's names: the comments it writes on its rules and the hashed chain names.
 
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { Family, Rule } from "../../model/types.js";
 import { formatEndpoint } from "../ip.js";
 import type { Frontend, ServiceName } from "./types.js";
 
-const CHAIN = /^KUBE-(SVC|SVL|EXT|FW|XLB|SEP)-([A-Z2-7]{16})$/;
-
 export type ServiceChainKind = "SVC" | "SVL" | "EXT" | "FW" | "XLB" | "SEP";
+
+const CHAIN_KINDS: ReadonlySet<string> = new Set<ServiceChainKind>(["SVC", "SVL", "EXT", "FW", "XLB", "SEP"]);
+const HASH_LENGTH = 16;
+
+/** A base32 character as kube-proxy's hashes use them: A-Z and 2-7. */
+function isHashCharacter(code: number): boolean {
+  return (code >= 65 && code <= 90) || (code >= 50 && code <= 55);
+}
 
 /** `KUBE-SVC-<hash>` and its siblings; undefined for any other chain name. */
 export function parseServiceChain(name: string): { kind: ServiceChainKind; hash: string } | undefined {
-  const match = CHAIN.exec(name);
-  return match ? { kind: match[1] as ServiceChainKind, hash: match[2]! } : undefined;
+  // Read by hand: every chain and every jump of a large dump is asked, and a regular expression costs more.
+  const dash = name.length - HASH_LENGTH - 1;
+  if (dash < 7 || name.charCodeAt(dash) !== 45 || !name.startsWith("KUBE-")) return undefined;
+  const kind = name.slice(5, dash);
+  if (!CHAIN_KINDS.has(kind)) return undefined;
+  for (let i = dash + 1; i < name.length; i++) if (!isHashCharacter(name.charCodeAt(i))) return undefined;
+  return { kind: kind as ServiceChainKind, hash: name.slice(dash + 1) };
 }
 
 /** `10.96.0.10:53/udp`, `[fd00::a]:53/udp`, `:30071/tcp` for a NodePort: a frontend's identity within a snapshot. */
@@ -24,7 +35,7 @@ const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
 /** kube-proxy's chain hash: base32(sha256(servicePortName + protocol)), first 16 characters. */
 export function serviceChainHash(key: string, protocol: string): string {
-  const digest = createHash("sha256").update(key + protocol).digest();
+  const digest = hash("sha256", key + protocol, "buffer");
   let out = "";
   let value = 0;
   let bits = 0;

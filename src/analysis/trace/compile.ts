@@ -3,7 +3,7 @@
 // uncertain fact the walk must branch on.
 
 import { canonicalOptions } from "../../model/print.js";
-import { matchSpecs, targetSpecs } from "../../model/extensions.js";
+import { matchSpecs, targetSpecs, type ExtensionSpec } from "../../model/extensions.js";
 import type { CodecContext } from "../../model/codecs.js";
 import type { AddressMask, ExtensionOption, Family, MatchModule, NatRange, Rule, Target } from "../../model/types.js";
 import { compareWords, inNet, isLimitedBroadcast, isMulticast, isUnspecified, netOf, parseIp } from "../ip.js";
@@ -57,9 +57,12 @@ export interface CompiledRule {
 }
 
 const ALWAYS_FALSE: Condition = () => false;
+const NO_CONDITIONS: Condition[] = [];
+const NEVER: Condition[] = [ALWAYS_FALSE];
+const CONTEXTS: Record<Family, CodecContext> = { ipv4: { family: "ipv4", backend: "nft" }, ipv6: { family: "ipv6", backend: "nft" } };
 
 export function compileRule(rule: Rule, family: Family): CompiledRule {
-  const context: CodecContext = { family, backend: "nft" };
+  const context = CONTEXTS[family];
   const conditions: Condition[] = [];
   let impossible = false;
   const add = (condition: Condition | true | false): void => {
@@ -74,28 +77,33 @@ export function compileRule(rule: Rule, family: Family): CompiledRule {
   // Trace packets are never non-first fragments.
   if (rule.fragment) add(rule.fragment.negated);
   for (const match of rule.matches) for (const condition of compileMatch(match, rule, context)) add(condition);
-  return { rule, conditions: impossible ? [ALWAYS_FALSE] : conditions, effect: compileTarget(rule.target, context), jumpTarget: undefined };
+  // A large dump compiles a rule object per rule: the common parts are shared.
+  return { rule, conditions: impossible ? NEVER : conditions.length === 0 ? NO_CONDITIONS : conditions, effect: compileTarget(rule.target, context), jumpTarget: undefined };
 }
 
 // ---------------------------------------------------------------------------------------
 // Core matches
 
+const protocolConditions = new Map<number, Condition>();
+
 function protocolCondition(number: number, negated: boolean): Condition | boolean {
   if (number === 0) return !negated;
-  return (flow) => (flow.protocol === number) !== negated;
+  const key = negated ? -1 - number : number;
+  let condition = protocolConditions.get(key);
+  if (!condition) protocolConditions.set(key, (condition = (flow) => (flow.protocol === number) !== negated));
+  return condition;
 }
 
 function addressCondition(mask: AddressMask, negated: boolean, which: "src" | "dst", line: number): Condition | boolean {
   if (mask.prefix === 0) return !negated;
   const net = netOf(mask);
-  const text = `${mask.address}/${mask.prefix ?? mask.mask}`;
   const host = mask.prefix === (mask.family === "ipv4" ? 32 : 128);
   return (flow, env) => {
     const address = which === "src" ? flow.src : flow.dst;
     if (address.words === undefined) {
       // An address known only by role is a node address: it is not a host the rule names unless that host is one.
       if (host && !(address.local && env.isLocalText(mask.address))) return negated;
-      return unknownFact("address-unknown", `${address.text} in ${text}`, line, negated);
+      return unknownFact("address-unknown", `${address.text} in ${mask.address}/${mask.prefix ?? mask.mask}`, line, negated);
     }
     return inNet(address.words, net) !== negated;
   };
@@ -615,14 +623,23 @@ function moduleText(module: MatchModule): string {
   return [module.name, ...options].join(" ").trim();
 }
 
+/** canonicalOptions, without copying the one or no option most modules have. */
+function orderedOptions(options: ExtensionOption[], spec: ExtensionSpec, context: CodecContext): ExtensionOption[] {
+  return options.length <= 1 && !spec.normalize ? options : canonicalOptions(options, spec, context);
+}
+
+const isComment = (match: MatchModule) => match.name === "comment" && match.known && match.options.every((o) => o.name === "comment");
+
 function compileMatch(match: MatchModule, rule: Rule, context: CodecContext): Condition[] {
+  // Most kube-proxy rules carry one: it matches every packet.
+  if (isComment(match)) return NO_CONDITIONS;
   const spec = matchSpecs.get(match.name);
   if (!match.known || !spec) return [factCondition("unknown-match", moduleText(match), rule.line, false)];
   const moduleCompiler = MODULE_COMPILERS[match.name];
-  if (moduleCompiler) return moduleCompiler({ ...match, options: canonicalOptions(match.options, spec, context) }, rule);
+  if (moduleCompiler) return moduleCompiler({ ...match, options: orderedOptions(match.options, spec, context) }, rule);
   const compilers = OPTION_COMPILERS[match.name] ?? {};
   const conditions: Condition[] = [];
-  for (const option of canonicalOptions(match.options, spec, context)) {
+  for (const option of orderedOptions(match.options, spec, context)) {
     const compiler = compilers[option.name];
     const condition = compiler ? compiler(option, rule, match) : factCondition("unmodelled-option", `${match.name} ${option.written}`, rule.line, option.negated);
     if (condition === false) return [ALWAYS_FALSE];
@@ -648,23 +665,34 @@ function randomizesPorts(options: ExtensionOption[]): boolean {
   return options.some((o) => o.name === "random" || o.name === "random-fully");
 }
 
+const NONE: Effect = { kind: "none" };
+const ACCEPT: Effect = { kind: "accept" };
+const DROP: Effect = { kind: "drop" };
+const RETURN: Effect = { kind: "return" };
+/** Jumps by target: many rules jump to one chain (KUBE-MARK-MASQ, KUBE-SERVICES). */
+const jumps = new WeakMap<Target, Effect>();
+
 function compileTarget(target: Target | undefined, context: CodecContext): Effect {
-  if (!target) return { kind: "none" };
-  if (target.kind === "chain") return { kind: "jump", chain: target.name, goto: target.goto };
+  if (!target) return NONE;
+  if (target.kind === "chain") {
+    let jump = jumps.get(target);
+    if (!jump) jumps.set(target, (jump = { kind: "jump", chain: target.name, goto: target.goto }));
+    return jump;
+  }
   switch (target.name) {
     case "ACCEPT":
-      return { kind: "accept" };
+      return ACCEPT;
     case "DROP":
-      return { kind: "drop" };
+      return DROP;
     case "RETURN":
-      return { kind: "return" };
+      return RETURN;
     case "QUEUE":
     case "NFQUEUE":
       return { kind: "queue", name: target.name };
   }
   const spec = targetSpecs.get(target.name);
   if (!target.known || !spec) return { kind: "unknown", target: target.name };
-  const options = canonicalOptions(target.options, spec, context);
+  const options = orderedOptions(target.options, spec, context);
   switch (target.name) {
     case "REJECT": {
       const value = optionValue(options, "reject-with");

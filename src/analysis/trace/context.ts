@@ -15,9 +15,10 @@ export function inferNodeAddresses(ruleset: Ruleset): NodeAddress[] {
     for (const chain of table.chains) {
       if (!chain.name.startsWith("KUBE-SEP-")) continue;
       for (const rule of chain.rules) {
+        if (rule.target?.name !== "DNAT") continue;
         const comment = rule.matches.find((m) => m.name === "comment")?.options[0]?.value;
         if (comment?.kind !== "string" || !/^default\/kubernetes(:|$)/.test(comment.value)) continue;
-        const to = rule.target?.name === "DNAT" ? rule.target.options.find((o) => o.name === "to-destination")?.value : undefined;
+        const to = rule.target.options.find((o) => o.name === "to-destination")?.value;
         const address = to?.kind === "nat-range" ? to.range.fromAddress : undefined;
         if (address && parseIp(address, ruleset.family) && !found.has(address)) {
           found.set(address, {

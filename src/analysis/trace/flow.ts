@@ -41,8 +41,6 @@ export interface Flow {
   readonly conntrack: "none" | "unconfirmed" | "confirmed";
   /** Original direction tuple, as conntrack recorded it. */
   readonly orig: { readonly src: Address; readonly dst: Address; readonly sport: number | undefined; readonly dport: number | undefined };
-  readonly dnatDone: boolean;
-  readonly snatDone: boolean;
   readonly dnat: Rewrite | undefined;
   readonly snat: Rewrite | undefined;
   readonly masquerade: boolean;

@@ -51,7 +51,9 @@ interface CompiledChain {
   byPort: Map<number, number[]> | undefined;
   /** Rules in neither index. */
   generic: number[];
+  /** Candidate rules by destination host, and by host and port (two levels: no key string per step). */
   candidates: Map<string, Int32Array>;
+  portCandidates: Map<string, Map<number, Int32Array>>;
 }
 
 interface Frame {
@@ -81,6 +83,9 @@ interface Branch {
   stack: Frame[];
   /** A locally generated packet to a local address comes back in through lo. */
   loopback: boolean;
+  /** The nat table has been consulted for the destination (PREROUTING/OUTPUT) and the source (POSTROUTING/INPUT). */
+  dnatDone: boolean;
+  snatDone: boolean;
   steps: number;
   /** What the split at the current rule decided, for the path step of that rule. */
   note: { branch?: { probability: number; matched: boolean }; assumed?: { kind: Uncertainty["kind"]; matched: boolean } } | undefined;
@@ -132,7 +137,7 @@ export function createTracer(ruleset: Ruleset, options: TracerOptions = {}): Tra
         else generic.push(i);
       });
     }
-    const compiled: CompiledChain = { table, chain, rules, byHost, byPort, generic, candidates: new Map() };
+    const compiled: CompiledChain = { table, chain, rules, byHost, byPort, generic, candidates: new Map(), portCandidates: new Map() };
     chains.set(key, compiled);
     return compiled;
   };
@@ -180,13 +185,26 @@ function nextCandidate(chain: CompiledChain, from: number, flow: Flow): number {
   if (!chain.byHost || destination.words === undefined) return from < chain.rules.length ? from : -1;
   // The port index holds when the addresses are known: then no earlier condition of its rules can split.
   const port = flow.src.words !== undefined && flow.dport !== undefined ? flow.dport : undefined;
-  const key = port === undefined ? destination.text : `${destination.text}|${port}`;
-  let list = chain.candidates.get(key);
+  let byPort: Map<number, Int32Array> | undefined;
+  let list: Int32Array | undefined;
+  if (port === undefined) list = chain.candidates.get(destination.text);
+  else {
+    byPort = chain.portCandidates.get(destination.text);
+    list = byPort?.get(port);
+  }
   if (!list) {
     const ports = port === undefined ? [...chain.byPort!.values()].flat() : (chain.byPort!.get(port) ?? []);
     list = Int32Array.from([...chain.generic, ...(chain.byHost.get(destination.text) ?? []), ...ports].sort((a, b) => a - b));
-    if (chain.candidates.size >= CANDIDATE_CACHE_LIMIT) chain.candidates.clear();
-    chain.candidates.set(key, list);
+    if (port === undefined) {
+      if (chain.candidates.size >= CANDIDATE_CACHE_LIMIT) chain.candidates.clear();
+      chain.candidates.set(destination.text, list);
+    } else {
+      if (!byPort) {
+        if (chain.portCandidates.size >= CANDIDATE_CACHE_LIMIT) chain.portCandidates.clear();
+        chain.portCandidates.set(destination.text, (byPort = new Map()));
+      }
+      byPort.set(port, list);
+    }
   }
   let low = 0;
   let high = list.length;
@@ -334,8 +352,6 @@ class Walk {
       ctState,
       conntrack: "none",
       orig: { src, dst, sport: packet.sport, dport: packet.dport },
-      dnatDone: ctState !== "NEW",
-      snatDone: ctState !== "NEW",
       dnat: undefined,
       snat: undefined,
       masquerade: false,
@@ -364,6 +380,8 @@ class Walk {
       conditionIndex: 0,
       stack: [],
       loopback: false,
+      dnatDone: false,
+      snatDone: false,
       steps: 0,
       note: undefined,
     });
@@ -389,9 +407,9 @@ class Walk {
     return undefined;
   }
 
-  private natSkipped(flow: Flow, hook: Hook): boolean {
-    if (flow.ctState !== "NEW") return true;
-    return hook === "PREROUTING" || hook === "OUTPUT" ? flow.dnatDone : flow.snatDone;
+  private natSkipped(branch: Branch): boolean {
+    if (branch.flow.ctState !== "NEW") return true;
+    return branch.hook === "PREROUTING" || branch.hook === "OUTPUT" ? branch.dnatDone : branch.snatDone;
   }
 
   /** Runs one branch until it ends or splits (the other side of a split goes to `pending`). */
@@ -407,7 +425,7 @@ class Walk {
         const table = tables[branch.tableIndex]!;
         // The conntrack hook runs between raw and mangle: from there on the packet carries its entry.
         if (table !== "raw" && branch.flow.conntrack === "none") branch.flow = attachConntrack(branch.flow);
-        if (table === "nat" && this.natSkipped(branch.flow, branch.hook)) {
+        if (table === "nat" && this.natSkipped(branch)) {
           branch.tableIndex++;
           continue;
         }
@@ -754,8 +772,8 @@ class Walk {
     const table = HOOK_TABLES[branch.hook][branch.tableIndex];
     if (table === "nat") {
       const dnatHook = branch.hook === "PREROUTING" || branch.hook === "OUTPUT";
-      if (dnatHook && !branch.flow.dnatDone) branch.flow = { ...branch.flow, dnatDone: true };
-      else if (!dnatHook && !branch.flow.snatDone) branch.flow = { ...branch.flow, snatDone: true };
+      if (dnatHook) branch.dnatDone = true;
+      else branch.snatDone = true;
     }
     branch.tableIndex++;
     branch.frame = undefined;
