@@ -56,6 +56,18 @@ function parseCounters(text: string, column: number): CountersSyntax | undefined
   return { packets: BigInt(match[1]!), bytes: BigInt(match[2]!), column };
 }
 
+/**
+ * The `[p:b]` a command line starts with and the column after it; undefined when the counters
+ * are malformed or run into the next word.
+ */
+export function leadingCounters(line: string): { counters: CountersSyntax; after: number } | undefined {
+  const counters = parseCounters(line, 0);
+  if (!counters) return undefined;
+  const after = line.indexOf("]") + 1;
+  if (after < line.length && line[after] !== " " && line[after] !== "\t") return undefined;
+  return { counters, after };
+}
+
 /** The words of the line being parsed; one set, refilled line after line. */
 const words = new Words();
 
@@ -105,13 +117,13 @@ export function parseLine(line: string, catalog: ExtensionCatalog): LineSyntax {
   let from = 0;
   let counters: CountersSyntax | undefined;
   if (first === 0x5b /* [ */) {
-    counters = parseCounters(line, 0);
-    const after = counters ? line.indexOf("]") + 1 : -1;
-    if (!counters || (after < line.length && line[after] !== " " && line[after] !== "\t")) {
+    const leading = leadingCounters(line);
+    if (leading === undefined) {
       const end = line.search(/[ \t]|$/);
       return { kind: "error", problem: { kind: "bad-counters", column: 0, text: line.slice(0, end) } };
     }
-    from = after;
+    counters = leading.counters;
+    from = leading.after;
   }
   const problem = words.split(line, from);
   if (problem) return { kind: "error", problem };

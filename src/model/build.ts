@@ -17,6 +17,7 @@ import {
   freezeDeep, frozenOptions, Interner, negatable, negatables, NO_MATCHES, NO_OPTIONS, type Negatables, type SharedValue,
 } from "./intern.js";
 import { parseProtocol } from "./protocols.js";
+import { ReusableRules } from "./reuse.js";
 import {
   BUILTIN_CHAINS, TABLE_NAMES,
   type AddressMask, type Chain, type Counters, type ExtensionOption, type Family, type MatchModule, type Negatable,
@@ -28,6 +29,14 @@ export interface ParseOptions {
   lenient?: boolean;
   /** Force the address family; by default it is read from the header or the addresses. */
   family?: Family;
+  /**
+   * The result of parsing an earlier snapshot of the same family (as `iptscope diff` compares two):
+   * a rule line whose text after its `[p:b]` counters is that of a rule line there (counters of the same
+   * printed length), in the same table, takes that rule's addresses, interfaces, protocol, matches and
+   * target instead of being built again. The result is the same as without `reuse`, diagnostics
+   * included; only objects are shared between the two results.
+   */
+  reuse?: ParseResult;
 }
 
 export interface ParseResult {
@@ -206,7 +215,7 @@ function detectFamily(text: string): Family {
 }
 
 export function parseRulesetText(input: string, options: ParseOptions = {}): ParseResult {
-  const builder = new RulesetBuilder(options.family ?? detectFamily(input), options.lenient === true);
+  const builder = new RulesetBuilder(options.family ?? detectFamily(input), options.lenient === true, options.reuse);
   let text = input;
   if (text.charCodeAt(0) === 0xfeff) {
     builder.reportWorkedAround(diagnostic("byte-order-mark", { line: 1, column: 1 }, {}), "ignored");
@@ -265,12 +274,17 @@ export class RulesetBuilder {
   private readonly interfaces = new Map<string, Negatables<string>>();
   private readonly protocols = new Map<ProtocolSpec, Negatables<ProtocolSpec>>();
 
+  /** Rules of an earlier parse that lines of the same text take instead of being built again. */
+  private readonly reusable: ReusableRules | undefined;
+
   constructor(
     private readonly family: Family,
     private readonly lenient: boolean,
+    reuse?: ParseResult,
   ) {
     this.ruleset = { family, tables: [], comments: [], hasRuleCounters: false };
     this.codecContext = { family };
+    this.reusable = reuse !== undefined && reuse.ruleset.family === family ? new ReusableRules(reuse) : undefined;
   }
 
   report(d: Diagnostic): void {
@@ -311,8 +325,7 @@ export class RulesetBuilder {
     const errorsBefore = this.lineErrors;
     const statements = this.current?.table.statements;
     const statementsBefore = statements?.length ?? 0;
-    const syntax = parseLine(text, extensionCatalog);
-    this.apply(syntax, text, number);
+    if (this.reusable === undefined || !this.reuseRule(this.reusable, text, number)) this.apply(parseLine(text, extensionCatalog), text, number);
     if (this.lineErrors > errorsBefore && this.lenient) {
       this.skippedLines.push(number);
       // A skipped command leaves no statement behind, or fmt would print it back.
@@ -694,14 +707,19 @@ export class RulesetBuilder {
   ): void {
     const chain = this.chainNamed(state, chainWord, line);
     if (!chain) return;
-    const statements = state.table.statements;
     const errorsBefore = this.lineErrors;
     const rules = this.buildRules(command, counters, text, line, state.table.name, chain.name);
+    this.placeRules(state, chain, command, rules, line, errorsBefore);
+  }
+
+  /** Checks the jump of rules just built for one line and puts them in their chain; `command` undefined: appended. */
+  private placeRules(state: TableState, chain: Chain, command: CommandShape | undefined, rules: Rule[], line: number, errorsBefore: number): void {
+    const statements = state.table.statements;
     if (rules.length > 0) this.checkJump(state, rules, line);
     if (this.lenient && this.lineErrors > errorsBefore) return;
     if (rules.length === 0) return;
     if (rules[0]!.counters) this.ruleset.hasRuleCounters = true;
-    if (command.kind === "append") {
+    if (command === undefined || command.kind === "append") {
       for (let i = 0; i < rules.length; i++) append(chain, rules[i]!);
     } else {
       const positionWord = command.operands[1];
@@ -716,20 +734,82 @@ export class RulesetBuilder {
     statements.push(rules[0]!);
   }
 
-  /** The chain a command names, reported when undeclared; consecutive rules mostly name the same one. */
+  /** The chain a command names, reported when undeclared. */
   private chainNamed(state: TableState, word: number | undefined, line: number): Chain | undefined {
     if (word === undefined) return undefined;
     const name = this.words.values[word]!;
-    const last = this.lastChain;
-    if (last !== undefined && last.name === name && this.lastChains === state.chains) return last;
-    const chain = this.nextDeclared(state, name) ?? state.chains.get(name);
+    const chain = this.chainCalled(state, name);
     if (!chain) {
       this.report(diagnostic("undeclared-chain", { line, column: this.words.starts[word]! + 1, length: name.length }, { chain: name }));
       return undefined;
     }
-    this.lastChain = chain;
-    this.lastChains = state.chains;
     return chain;
+  }
+
+  /** Consecutive rules mostly name the same chain. */
+  private chainCalled(state: TableState, name: string): Chain | undefined {
+    const last = this.lastChain;
+    if (last !== undefined && last.name === name && this.lastChains === state.chains) return last;
+    const chain = this.nextDeclared(state, name) ?? state.chains.get(name);
+    if (chain) {
+      this.lastChain = chain;
+      this.lastChains = state.chains;
+    }
+    return chain;
+  }
+
+  /**
+   * Appends, for a line of the same text as a rule of the earlier parse, a rule with that rule's parts, as
+   * building it would. False, having done nothing, when the outcome may differ: then the line is parsed.
+   */
+  private reuseRule(reusable: ReusableRules, text: string, line: number): boolean {
+    const state = this.current;
+    if (state === undefined || this.skippingUnknownTable) return false;
+    const first = text.charCodeAt(0);
+    if (first !== 0x2d /* - */ && first !== 0x5b /* [ */) return false;
+    const earlier = reusable.find(state.table.name, text);
+    if (earlier === undefined) return false;
+    const chain = this.chainCalled(state, earlier.chain);
+    if (chain === undefined) return false;
+    const target = earlier.target === undefined ? undefined : this.sameTarget(state, earlier.target);
+    if (target === null) return false;
+    this.sawContent = true;
+    const rule: Rule = {
+      kind: "rule", table: state.table.name, chain: chain.name, position: 0, line, text, counters: toCounters(reusable.counters),
+      command: "append",
+      source: earlier.source, destination: earlier.destination, inInterface: earlier.inInterface, outInterface: earlier.outInterface,
+      protocol: earlier.protocol, fragment: earlier.fragment,
+      matches: earlier.matches,
+      target,
+      familyOnly: earlier.familyOnly,
+    };
+    this.placeRules(state, chain, undefined, [rule], line, this.lineErrors);
+    return true;
+  }
+
+  /**
+   * An earlier rule's target if its name means the same here (targetDraft's choice between a user chain and
+   * a target extension depends on the chains declared so far), else null. Sets jumpChain as targetDraft does.
+   */
+  private sameTarget(state: TableState, target: Target): Target | null {
+    this.jumpChain = undefined;
+    switch (target.kind) {
+      case "verdict":
+        return target;
+      case "chain": {
+        const chain = (this.jumpChain = state.chains.get(target.name));
+        if (chain !== undefined && !chain.builtin) return target;
+        return !target.goto && targetSpecs.has(target.name) ? null : target;
+      }
+      case "extension": {
+        const chain = (this.jumpChain = state.chains.get(target.name));
+        return chain !== undefined && !chain.builtin ? null : target;
+      }
+      default: {
+        const never: never = target.kind;
+        throw new Error(`unhandled target kind ${String(never)}`);
+      }
+    }
   }
 
   /**

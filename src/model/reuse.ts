@@ -1,0 +1,112 @@
+// The rules of an earlier parse, found by the text of their line, for parsing a later snapshot
+// of the same node: most of its lines are the same, and a rule's addresses, interfaces,
+// protocol, matches and target follow from its text, its table and the family alone (the
+// builder checks what depends on the chains around it: the chain, the kind of the jump).
+
+import { leadingCounters, type CountersSyntax } from "../../grammar/index.js";
+import type { ParseResult } from "./build.js";
+import type { Rule, TableName } from "./types.js";
+
+interface ReusableRule {
+  readonly rule: Rule;
+  /** The line's text after its counters. */
+  readonly key: string;
+  /** Column where the command starts, after the `[p:b]` counters: every column of the rule counts from 0 before them. */
+  readonly from: number;
+  /** Index in its table's rules. */
+  readonly index: number;
+}
+
+/** An unquoted `-c`: counters written in the text win over the `[p:b]` in front of it. */
+const SETS_COUNTERS = /(^|[ \t])(-c|--set-counters)([ \t]|$)/;
+const mayHaveSetCounters = (text: string): boolean =>
+  (text.includes(" -c") || text.includes("--set-counters") || text.includes("\t")) && SETS_COUNTERS.test(text);
+
+/** How far past the next earlier rule a line is looked for (lines removed since). */
+const LOOKAHEAD = 16;
+
+/**
+ * The reusable rules of one table in line order. A later snapshot mostly has the same lines in the
+ * same order: each line is compared with the rule after the last one found, then with a few past it,
+ * and only when many lines are not found so (a reordered dump) are all rules hashed by text.
+ */
+class TableRules {
+  private next = 0;
+  private lookups = 0;
+  private misses = 0;
+  private byText: Map<string, ReusableRule> | undefined;
+
+  constructor(private readonly rules: readonly ReusableRule[]) {}
+
+  find(key: string, from: number): Rule | undefined {
+    const rules = this.rules;
+    this.lookups++;
+    const end = Math.min(rules.length, this.next + LOOKAHEAD);
+    for (let i = this.next; i < end; i++) {
+      const candidate = rules[i]!;
+      if (candidate.key === key && candidate.from === from) {
+        this.next = i + 1;
+        return candidate.rule;
+      }
+    }
+    this.misses++;
+    if (this.byText === undefined) {
+      if (this.lookups < 256 || this.misses * 8 < this.lookups) return undefined;
+      this.byText = new Map();
+      for (let i = rules.length - 1; i >= 0; i--) this.byText.set(rules[i]!.key, rules[i]!);
+    }
+    const found = this.byText.get(key);
+    if (found === undefined || found.from !== from) return undefined;
+    this.next = found.index + 1;
+    return found.rule;
+  }
+}
+
+export class ReusableRules {
+  private readonly byTable = new Map<TableName, TableRules>();
+  /** The `[p:b]` of the line last found, if it had one. */
+  counters: CountersSyntax | undefined;
+
+  /** Only rules appended by a line that made no diagnostic and one rule, in tables no chain command changed. */
+  constructor(previous: ParseResult) {
+    const excluded = new Set<number>(previous.skippedLines);
+    for (const d of previous.diagnostics) excluded.add(d.line);
+    for (const table of previous.ruleset.tables) {
+      if (table.statements.some((s) => s.kind === "command")) continue;
+      // Lines that made several rules (`-s a,b`) are left out; their rules are next to each other.
+      const multiple = new Set<number>();
+      for (const chain of table.chains) {
+        const rules = chain.rules;
+        for (let i = 1; i < rules.length; i++) if (rules[i]!.line === rules[i - 1]!.line) multiple.add(rules[i]!.line);
+      }
+      const rules: ReusableRule[] = [];
+      for (const statement of table.statements) {
+        if (statement.kind !== "rule") continue;
+        const rule = statement;
+        if (rule.command !== "append" || rule.position === 0 || excluded.has(rule.line) || multiple.has(rule.line)) continue;
+        const text = rule.text;
+        const from = text.charCodeAt(0) === 0x5b /* [ */ ? leadingCounters(text)?.after : 0;
+        if (from === undefined) continue;
+        // Without `[p:b]`, a rule has counters only from a `-c` in its text.
+        if (from === 0 ? rule.counters !== undefined : mayHaveSetCounters(text)) continue;
+        rules.push({ rule, key: from === 0 ? text : text.slice(from), from, index: rules.length });
+      }
+      if (rules.length > 0) this.byTable.set(table.name, new TableRules(rules));
+    }
+  }
+
+  /** The earlier rule of a line in `table` with the same text after its counters, which land in `counters`. */
+  find(table: TableName, line: string): Rule | undefined {
+    const rules = this.byTable.get(table);
+    if (rules === undefined) return undefined;
+    let from = 0;
+    this.counters = undefined;
+    if (line.charCodeAt(0) === 0x5b /* [ */) {
+      const leading = leadingCounters(line);
+      if (leading === undefined) return undefined;
+      from = leading.after;
+      this.counters = leading.counters;
+    }
+    return rules.find(from === 0 ? line : line.slice(from), from);
+  }
+}
