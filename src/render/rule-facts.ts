@@ -62,12 +62,17 @@ export function ruleRef(rule: Rule): SceneRule {
   };
 }
 
-function options(rule: Rule, module: string): ExtensionOption[] {
-  return rule.matches.filter((m) => m.name === module).flatMap((m) => m.options);
+// Plain loops: the chains view asks these of thousands of rules, and arrays built per question add up.
+function* options(rule: Rule, module: string): Generator<ExtensionOption> {
+  for (const match of rule.matches) if (match.name === module) yield* match.options;
 }
 
 function option(rule: Rule, module: string, name: string): ExtensionOption | undefined {
-  return options(rule, module).find((o) => o.name === name);
+  for (const match of rule.matches) {
+    if (match.name !== module) continue;
+    for (const found of match.options) if (found.name === name) return found;
+  }
+  return undefined;
 }
 
 /** All `--comment` strings of a rule, in order. */

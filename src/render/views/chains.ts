@@ -73,7 +73,7 @@ export function buildChainsSceneWithIndex(ruleset: Ruleset, options: ViewOptions
   const groups: SceneGroup[] = [];
   const nodes: SceneNode[] = [];
   const edges: SceneEdge[] = [];
-  const drawnOf = new Map<TableName, { facts: TableFacts; planAt: (NodePlan | undefined)[] }>();
+  const drawnOf = new Map<TableName, DrawnTable>();
   const present = new Set<TargetClass>();
   let aggregated = false;
   let totalChains = 0;
@@ -102,12 +102,19 @@ export function buildChainsSceneWithIndex(ruleset: Ruleset, options: ViewOptions
           (options.namespace === undefined ? "; --namespace NS shows one namespace" : ""),
       );
     }
-    // By chain index: the plan drawing the chain, undefined for chains not drawn.
+    // By chain index: the plan drawing the chain, -1 for chains not drawn.
     const planIndex = new Int32Array(table.chains.length).fill(-1);
     plans.forEach((plan, p) => {
       for (const chain of plan.chains) planIndex[facts.indexOf.get(chain.name)!] = p;
     });
-    drawnOf.set(table.name, { facts, planAt: Array.from(planIndex, (p) => (p < 0 ? undefined : plans[p])) });
+    drawnOf.set(table.name, { facts, plans, planIndex });
+    // Each plan's target-class counts, summed in one loop: families hold tens of thousands of chains.
+    const planCounts = new Int32Array(plans.length * TARGET_CLASSES.length);
+    for (let i = 0; i < planIndex.length; i++) {
+      const p = planIndex[i]!;
+      if (p < 0) continue;
+      for (let k = 0; k < TARGET_CLASSES.length; k++) planCounts[p * TARGET_CLASSES.length + k]! += facts.classCounts[i * TARGET_CLASSES.length + k]!;
+    }
 
     const tableRules = chains.reduce((n, c) => n + c.rules.length, 0);
     const tint = TABLE_TINT[table.name];
@@ -171,8 +178,9 @@ export function buildChainsSceneWithIndex(ruleset: Ruleset, options: ViewOptions
       });
     }
 
-    for (const plan of plans) {
-      const node = chainNode(plan, table, facts, ruleset, limits, callers.get(plan), entries.get(plan));
+    for (const [p, plan] of plans.entries()) {
+      const counts = planCounts.subarray(p * TARGET_CLASSES.length, (p + 1) * TARGET_CLASSES.length);
+      const node = chainNode(plan, table, counts, ruleset, limits, callers.get(plan), entries.get(plan));
       for (const cls of Object.keys(node.verdicts ?? {}) as TargetClass[]) present.add(cls);
       nodes.push(node);
     }
@@ -214,9 +222,16 @@ function drawnEdgeId(table: TableName, from: NodePlan, to: NodePlan, goto: boole
     : `${goto ? "goto" : "jump"}:${from.id}\u0000${to.id}`;
 }
 
-function drawnPlan(drawn: { facts: TableFacts; planAt: (NodePlan | undefined)[] } | undefined, chain: string): NodePlan | undefined {
+/** A table as drawn: by chain index, the plan drawing the chain (-1: not drawn). */
+interface DrawnTable {
+  facts: TableFacts;
+  plans: readonly NodePlan[];
+  planIndex: Int32Array;
+}
+
+function drawnPlan(drawn: DrawnTable | undefined, chain: string): NodePlan | undefined {
   const index = drawn?.facts.indexOf.get(chain);
-  return index === undefined ? undefined : drawn!.planAt[index];
+  return index === undefined ? undefined : drawn!.plans[drawn!.planIndex[index]!];
 }
 
 const CLASS_INDEX = Object.fromEntries(TARGET_CLASSES.map((cls, i) => [cls, i])) as Record<TargetClass, number>;
@@ -369,22 +384,21 @@ function planNodes(table: Table, chains: readonly Chain[], limits: AggregationLi
   return plans;
 }
 
+/** A drawn node; `counts`: its rules' target classes, in TARGET_CLASSES order. */
 function chainNode(
-  plan: NodePlan, table: Table, facts: TableFacts, ruleset: Ruleset, limits: AggregationLimits, callers: Set<string> | undefined, entries: Counters[] | undefined,
+  plan: NodePlan, table: Table, counts: Int32Array, ruleset: Ruleset, limits: AggregationLimits, callers: Set<string> | undefined, entries: Counters[] | undefined,
 ): SceneNode {
-  // Families hold tens of thousands of rules: sum their chains' counts and keep only the first few rules.
-  const counts = new Array<number>(TARGET_CLASSES.length).fill(0);
+  // Families hold tens of thousands of rules: keep only the first few.
   const firstRules: Rule[] = [];
-  let ruleCount = 0;
   for (const member of plan.chains) {
-    const at = facts.indexOf.get(member.name)! * TARGET_CLASSES.length;
-    for (let k = 0; k < TARGET_CLASSES.length; k++) counts[k]! += facts.classCounts[at + k]!;
     for (let i = 0; i < member.rules.length && firstRules.length < limits.rulesPerNode; i++) firstRules.push(member.rules[i]!);
-    ruleCount += member.rules.length;
+    if (firstRules.length >= limits.rulesPerNode) break;
   }
   const verdicts: Partial<Record<TargetClass, number>> = {};
+  let ruleCount = 0;
   TARGET_CLASSES.forEach((cls, k) => {
     if (counts[k]! > 0) verdicts[cls] = counts[k]!;
+    ruleCount += counts[k]!;
   });
   const tint = TABLE_TINT[table.name];
   const chain = plan.chains[0]!;
