@@ -4,6 +4,13 @@ import type { Ruleset } from "../../model/types.js";
 import { parseIp } from "../ip.js";
 import type { NodeAddress, TraceContext } from "./types.js";
 
+const API_SERVICE = "default/kubernetes";
+
+/** `default/kubernetes` or one of its ports (`default/kubernetes:https`). */
+function namesApiServer(comment: string): boolean {
+  return comment.startsWith(API_SERVICE) && (comment.length === API_SERVICE.length || comment.charCodeAt(API_SERVICE.length) === 58 /* : */);
+}
+
 /**
  * Node addresses a dump reveals. kube-proxy's `default/kubernetes` service points at the API
  * servers; on a control-plane node one of them is the node itself, which is all a dump can say.
@@ -17,7 +24,7 @@ export function inferNodeAddresses(ruleset: Ruleset): NodeAddress[] {
       for (const rule of chain.rules) {
         if (rule.target?.name !== "DNAT") continue;
         const comment = rule.matches.find((m) => m.name === "comment")?.options[0]?.value;
-        if (comment?.kind !== "string" || !/^default\/kubernetes(:|$)/.test(comment.value)) continue;
+        if (comment?.kind !== "string" || !namesApiServer(comment.value)) continue;
         const to = rule.target.options.find((o) => o.name === "to-destination")?.value;
         const address = to?.kind === "nat-range" ? to.range.fromAddress : undefined;
         if (address && parseIp(address, ruleset.family) && !found.has(address)) {
