@@ -6,7 +6,7 @@ import { canonicalOptions } from "../../model/print.js";
 import { matchSpecs, targetSpecs, type ExtensionSpec } from "../../model/extensions.js";
 import type { CodecContext } from "../../model/codecs.js";
 import type { AddressMask, ExtensionOption, Family, MatchModule, NatRange, Rule, Target } from "../../model/types.js";
-import { compareWords, inNet, isLimitedBroadcast, isMulticast, isUnspecified, netOf, parseIp } from "../ip.js";
+import { compareWords, inNet, isLimitedBroadcast, isMulticast, isUnspecified, netOf, parseIp, type Ip } from "../ip.js";
 import type { Address, CtState, Env, Flow, InterfaceKnowledge } from "./flow.js";
 import { ipsetMembership } from "./ipset.js";
 import type { Uncertainty, UncertaintyKind } from "./types.js";
@@ -61,7 +61,17 @@ const NO_CONDITIONS: Condition[] = [];
 const NEVER: Condition[] = [ALWAYS_FALSE];
 const CONTEXTS: Record<Family, CodecContext> = { ipv4: { family: "ipv4", backend: "nft" }, ipv6: { family: "ipv6", backend: "nft" } };
 
-export function compileRule(rule: Rule, family: Family): CompiledRule {
+/** What the rules of one ruleset share once compiled: many rules jump to one chain (KUBE-MARK-MASQ, KUBE-SEP-…). */
+export interface SharedCompilation {
+  jumps: Map<string, Effect>;
+  gotos: Map<string, Effect>;
+}
+
+export function sharedCompilation(): SharedCompilation {
+  return { jumps: new Map(), gotos: new Map() };
+}
+
+export function compileRule(rule: Rule, family: Family, shared?: SharedCompilation): CompiledRule {
   const context = CONTEXTS[family];
   const conditions: Condition[] = [];
   let impossible = false;
@@ -78,7 +88,7 @@ export function compileRule(rule: Rule, family: Family): CompiledRule {
   if (rule.fragment) add(rule.fragment.negated);
   for (const match of rule.matches) for (const condition of compileMatch(match, rule, context)) add(condition);
   // A large dump compiles a rule object per rule: the common parts are shared.
-  return { rule, conditions: impossible ? NEVER : conditions.length === 0 ? NO_CONDITIONS : conditions, effect: compileTarget(rule.target, context), jumpTarget: undefined };
+  return { rule, conditions: impossible ? NEVER : conditions.length === 0 ? NO_CONDITIONS : conditions, effect: compileTarget(rule.target, context, shared), jumpTarget: undefined };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -96,17 +106,30 @@ function protocolCondition(number: number, negated: boolean): Condition | boolea
 
 function addressCondition(mask: AddressMask, negated: boolean, which: "src" | "dst", line: number): Condition | boolean {
   if (mask.prefix === 0) return !negated;
+  const unknown = unknownAddress(mask, negated, line);
   const net = netOf(mask);
-  const host = mask.prefix === (mask.family === "ipv4" ? 32 : 128);
+  // An IPv4 mask is the last word (inNet compares the others under a zero mask): two numbers, no network object.
+  if (mask.family === "ipv4") return ipv4Condition(net.mask[3], net.words[3], negated, which, unknown);
   return (flow, env) => {
     const address = which === "src" ? flow.src : flow.dst;
-    if (address.words === undefined) {
-      // An address known only by role is a node address: it is not a host the rule names unless that host is one.
-      if (host && !(address.local && env.isLocalText(mask.address))) return negated;
-      return unknownFact("address-unknown", `${address.text} in ${mask.address}/${mask.prefix ?? mask.mask}`, line, negated);
-    }
-    return inNet(address.words, net) !== negated;
+    return address.words === undefined ? unknown(address, env) : inNet(address.words, net) !== negated;
   };
+}
+
+type UnknownAddress = (address: Exclude<Address, Ip>, env: Env) => ConditionResult;
+
+function unknownAddress(mask: AddressMask, negated: boolean, line: number): UnknownAddress {
+  const host = mask.prefix === (mask.family === "ipv4" ? 32 : 128);
+  return (address, env) => {
+    // An address known only by role is a node address: it is not a host the rule names unless that host is one.
+    if (host && !(address.local && env.isLocalText(mask.address))) return negated;
+    return unknownFact("address-unknown", `${address.text} in ${mask.address}/${mask.prefix ?? mask.mask}`, line, negated);
+  };
+}
+
+function ipv4Condition(maskWord: number, netWord: number, negated: boolean, which: "src" | "dst", unknown: UnknownAddress): Condition {
+  if (which === "src") return (flow, env) => (flow.src.words === undefined ? unknown(flow.src, env) : (((flow.src.words[3] & maskWord) >>> 0) === netWord) !== negated);
+  return (flow, env) => (flow.dst.words === undefined ? unknown(flow.dst, env) : (((flow.dst.words[3] & maskWord) >>> 0) === netWord) !== negated);
 }
 
 /** iptables interface names: a trailing `+` matches any name with that prefix. */
@@ -356,14 +379,16 @@ function statisticCompiler(module: MatchModule): Condition[] {
   if (mode === "random" && probability?.value.kind === "probability") {
     const share = probability.value.stored / 0x80000000;
     const p = probability.negated ? 1 - share : share;
-    return [() => ({ kind: "random", probability: p })];
+    const split: Split = { kind: "random", probability: p };
+    return [() => split];
   }
   const every = module.options.find((o) => o.name === "every");
   if (mode === "nth" && every?.value.kind === "number") {
     // One packet in N matches: over many new connections, a share of 1/N.
     const share = 1 / every.value.value;
     const p = every.negated ? 1 - share : share;
-    return [() => ({ kind: "random", probability: p })];
+    const split: Split = { kind: "random", probability: p };
+    return [() => split];
   }
   return [];
 }
@@ -669,14 +694,15 @@ const NONE: Effect = { kind: "none" };
 const ACCEPT: Effect = { kind: "accept" };
 const DROP: Effect = { kind: "drop" };
 const RETURN: Effect = { kind: "return" };
-/** Jumps by target: many rules jump to one chain (KUBE-MARK-MASQ, KUBE-SERVICES). */
-const jumps = new WeakMap<Target, Effect>();
-
-function compileTarget(target: Target | undefined, context: CodecContext): Effect {
+function compileTarget(target: Target | undefined, context: CodecContext, shared: SharedCompilation | undefined): Effect {
   if (!target) return NONE;
   if (target.kind === "chain") {
-    let jump = jumps.get(target);
-    if (!jump) jumps.set(target, (jump = { kind: "jump", chain: target.name, goto: target.goto }));
+    const jumps = target.goto ? shared?.gotos : shared?.jumps;
+    let jump = jumps?.get(target.name);
+    if (!jump) {
+      jump = { kind: "jump", chain: target.name, goto: target.goto };
+      jumps?.set(target.name, jump);
+    }
     return jump;
   }
   switch (target.name) {

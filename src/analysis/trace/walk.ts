@@ -5,7 +5,7 @@
 import { parseProtocol } from "../../model/protocols.js";
 import type { Chain, Family, NatRange, Rule, Ruleset, TableName } from "../../model/types.js";
 import { formatEndpoint, isLoopback, parseIp, parseNet, inNet, type Net } from "../ip.js";
-import { compileRule, type CompiledRule, type Effect, type Split } from "./compile.js";
+import { compileRule, sharedCompilation, type CompiledRule, type Effect, type SharedCompilation, type Split } from "./compile.js";
 import type { Address, CtState, Env, Flow } from "./flow.js";
 import type {
   Assumption,
@@ -110,6 +110,7 @@ export function createTracer(ruleset: Ruleset, options: TracerOptions = {}): Tra
   const family = ruleset.family;
   const chainsByTable = new Map(ruleset.tables.map((t) => [t.name, new Map(t.chains.map((c) => [c.name, c]))]));
   const compiledByTable = new Map<TableName, Map<string, CompiledChain | null>>();
+  const shared = sharedCompilation();
 
   const compiledChain = (table: TableName, name: string): CompiledChain | undefined => {
     let chains = compiledByTable.get(table);
@@ -144,7 +145,7 @@ export function createTracer(ruleset: Ruleset, options: TracerOptions = {}): Tra
 
   return {
     family,
-    trace: (packet, context) => new Walk(family, compiledChain, packet, context, options.merge !== false, options.paths !== false).run(),
+    trace: (packet, context) => new Walk(family, compiledChain, shared, packet, context, options.merge !== false, options.paths !== false).run(),
   };
 }
 
@@ -293,6 +294,7 @@ class Walk {
   constructor(
     private readonly family: Family,
     private readonly chainOf: (table: TableName, name: string) => CompiledChain | undefined,
+    private readonly shared: SharedCompilation,
     private readonly packet: PacketSpec,
     private readonly context: TraceContext,
     private readonly merge: boolean,
@@ -492,7 +494,7 @@ class Walk {
   }
 
   private compile(chain: CompiledChain, index: number): CompiledRule {
-    return (chain.rules[index] = compileRule(chain.chain.rules[index]!, this.family));
+    return (chain.rules[index] = compileRule(chain.chain.rules[index]!, this.family, this.shared));
   }
 
   /** Forks the branch at a split: the pending copy takes "does not match", this branch goes on matching. */
@@ -764,7 +766,7 @@ class Walk {
     const base = branch.base!;
     const policy = base.chain.policy === "DROP" ? "DROP" : "ACCEPT";
     // An empty chain that accepts says nothing worth a line of the path.
-    if (policy === "DROP" || base.chain.rules.length > 0) this.step(branch, base, 0, { kind: "policy", policy }, `policy ${policy}`);
+    if (this.recordPaths && (policy === "DROP" || base.chain.rules.length > 0)) this.step(branch, base, 0, { kind: "policy", policy }, `policy ${policy}`);
     return policy === "DROP" ? this.finish(branch, "DROP") : this.endTablePass(branch);
   }
 
