@@ -8,34 +8,44 @@ export function overlaps(a: Box, b: Box, margin = 0): boolean {
 
 /** Boxes in a uniform grid: collision queries cost the boxes near the query, not all of them. */
 export class BoxIndex {
-  private readonly cells = new Map<string, Box[]>();
+  private readonly cells = new Map<number, Box[]>();
   constructor(private readonly cellSize = 96) {}
 
-  private keys(box: Box): string[] {
-    const keys: string[] = [];
-    const x0 = Math.floor(box.x / this.cellSize);
-    const x1 = Math.floor((box.x + box.width) / this.cellSize);
-    const y0 = Math.floor(box.y / this.cellSize);
-    const y1 = Math.floor((box.y + box.height) / this.cellSize);
-    for (let x = x0; x <= x1; x++) for (let y = y0; y <= y1; y++) keys.push(`${x},${y}`);
-    return keys;
+  // A cell's two coordinates as one number key (no string per lookup). Cells past ±2^20 would share keys, which
+  // only adds candidates: `overlaps` still decides.
+  private static key(column: number, row: number): number {
+    return (column + CELL_OFFSET) * CELL_SPAN + (row + CELL_OFFSET);
   }
 
   add(box: Box): void {
-    for (const key of this.keys(box)) {
-      const cell = this.cells.get(key);
-      if (cell) cell.push(box);
-      else this.cells.set(key, [box]);
+    const x1 = Math.floor((box.x + box.width) / this.cellSize);
+    const y1 = Math.floor((box.y + box.height) / this.cellSize);
+    for (let x = Math.floor(box.x / this.cellSize); x <= x1; x++) {
+      for (let y = Math.floor(box.y / this.cellSize); y <= y1; y++) {
+        const key = BoxIndex.key(x, y);
+        const cell = this.cells.get(key);
+        if (cell) cell.push(box);
+        else this.cells.set(key, [box]);
+      }
     }
   }
 
   collides(box: Box, margin = 2): boolean {
-    for (const key of this.keys(box)) {
-      for (const other of this.cells.get(key) ?? []) if (overlaps(box, other, margin)) return true;
+    const x1 = Math.floor((box.x + box.width) / this.cellSize);
+    const y1 = Math.floor((box.y + box.height) / this.cellSize);
+    for (let x = Math.floor(box.x / this.cellSize); x <= x1; x++) {
+      for (let y = Math.floor(box.y / this.cellSize); y <= y1; y++) {
+        const cell = this.cells.get(BoxIndex.key(x, y));
+        if (cell === undefined) continue;
+        for (const other of cell) if (overlaps(box, other, margin)) return true;
+      }
     }
     return false;
   }
 }
+
+const CELL_OFFSET = 2 ** 20;
+const CELL_SPAN = 2 ** 21;
 
 /** The box of a text drawn at (x, y) with the given anchor and rotation (the rotated box's bounds). */
 export function textBox(x: number, y: number, width: number, fontSize: number, anchor: "start" | "middle" | "end", rotateDegrees: number): Box {
