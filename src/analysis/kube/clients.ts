@@ -37,13 +37,14 @@ export function clientPicker(map: ServiceMap): ClientPicker {
 
 export class ClientPicker {
   private readonly family: Family;
-  private readonly avoided: Set<string>;
+  private readonly named: ReadonlySet<string>;
+  private readonly nodeAddresses: ReadonlySet<string>;
   private readonly clusterNets: Net[];
 
   constructor(private readonly map: ServiceMap) {
     this.family = map.family;
-    this.avoided = namedAddresses(map);
-    for (const a of map.nodeAddresses) this.avoided.add(a.address);
+    this.named = namedAddresses(map);
+    this.nodeAddresses = new Set(map.nodeAddresses.map((a) => a.address));
     this.clusterNets = map.clusterCidrs.map((c) => parseNet(c, map.family)).filter((n): n is Net => n !== undefined);
   }
 
@@ -52,8 +53,12 @@ export class ClientPicker {
     return ip !== undefined && this.clusterNets.some((n) => inNet(ip.words, n));
   }
 
+  private avoided(address: string): boolean {
+    return this.named.has(address) || this.nodeAddresses.has(address);
+  }
+
   private usable(address: string): boolean {
-    return !this.avoided.has(address) && !this.inCluster(address);
+    return !this.avoided(address) && !this.inCluster(address);
   }
 
   /** A client that is neither a pod nor the node, nor anything a rule names. */
@@ -83,7 +88,7 @@ export class ClientPicker {
     if (!net) return undefined;
     for (let offset = 1; offset <= HOST_TRIES; offset++) {
       const address = hostInNet(net, offset, "end", this.family);
-      if (!this.avoided.has(address)) return address;
+      if (!this.avoided(address)) return address;
     }
     return hostInNet(net, 1, "end", this.family);
   }

@@ -554,14 +554,20 @@ function hasNodePorts(map: ServiceMap): boolean {
   return map.services.some((s) => s.frontends.some((f) => f.kind === "nodePort"));
 }
 
-/** Addresses the service map names: frontends and endpoints. */
-export function namedAddresses(map: ServiceMap): Set<string> {
-  const named = new Set<string>();
-  for (const service of map.services) {
-    for (const f of service.frontends) if (f.address) named.add(f.address);
-    for (const e of service.endpoints) named.add(e.ip);
+const named = new WeakMap<ServiceMap, ReadonlySet<string>>();
+
+/** Addresses the service map names: frontends and endpoints. Made once per map: clients and diffs ask again. */
+export function namedAddresses(map: ServiceMap): ReadonlySet<string> {
+  let addresses = named.get(map);
+  if (!addresses) {
+    const found = new Set<string>();
+    for (const service of map.services) {
+      for (const f of service.frontends) if (f.address) found.add(f.address);
+      for (const e of service.endpoints) found.add(e.ip);
+    }
+    named.set(map, (addresses = found));
   }
-  return named;
+  return addresses;
 }
 
 /** The Service map as the KUBE-* chains describe it; frontends are not resolved yet (see resolveServiceMap). */
