@@ -5,6 +5,7 @@
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { cpuReportArgs, reportedCpuSeconds } from "./cpu.js";
 import { formatNumber, kubeFixture, median, MIB, timedSpawn, type BenchContext, type BenchSection, type Cell, type Check, type SectionResult } from "./harness.js";
 
 /** A pod's DNS query: kube-dns has this cluster IP in the kubeadm sample and in generated dumps. */
@@ -24,6 +25,8 @@ const LARGE_RUNS = 1;
 
 interface Measured {
   times: number[];
+  /** CPU seconds of each run, as the process reported them. */
+  cpu: number[];
   bytes: number;
   failure?: string;
 }
@@ -31,14 +34,17 @@ interface Measured {
 function measure(context: BenchContext, input: string, viewArgs: readonly string[], runs: number, output: string): Measured {
   const bin = path.join(context.root, "bin", "iptscope.js");
   const times: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < runs; i++) {
-    const run = timedSpawn(process.execPath, [bin, "graph", input, ...viewArgs, "--format", "svg", "-o", output], { cwd: context.root, stdio: ["ignore", "ignore", "pipe"] });
+    const run = timedSpawn(process.execPath, [...cpuReportArgs(), bin, "graph", input, ...viewArgs, "--format", "svg", "-o", output], { cwd: context.root, stdio: ["ignore", "ignore", "pipe"] });
     if (run.error !== undefined || run.status !== 0) {
-      return { times, bytes: 0, failure: run.error?.message ?? `exit ${run.status}: ${run.stderr.trim().split("\n")[0] ?? ""}` };
+      return { times, cpu, bytes: 0, failure: run.error?.message ?? `exit ${run.status}: ${run.stderr.trim().split("\n")[0] ?? ""}` };
     }
     times.push(run.ms / 1000);
+    const seconds = reportedCpuSeconds(run.stderr);
+    if (seconds !== undefined) cpu.push(seconds);
   }
-  return { times, bytes: statSync(output).size };
+  return { times, cpu, bytes: statSync(output).size };
 }
 
 function row(input: string, view: string, mb: string, m: Measured): Record<string, Cell> {
@@ -48,6 +54,7 @@ function row(input: string, view: string, mb: string, m: Measured): Record<strin
     median: failed ? "failed" : median(m.times).toFixed(3),
     min: failed ? null : Math.min(...m.times).toFixed(3),
     max: failed ? null : Math.max(...m.times).toFixed(3),
+    cpu: failed || m.cpu.length === 0 ? null : median(m.cpu).toFixed(3),
     svgKb: formatNumber(m.bytes / 1024),
   };
 }
@@ -70,6 +77,7 @@ export const graphSection: BenchSection = {
       { key: "median", title: "median s" },
       { key: "min", title: "min s" },
       { key: "max", title: "max s" },
+      { key: "cpu", title: "CPU s" },
       { key: "svgKb", title: "SVG KB" },
     ];
     const rows: Record<string, Cell>[] = [];
@@ -103,6 +111,7 @@ export const graphSection: BenchSection = {
         checks.push({ name: `${formatNumber(DUMP_LIMIT_SIZE)} services`, measured: "n/a", target: `≤ ${DUMP_LIMIT_S} s`, pass: null, note: "size not in --sizes" });
       }
       notes.push(`wall time of node bin/iptscope.js graph FILE --view V [--trace …] --format svg -o FILE, including Node start-up, parsing and writing; traced: ${TRACED_PACKET.join(" ")}`);
+      notes.push("CPU s: median CPU time (user + system) the process reported at exit; other load on the machine stretches the wall time, hardly this");
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }
