@@ -54,6 +54,9 @@ interface CompiledChain {
   /** Candidate rules by destination host, and by host and port (two levels: no key string per step). */
   candidates: Map<string, Int32Array>;
   portCandidates: Map<string, Map<number, Int32Array>>;
+  /** The candidates at an address no rule names: without the port index, and with it at a port no rule names. */
+  withoutHost: Int32Array | undefined;
+  genericOnly: Int32Array | undefined;
 }
 
 interface Frame {
@@ -138,7 +141,7 @@ export function createTracer(ruleset: Ruleset, options: TracerOptions = {}): Tra
         else generic.push(i);
       });
     }
-    const compiled: CompiledChain = { table, chain, rules, byHost, byPort, generic, candidates: new Map(), portCandidates: new Map() };
+    const compiled: CompiledChain = { table, chain, rules, byHost, byPort, generic, candidates: new Map(), portCandidates: new Map(), withoutHost: undefined, genericOnly: undefined };
     chains.set(key, compiled);
     return compiled;
   };
@@ -180,33 +183,48 @@ function onlyDestinationPort(rule: Rule): number | undefined {
   return undefined;
 }
 
+/** The rules of an indexed chain that can match a packet to `host` (and `port`, when the port index holds). */
+function candidates(chain: CompiledChain, host: string, port: number | undefined): Int32Array {
+  const hostRules = chain.byHost!.get(host);
+  const portRules = port === undefined ? undefined : chain.byPort!.get(port);
+  // Most packets meet a large chain at an address it does not name: the same list for all of them, not one each.
+  if (hostRules === undefined) {
+    if (port === undefined) return (chain.withoutHost ??= sortedList(chain.generic, [...chain.byPort!.values()].flat()));
+    if (portRules === undefined) return (chain.genericOnly ??= sortedList(chain.generic, []));
+  }
+  let byPort: Map<number, Int32Array> | undefined;
+  let list: Int32Array | undefined;
+  if (port === undefined) list = chain.candidates.get(host);
+  else {
+    byPort = chain.portCandidates.get(host);
+    list = byPort?.get(port);
+  }
+  if (list) return list;
+  list = sortedList(chain.generic, [...(hostRules ?? []), ...(port === undefined ? [...chain.byPort!.values()].flat() : (portRules ?? []))]);
+  if (port === undefined) {
+    if (chain.candidates.size >= CANDIDATE_CACHE_LIMIT) chain.candidates.clear();
+    chain.candidates.set(host, list);
+  } else {
+    if (!byPort) {
+      if (chain.portCandidates.size >= CANDIDATE_CACHE_LIMIT) chain.portCandidates.clear();
+      chain.portCandidates.set(host, (byPort = new Map()));
+    }
+    byPort.set(port, list);
+  }
+  return list;
+}
+
+function sortedList(a: readonly number[], b: readonly number[]): Int32Array {
+  return Int32Array.from([...a, ...b].sort((x, y) => x - y));
+}
+
 /** The next rule at or after `from` that can match the flow's packet. */
 function nextCandidate(chain: CompiledChain, from: number, flow: Flow): number {
   const destination = flow.dst;
   if (!chain.byHost || destination.words === undefined) return from < chain.rules.length ? from : -1;
   // The port index holds when the addresses are known: then no earlier condition of its rules can split.
   const port = flow.src.words !== undefined && flow.dport !== undefined ? flow.dport : undefined;
-  let byPort: Map<number, Int32Array> | undefined;
-  let list: Int32Array | undefined;
-  if (port === undefined) list = chain.candidates.get(destination.text);
-  else {
-    byPort = chain.portCandidates.get(destination.text);
-    list = byPort?.get(port);
-  }
-  if (!list) {
-    const ports = port === undefined ? [...chain.byPort!.values()].flat() : (chain.byPort!.get(port) ?? []);
-    list = Int32Array.from([...chain.generic, ...(chain.byHost.get(destination.text) ?? []), ...ports].sort((a, b) => a - b));
-    if (port === undefined) {
-      if (chain.candidates.size >= CANDIDATE_CACHE_LIMIT) chain.candidates.clear();
-      chain.candidates.set(destination.text, list);
-    } else {
-      if (!byPort) {
-        if (chain.portCandidates.size >= CANDIDATE_CACHE_LIMIT) chain.portCandidates.clear();
-        chain.portCandidates.set(destination.text, (byPort = new Map()));
-      }
-      byPort.set(port, list);
-    }
-  }
+  const list = candidates(chain, destination.text, port);
   let low = 0;
   let high = list.length;
   while (low < high) {
