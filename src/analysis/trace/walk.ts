@@ -63,7 +63,7 @@ interface Frame {
   chain: CompiledChain;
   index: number;
   /** Chains this call level left by goto to reach `chain`: entering one of them again is a loop. */
-  via?: readonly CompiledChain[];
+  via: readonly CompiledChain[] | undefined;
 }
 
 interface PathNode {
@@ -455,7 +455,7 @@ class Walk {
           continue;
         }
         branch.base = start;
-        branch.frame = { chain: start, index: 0 };
+        branch.frame = { chain: start, index: 0, via: undefined };
         branch.conditionIndex = 0;
         branch.stack = [];
       }
@@ -520,7 +520,7 @@ class Walk {
     const frame = branch.frame!;
     const other: Branch = {
       ...branch,
-      frame: { chain: frame.chain, index: frame.index + 1, ...(frame.via ? { via: frame.via } : {}) },
+      frame: { chain: frame.chain, index: frame.index + 1, via: frame.via },
       stack: branch.stack.slice(),
       conditionIndex: 0,
       note: undefined,
@@ -606,8 +606,8 @@ class Walk {
         if (this.recordPaths) this.step(branch, frame.chain, position, { kind: effect.goto ? "goto" : "jump", chain: effect.chain }, `${effect.goto ? "goto" : "jump"} ${effect.chain}`);
         if (effect.goto) branch.frame = { chain: target, index: 0, via: [...(frame.via ?? []), frame.chain] };
         else {
-          branch.stack.push({ chain: frame.chain, index: frame.index + 1, ...(frame.via ? { via: frame.via } : {}) });
-          branch.frame = { chain: target, index: 0 };
+          branch.stack.push({ chain: frame.chain, index: frame.index + 1, via: frame.via });
+          branch.frame = { chain: target, index: 0, via: undefined };
         }
         branch.conditionIndex = 0;
         return true;
@@ -1001,7 +1001,8 @@ export function mergeOutcomes(outcomes: readonly Outcome[]): Outcome[] {
     byKey.set(key, existing ? combine(existing, o, existing.uncertain) : o);
   }
   let current = [...byKey.values()];
-  for (let changed = true; changed; ) {
+  // Without assumptions there is nothing to drop (the common case: kube-proxy's rules ask nothing undecidable).
+  for (let changed = current.some((o) => o.uncertain.length > 0); changed; ) {
     changed = false;
     const index = new Map<string, number>();
     const next: (Outcome | undefined)[] = [...current];
