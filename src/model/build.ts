@@ -133,9 +133,14 @@ class RuleDraft {
   fragment: { negated: boolean } | undefined = undefined;
   familyOnly: Family | undefined = undefined;
   target: ModuleDraft | undefined = undefined;
-  /** Explicit and implicit matches in rule order; `explicitMatches` indexes the `-m` ones as the grammar counts them. */
+  /**
+   * Explicit and implicit matches in rule order, the first `matchCount`; `explicitMatches` indexes the `-m`
+   * ones as the grammar counts them. Counted rather than emptied: setting an array's length is a call into V8.
+   */
   readonly matches: ModuleDraft[] = [];
+  matchCount = 0;
   readonly explicitMatches: ModuleDraft[] = [];
+  explicitCount = 0;
   /** CORE_OPTION_BITS of the core options seen. */
   seenCore = 0;
   ownFamily = true;
@@ -152,11 +157,20 @@ class RuleDraft {
     this.fragment = undefined;
     this.familyOnly = undefined;
     this.target = undefined;
-    this.matches.length = 0;
-    this.explicitMatches.length = 0;
+    this.matchCount = 0;
+    this.explicitCount = 0;
     this.seenCore = 0;
     this.ownFamily = true;
     return this;
+  }
+
+  addMatch(module: ModuleDraft, explicit: boolean): void {
+    if (explicit) this.explicitMatches[this.explicitCount++] = module;
+    this.matches[this.matchCount++] = module;
+  }
+
+  explicitMatch(index: number): ModuleDraft | undefined {
+    return index < this.explicitCount ? this.explicitMatches[index] : undefined;
   }
 }
 
@@ -888,17 +902,16 @@ export class RulesetBuilder {
       }
     }
     const target = draft.target;
-    const matches = draft.matches;
     const rule: Rule = {
       kind: "rule", table, chain, position: 0, line, text, counters: draft.counters,
       command: command.kind === "insert" ? "insert" : "append",
       source: draft.source, destination: draft.destination, inInterface: draft.inInterface, outInterface: draft.outInterface,
       protocol: draft.protocol, fragment: draft.fragment,
-      matches: this.sealMatches(matches),
+      matches: this.sealMatches(draft),
       target: target && this.sealTarget(target),
       familyOnly: draft.familyOnly,
     };
-    this.checkProtocols(rule, matches, line);
+    this.checkProtocols(rule, draft.matches, line);
     this.checkKernelConstraints(rule, table, line);
     if (!draft.ownFamily) {
       this.report(diagnostic("other-family-rule", { line, column: 1 }, { family: rule.familyOnly! }));
@@ -1001,8 +1014,7 @@ export class RulesetBuilder {
       memo.specs[index] = spec;
     }
     const module = this.draft().init(spec ? spec.name : written, this.words.starts[item.optionToken]! + 1, false, spec !== undefined, spec);
-    draft.explicitMatches.push(module);
-    draft.matches.push(module);
+    draft.addMatch(module, true);
     if (!spec) this.report(diagnostic("unknown-match", this.at(item.name, line), { module: written }));
   }
 
@@ -1011,7 +1023,7 @@ export class RulesetBuilder {
     let module: ModuleDraft | undefined;
     switch (owner.kind) {
       case "match":
-        module = draft.explicitMatches[owner.index];
+        module = draft.explicitMatch(owner.index);
         break;
       case "implicit-match":
         module = this.implicitMatch(draft, owner.module);
@@ -1052,11 +1064,11 @@ export class RulesetBuilder {
   /** The implicit match (`-p tcp` loads tcp) an option belongs to, added at its first option. */
   private implicitMatch(draft: RuleDraft, name: string): ModuleDraft {
     const matches = draft.matches;
-    for (let m = 0; m < matches.length; m++) {
+    for (let m = 0; m < draft.matchCount; m++) {
       if (matches[m]!.implicit && matches[m]!.name === name) return matches[m]!;
     }
     const module = this.draft().init(name, 0, true, true, matchSpecs.get(name));
-    matches.push(module);
+    draft.addMatch(module, false);
     return module;
   }
 
@@ -1098,8 +1110,9 @@ export class RulesetBuilder {
     return (this.drafts[this.draftsUsed++] ??= new ModuleDraft());
   }
 
-  private sealMatches(drafts: readonly ModuleDraft[]): MatchModule[] {
-    switch (drafts.length) {
+  private sealMatches(draft: RuleDraft): MatchModule[] {
+    const drafts = draft.matches;
+    switch (draft.matchCount) {
       case 0:
         return NO_MATCHES;
       case 1:
@@ -1109,7 +1122,7 @@ export class RulesetBuilder {
       case 3:
         return [this.sealMatch(drafts[0]!), this.sealMatch(drafts[1]!), this.sealMatch(drafts[2]!)];
       default:
-        return drafts.map((d) => this.sealMatch(d));
+        return drafts.slice(0, draft.matchCount).map((d) => this.sealMatch(d));
     }
   }
 
