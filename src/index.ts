@@ -30,11 +30,13 @@ export type {
 export {
   buildChainsSceneWithIndex, buildScene, chainEdgeId, chainNodeId, GRAPH_FORMATS, layoutScene, overlayPaths, renderGraph, VIEW_NAMES, writeScene,
 } from "./render/index.js";
-export { buildServicesSceneWithIndex, buildTracedScene, chainsTracePaths, servicesTracePaths, TRACED_VIEWS } from "./render/index.js";
+export {
+  buildServicesSceneWithIndex, buildTracedChainsScene, buildTracedScene, buildTracedServicesScene, chainsTracePaths, servicesTracePaths, TRACED_VIEWS,
+} from "./render/index.js";
 export type {
   ChainsSceneIndex, GraphFormat, GraphOptions, OverlayPath, Scene, SceneEdge, SceneGroup, SceneNode, SceneRule, ViewName, ViewOptions,
 } from "./render/index.js";
-export type { OverlayLink, ServicesSceneIndex, TracedViewName } from "./render/index.js";
+export type { OverlayLink, ServicesSceneIndex, TracedBuildOptions, TracedViewName } from "./render/index.js";
 
 /** Parses iptables-save output (or iptables-restore input) into the typed model. Never throws on bad input. */
 export function parseRuleset(text: string, options: ParseOptions = {}): ParseResult {
