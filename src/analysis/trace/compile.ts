@@ -88,7 +88,8 @@ export function compileRule(rule: Rule, family: Family, shared?: SharedCompilati
   if (rule.fragment) add(rule.fragment.negated);
   for (const match of rule.matches) for (const condition of compileMatch(match, rule, context)) add(condition);
   // A large dump compiles a rule object per rule: the common parts are shared.
-  return { rule, conditions: impossible ? NEVER : conditions.length === 0 ? NO_CONDITIONS : conditions, effect: compileTarget(rule.target, context, shared), jumpTarget: undefined };
+  // slice(): an array grown by push keeps room for more, and the tracer keeps every compiled rule.
+  return { rule, conditions: impossible ? NEVER : conditions.length === 0 ? NO_CONDITIONS : conditions.slice(), effect: compileTarget(rule.target, context, shared), jumpTarget: undefined };
 }
 
 // ---------------------------------------------------------------------------------------
