@@ -90,8 +90,10 @@ export async function runGraph(options: GraphCommandOptions): Promise<ExitCode> 
     const built = packetFromArgs({ ...options, dst: options.dst! }, context, ruleset.family);
     if ("message" in built) return usage(built.message);
     const { createTracer } = await import("../../analysis/trace/walk.js");
-    const tracer = createTracer(ruleset);
-    scene = await tracedScene(ruleset, options.view === "services" ? "services" : "chains", viewOptions, tracer, tracer.trace(built.packet, context));
+    const view = options.view === "services" ? "services" : "chains";
+    // The services overlay draws where each outcome ends, not its path; the same tracer then resolves the frontends.
+    const tracer = createTracer(ruleset, { paths: view === "chains" });
+    scene = await tracedScene(ruleset, view, viewOptions, tracer, tracer.trace(built.packet, context));
   } else {
     scene = await plainScene(ruleset, options.view ?? "flow", viewOptions);
   }
