@@ -94,6 +94,7 @@ class Reader {
   /** Masquerade rules in KUBE-SERVICES / KUBE-NODEPORTS (old generation), by frontend. */
   private readonly frontendMasquerade = new Map<string, MasqueradePolicy>();
   private readonly nat: Map<string, Chain>;
+  private readonly natChains: readonly Chain[];
   private readonly filter: Map<string, Chain>;
   private readonly notes: KubeNote[] = [];
   private readonly clusterCidrs = new Set<string>();
@@ -105,7 +106,9 @@ class Reader {
 
   constructor(private readonly ruleset: Ruleset) {
     const chainsOf = (table: Table | undefined) => new Map((table?.chains ?? []).map((c) => [c.name, c]));
-    this.nat = chainsOf(ruleset.tables.find((t) => t.name === "nat"));
+    const nat = ruleset.tables.find((t) => t.name === "nat");
+    this.nat = chainsOf(nat);
+    this.natChains = nat?.chains ?? [];
     this.filter = chainsOf(ruleset.tables.find((t) => t.name === "filter"));
     this.loopbackNodePorts = ruleset.family === "ipv4";
   }
@@ -165,8 +168,8 @@ class Reader {
     this.readNodePorts();
     // KUBE-SVC chains first, so that every service port lists its cluster-wide endpoints first.
     const later: [Exclude<ServiceChainKind, "SEP">, string, Chain][] = [];
-    for (const [name, chain] of this.nat) {
-      const parsed = parseServiceChain(name);
+    for (const chain of this.natChains) {
+      const parsed = parseServiceChain(chain.name);
       if (!parsed) continue;
       if (parsed.kind === "SEP") this.readEndpointChain(chain);
       else if (parsed.kind === "SVC") this.readServiceChain(parsed.kind, parsed.hash, chain);

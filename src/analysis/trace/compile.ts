@@ -649,8 +649,18 @@ function moduleText(module: MatchModule): string {
   return [module.name, ...options].join(" ").trim();
 }
 
+/** Modules whose normalisation only rewrites their port options: no option, or one plain port range, stays as it is. */
+const PORT_MODULES: ReadonlySet<string> = new Set(["tcp", "udp"]);
+
+function plainPortRange(option: ExtensionOption): boolean {
+  if ((option.name !== "dport" && option.name !== "sport") || option.negated || option.value.kind !== "port-range") return false;
+  const { from, to } = option.value.range;
+  return !(from === 0 && to === 65535);
+}
+
 /** canonicalOptions, without copying the one or no option most modules have. */
 function orderedOptions(options: ExtensionOption[], spec: ExtensionSpec, context: CodecContext): ExtensionOption[] {
+  if (PORT_MODULES.has(spec.name) && (options.length === 0 || (options.length === 1 && plainPortRange(options[0]!)))) return options;
   return options.length <= 1 && !spec.normalize ? options : canonicalOptions(options, spec, context);
 }
 
