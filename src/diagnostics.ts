@@ -44,6 +44,7 @@ interface DiagnosticDetails {
   "option-needs-protocol": { option: string; module: string };
   "unknown-match": { module: string };
   "unknown-target": { target: string };
+  "extension-not-in-family": { extension: string; family: "ipv4" | "ipv6" };
   "options-on-chain-target": { target: string };
   "other-family-rule": { family: "ipv4" | "ipv6" };
   "family-mismatch": { value: string; family: "ipv4" | "ipv6" };
@@ -187,6 +188,10 @@ const info: { [K in DiagnosticKind]: KindInfo<K> } = {
   "unknown-target": {
     severity: "warning",
     message: (d) => `target '${d.target}' is not modelled: kept verbatim; analyses treat it as uncertain`,
+  },
+  "extension-not-in-family": {
+    severity: "error",
+    message: (d) => `'${d.extension}' exists only in ${d.family === "ipv4" ? "ip6tables" : "iptables"}; ${d.family === "ipv4" ? "iptables" : "ip6tables"} refuses this rule`,
   },
   "options-on-chain-target": {
     severity: "error",

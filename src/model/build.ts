@@ -46,6 +46,10 @@ export interface ParseResult {
   skippedLines: number[];
 }
 
+const NAT_PORT_TARGETS: ReadonlySet<string> = new Set(["DNAT", "SNAT", "MASQUERADE", "REDIRECT"]);
+/** libxt_DNAT, _MASQUERADE and _REDIRECT take ports only after -p tcp, udp, sctp, dccp or icmp (in ip6tables too; `!` is not looked at). */
+const NAT_PORT_PROTOCOLS: ReadonlySet<number> = new Set([6, 17, 132, 33, 1]);
+
 /** Target extensions that exist in iptables but are not modelled: kept verbatim, not errors. */
 const UNMODELLED_TARGETS = new Set([
   "AUDIT", "CLUSTERIP", "CONNSECMARK", "DNPT", "ECN", "HMARK", "IDLETIMER", "LED", "NETMAP",
@@ -882,6 +886,7 @@ export class RulesetBuilder {
             break;
           }
           draft.target = this.targetDraft(item.target, item.kind === "goto");
+          this.checkFamily(draft.target.spec, item.target, line);
           break;
         case "option":
           this.optionItem(draft, item, i, memo, line, text);
@@ -1016,6 +1021,14 @@ export class RulesetBuilder {
     const module = this.draft().init(spec ? spec.name : written, this.words.starts[item.optionToken]! + 1, false, spec !== undefined, spec);
     draft.addMatch(module, true);
     if (!spec) this.report(diagnostic("unknown-match", this.at(item.name, line), { module: written }));
+    this.checkFamily(spec, item.name, line);
+  }
+
+  /** Extensions that exist for one family only (libipt_ttl, libip6t_mh, …): the other's iptables cannot load them. */
+  private checkFamily(spec: ExtensionSpec | undefined, word: number, line: number): void {
+    if (spec?.families && !spec.families.includes(this.family)) {
+      this.report(diagnostic("extension-not-in-family", this.named(word, line), { extension: spec.name, family: this.family }));
+    }
   }
 
   private optionItem(draft: RuleDraft, item: OptionItem, index: number, memo: ShapeMemo, line: number, text: string): void {
@@ -1039,6 +1052,8 @@ export class RulesetBuilder {
         throw new Error(`unhandled owner ${JSON.stringify(never)}`);
       }
     }
+    // -p loads no match that this family's iptables lacks (ip6tables -p icmp): the option is unknown, as iptables says.
+    if (module && owner.kind === "implicit-match" && module.spec?.families && !module.spec.families.includes(this.family)) module = undefined;
     if (!module) {
       const optionWord = this.words.values[item.optionToken]!;
       this.report(
@@ -1166,7 +1181,7 @@ export class RulesetBuilder {
       memo.names[index] = name;
       memo.optionSpecs[index] = optionSpec;
     }
-    if (!optionSpec) {
+    if (!optionSpec || (optionSpec.families && !optionSpec.families.includes(this.family))) {
       this.report(diagnostic("unknown-option", this.named(item.optionToken, line), { option: written }));
       return undefined;
     }
@@ -1266,6 +1281,13 @@ export class RulesetBuilder {
     if (table === "nat" && target?.name === "DROP" && !target.goto) {
       this.report(diagnostic("nat-filtering", { line, column: target.column, length: 4 }, {}));
     }
+    if (target?.kind === "extension" && target.known && NAT_PORT_TARGETS.has(target.name)) {
+      const ports = target.options.find((o) => o.value.kind === "port-range" || (o.value.kind === "nat-range" && o.value.range.fromPort !== undefined));
+      const protocol = rule.protocol?.value.number;
+      if (ports && (protocol === undefined || !NAT_PORT_PROTOCOLS.has(protocol))) {
+        this.report(diagnostic("option-needs-protocol", { line, column: ports.column, length: ports.written.length }, { option: ports.written, module: target.name }));
+      }
+    }
     for (let i = 0; i < rule.matches.length; i++) {
       const module = rule.matches[i]!;
       if (module.name !== "statistic" || !module.known) continue;
@@ -1283,6 +1305,7 @@ export class RulesetBuilder {
       const module = rule.matches[i]!;
       const spec = drafts[i]!.spec;
       if (!spec?.protocols || module.options.length === 0 || module.name === "multiport") continue;
+      if (spec.protocolsNeededIn && !spec.protocolsNeededIn.includes(this.family)) continue;
       const protocol = rule.protocol;
       if (!protocol || protocol.negated || !spec.protocols.includes(protocol.value.name)) {
         const option = module.options[0]!;

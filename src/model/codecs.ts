@@ -86,6 +86,28 @@ export const numberRange = (max: number, separator = ":"): Codec => ({
     v.kind === "number-range" ? [v.from === v.to ? String(v.from) : `${v.from}${separator}${v.to}`] : mismatch(v),
 });
 
+/** Arguments kept as written (values iptscope does not interpret); no libxt parser takes blanks or quotes in them. */
+export const verbatimWords: Codec = {
+  expected: "its arguments",
+  decode: (words) => (words.some((w) => w.length === 0 || /[\s"\\]/.test(w)) ? fail() : { kind: "words", words: [...words] }),
+  encode: (v) => (v.kind === "words" ? v.words : mismatch(v)),
+};
+
+/** A number or range whose ends may be names (mobility header types), printed as numbers. */
+export const namedNumberRange = (names: Record<string, number>, max: number, expected: string): Codec => ({
+  expected,
+  decode: ([text]) => {
+    const parts = text!.split(":");
+    if (parts.length > 2) return fail();
+    const end = (part: string, fallback: number) => (part === "" ? fallback : names[part.toLowerCase()] ?? parseUnsigned(part, max));
+    const from = end(parts[0]!, 0);
+    const to = parts.length === 1 ? from : end(parts[1]!, max);
+    if (from === undefined || to === undefined || from > to) return fail();
+    return { kind: "number-range", from, to };
+  },
+  encode: (v) => (v.kind === "number-range" ? [v.from === v.to ? String(v.from) : `${v.from}:${v.to}`] : mismatch(v)),
+});
+
 const SERVICES: Record<string, number> = {
   ftp: 21, ssh: 22, telnet: 23, smtp: 25, domain: 53, http: 80, www: 80, pop3: 110, ntp: 123, imap: 143,
   snmp: 161, ldap: 389, https: 443, submission: 587, ldaps: 636, imaps: 993, pop3s: 995, bootps: 67, bootpc: 68,

@@ -16,6 +16,8 @@ export interface OptionSpec {
   arity: number;
   negatable?: boolean;
   codec: Codec;
+  /** The families whose extension has this option, when not both. */
+  families?: readonly Family[];
 }
 
 export interface ExtensionSpec {
@@ -23,6 +25,10 @@ export interface ExtensionSpec {
   options: readonly OptionSpec[];
   /** Protocols whose `-p` this match needs (tcp, udp, icmp, …). */
   protocols?: readonly string[];
+  /** The families whose kernel match needs that `-p`, when not both. */
+  protocolsNeededIn?: readonly Family[];
+  /** The families whose iptables has this extension, when not both. */
+  families?: readonly Family[];
   /** Options as the kernel keeps them after loading: defaults added, aliases folded. */
   normalize?(options: ExtensionOption[], context: CodecContext): ExtensionOption[];
 }
@@ -129,12 +135,14 @@ const udp: ExtensionSpec = {
 
 const icmp: ExtensionSpec = {
   name: "icmp",
+  families: ["ipv4"],
   protocols: ["icmp"],
   options: [neg("icmp-type", 1, c.icmpType(4))],
 };
 
 const icmp6: ExtensionSpec = {
   name: "icmp6",
+  families: ["ipv6"],
   protocols: ["ipv6-icmp"],
   options: [neg("icmpv6-type", 1, c.icmpType(6))],
 };
@@ -289,6 +297,7 @@ const length: ExtensionSpec = { name: "length", options: [neg("length", 1, c.num
 
 const ttl: ExtensionSpec = {
   name: "ttl",
+  families: ["ipv4"],
   options: [neg("ttl-eq", 1, c.unsigned(255)), opt("ttl-lt", 1, c.unsigned(255)), opt("ttl-gt", 1, c.unsigned(255))],
 };
 
@@ -299,13 +308,71 @@ const rpfilter: ExtensionSpec = {
 
 const hl: ExtensionSpec = {
   name: "hl",
+  families: ["ipv6"],
   options: [neg("hl-eq", 1, c.unsigned(255)), opt("hl-lt", 1, c.unsigned(255)), opt("hl-gt", 1, c.unsigned(255))],
+};
+
+/** The match mode is checked and printed as libxt_sctp prints it; the chunk list is kept as written. */
+const sctpChunkTypes: Codec = {
+  expected: "all, any or only, then a list of chunk types",
+  decode: ([mode, chunks], context) => {
+    const lower = mode!.toLowerCase();
+    return lower === "all" || lower === "any" || lower === "only" ? c.verbatimWords.decode([lower, chunks!], context) : { error: "" };
+  },
+  encode: c.verbatimWords.encode,
+};
+
+/** Ports as libxt_sctp and libxt_dccp keep them: no range is dropped (they are not translated to nftables payload). */
+const sctp: ExtensionSpec = {
+  name: "sctp",
+  protocols: ["sctp"],
+  options: [
+    neg("sport", 1, c.portRange(), { aliases: ["source-port"] }),
+    neg("dport", 1, c.portRange(), { aliases: ["destination-port"] }),
+    neg("chunk-types", 2, sctpChunkTypes),
+  ],
+};
+
+const DCCP_TYPES = ["REQUEST", "RESPONSE", "DATA", "ACK", "DATAACK", "CLOSEREQ", "CLOSE", "RESET", "SYNC", "SYNCACK", "INVALID"];
+
+const dccp: ExtensionSpec = {
+  name: "dccp",
+  protocols: ["dccp"],
+  options: [
+    neg("sport", 1, c.portRange(), { aliases: ["source-port"] }),
+    neg("dport", 1, c.portRange(), { aliases: ["destination-port"] }),
+    neg("dccp-types", 1, c.nameList(DCCP_TYPES)),
+    neg("dccp-option", 1, c.unsigned(255)),
+  ],
+};
+
+const esp: ExtensionSpec = { name: "esp", protocols: ["esp"], options: [neg("espspi", 1, c.numberRange(0xffffffff))] };
+
+/** libipt_ah knows --ahspi only; libip6t_ah adds the header length and the reserved-field test. */
+const ah: ExtensionSpec = {
+  name: "ah",
+  protocols: ["ah"],
+  // ip6t_ah looks for the header among the extension headers, whatever -p says.
+  protocolsNeededIn: ["ipv4"],
+  options: [neg("ahspi", 1, c.numberRange(0xffffffff)), neg("ahlen", 1, c.unsigned(), { families: ["ipv6"] }), flagOpt("ahres", { families: ["ipv6"] })],
+};
+
+const MH_TYPES: Record<string, number> = {
+  "binding-refresh-request": 0, brr: 0, "home-test-init": 1, hoti: 1, "careof-test-init": 2, coti: 2, "home-test": 3, hot: 3,
+  "careof-test": 4, cot: 4, "binding-update": 5, bu: 5, "binding-acknowledgement": 6, ba: 6, "binding-error": 7, be: 7,
+};
+
+const mh: ExtensionSpec = {
+  name: "mh",
+  families: ["ipv6"],
+  protocols: ["mobility-header"],
+  options: [neg("mh-type", 1, c.namedNumberRange(MH_TYPES, 255, "a mobility header type (name or number) or TYPE:TYPE"))],
 };
 
 export const matchSpecs: ReadonlyMap<string, ExtensionSpec> = new Map(
   [
     tcp, udp, icmp, icmp6, multiport, conntrack, state, mark, connmark, comment, statistic, recent, addrtype, set,
-    physdev, owner, limit, iprange, mac, pkttype, length, ttl, hl, rpfilter,
+    physdev, owner, limit, iprange, mac, pkttype, length, ttl, hl, rpfilter, sctp, dccp, esp, ah, mh,
   ].map((s) => [s.name, s]),
 );
 
@@ -538,11 +605,13 @@ const TCPMSS: ExtensionSpec = {
 
 const TTL: ExtensionSpec = {
   name: "TTL",
+  families: ["ipv4"],
   options: [opt("ttl-set", 1, c.unsigned(255)), opt("ttl-dec", 1, c.unsigned(255, 1)), opt("ttl-inc", 1, c.unsigned(255, 1))],
 };
 
 const HL: ExtensionSpec = {
   name: "HL",
+  families: ["ipv6"],
   options: [opt("hl-set", 1, c.unsigned(255)), opt("hl-dec", 1, c.unsigned(255, 1)), opt("hl-inc", 1, c.unsigned(255, 1))],
 };
 
@@ -650,7 +719,12 @@ export function optionSpecNamed(spec: ExtensionSpec, written: string): OptionSpe
 }
 
 /** Implicit matches loaded by `-p` (xtables_find_match on the protocol name). */
-const IMPLICIT: Record<string, string> = { tcp: "tcp", udp: "udp", icmp: "icmp", "ipv6-icmp": "icmp6", icmpv6: "icmp6", "58": "icmp6", "6": "tcp", "17": "udp", "1": "icmp" };
+// A name loads the match of that name; a number loads the match named by proto_to_name
+// (135 names ipv6-mh there, which no match is called, so `-p 135` loads none).
+const IMPLICIT: Record<string, string> = {
+  tcp: "tcp", udp: "udp", icmp: "icmp", "ipv6-icmp": "icmp6", icmpv6: "icmp6", sctp: "sctp", dccp: "dccp", esp: "esp", ah: "ah", mh: "mh",
+  "1": "icmp", "6": "tcp", "17": "udp", "33": "dccp", "50": "esp", "51": "ah", "58": "icmp6", "132": "sctp",
+};
 
 function optionSyntax(spec: ExtensionSpec): OptionSyntax[] {
   return spec.options.map((o) => ({ names: [o.name, ...(o.aliases ?? [])], arity: o.arity }));

@@ -192,4 +192,6 @@ export type OptionValue =
   | { kind: "probability"; value: number; stored: number }
   | { kind: "rate"; per: number; unit: "sec" | "min" | "hour" | "day" }
   /** An option of an extension (or an option) iptscope does not model: kept as written. */
+  /** Arguments of a modelled option that iptscope keeps as written and does not interpret (sctp --chunk-types). */
+  | { kind: "words"; words: string[] }
   | { kind: "raw"; args: string[]; source: string };

@@ -533,6 +533,8 @@ const pkttypeOption: OptionCompiler = (option) => {
 const OPTION_COMPILERS: Record<string, Record<string, OptionCompiler>> = {
   tcp: { sport: portOption("sport"), dport: portOption("dport"), "tcp-flags": tcpFlagsOption },
   udp: { sport: portOption("sport"), dport: portOption("dport") },
+  sctp: { sport: portOption("sport"), dport: portOption("dport") },
+  dccp: { sport: portOption("sport"), dport: portOption("dport") },
   icmp: { "icmp-type": icmpTypeOption },
   icmp6: { "icmpv6-type": icmpTypeOption },
   multiport: { sports: portListOption("sport"), dports: portListOption("dport"), ports: portListOption("either") },
