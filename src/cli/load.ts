@@ -15,6 +15,8 @@ export interface LoadOptions {
   family?: Family;
   /** Print warnings (errors are always printed). */
   quiet?: boolean;
+  /** An earlier snapshot's parse, whose unchanged rule lines this one takes instead of building them again. */
+  reuse?: ParseResult;
 }
 
 export type Loaded =
@@ -50,7 +52,7 @@ export function loadDump(options: LoadOptions): Loaded {
     process.stderr.write(`iptscope: ${inputProblemMessage(input.problem)}\n`);
     return { ok: false, exitCode: inputExitCode(input.problem), name: options.file ?? "<stdin>" };
   }
-  const result = parseRulesetText(input.text, { lenient: options.lenient, family: options.family });
+  const result = parseRulesetText(input.text, { lenient: options.lenient, family: options.family, reuse: options.reuse });
   // iptables refuses to load jump loops; a dump that has one did not come from the kernel.
   for (const loop of findJumpLoops(result.ruleset)) {
     result.diagnostics.push(options.lenient ? { ...loop, severity: "warning" } : loop);

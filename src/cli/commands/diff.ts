@@ -40,7 +40,7 @@ export function runDiff(options: DiffCommandOptions): ExitCode {
   const loadOptions = { lenient: options.lenient, family: options.family };
   const old = loadDump({ ...loadOptions, file: options.old });
   if (!old.ok) return DIFF_TROUBLE;
-  const now = loadDump({ ...loadOptions, file: options.new });
+  const now = loadDump({ ...loadOptions, file: options.new, reuse: old.result });
   if (!now.ok) return DIFF_TROUBLE;
   const oldRuleset = old.result.ruleset;
   const newRuleset = now.result.ruleset;
