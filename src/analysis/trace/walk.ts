@@ -996,7 +996,8 @@ export function mergeOutcomes(outcomes: readonly Outcome[]): Outcome[] {
   if (outcomes.length <= 1) return [...outcomes];
   const byKey = new Map<string, Outcome>();
   for (const o of outcomes) {
-    const key = outcomeKey(o) + "\u0002" + o.uncertain.map((a) => assumptionKey(a) + a.assumed).sort().join("|");
+    const assumptions = o.uncertain.length === 0 ? "" : o.uncertain.map((a) => assumptionKey(a) + a.assumed).sort().join("|");
+    const key = outcomeKey(o) + "\u0002" + assumptions;
     const existing = byKey.get(key);
     byKey.set(key, existing ? combine(existing, o, existing.uncertain) : o);
   }
