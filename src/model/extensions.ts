@@ -99,12 +99,17 @@ function normalizePorts(options: ExtensionOption[], context: CodecContext): Exte
   return out;
 }
 
+/** --sport and --dport, as tcp, udp, sctp and dccp spell them. */
+const portOptions = (): OptionSpec[] => [
+  neg("sport", 1, c.portRange(), { aliases: ["source-port"] }),
+  neg("dport", 1, c.portRange(), { aliases: ["destination-port"] }),
+];
+
 const tcp: ExtensionSpec = {
   name: "tcp",
   protocols: ["tcp"],
   options: [
-    neg("sport", 1, c.portRange(), { aliases: ["source-port"] }),
-    neg("dport", 1, c.portRange(), { aliases: ["destination-port"] }),
+    ...portOptions(),
     neg("tcp-option", 1, c.unsigned(255)),
     neg("tcp-flags", 2, c.tcpFlags),
     neg("syn", 0, c.flag),
@@ -127,8 +132,7 @@ const udp: ExtensionSpec = {
   name: "udp",
   protocols: ["udp"],
   options: [
-    neg("sport", 1, c.portRange(), { aliases: ["source-port"] }),
-    neg("dport", 1, c.portRange(), { aliases: ["destination-port"] }),
+    ...portOptions(),
   ],
   normalize: normalizePorts,
 };
@@ -327,8 +331,7 @@ const sctp: ExtensionSpec = {
   name: "sctp",
   protocols: ["sctp"],
   options: [
-    neg("sport", 1, c.portRange(), { aliases: ["source-port"] }),
-    neg("dport", 1, c.portRange(), { aliases: ["destination-port"] }),
+    ...portOptions(),
     neg("chunk-types", 2, sctpChunkTypes),
   ],
 };
@@ -339,8 +342,7 @@ const dccp: ExtensionSpec = {
   name: "dccp",
   protocols: ["dccp"],
   options: [
-    neg("sport", 1, c.portRange(), { aliases: ["source-port"] }),
-    neg("dport", 1, c.portRange(), { aliases: ["destination-port"] }),
+    ...portOptions(),
     neg("dccp-types", 1, c.nameList(DCCP_TYPES)),
     neg("dccp-option", 1, c.unsigned(255)),
   ],
