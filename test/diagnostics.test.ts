@@ -102,6 +102,17 @@ describe("the CLI on bad input", () => {
     });
   }
 
+  it("-6 reads an ip6tables dump without header as IPv6, as --ipv6 does (an IPv6 address is an error for IPv4)", () => {
+    const file = join(work, "v6-no-header.txt");
+    writeFileSync(file, "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -p tcp -j DNAT --to-destination [2001:db8::7]:80\nCOMMIT\n");
+    expect(cli(["parse", file]).status).toBe(2);
+    for (const flag of ["-6", "--ipv6"]) {
+      const result = cli(["parse", flag, file]);
+      expect(result.stderr).toBe("");
+      expect(result.stdout).toMatch(/IPv6, 1 table/);
+    }
+  });
+
   it("shows the offending line with a caret under the column", () => {
     const file = join(work, "caret.txt");
     writeFileSync(file, `${HEAD}-A INPUT -p tcp --dport 99999 -j ACCEPT\nCOMMIT\n`);

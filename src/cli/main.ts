@@ -21,7 +21,7 @@ function withInput<T>(y: Argv<T>) {
   return y
     .positional("file", { type: "string", describe: "iptables-save output (plain or gzip); '-' or omitted: standard input" })
     .option("lenient", { type: "boolean", default: false, describe: "skip bad lines (each reported) instead of failing" })
-    .option("ipv6", { type: "boolean", describe: "read the dump as ip6tables-save output (default: from its header)" });
+    .option("ipv6", { alias: "6", type: "boolean", describe: "read the dump as ip6tables-save output (default: from its header)" });
 }
 
 function family(args: CommonArgs): Family | undefined {
@@ -168,7 +168,7 @@ async function main(): Promise<void> {
             .option("node-ip", { type: "string", array: true, nargs: 1, describe: "an address of the node, for both snapshots' traces (repeatable; IP or IP@IFACE); default: inferred from OLD, else NEW" })
             .option("json", { type: "boolean", default: false, describe: "print the diff as JSON (kind iptscope.diff, schemaVersion 1)" })
             .option("lenient", { type: "boolean", default: false, describe: "skip bad lines (each reported) instead of failing" })
-            .option("ipv6", { type: "boolean", describe: "read both dumps as ip6tables-save output (default: from their headers)" })
+            .option("ipv6", { alias: "6", type: "boolean", describe: "read both dumps as ip6tables-save output (default: from their headers)" })
             .example("$0 diff before.txt after.txt", "what changed between two iptables-save snapshots")
             .example("$0 diff --level rules --json before.txt.gz after.txt.gz", "the rule changes as JSON")
             .example("$0 diff --level traffic --node-ip 10.0.0.5 before.txt after.txt", "does any new connection fare differently?");
