@@ -78,17 +78,25 @@ function findRenames(oldChains: ReadonlyMap<string, Chain>, newChains: ReadonlyM
   const newKeys = unnamed(fresh, now);
   for (const chain of gone) addCandidate(byKey, keyOf(chain, oldKeys), "old", chain);
   for (const chain of fresh) addCandidate(byKey, keyOf(chain, newKeys), "new", chain);
-  const jumpsInto = (chains: ReadonlyMap<string, Chain>) => {
+  const pairs: [Chain, Chain][] = [];
+  for (const { old: [from, ...moreOld], new: [to, ...moreNew] } of byKey.values()) {
+    if (from && to && moreOld.length === 0 && moreNew.length === 0) pairs.push([from, to]);
+  }
+  if (pairs.length === 0) return renames;
+  // Counted only for the paired chains: a large table has tens of thousands of jump targets.
+  const jumpsInto = (chains: ReadonlyMap<string, Chain>, counted: ReadonlySet<string>) => {
     const counts = new Map<string, number>();
-    for (const chain of chains.values()) for (const rule of chain.rules) if (rule.target?.kind === "chain") counts.set(rule.target.name, (counts.get(rule.target.name) ?? 0) + 1);
+    for (const chain of chains.values()) {
+      for (const rule of chain.rules) {
+        const target = rule.target;
+        if (target?.kind === "chain" && counted.has(target.name)) counts.set(target.name, (counts.get(target.name) ?? 0) + 1);
+      }
+    }
     return counts;
   };
-  const oldJumps = jumpsInto(oldChains);
-  const newJumps = jumpsInto(newChains);
-  for (const { old: [from, ...moreOld], new: [to, ...moreNew] } of byKey.values()) {
-    if (!from || !to || moreOld.length > 0 || moreNew.length > 0) continue;
-    if ((oldJumps.get(from.name) ?? 0) === (newJumps.get(to.name) ?? 0)) renames.set(from.name, to.name);
-  }
+  const oldJumps = jumpsInto(oldChains, new Set(pairs.map(([from]) => from.name)));
+  const newJumps = jumpsInto(newChains, new Set(pairs.map(([, to]) => to.name)));
+  for (const [from, to] of pairs) if ((oldJumps.get(from.name) ?? 0) === (newJumps.get(to.name) ?? 0)) renames.set(from.name, to.name);
   // With every rename known, a pair stands only if its rules are equal once jumps use the new names.
   const renamedOld: Side = { ...old, renames };
   for (const [from, to] of [...renames]) {
