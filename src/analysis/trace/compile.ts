@@ -660,10 +660,22 @@ function plainPortRange(option: ExtensionOption): boolean {
   return !(from === 0 && to === 65535);
 }
 
-/** canonicalOptions, without copying the one or no option most modules have. */
+/** Whether options are already in the order canonicalOptions sorts them into (the spec's, unknown ones last). */
+function inSpecOrder(options: readonly ExtensionOption[], spec: ExtensionSpec): boolean {
+  let last = -1;
+  for (const option of options) {
+    let index = 0;
+    while (index < spec.options.length && spec.options[index]!.name !== option.name) index++;
+    if (index < last) return false;
+    last = index;
+  }
+  return true;
+}
+
+/** canonicalOptions, without copying options that are already canonical (most rules write them so). */
 function orderedOptions(options: ExtensionOption[], spec: ExtensionSpec, context: CodecContext): ExtensionOption[] {
   if (PORT_MODULES.has(spec.name) && (options.length === 0 || (options.length === 1 && plainPortRange(options[0]!)))) return options;
-  return options.length <= 1 && !spec.normalize ? options : canonicalOptions(options, spec, context);
+  return !spec.normalize && inSpecOrder(options, spec) ? options : canonicalOptions(options, spec, context);
 }
 
 const isComment = (match: MatchModule) => match.name === "comment" && match.known && match.options.every((o) => o.name === "comment");
@@ -674,7 +686,10 @@ function compileMatch(match: MatchModule, rule: Rule, context: CodecContext): Co
   const spec = matchSpecs.get(match.name);
   if (!match.known || !spec) return [factCondition("unknown-match", moduleText(match), rule.line, false)];
   const moduleCompiler = MODULE_COMPILERS[match.name];
-  if (moduleCompiler) return moduleCompiler({ ...match, options: orderedOptions(match.options, spec, context) }, rule);
+  if (moduleCompiler) {
+    const options = orderedOptions(match.options, spec, context);
+    return moduleCompiler(options === match.options ? match : { ...match, options }, rule);
+  }
   const compilers = OPTION_COMPILERS[match.name] ?? {};
   const conditions: Condition[] = [];
   for (const option of orderedOptions(match.options, spec, context)) {
