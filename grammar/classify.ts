@@ -70,25 +70,49 @@ function exactName(options: readonly OptionSyntax[], name: string): OptionSyntax
   return names.get(name);
 }
 
-/** The extensions loaded so far on one line, in the order getopt_long sees their options. */
+/** A match's option table as merged into getopt_long's, and the instance its options go to. */
+interface MergedMatch {
+  name: string;
+  table: readonly OptionSyntax[] | null;
+  /** The last `-m` of this name: iptables marks the earlier ones completed, so their options reach it. */
+  latest: number;
+}
+
+/**
+ * The extensions loaded so far on one line, in the order getopt_long sees their options.
+ * A second `-m` of a name is a clone that merges no options (xtables_find_match,
+ * command_match), so options resolve by the order in which names were first loaded.
+ */
 class LoadedExtensions {
   /** Option tables of `-m` matches in command-line order; null for unknown modules. */
   readonly matches: (readonly OptionSyntax[] | null)[] = [];
+  /** One entry per merged option table, oldest first. */
+  private readonly merged: MergedMatch[] = [];
   /** Option table of the `-j` target; null for a chain or an unknown target. */
   target: readonly OptionSyntax[] | null | undefined = undefined;
 
   reset(): void {
     this.matches.length = 0;
+    this.merged.length = 0;
     this.target = undefined;
   }
 
-  /** The target first, then the matches from the last loaded. */
+  addMatch(name: string, table: readonly OptionSyntax[] | null): void {
+    const index = this.matches.length;
+    this.matches.push(table);
+    // Unknown modules keep an entry each: their options are taken greedily by the nearest one.
+    const earlier = table === null ? undefined : this.merged.find((m) => m.name === name && m.table !== null);
+    if (earlier) earlier.latest = index;
+    else this.merged.push({ name, table, latest: index });
+  }
+
+  /** The target first, then the merged match tables from the last loaded. */
   tableAt(position: number): readonly OptionSyntax[] | null {
     if (this.target !== undefined) {
       if (position === 0) return this.target;
       position--;
     }
-    return this.matches[this.matches.length - 1 - position]!;
+    return this.merged[this.merged.length - 1 - position]!.table;
   }
 
   ownerAt(position: number): OptionOwner {
@@ -96,11 +120,11 @@ class LoadedExtensions {
       if (position === 0) return TARGET_OWNER;
       position--;
     }
-    return matchOwner(this.matches.length - 1 - position);
+    return matchOwner(this.merged[this.merged.length - 1 - position]!.latest);
   }
 
   get count(): number {
-    return this.matches.length + (this.target === undefined ? 0 : 1);
+    return this.merged.length + (this.target === undefined ? 0 : 1);
   }
 }
 
@@ -208,7 +232,7 @@ export function classifyArgs(args: readonly ArgToken[], catalog: ExtensionCatalo
       const next = args[index + 1];
       switch (core) {
         case MatchFlag:
-          if (next) loaded.matches.push(catalog.matchOptions(next.value));
+          if (next) loaded.addMatch(next.value, catalog.matchOptions(next.value));
           forced = 1;
           break;
         case Jump:

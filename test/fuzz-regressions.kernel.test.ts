@@ -36,6 +36,9 @@ kdescribe("words iptables refuses", () => {
     ["a new chain named with a leading '!'", '*filter\n:INPUT ACCEPT [0:0]\n-N "!x"\nCOMMIT\n'],
     ["-X without a name while a chain is jumped to", "*filter\n:INPUT ACCEPT [0:0]\n-N A\n-N B\n-A INPUT -j A\n-X\nCOMMIT\n"],
     ["-X without a name while a chain has rules", "*filter\n:INPUT ACCEPT [0:0]\n-N A\n-N B\n-A A -j ACCEPT\n-X\nCOMMIT\n"],
+    // A second -m of a name merges no options: --mark goes to the match whose name was loaded last (connmark), twice.
+    ["--mark after a second -m mark", "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m mark --mark 1 -m connmark --mark 2 -m mark --mark 3 -j ACCEPT\nCOMMIT\n"],
+    ["--mark after a second -m connmark", "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m connmark -m mark --mark 3 -m connmark --mark 4 -j ACCEPT\nCOMMIT\n"],
   ] as const;
   for (const [name, text] of cases) {
     it(`${name}: the kernel's iptables-restore refuses it, and iptscope reports an error`, () => {
@@ -43,6 +46,18 @@ kdescribe("words iptables refuses", () => {
       expect(parseRuleset(text).diagnostics.filter((d) => d.severity === "error")).toHaveLength(1);
     });
   }
+});
+
+kdescribe("options of a match loaded twice", () => {
+  it("reach its last instance, as iptables-save shows", () => {
+    const text = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m mark --mark 1 -m connmark --mark 2/3 -m connmark --mark 4 -j ACCEPT\nCOMMIT\n";
+    const saved = kernelRoundTrip(text);
+    expect(saved.ok).toBe(true);
+    if (!saved.ok) return;
+    const kernelRule = saved.saved.split("\n").find((l) => l.startsWith("-A INPUT"));
+    const ours = formatRuleset(parseRuleset(text).ruleset, { canonical: true }).split("\n").find((l) => l.startsWith("-A INPUT"));
+    expect(ours).toBe(kernelRule);
+  });
 });
 
 kdescribe("-c counters", () => {

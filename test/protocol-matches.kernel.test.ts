@@ -1,4 +1,4 @@
-// Protocol matches beyond tcp, udp and icmp (sctp, dccp, esp, ah, mh) and NAT targets with ports:
+// Protocol matches beyond tcp, udp and icmp (sctp, dccp, esp, ah, mh), service names in ports, and NAT targets with ports:
 // whether a rule loads is the kernel's call, and iptscope must make the same one. Each rule is loaded
 // alone, in both families and both backends, and iptscope must report an error exactly when
 // iptables-restore refuses it.
@@ -19,6 +19,11 @@ const MATCH_RULES = [
   "-p udplite --dport 5", "-p gre --dport 5", "-p sctp --chunk-types ALL INIT", "-p icmp --icmp-type 8", "-m icmp --icmp-type 8",
   "-p ipv6-icmp --icmpv6-type 128", "-m icmp6 --icmpv6-type 128", "-m ttl --ttl-eq 1", "-m hl --hl-eq 1",
 ];
+
+// libxt_tcp asks getservbyname(name, "tcp"), libxt_sctp "sctp"; udp and dccp ports find tcp and udp names alike.
+const SERVICE_RULES = ["tcp", "udp", "sctp", "dccp"].flatMap((protocol) =>
+  ["http", "ssh", "ntp", "domain", "amqp", "sunrpc", "www", "no-such-service"].map((name) => `-p ${protocol} --dport ${name}`),
+);
 
 const MANGLE_TARGETS = ["TTL --ttl-set 5", "HL --hl-set 5", "TTL --ttl-dec 1", "HL --hl-inc 2"];
 
@@ -49,6 +54,12 @@ kdescribe("protocol matches and NAT ports: iptscope refuses what the kernel refu
       it(`match rules, ${family}, ${backend}`, () => {
         const disagreements = MATCH_RULES.map((rule) => ({ rule, ...verdicts(filterRule(rule), family, backend) })).filter((v) => v.kernel !== v.iptscope);
         expect(disagreements).toEqual([]);
+      });
+
+      it(`service names in ports, ${family}, ${backend}`, () => {
+        const outcomes = SERVICE_RULES.map((rule) => ({ rule, ...verdicts(filterRule(rule), family, backend) }));
+        expect(outcomes.filter((v) => v.kernel !== v.iptscope)).toEqual([]);
+        expect(new Set(outcomes.map((o) => o.kernel))).toEqual(new Set([true, false]));
       });
 
       it(`family-specific targets, ${family}, ${backend}`, () => {

@@ -3,6 +3,7 @@
 
 import { saveString } from "../../grammar/index.js";
 import { formatAddressMaskShort, parseAddress, parseAddressMask, formatAddress } from "./addresses.js";
+import { servicePort, type ServiceLookup } from "./services.js";
 import type { Family, NatRange, OptionValue, PortRange } from "./types.js";
 
 export interface CodecContext {
@@ -108,29 +109,23 @@ export const namedNumberRange = (names: Record<string, number>, max: number, exp
   encode: (v) => (v.kind === "number-range" ? [v.from === v.to ? String(v.from) : `${v.from}:${v.to}`] : mismatch(v)),
 });
 
-const SERVICES: Record<string, number> = {
-  ftp: 21, ssh: 22, telnet: 23, smtp: 25, domain: 53, http: 80, www: 80, pop3: 110, ntp: 123, imap: 143,
-  snmp: 161, ldap: 389, https: 443, submission: 587, ldaps: 636, imaps: 993, pop3s: 995, bootps: 67, bootpc: 68,
-  tftp: 69, syslog: 514, "http-alt": 8080, kerberos: 88, microsoft_ds: 445, mysql: 3306, postgresql: 5432,
-};
-
-export function parsePort(text: string): number | undefined {
+export function parsePort(text: string, lookup: ServiceLookup = "tcp-or-udp"): number | undefined {
   if (/^[0-9]+$/.test(text)) {
     const value = Number(text);
     return value <= 65535 ? value : undefined;
   }
-  return SERVICES[text];
+  return servicePort(text, lookup);
 }
 
 /** tcp/udp `--dport`: `N`, `N:M`, `:M` (from 0), `N:` (to 65535). */
-export function parsePortRange(text: string, separator = ":"): PortRange | undefined {
+export function parsePortRange(text: string, separator = ":", lookup: ServiceLookup = "tcp-or-udp"): PortRange | undefined {
   const at = text.indexOf(separator);
   if (at < 0) {
-    const port = parsePort(text);
+    const port = parsePort(text, lookup);
     return port === undefined ? undefined : { from: port, to: port };
   }
-  const from = at === 0 ? 0 : parsePort(text.slice(0, at));
-  const to = at === text.length - 1 ? 65535 : parsePort(text.slice(at + 1));
+  const from = at === 0 ? 0 : parsePort(text.slice(0, at), lookup);
+  const to = at === text.length - 1 ? 65535 : parsePort(text.slice(at + 1), lookup);
   if (from === undefined || to === undefined || from > to) return undefined;
   return { from, to };
 }
@@ -138,10 +133,10 @@ export function parsePortRange(text: string, separator = ":"): PortRange | undef
 export const formatPortRange = (r: PortRange, separator = ":"): string =>
   r.from === r.to ? String(r.from) : `${r.from}${separator}${r.to}`;
 
-export const portRange = (separator = ":"): Codec => ({
+export const portRange = (separator = ":", lookup: ServiceLookup = "tcp-or-udp"): Codec => ({
   expected: `a port or range (N, N${separator}M)`,
   decode: ([text]) => {
-    const range = parsePortRange(text!, separator);
+    const range = parsePortRange(text!, separator, lookup);
     return range ? { kind: "port-range", range } : fail();
   },
   encode: (v) => (v.kind === "port-range" ? [formatPortRange(v.range, separator)] : mismatch(v)),

@@ -5,6 +5,7 @@
 import type { ExtensionCatalog, OptionSyntax } from "../../grammar/index.js";
 import * as c from "./codecs.js";
 import type { Codec, CodecContext } from "./codecs.js";
+import type { ServiceLookup } from "./services.js";
 import type { ExtensionOption, Family, OptionValue } from "./types.js";
 
 export interface OptionSpec {
@@ -99,17 +100,17 @@ function normalizePorts(options: ExtensionOption[], context: CodecContext): Exte
   return out;
 }
 
-/** --sport and --dport, as tcp, udp, sctp and dccp spell them. */
-const portOptions = (): OptionSpec[] => [
-  neg("sport", 1, c.portRange(), { aliases: ["source-port"] }),
-  neg("dport", 1, c.portRange(), { aliases: ["destination-port"] }),
+/** --sport and --dport, as tcp, udp, sctp and dccp spell them; each looks service names up its own way. */
+const portOptions = (lookup: ServiceLookup): OptionSpec[] => [
+  neg("sport", 1, c.portRange(":", lookup), { aliases: ["source-port"] }),
+  neg("dport", 1, c.portRange(":", lookup), { aliases: ["destination-port"] }),
 ];
 
 const tcp: ExtensionSpec = {
   name: "tcp",
   protocols: ["tcp"],
   options: [
-    ...portOptions(),
+    ...portOptions("tcp"),
     neg("tcp-option", 1, c.unsigned(255)),
     neg("tcp-flags", 2, c.tcpFlags),
     neg("syn", 0, c.flag),
@@ -132,7 +133,7 @@ const udp: ExtensionSpec = {
   name: "udp",
   protocols: ["udp"],
   options: [
-    ...portOptions(),
+    ...portOptions("tcp-or-udp"),
   ],
   normalize: normalizePorts,
 };
@@ -331,7 +332,7 @@ const sctp: ExtensionSpec = {
   name: "sctp",
   protocols: ["sctp"],
   options: [
-    ...portOptions(),
+    ...portOptions("sctp"),
     neg("chunk-types", 2, sctpChunkTypes),
   ],
 };
@@ -342,13 +343,18 @@ const dccp: ExtensionSpec = {
   name: "dccp",
   protocols: ["dccp"],
   options: [
-    ...portOptions(),
+    ...portOptions("tcp-or-udp"),
     neg("dccp-types", 1, c.nameList(DCCP_TYPES)),
     neg("dccp-option", 1, c.unsigned(255)),
   ],
 };
 
-const esp: ExtensionSpec = { name: "esp", protocols: ["esp"], options: [neg("espspi", 1, c.numberRange(0xffffffff))] };
+/** libxt_esp, libipt_ah, libip6t_ah and libip6t_mh print nothing for the full range, negated or not. */
+function dropFullRanges(max: number, ...names: string[]): (options: ExtensionOption[]) => ExtensionOption[] {
+  return (options) => options.filter((o) => !(names.includes(o.name) && o.value.kind === "number-range" && o.value.from === 0 && o.value.to === max));
+}
+
+const esp: ExtensionSpec = { name: "esp", protocols: ["esp"], options: [neg("espspi", 1, c.numberRange(0xffffffff))], normalize: dropFullRanges(0xffffffff, "espspi") };
 
 /** libipt_ah knows --ahspi only; libip6t_ah adds the header length and the reserved-field test. */
 const ah: ExtensionSpec = {
@@ -357,6 +363,9 @@ const ah: ExtensionSpec = {
   // ip6t_ah looks for the header among the extension headers, whatever -p says.
   protocolsNeededIn: ["ipv4"],
   options: [neg("ahspi", 1, c.numberRange(0xffffffff)), neg("ahlen", 1, c.unsigned(), { families: ["ipv6"] }), flagOpt("ahres", { families: ["ipv6"] })],
+  // libip6t_ah prints a header length of 0 only negated.
+  normalize: (options) =>
+    dropFullRanges(0xffffffff, "ahspi")(options).filter((o) => !(o.name === "ahlen" && !o.negated && o.value.kind === "number" && o.value.value === 0)),
 };
 
 const MH_TYPES: Record<string, number> = {
@@ -369,6 +378,7 @@ const mh: ExtensionSpec = {
   families: ["ipv6"],
   protocols: ["mobility-header"],
   options: [neg("mh-type", 1, c.namedNumberRange(MH_TYPES, 255, "a mobility header type (name or number) or TYPE:TYPE"))],
+  normalize: dropFullRanges(255, "mh-type"),
 };
 
 export const matchSpecs: ReadonlyMap<string, ExtensionSpec> = new Map(

@@ -54,18 +54,38 @@ interface Ctx {
   family: 4 | 6;
   table: "filter" | "nat" | "mangle" | "raw";
   chain: string;
-  protocol?: "tcp" | "udp" | "icmp" | "ipv6-icmp";
+  protocol?: "tcp" | "udp" | "icmp" | "ipv6-icmp" | "sctp" | "dccp" | "esp" | "ah" | "mh";
   usedTcpOptions?: boolean;
 }
 
 type MatchGen = (c: Ctx) => string | undefined;
 
 const matchGens: Record<string, MatchGen> = {
+  // The other matches -p loads: SPIs (hex read, decimal printed), mobility header types by name, chunk and DCCP types.
+  protocolExtras: (c) => {
+    const range = (max: number) => (chance(c.r, 0.5) ? String(int(c.r, 0, max)) : `${hex(int(c.r, 0, 99))}:${int(c.r, 100, max)}`);
+    switch (c.protocol) {
+      case "esp":
+        return `${maybeBang(c.r)}--espspi ${range(0xffff)}`;
+      case "ah":
+        return `${maybeBang(c.r)}--ahspi ${range(0xffff)}${c.family === 6 && chance(c.r, 0.5) ? ` ${maybeBang(c.r)}--ahlen ${int(c.r, 0, 9)}` : ""}${c.family === 6 && chance(c.r, 0.3) ? " --ahres" : ""}`;
+      case "mh":
+        return `${maybeBang(c.r)}--mh-type ${pick(c.r, ["binding-update", "bu:be", "3", "hoti", "1:careof-test"])}`;
+      case "sctp":
+        return `${maybeBang(c.r)}--chunk-types ${pick(c.r, ["any", "ALL", "only"])} ${pick(c.r, ["DATA", "INIT,INIT_ACK", "DATA:Be", "ABORT:T"])}`;
+      case "dccp":
+        return chance(c.r, 0.5) ? `${maybeBang(c.r)}--dccp-types ${pick(c.r, ["REQUEST", "ack,data", "RESET,SYNC,INVALID"])}` : `${maybeBang(c.r)}--dccp-option ${int(c.r, 0, 255)}`;
+      default:
+        return undefined;
+    }
+  },
   ports: (c) => {
-    if (c.protocol !== "tcp" && c.protocol !== "udp") return undefined;
+    if (c.protocol !== "tcp" && c.protocol !== "udp" && c.protocol !== "sctp" && c.protocol !== "dccp") return undefined;
     const parts: string[] = [];
-    if (chance(c.r, 0.5)) parts.push(`${maybeBang(c.r)}${pick(c.r, ["--sport", "--source-port"])} ${port(c.r)}`);
-    if (chance(c.r, 0.7)) parts.push(`${maybeBang(c.r)}${pick(c.r, ["--dport", "--destination-port"])} ${port(c.r)}`);
+    // libxt_sctp looks names up as sctp services, and netbase names none of these.
+    const ported = () => (c.protocol === "sctp" ? port(c.r).replace(/^[a-z]+$/, "5672") : port(c.r));
+    if (chance(c.r, 0.5)) parts.push(`${maybeBang(c.r)}${pick(c.r, ["--sport", "--source-port"])} ${ported()}`);
+    if (chance(c.r, 0.7)) parts.push(`${maybeBang(c.r)}${pick(c.r, ["--dport", "--destination-port"])} ${ported()}`);
     if (c.protocol === "tcp" && chance(c.r, 0.3)) {
       parts.push(
         chance(c.r, 0.5)
@@ -235,8 +255,12 @@ function rule(r: Random, family: 4 | 6, table: Ctx["table"], chain: string): str
   if (chance(r, 0.3) && !user && chain !== "OUTPUT" && chain !== "POSTROUTING") parts.push(`${maybeBang(r)}-i ${pick(r, ["eth0", "eth+", "cni0", "veth.1", "br-abc_1"])}`);
   if (chance(r, 0.3) && !user && chain !== "PREROUTING" && chain !== "INPUT") parts.push(`${maybeBang(r)}-o ${pick(r, ["eth1", "docker0", "flannel.1", "lxc+"])}`);
   if (chance(r, 0.7)) {
-    c.protocol = pick(r, family === 4 ? (["tcp", "udp", "icmp"] as const) : (["tcp", "udp", "ipv6-icmp"] as const));
-    const spelled = c.protocol === "tcp" ? pick(r, ["tcp", "TCP", "6"]) : c.protocol === "ipv6-icmp" ? pick(r, ["ipv6-icmp", "icmpv6", "58"]) : c.protocol;
+    const others = family === 4 ? (["sctp", "dccp", "esp", "ah"] as const) : (["sctp", "dccp", "esp", "ah", "mh"] as const);
+    c.protocol = chance(r, 0.15) ? pick(r, others) : pick(r, family === 4 ? (["tcp", "udp", "icmp"] as const) : (["tcp", "udp", "ipv6-icmp"] as const));
+    const spellings: Partial<Record<NonNullable<Ctx["protocol"]>, string[]>> = {
+      tcp: ["tcp", "TCP", "6"], "ipv6-icmp": ["ipv6-icmp", "icmpv6", "58"], sctp: ["sctp", "132"], dccp: ["dccp", "33"], esp: ["esp", "50"], ah: ["ah", "AH"],
+    };
+    const spelled = pick(r, spellings[c.protocol] ?? [c.protocol]);
     parts.push(`-p ${spelled}`);
   }
   if (family === 4 && chance(r, 0.03)) parts.push(`${maybeBang(r, 0.5)}-f`);
@@ -248,6 +272,8 @@ function rule(r: Random, family: 4 | 6, table: Ctx["table"], chain: string): str
     if (name === "ports" && used.has("multiport")) continue;
     if (name === "multiport" && used.has("ports")) continue;
     if (used.has(name) && name !== "comment" && name !== "mark") continue;
+    // A second -m mark merges no options: its --mark would go to connmark, loaded since (and used).
+    if (name === "mark" && used.has("connmark")) continue;
     const generated = matchGens[name]!(c);
     if (generated) {
       if (name === "ports") c.usedTcpOptions = true;
