@@ -210,7 +210,7 @@ const info: { [K in DiagnosticKind]: KindInfo<K> } = {
     severity: "error",
     message: (d) => `jump loop: ${d.cycle.join(" → ")} (iptables refuses to load loops)`,
   },
-  "missing-option": { severity: "error", message: (d) => `'${d.module}' needs '${d.option}'` },
+  "missing-option": { severity: "error", message: (d) => `'${d.module}' needs ${d.option}; the kernel refuses it without` },
   "value-adjusted": { severity: "warning", message: (d) => `value of ${d.option}: ${d.reason}` },
   "nat-filtering": {
     severity: "error",

@@ -48,6 +48,34 @@ function verdicts(text: string, family: Family, backend: Backend): { kernel: boo
   return { kernel, iptscope: errors.length === 0, errors };
 }
 
+// Each extension alone, and again with the option it needs: iptables insists on some ("mark: option --mark must be specified").
+const BARE_MATCHES = [
+  "-m mark", "-m mark --mark 1", "-m connmark", "-m comment", "-m set", "-m recent --name x", "-m recent --rcheck", "-m addrtype",
+  "-m addrtype --limit-iface-in", "-m iprange", "-m length", "-m pkttype", "-m mac", "-m physdev", "-m physdev --physdev-is-in",
+  "-m conntrack", "-m conntrack --ctdir REPLY", "-m state", "-p tcp -m multiport", "-p tcp -m tcp", "-m limit", "-m statistic --mode nth --every 2",
+];
+const BARE_TARGETS: [table: string, chain: string, rule: string][] = [
+  ["mangle", "POSTROUTING", "-j MARK"], ["mangle", "POSTROUTING", "-j CONNMARK"], ["mangle", "POSTROUTING", "-j CONNMARK --nfmask 0x1"],
+  ["mangle", "POSTROUTING", "-j CONNMARK --save-mark"], ["mangle", "PREROUTING", "-p tcp -j TPROXY"], ["mangle", "POSTROUTING", "-p tcp --tcp-flags SYN,RST SYN -j TCPMSS"],
+  ["mangle", "POSTROUTING", "-j DSCP"], ["mangle", "POSTROUTING", "-j TOS"], ["mangle", "POSTROUTING", "-j CLASSIFY"], ["mangle", "POSTROUTING", "-j CHECKSUM"],
+  ["raw", "OUTPUT", "-j CT"], ["mangle", "POSTROUTING", "-j NFQUEUE"], ["filter", "INPUT", "-j REJECT"], ["nat", "PREROUTING", "-j DNAT"],
+  ["nat", "POSTROUTING", "-j SNAT"], ["nat", "PREROUTING", "-j REDIRECT"], ["nat", "POSTROUTING", "-j MASQUERADE"],
+];
+
+kdescribe("extensions without the options iptables insists on", () => {
+  for (const backend of ["nft", "legacy"] as const) {
+    it(`matches and targets alone, ${backend}`, () => {
+      const texts = [
+        ...BARE_MATCHES.map((rule) => ({ rule, text: filterRule(rule) })),
+        ...BARE_TARGETS.map(([table, chain, rule]) => ({ rule, text: `*${table}\n:${chain} ACCEPT [0:0]\n-A ${chain} ${rule}\nCOMMIT\n` })),
+      ];
+      const outcomes = texts.map(({ rule, text }) => ({ rule, ...verdicts(text, "ipv4", backend) }));
+      expect(outcomes.filter((v) => v.kernel !== v.iptscope)).toEqual([]);
+      expect(new Set(outcomes.map((o) => o.kernel))).toEqual(new Set([true, false]));
+    });
+  }
+});
+
 kdescribe("protocol matches and NAT ports: iptscope refuses what the kernel refuses", () => {
   for (const family of ["ipv4", "ipv6"] as const) {
     for (const backend of ["nft", "legacy"] as const) {

@@ -864,6 +864,7 @@ export class RulesetBuilder {
         return [];
       }
     }
+    const errorsBefore = this.lineErrors;
     const draft = this.ruleDraft.reset(toCounters(counters));
     this.draftsUsed = 0;
     this.jumpChain = undefined;
@@ -917,7 +918,7 @@ export class RulesetBuilder {
       familyOnly: draft.familyOnly,
     };
     this.checkProtocols(rule, draft.matches, line);
-    this.checkKernelConstraints(rule, table, line);
+    this.checkKernelConstraints(rule, table, line, this.lineErrors === errorsBefore);
     if (!draft.ownFamily) {
       this.report(diagnostic("other-family-rule", { line, column: 1 }, { family: rule.familyOnly! }));
       return [];
@@ -1276,7 +1277,8 @@ export class RulesetBuilder {
   }
 
   /** Rules the kernel (or iptables' final checks) refuse, so that a dump iptscope accepts also loads. */
-  private checkKernelConstraints(rule: Rule, table: TableName, line: number): void {
+  /** `clean`: no error on the line yet, so a missing option is not the echo of one refused. */
+  private checkKernelConstraints(rule: Rule, table: TableName, line: number, clean: boolean): void {
     const target = rule.target;
     if (table === "nat" && target?.name === "DROP" && !target.goto) {
       this.report(diagnostic("nat-filtering", { line, column: target.column, length: 4 }, {}));
@@ -1288,14 +1290,28 @@ export class RulesetBuilder {
         this.report(diagnostic("option-needs-protocol", { line, column: ports.column, length: ports.written.length }, { option: ports.written, module: target.name }));
       }
     }
+    if (clean && target?.kind === "extension" && target.known) this.checkRequired(targetSpecs.get(target.name), target.options, target.name, line, target.column);
     for (let i = 0; i < rule.matches.length; i++) {
       const module = rule.matches[i]!;
+      if (clean && module.known && !module.implicit) this.checkRequired(matchSpecs.get(module.name), module.options, module.name, line, module.column);
       if (module.name !== "statistic" || !module.known) continue;
       const every = hasOption(module.options, "every");
       if (every !== hasOption(module.options, "packet")) {
         this.report(diagnostic("missing-option", { line, column: module.column }, { module: "statistic", option: every ? "--packet" : "--every" }));
       }
       if (!hasOption(module.options, "mode")) this.report(diagnostic("missing-option", { line, column: module.column }, { module: "statistic", option: "--mode" }));
+    }
+  }
+
+  /** iptables refuses an extension without the options it insists on ("mark: option --mark must be specified"). */
+  private checkRequired(spec: ExtensionSpec | undefined, options: readonly ExtensionOption[], name: string, line: number, column: number): void {
+    if (!spec?.required) return;
+    for (const group of spec.required) {
+      const names = group === "any" ? spec.options.map((o) => o.name) : group;
+      if (options.some((o) => names.includes(o.name))) continue;
+      const spelled = names.map((n) => `--${n}`);
+      const option = spelled.length === 1 ? spelled[0]! : `one of ${spelled.slice(0, -1).join(", ")} or ${spelled.at(-1)}`;
+      this.report(diagnostic("missing-option", { line, column }, { module: name, option }));
     }
   }
 

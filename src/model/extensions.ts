@@ -30,6 +30,8 @@ export interface ExtensionSpec {
   protocolsNeededIn?: readonly Family[];
   /** The families whose iptables has this extension, when not both. */
   families?: readonly Family[];
+  /** Options iptables insists on: at least one of each group ("any" is any option of the extension). */
+  required?: readonly (readonly string[] | "any")[];
   /** Options as the kernel keeps them after loading: defaults added, aliases folded. */
   normalize?(options: ExtensionOption[], context: CodecContext): ExtensionOption[];
 }
@@ -140,6 +142,7 @@ const udp: ExtensionSpec = {
 
 const icmp: ExtensionSpec = {
   name: "icmp",
+  required: [["icmp-type"]],
   families: ["ipv4"],
   protocols: ["icmp"],
   options: [neg("icmp-type", 1, c.icmpType(4))],
@@ -154,6 +157,7 @@ const icmp6: ExtensionSpec = {
 
 const multiport: ExtensionSpec = {
   name: "multiport",
+  required: [["sports", "dports", "ports"]],
   protocols: ["tcp", "udp", "sctp", "dccp", "udplite"],
   options: [
     neg("sports", 1, c.portList, { aliases: ["source-ports"] }),
@@ -164,6 +168,7 @@ const multiport: ExtensionSpec = {
 
 const conntrack: ExtensionSpec = {
   name: "conntrack",
+  required: ["any"],
   options: [
     neg("ctstate", 1, c.nameList(CT_STATES)),
     neg("ctproto", 1, ctProto),
@@ -182,10 +187,10 @@ const conntrack: ExtensionSpec = {
   normalize: normalizeCtStatus,
 };
 
-const state: ExtensionSpec = { name: "state", options: [neg("state", 1, c.nameList(STATE_STATES))] };
-const mark: ExtensionSpec = { name: "mark", options: [neg("mark", 1, c.markMatch)] };
-const connmark: ExtensionSpec = { name: "connmark", options: [neg("mark", 1, c.markMatch)] };
-const comment: ExtensionSpec = { name: "comment", options: [opt("comment", 1, c.quotedString(255))] };
+const state: ExtensionSpec = { name: "state", required: [["state"]], options: [neg("state", 1, c.nameList(STATE_STATES))] };
+const mark: ExtensionSpec = { name: "mark", required: [["mark"]], options: [neg("mark", 1, c.markMatch)] };
+const connmark: ExtensionSpec = { name: "connmark", required: [["mark"]], options: [neg("mark", 1, c.markMatch)] };
+const comment: ExtensionSpec = { name: "comment", required: [["comment"]], options: [opt("comment", 1, c.quotedString(255))] };
 
 const statistic: ExtensionSpec = {
   name: "statistic",
@@ -201,6 +206,7 @@ const ALL_ONES: Record<Family, string> = { ipv4: "255.255.255.255", ipv6: "ffff:
 
 const recent: ExtensionSpec = {
   name: "recent",
+  required: [["set", "rcheck", "update", "remove"]],
   options: [
     neg("set", 0, c.flag),
     neg("rcheck", 0, c.flag),
@@ -229,6 +235,7 @@ const recent: ExtensionSpec = {
 
 const addrtype: ExtensionSpec = {
   name: "addrtype",
+  required: [["src-type", "dst-type"]],
   options: [
     neg("src-type", 1, c.nameList(ADDR_TYPES)),
     neg("dst-type", 1, c.nameList(ADDR_TYPES)),
@@ -239,6 +246,7 @@ const addrtype: ExtensionSpec = {
 
 const set: ExtensionSpec = {
   name: "set",
+  required: [["match-set"]],
   options: [
     neg("match-set", 2, c.setSpec, { aliases: ["set"] }),
     flagOpt("return-nomatch"),
@@ -255,6 +263,7 @@ const set: ExtensionSpec = {
 
 const physdev: ExtensionSpec = {
   name: "physdev",
+  required: ["any"],
   options: [
     neg("physdev-in", 1, c.interfaceName),
     neg("physdev-out", 1, c.interfaceName),
@@ -266,6 +275,7 @@ const physdev: ExtensionSpec = {
 
 const owner: ExtensionSpec = {
   name: "owner",
+  required: [["uid-owner", "gid-owner", "socket-exists"]],
   options: [
     neg("socket-exists", 0, c.flag),
     neg("uid-owner", 1, c.idRange),
@@ -286,22 +296,25 @@ const limit: ExtensionSpec = {
 
 const iprange: ExtensionSpec = {
   name: "iprange",
+  required: [["src-range", "dst-range"]],
   options: [neg("src-range", 1, c.addressRange), neg("dst-range", 1, c.addressRange)],
 };
 
-const mac: ExtensionSpec = { name: "mac", options: [neg("mac-source", 1, c.macAddress)] };
+const mac: ExtensionSpec = { name: "mac", required: [["mac-source"]], options: [neg("mac-source", 1, c.macAddress)] };
 
 const pkttype: ExtensionSpec = {
   name: "pkttype",
+  required: [["pkt-type"]],
   options: [
     neg("pkt-type", 1, c.oneOf({ unicast: "unicast", broadcast: "broadcast", multicast: "multicast", host: "unicast" }, "unicast, broadcast or multicast")),
   ],
 };
 
-const length: ExtensionSpec = { name: "length", options: [neg("length", 1, c.numberRange(65535))] };
+const length: ExtensionSpec = { name: "length", required: [["length"]], options: [neg("length", 1, c.numberRange(65535))] };
 
 const ttl: ExtensionSpec = {
   name: "ttl",
+  required: [["ttl-eq", "ttl-lt", "ttl-gt"]],
   families: ["ipv4"],
   options: [neg("ttl-eq", 1, c.unsigned(255)), opt("ttl-lt", 1, c.unsigned(255)), opt("ttl-gt", 1, c.unsigned(255))],
 };
@@ -313,6 +326,7 @@ const rpfilter: ExtensionSpec = {
 
 const hl: ExtensionSpec = {
   name: "hl",
+  required: [["hl-eq", "hl-lt", "hl-gt"]],
   families: ["ipv6"],
   options: [neg("hl-eq", 1, c.unsigned(255)), opt("hl-lt", 1, c.unsigned(255)), opt("hl-gt", 1, c.unsigned(255))],
 };
@@ -437,11 +451,13 @@ const REJECT: ExtensionSpec = {
 
 const DNAT: ExtensionSpec = {
   name: "DNAT",
+  required: [["to-destination"]],
   options: [opt("to-destination", 1, c.natRange, { aliases: ["to"] }), flagOpt("random"), flagOpt("persistent")],
 };
 
 const SNAT: ExtensionSpec = {
   name: "SNAT",
+  required: [["to-source"]],
   options: [
     opt("to-source", 1, c.natRange, { aliases: ["to"] }),
     flagOpt("random"),
@@ -489,6 +505,7 @@ function toXmark(option: ExtensionOption): ExtensionOption | undefined {
 
 const MARK: ExtensionSpec = {
   name: "MARK",
+  required: ["any"],
   options: [
     opt("set-xmark", 1, c.xmark),
     opt("set-mark", 1, c.markMatch),
@@ -501,6 +518,7 @@ const MARK: ExtensionSpec = {
 
 const CONNMARK: ExtensionSpec = {
   name: "CONNMARK",
+  required: [["set-xmark", "set-mark", "and-mark", "or-mark", "xor-mark", "save-mark", "restore-mark"]],
   options: [
     opt("set-xmark", 1, c.xmark),
     opt("set-mark", 1, c.markMatch),
@@ -599,6 +617,7 @@ const CT: ExtensionSpec = {
 
 const TPROXY: ExtensionSpec = {
   name: "TPROXY",
+  required: [["on-port"]],
   options: [opt("on-port", 1, c.unsigned(65535)), opt("on-ip", 1, c.bareAddress), opt("tproxy-mark", 1, c.xmark)],
   normalize: (options, context) => {
     const anyAddress = context.family === "ipv4" ? "0.0.0.0" : "::";
@@ -612,17 +631,20 @@ const TPROXY: ExtensionSpec = {
 
 const TCPMSS: ExtensionSpec = {
   name: "TCPMSS",
+  required: ["any"],
   options: [flagOpt("clamp-mss-to-pmtu"), opt("set-mss", 1, c.unsigned(65535))],
 };
 
 const TTL: ExtensionSpec = {
   name: "TTL",
+  required: ["any"],
   families: ["ipv4"],
   options: [opt("ttl-set", 1, c.unsigned(255)), opt("ttl-dec", 1, c.unsigned(255, 1)), opt("ttl-inc", 1, c.unsigned(255, 1))],
 };
 
 const HL: ExtensionSpec = {
   name: "HL",
+  required: ["any"],
   families: ["ipv6"],
   options: [opt("hl-set", 1, c.unsigned(255)), opt("hl-dec", 1, c.unsigned(255, 1)), opt("hl-inc", 1, c.unsigned(255, 1))],
 };
@@ -640,6 +662,7 @@ const hexByte: Codec = {
 
 const DSCP: ExtensionSpec = {
   name: "DSCP",
+  required: ["any"],
   options: [
     opt("set-dscp", 1, hexByte),
     opt("set-dscp-class", 1, {
@@ -669,6 +692,7 @@ const tosValue: Codec = {
 
 const TOS: ExtensionSpec = {
   name: "TOS",
+  required: ["any"],
   options: [opt("set-tos", 1, tosValue), opt("and-tos", 1, c.markMask), opt("or-tos", 1, c.markMask), opt("xor-tos", 1, c.markMask)],
   normalize: (options) =>
     options.map((o) => {
@@ -681,6 +705,7 @@ const TOS: ExtensionSpec = {
 
 const CLASSIFY: ExtensionSpec = {
   name: "CLASSIFY",
+  required: [["set-class"]],
   options: [
     opt("set-class", 1, {
       expected: "MAJOR:MINOR in hex",
@@ -693,7 +718,7 @@ const CLASSIFY: ExtensionSpec = {
   ],
 };
 
-const CHECKSUM: ExtensionSpec = { name: "CHECKSUM", options: [flagOpt("checksum-fill")] };
+const CHECKSUM: ExtensionSpec = { name: "CHECKSUM", required: [["checksum-fill"]], options: [flagOpt("checksum-fill")] };
 const NOTRACK: ExtensionSpec = { name: "NOTRACK", options: [] };
 const TRACE: ExtensionSpec = { name: "TRACE", options: [] };
 
