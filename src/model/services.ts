@@ -1,8 +1,13 @@
 // Service names as iptables 1.8.9 reads them on Debian (netbase 6.4's /etc/services): a name the
 // dump's node would know, whatever machine iptscope runs on (as protocols.ts does for protocols).
 
-/** Which lookup an extension does: libxt_tcp asks getservbyname(name, "tcp"), libxt_sctp "sctp", libxt_multiport the rule's -p; the XTTYPE_PORT options (udp, dccp, conntrack, NAT targets) ask getaddrinfo, which finds tcp and udp entries. */
-export type ServiceLookup = "tcp" | "udp" | "sctp" | "tcp-or-udp";
+/**
+ * Which lookup an extension does: libxt_tcp asks getservbyname(name, "tcp"), libxt_sctp "sctp"; the
+ * XTTYPE_PORT options (udp, dccp, conntrack, NAT targets) ask getaddrinfo, which finds tcp and udp
+ * entries. libxt_multiport asks for the rule's -p, which a value codec does not see: it gets
+ * "tcp-or-udp", so `-p udp -m multiport --dports ssh` passes here though iptables refuses it.
+ */
+export type ServiceLookup = "tcp" | "sctp" | "tcp-or-udp";
 
 const NETBASE = `
 tcpmux 1/tcp
