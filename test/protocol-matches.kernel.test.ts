@@ -27,7 +27,10 @@ const SERVICE_RULES = ["tcp", "udp", "sctp", "dccp"].flatMap((protocol) =>
 
 const MANGLE_TARGETS = ["TTL --ttl-set 5", "HL --hl-set 5", "TTL --ttl-dec 1", "HL --hl-inc 2"];
 
-const NAT_TARGETS = ["DNAT --to-destination ADDR:80", "SNAT --to-source ADDR:80-90", "MASQUERADE --to-ports 80", "REDIRECT --to-ports 80-90", "DNAT --to-destination ADDR"];
+const NAT_TARGETS = [
+  "DNAT --to-destination ADDR:80", "SNAT --to-source ADDR:80-90", "MASQUERADE --to-ports 80", "REDIRECT --to-ports 80-90", "DNAT --to-destination ADDR",
+  "DNAT --to-destination ADDR:http", "DNAT --to-destination ADDR:no-such-service", "REDIRECT --to-ports ntp",
+];
 const NAT_PROTOCOLS = ["", "-p tcp", "-p udp", "! -p tcp", "-p icmp", "-p ipv6-icmp", "-p sctp", "-p dccp", "-p gre", "-p udplite", "-p all"];
 
 function filterRule(rule: string): string {

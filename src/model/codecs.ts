@@ -360,11 +360,15 @@ export const natRange: Codec = {
     }
     if (portPart !== undefined) {
       const m = /^(\d+)(?:-(\d+))?(?:\/(\d+))?$/.exec(portPart);
-      if (!m) return fail();
-      range.fromPort = Number(m[1]);
-      range.toPort = m[2] === undefined ? range.fromPort : Number(m[2]);
-      if (m[3] !== undefined) range.basePort = Number(m[3]);
-      if (range.fromPort > 65535 || range.toPort > 65535 || range.fromPort > range.toPort) return fail();
+      // libxt_DNAT takes a service name for the whole port part (getservbyname with no protocol).
+      const named = m ? undefined : servicePort(portPart, "tcp-or-udp");
+      if (!m && named === undefined) return fail();
+      const fromPort = m ? Number(m[1]) : named!;
+      const toPort = m?.[2] === undefined ? fromPort : Number(m[2]);
+      range.fromPort = fromPort;
+      range.toPort = toPort;
+      if (m?.[3] !== undefined) range.basePort = Number(m[3]);
+      if (fromPort > 65535 || toPort > 65535 || fromPort > toPort) return fail();
     }
     if (range.fromAddress === undefined && range.fromPort === undefined) return fail();
     return { kind: "nat-range", range };
