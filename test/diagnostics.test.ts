@@ -102,9 +102,15 @@ describe("the CLI on bad input", () => {
     });
   }
 
+  it("a dump without header or -s/-d is IPv6 when it spells what only ip6tables writes", () => {
+    const file = join(work, "v6-dnat.txt");
+    writeFileSync(file, "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -p tcp -j DNAT --to-destination [2001:db8::7]:80\nCOMMIT\n");
+    expect(cli(["parse", file]).stdout).toMatch(/IPv6, 1 table/);
+  });
+
   it("-6 reads an ip6tables dump without header as IPv6, as --ipv6 does (an IPv6 address is an error for IPv4)", () => {
     const file = join(work, "v6-no-header.txt");
-    writeFileSync(file, "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -p tcp -j DNAT --to-destination [2001:db8::7]:80\nCOMMIT\n");
+    writeFileSync(file, "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m conntrack --ctorigsrc 2001:db8::7 -j ACCEPT\nCOMMIT\n");
     expect(cli(["parse", file]).status).toBe(2);
     for (const flag of ["-6", "--ipv6"]) {
       const result = cli(["parse", flag, file]);
