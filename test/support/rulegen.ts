@@ -266,14 +266,17 @@ function rule(r: Random, family: 4 | 6, table: Ctx["table"], chain: string): str
   if (family === 4 && chance(r, 0.03)) parts.push(`${maybeBang(r, 0.5)}-f`);
   const count = int(r, 0, 3);
   const used = new Set<string>();
+  let marks = 0;
   for (let i = 0; i < count; i++) {
     const name = pick(r, Object.keys(matchGens));
     // After -m multiport, getopt would read --sport as an abbreviation of --source-ports.
     if (name === "ports" && used.has("multiport")) continue;
     if (name === "multiport" && used.has("ports")) continue;
     if (used.has(name) && name !== "comment" && name !== "mark") continue;
-    // A second -m mark merges no options: its --mark would go to connmark, loaded since (and used).
-    if (name === "mark" && used.has("connmark")) continue;
+    // A second -m mark merges no options: after a connmark (in any order, the parts are shuffled) its --mark would be connmark's.
+    if (name === "mark" && used.has("connmark") && used.has("mark")) continue;
+    if (name === "connmark" && marks > 1) continue;
+    if (name === "mark") marks++;
     const generated = matchGens[name]!(c);
     if (generated) {
       if (name === "ports") c.usedTcpOptions = true;
