@@ -33,7 +33,7 @@ describe("implicit protocol matches", () => {
   });
 
   it("a match of the other family is an error, as iptables refuses to load it", () => {
-    const v4 = parseRuleset(filter("-A INPUT -p mh --mh-type 5 -j ACCEPT\n-A INPUT -m hl --hl-eq 1 -j ACCEPT\n-A INPUT -p ah --ahlen 3 -j ACCEPT\n"));
+    const v4 = parseRuleset(filter("-A INPUT -p mh --mh-type 5 -j ACCEPT\n-A INPUT -m hl --hl-eq 1 -j ACCEPT\n-A INPUT -p ah --ahlen 3 -j ACCEPT\n"), { family: "ipv4" });
     expect(v4.diagnostics.map((d) => [d.kind, d.line])).toEqual([
       ["unknown-option", 5],
       ["extension-not-in-family", 6],
