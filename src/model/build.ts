@@ -46,6 +46,13 @@ export interface ParseResult {
   skippedLines: number[];
 }
 
+/** The negatables of a value the builder shares among rules (interfaces, protocols), made at its first use. */
+function sharedNegatables<T>(cache: Map<T, Negatables<T>>, value: T): Negatables<T> {
+  let shared = cache.get(value);
+  if (shared === undefined) cache.set(value, (shared = negatables(value)));
+  return shared;
+}
+
 const NAT_PORT_TARGETS: ReadonlySet<string> = new Set(["DNAT", "SNAT", "MASQUERADE", "REDIRECT"]);
 /** libxt_DNAT, _MASQUERADE and _REDIRECT take ports only after -p tcp, udp, sctp, dccp or icmp (in ip6tables too; `!` is not looked at). */
 const NAT_PORT_PROTOCOLS: ReadonlySet<number> = new Set([6, 17, 132, 33, 1]);
@@ -923,7 +930,9 @@ export class RulesetBuilder {
       familyOnly: draft.familyOnly,
     };
     this.checkProtocols(rule, draft.matches, line);
-    this.checkKernelConstraints(rule, table, line, this.lineErrors === errorsBefore);
+    // Only on a line without an error yet: a missing option is then not the echo of one refused.
+    if (this.lineErrors === errorsBefore) this.checkRequiredOptions(rule, draft);
+    this.checkKernelConstraints(rule, table, line);
     if (!draft.ownFamily) {
       this.report(diagnostic("other-family-rule", { line, column: 1 }, { family: rule.familyOnly! }));
       return [];
@@ -984,12 +993,7 @@ export class RulesetBuilder {
           this.report(diagnostic("bad-interface", this.at(item.value, line), { value }));
           return;
         }
-        let shared = this.interfaces.get(value);
-        if (shared === undefined) {
-          shared = negatables(value);
-          this.interfaces.set(value, shared);
-        }
-        const iface = negatable(shared, negated);
+        const iface = negatable(sharedNegatables(this.interfaces, value), negated);
         if (item.option === "in-interface") draft.inInterface = iface;
         else draft.outInterface = iface;
         return;
@@ -1000,12 +1004,7 @@ export class RulesetBuilder {
           this.report(diagnostic("bad-protocol", this.at(item.value, line), { value }));
           return;
         }
-        let shared = this.protocols.get(spec);
-        if (shared === undefined) {
-          shared = negatables(spec);
-          this.protocols.set(spec, shared);
-        }
-        draft.protocol = negatable(shared, negated);
+        draft.protocol = negatable(sharedNegatables(this.protocols, spec), negated);
         return;
       }
       default: {
@@ -1282,8 +1281,7 @@ export class RulesetBuilder {
   }
 
   /** Rules the kernel (or iptables' final checks) refuse, so that a dump iptscope accepts also loads. */
-  /** `clean`: no error on the line yet, so a missing option is not the echo of one refused. */
-  private checkKernelConstraints(rule: Rule, table: TableName, line: number, clean: boolean): void {
+  private checkKernelConstraints(rule: Rule, table: TableName, line: number): void {
     const target = rule.target;
     if (table === "nat" && target?.name === "DROP" && !target.goto) {
       this.report(diagnostic("nat-filtering", { line, column: target.column, length: 4 }, {}));
@@ -1295,10 +1293,8 @@ export class RulesetBuilder {
         this.report(diagnostic("option-needs-protocol", { line, column: ports.column, length: ports.written.length }, { option: ports.written, module: target.name }));
       }
     }
-    if (clean && target?.kind === "extension" && target.known) this.checkRequired(targetSpecs.get(target.name), target.options, target.name, line, target.column);
     for (let i = 0; i < rule.matches.length; i++) {
       const module = rule.matches[i]!;
-      if (clean && module.known && !module.implicit) this.checkRequired(matchSpecs.get(module.name), module.options, module.name, line, module.column);
       if (module.name !== "statistic" || !module.known) continue;
       const every = hasOption(module.options, "every");
       if (every !== hasOption(module.options, "packet")) {
@@ -1308,13 +1304,25 @@ export class RulesetBuilder {
     }
   }
 
-  /** iptables refuses an extension without the options it insists on ("mark: option --mark must be specified"). */
+  /**
+   * iptables refuses an extension without the options it insists on ("mark: option --mark must be specified").
+   * The rule's explicit matches and target, with the specs their drafts were built from (in the same order).
+   */
+  private checkRequiredOptions(rule: Rule, draft: RuleDraft): void {
+    const target = rule.target;
+    if (target?.kind === "extension" && target.known) this.checkRequired(draft.target!.spec, target.options, target.name, rule.line, target.column);
+    for (let i = 0; i < rule.matches.length; i++) {
+      const module = rule.matches[i]!;
+      if (module.known && !module.implicit) this.checkRequired(draft.matches[i]!.spec, module.options, module.name, rule.line, module.column);
+    }
+  }
+
   private checkRequired(spec: ExtensionSpec | undefined, options: readonly ExtensionOption[], name: string, line: number, column: number): void {
     if (!spec?.required) return;
     for (const group of spec.required) {
-      const names = group === "any" ? spec.options.map((o) => o.name) : group;
-      if (options.some((o) => names.includes(o.name))) continue;
-      const spelled = names.map((n) => `--${n}`);
+      // A known extension keeps only its own options, so "any" asks for one at all.
+      if (group === "any" ? options.length > 0 : options.some((o) => group.includes(o.name))) continue;
+      const spelled = (group === "any" ? spec.options.map((o) => o.name) : group).map((n) => `--${n}`);
       const option = spelled.length === 1 ? spelled[0]! : `one of ${spelled.slice(0, -1).join(", ")} or ${spelled.at(-1)}`;
       this.report(diagnostic("missing-option", { line, column }, { module: name, option }));
     }
