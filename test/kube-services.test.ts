@@ -148,6 +148,14 @@ describe("services on the modern sample (new rule layout)", () => {
     expect(text).toContain("ranges 198.51.100.0/24,192.0.2.0/25");
     expect(text).toContain("health :31999");
     expect(text).toContain("REJECT (no endpoints)");
+    expect(text).toMatch(/^ +from pods /m);
+    expect(text).toContain("'from pods': from a pod");
+  });
+
+  it("explains 'from …' rows under the table only when it has some", () => {
+    const text = renderServicesText(mapOf("kubeadm-flannel"));
+    expect(text).not.toMatch(/^ +from /m);
+    expect(text.split("\n").find((l) => l.startsWith("shares:"))).toBe("shares: new connections from a client off the cluster (inside the source ranges, if any)");
   });
 });
 

@@ -137,6 +137,8 @@ type Row = [string, string, string, string, string];
 export function renderServicesText(map: ServiceMap, options: ServicesTextOptions = {}): string {
   const p = options.palette ?? plain;
   const rows: Row[] = [];
+  /** The clients of the `from …` rows, said under the table only when there are such rows. */
+  const otherClients = new Set<string>();
   for (const service of map.services) {
     const name = service.name.from === "chain" ? `${service.name.key} (no name in the rules)` : service.name.key;
     service.frontends.forEach((frontend, i) => {
@@ -144,8 +146,10 @@ export function renderServicesText(map: ServiceMap, options: ServicesTextOptions
       const destination = first ? resolutionText(service, first) : "";
       rows.push([i === 0 ? name : "", KIND_LABEL[frontend.kind], frontendLabel(frontend, map.family), destination, flags(service, frontend).join(", ")]);
       for (const other of others) {
+        const client = other.client === "pod" ? "pods" : other.client;
+        otherClients.add(client);
         const masqueraded = other.endpoints.length > 0 && other.endpoints.every((e) => e.masquerade);
-        rows.push(["", "", `  from ${other.client === "pod" ? "pods" : other.client}`, resolutionText(service, other), other.endpoints.length > 0 ? (masqueraded ? "masqueraded" : "not masqueraded") : ""]);
+        rows.push(["", "", `  from ${client}`, resolutionText(service, other), other.endpoints.length > 0 ? (masqueraded ? "masqueraded" : "not masqueraded") : ""]);
       }
     });
   }
@@ -156,7 +160,8 @@ export function renderServicesText(map: ServiceMap, options: ServicesTextOptions
   const cidrs = map.clusterCidrs.length > 0 ? `cluster CIDR ${map.clusterCidrs.join(", ")}` : "no cluster CIDR in the rules";
   const generation = map.generation === "unknown" ? "kube-proxy rules" : `kube-proxy's ${map.generation} rule layout (${map.generation === "old" ? "KUBE-XLB" : "KUBE-EXT/SVL"})`;
   lines.unshift(p.dim(`${map.services.length} service port(s) · ${map.family === "ipv4" ? "IPv4" : "IPv6"} · ${generation} · ${cidrs}`));
-  lines.push(p.dim("shares: new connections from a client off the cluster (inside the source ranges, if any); 'from pods': from a pod"));
+  const otherRows = [...otherClients].map((client) => `'from ${client}': from ${client === "pods" ? "a pod" : `the ${client}`}`);
+  lines.push(p.dim(["shares: new connections from a client off the cluster (inside the source ranges, if any)", ...otherRows].join("; ")));
   for (const note of map.notes) lines.push(p.yellow(`note: ${note.message}`));
   return lines.join("\n") + "\n";
 }
