@@ -154,23 +154,23 @@ export function rememberShape(cache: ShapeCache, words: Words, tokens: readonly 
   const items = command.items.map((item): RuleItemShape => {
     switch (item.kind) {
       case "core":
-        return { kind: "core", option: item.option, negation: position(item.negation), optionToken: position(item.optionToken), value: position(item.value) };
+        return uniform({ kind: "core", option: item.option, negation: position(item.negation), optionToken: position(item.optionToken), value: position(item.value) });
       case "fragment":
-        return { kind: "fragment", negation: position(item.negation), optionToken: position(item.optionToken) };
+        return uniform({ kind: "fragment", negation: position(item.negation), optionToken: position(item.optionToken) });
       case "match":
-        return { kind: "match", optionToken: position(item.optionToken), name: position(item.name) };
+        return uniform({ kind: "match", optionToken: position(item.optionToken), name: position(item.name) });
       case "jump":
       case "goto":
-        return { kind: item.kind, optionToken: position(item.optionToken), target: position(item.target) };
+        return uniform({ kind: item.kind, optionToken: position(item.optionToken), target: position(item.target) });
       case "option":
-        return {
+        return uniform({
           kind: "option", negation: position(item.negation), optionToken: position(item.optionToken), values: item.values.map(position),
           owner: item.owner, greedy: item.greedy, resolvedName: item.resolvedName, ambiguous: item.ambiguous,
-        };
+        });
       case "set-counters":
-        return { kind: "set-counters", optionToken: position(item.optionToken), packets: position(item.packets), bytes: position(item.bytes) };
+        return uniform({ kind: "set-counters", optionToken: position(item.optionToken), packets: position(item.packets), bytes: position(item.bytes) });
       case "family":
-        return { kind: "family", optionToken: position(item.optionToken), family: item.family };
+        return uniform({ kind: "family", optionToken: position(item.optionToken), family: item.family });
       default: {
         const never: never = item;
         throw new Error(`unhandled rule item ${JSON.stringify(never)}`);
@@ -181,3 +181,18 @@ export function rememberShape(cache: ShapeCache, words: Words, tokens: readonly 
   if (cache.nodes + words.count <= MAX_NODES) walk(cache.root, words, catalog, cache)!.outcome = shape;
   return shape;
 }
+
+/**
+ * The item with every field any item kind has, in one order. The builder reads items of all
+ * kinds at the same places, and one hidden class for them all keeps those reads monomorphic
+ * (a union of object shapes made the builder deoptimise as each new kind turned up).
+ */
+function uniform<T extends RuleItemShape>(item: T): T {
+  const every = {
+    kind: item.kind, option: undefined, negation: -1, optionToken: -1, value: -1, name: -1, target: -1, values: NO_WORDS,
+    owner: undefined, greedy: false, resolvedName: undefined, ambiguous: false, packets: -1, bytes: -1, family: undefined,
+  };
+  return Object.assign(every, item);
+}
+
+const NO_WORDS: readonly number[] = Object.freeze([]);

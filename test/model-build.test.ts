@@ -88,3 +88,30 @@ describe("-D and -R with a position that is not a number", () => {
     expect(removed).toMatchObject({ position: 0 });
   });
 });
+
+describe("checks the builder skips for lines of a shape that passed them", () => {
+  const errorsOf = (text: string) => parseRuleset(text).diagnostics.filter((d) => d.severity === "error").map((d) => `${d.line}:${d.kind}`);
+
+  it("still runs them when the same words name a user chain in one table and a target in another", () => {
+    const chainFirst = ["*nat", ":PREROUTING ACCEPT [0:0]", ":MARK - [0:0]", "-A PREROUTING -j MARK", "COMMIT",
+      "*mangle", ":PREROUTING ACCEPT [0:0]", "-A PREROUTING -j MARK", "COMMIT", ""].join("\n");
+    expect(errorsOf(chainFirst)).toEqual(["8:missing-option"]);
+    const targetFirst = ["*mangle", ":PREROUTING ACCEPT [0:0]", "-A PREROUTING -j MARK", "COMMIT",
+      "*nat", ":PREROUTING ACCEPT [0:0]", ":MARK - [0:0]", "-A PREROUTING -j MARK", "COMMIT", ""].join("\n");
+    expect(errorsOf(targetFirst)).toEqual(["3:missing-option"]);
+  });
+
+  it("reports every line of a shape that fails them, and lines after one that failed for another reason", () => {
+    const text = ["*filter", ":INPUT ACCEPT [0:0]",
+      "-A INPUT -m mark --mark 0x1 -j ACCEPT",
+      "-A INPUT -m tcp --dport 80 -j ACCEPT",
+      "-A INPUT -m tcp --dport 81 -j ACCEPT",
+      "-A INPUT -p tcp -m tcp --dport 82 -m connmark -j ACCEPT",
+      "-A INPUT -p tcp -m tcp --dport 83 -m connmark -j ACCEPT",
+      "-A INPUT -p tcp -m tcp --dport x -j ACCEPT",
+      "-A INPUT -p tcp -m tcp --dport 84 -j ACCEPT",
+      "-A INPUT -p udp -m tcp --dport 85 -j ACCEPT",
+      "COMMIT", ""].join("\n");
+    expect(errorsOf(text)).toEqual(["4:option-needs-protocol", "5:option-needs-protocol", "6:missing-option", "7:missing-option", "8:bad-value", "10:option-needs-protocol"]);
+  });
+});

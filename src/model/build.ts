@@ -193,6 +193,12 @@ interface ShapeMemo {
   names: (string | undefined)[];
   specs: (ExtensionSpec | undefined)[];
   optionSpecs: (OptionSpec | undefined)[];
+  /**
+   * Set when a line of this shape, built without an error, passed checkProtocols and checkRequiredOptions
+   * with a target of this kind. Those checks read only which modules, options and protocol a rule has,
+   * which the shape fixes for a line built without an error, and whether its target is an extension.
+   */
+  checkedWithTarget: Target["kind"] | "none" | undefined;
 }
 
 /**
@@ -866,7 +872,7 @@ export class RulesetBuilder {
     const items = command.items;
     let memo = this.memos.get(command);
     if (memo === undefined) {
-      memo = { names: [], specs: [], optionSpecs: [] };
+      memo = { names: [], specs: [], optionSpecs: [], checkedWithTarget: undefined };
       this.memos.set(command, memo);
     }
     for (let i = 0; i < items.length; i++) {
@@ -929,9 +935,16 @@ export class RulesetBuilder {
       target: target && this.sealTarget(target),
       familyOnly: draft.familyOnly,
     };
-    this.checkProtocols(rule, draft.matches, line);
-    // Only on a line without an error yet: a missing option is then not the echo of one refused.
-    if (this.lineErrors === errorsBefore) this.checkRequiredOptions(rule, draft);
+    const targetKind = target?.targetKind ?? "none";
+    if (this.lineErrors !== errorsBefore || memo.checkedWithTarget !== targetKind) {
+      const reported = this.diagnostics.length;
+      this.checkProtocols(rule, draft.matches, line);
+      // Only on a line without an error yet: a missing option is then not the echo of one refused.
+      if (this.lineErrors === errorsBefore) {
+        this.checkRequiredOptions(rule, draft);
+        if (this.diagnostics.length === reported) memo.checkedWithTarget = targetKind;
+      }
+    }
     this.checkKernelConstraints(rule, table, line);
     if (!draft.ownFamily) {
       this.report(diagnostic("other-family-rule", { line, column: 1 }, { family: rule.familyOnly! }));

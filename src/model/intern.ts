@@ -109,7 +109,10 @@ export class Interner {
     return option;
   }
 
-  /** A module of shared options; `fresh` when one of them is new, so no earlier module can be equal. */  /** `options` is the caller's, built for this module: it becomes the module's, frozen. */
+  /**
+   * A module of shared options; `fresh` when one of them is new, so no earlier module can be equal.
+   * `options` is the caller's, built for this module: it becomes the module's, frozen.
+   */
   module(name: string, column: number, implicit: boolean, known: boolean, options: ExtensionOption[], fresh: boolean): MatchModule {
     if (fresh) return Object.freeze({ name, column, implicit, known, options: frozenOptions(options) });
     const key = options.length === 0 ? name : options[0]!;
