@@ -108,10 +108,20 @@ describe("the CLI on bad input", () => {
     expect(cli(["parse", file]).stdout).toMatch(/IPv6, 1 table/);
   });
 
-  it("-6 reads an ip6tables dump without header as IPv6, as --ipv6 does (an IPv6 address is an error for IPv4)", () => {
+  it("a dump without header or -s/-d is IPv6 when a conntrack, iprange or NAT option holds an IPv6 address", () => {
+    const family = (rule: string) => parseRuleset(`*nat\n:PREROUTING ACCEPT [0:0]\n${rule}\nCOMMIT\n`).ruleset.family;
+    expect(family("-A PREROUTING -m conntrack --ctorigsrc 2001:db8::7 -j ACCEPT")).toBe("ipv6");
+    expect(family("-A PREROUTING -m conntrack ! --ctrepldst ::1/128 -j ACCEPT")).toBe("ipv6");
+    expect(family("-A PREROUTING -m iprange --src-range fd00::1-fd00::9 -j ACCEPT")).toBe("ipv6");
+    expect(family("-A PREROUTING -p tcp -j DNAT --to-destination fd00::5")).toBe("ipv6");
+    expect(family("-A PREROUTING -p tcp -j DNAT --to-destination 10.0.0.5:8080")).toBe("ipv4");
+    expect(family("-A PREROUTING -m mac --mac-source 00:11:22:33:44:55 -j ACCEPT")).toBe("ipv4");
+  });
+
+  it("-6 reads an ip6tables dump without header as IPv6, as --ipv6 does", () => {
     const file = join(work, "v6-no-header.txt");
-    writeFileSync(file, "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m conntrack --ctorigsrc 2001:db8::7 -j ACCEPT\nCOMMIT\n");
-    expect(cli(["parse", file]).status).toBe(2);
+    writeFileSync(file, "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment v6 -j ACCEPT\nCOMMIT\n");
+    expect(cli(["parse", file]).stdout).toMatch(/IPv4, 1 table/);
     for (const flag of ["-6", "--ipv6"]) {
       const result = cli(["parse", flag, file]);
       expect(result.stderr).toBe("");

@@ -247,8 +247,12 @@ function detectFamily(text: string): Family {
   return IPV6_ONLY_SPELLINGS.test(body) ? "ipv6" : "ipv4";
 }
 
-/** Without a header or an -s/-d address, what only ip6tables writes: ICMPv6, hop limits, bracketed NAT addresses. */
-const IPV6_ONLY_SPELLINGS = /\s(?:-p (?:ipv6-icmp|icmpv6)\s|-m (?:icmp6|hl)\s|-j HL\s|--reject-with icmp6-|--to-(?:destination|source) \[)/;
+/**
+ * Without a header or an -s/-d address, what only ip6tables writes: ICMPv6, hop limits, bracketed NAT addresses,
+ * an IPv6 address (two colons: `A:P` has one, and no option here takes a MAC address) in a conntrack, iprange or NAT option.
+ */
+const IPV6_ONLY_SPELLINGS =
+  /\s(?:-p (?:ipv6-icmp|icmpv6)\s|-m (?:icmp6|hl)\s|-j HL\s|--reject-with icmp6-|--to-(?:destination|source) \[|--(?:ct(?:orig|repl)(?:src|dst)|src-range|dst-range|to-destination|to-source) (?:! )?[0-9A-Fa-f]*:[0-9A-Fa-f]*:)/;
 
 export function parseRulesetText(input: string, options: ParseOptions = {}): ParseResult {
   const builder = new RulesetBuilder(options.family ?? detectFamily(input), options.lenient === true, options.reuse);
