@@ -1,6 +1,6 @@
-// Protocol matches beyond tcp, udp and icmp (sctp, dccp, esp, ah, mh), service names in ports, and NAT targets with ports:
-// whether a rule loads is the kernel's call, and iptscope must make the same one. Each rule is loaded
-// alone, in both families and both backends, and iptscope must report an error exactly when
+// Protocol matches beyond tcp, udp and icmp (sctp, dccp, esp, ah, mh), service names in ports, multiport's protocols,
+// and NAT targets with ports: whether a rule loads is the kernel's call, and iptscope must make the same one. Each
+// rule is loaded alone, in both families and both backends, and iptscope must report an error exactly when
 // iptables-restore refuses it.
 
 import { expect, it } from "vitest";
@@ -23,6 +23,11 @@ const MATCH_RULES = [
 // libxt_tcp asks getservbyname(name, "tcp"), libxt_sctp "sctp"; udp and dccp ports find tcp and udp names alike.
 const SERVICE_RULES = ["tcp", "udp", "sctp", "dccp"].flatMap((protocol) =>
   ["http", "ssh", "ntp", "domain", "amqp", "sunrpc", "www", "no-such-service"].map((name) => `-p ${protocol} --dport ${name}`),
+);
+
+// libxt_multiport takes -p tcp, udp, udplite, sctp or dccp (not negated) and looks service names up for that protocol.
+const MULTIPORT_RULES = ["-p tcp", "-p udp", "-p sctp", "-p dccp", "-p udplite", "-p 6", "! -p tcp", "-p icmp", "-p all", ""].flatMap((protocol) =>
+  ["--dports 80,443", "! --sports 1000:2000", "--ports ssh", "--dports domain,ntp", "--dports sunrpc"].map((ports) => `${protocol} -m multiport ${ports}`.trim()),
 );
 
 const MANGLE_TARGETS = ["TTL --ttl-set 5", "HL --hl-set 5", "TTL --ttl-dec 1", "HL --hl-inc 2"];
@@ -89,6 +94,12 @@ kdescribe("protocol matches and NAT ports: iptscope refuses what the kernel refu
 
       it(`service names in ports, ${family}, ${backend}`, () => {
         const outcomes = SERVICE_RULES.map((rule) => ({ rule, ...verdicts(filterRule(rule), family, backend) }));
+        expect(outcomes.filter((v) => v.kernel !== v.iptscope)).toEqual([]);
+        expect(new Set(outcomes.map((o) => o.kernel))).toEqual(new Set([true, false]));
+      });
+
+      it(`multiport: the protocols it takes, service names for its -p, ${family}, ${backend}`, () => {
+        const outcomes = MULTIPORT_RULES.map((rule) => ({ rule, ...verdicts(filterRule(rule), family, backend) }));
         expect(outcomes.filter((v) => v.kernel !== v.iptscope)).toEqual([]);
         expect(new Set(outcomes.map((o) => o.kernel))).toEqual(new Set([true, false]));
       });

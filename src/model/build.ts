@@ -17,6 +17,7 @@ import {
   freezeDeep, frozenOptions, Interner, negatable, negatables, NO_MATCHES, NO_OPTIONS, type Negatables, type SharedValue,
 } from "./intern.js";
 import { parseProtocol } from "./protocols.js";
+import { isPortProtocol } from "./services.js";
 import { ReusableRules } from "./reuse.js";
 import {
   BUILTIN_CHAINS, TABLE_NAMES,
@@ -323,7 +324,7 @@ export class RulesetBuilder {
     reuse?: ParseResult,
   ) {
     this.ruleset = { family, tables: [], comments: [], hasRuleCounters: false };
-    this.codecContext = { family };
+    this.codecContext = { family, protocol: undefined };
     this.reusable = reuse !== undefined && reuse.ruleset.family === family ? new ReusableRules(reuse) : undefined;
   }
 
@@ -1085,10 +1086,15 @@ export class RulesetBuilder {
       );
       return;
     }
-    if (module.known && module.targetKind === undefined && module.name === "multiport" && !draft.protocol) {
-      // libxt_multiport checks the protocol while parsing its option, so order matters.
-      const optionWord = this.words.values[item.optionToken]!;
-      this.report(diagnostic("option-needs-protocol", this.at(item.optionToken, line), { option: optionWord, module: "multiport" }));
+    if (module.known && module.targetKind === undefined && module.name === "multiport") {
+      // libxt_multiport checks the protocol while parsing its option, so order matters; it looks service names up for it.
+      const protocol = draft.protocol;
+      const name = protocol === undefined || protocol.negated ? undefined : protocol.value.name;
+      this.codecContext.protocol = name !== undefined && isPortProtocol(name) ? name : undefined;
+      if (this.codecContext.protocol === undefined) {
+        const optionWord = this.words.values[item.optionToken]!;
+        this.report(diagnostic("option-needs-protocol", this.at(item.optionToken, line), { option: optionWord, module: "multiport" }));
+      }
     }
     const option = this.decodeOption(module, item, index, memo, line, text);
     if (option) {
@@ -1278,7 +1284,8 @@ export class RulesetBuilder {
       cache = new ValueCache();
       this.valueCache.set(optionSpec.codec, cache);
     }
-    const key = words.length === 1 ? this.words.values[words[0]!]! : this.valuesOf(words).join("\0");
+    let key = words.length === 1 ? this.words.values[words[0]!]! : this.valuesOf(words).join("\0");
+    if (optionSpec.codec.readsProtocol) key = `${this.codecContext.protocol ?? ""}\0${key}`;
     let entry = cache.useless ? undefined : cache.get(key);
     if (entry === undefined) {
       entry = decodeEntry(freezeDeep(optionSpec.codec.decode(this.argumentsOf(words), this.codecContext)));

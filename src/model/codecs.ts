@@ -3,13 +3,15 @@
 
 import { saveString } from "../../grammar/index.js";
 import { formatAddressMaskShort, parseAddress, parseAddressMask, formatAddress } from "./addresses.js";
-import { servicePort, type ServiceLookup } from "./services.js";
+import { servicePort, type PortProtocol, type ServiceLookup } from "./services.js";
 import type { Family, NatRange, OptionValue, PortRange } from "./types.js";
 
 export interface CodecContext {
   family: Family;
   /** The iptables backend whose save output to reproduce; they differ in a few normalisations. */
   backend?: "nft" | "legacy";
+  /** The rule's -p, for the codecs marked readsProtocol (while parsing). */
+  protocol?: PortProtocol;
 }
 
 /** A value, a value the kernel will change (with why), or an error. */
@@ -21,6 +23,8 @@ export interface Codec {
   decode(args: readonly string[], context: CodecContext): Decoded;
   /** The arguments as iptables-save prints them (already quoted where it quotes). */
   encode(value: OptionValue, context: CodecContext): string[];
+  /** Decoding reads context.protocol, so the same text may decode differently under another -p. */
+  readsProtocol?: boolean;
 }
 
 const fail = (error = ""): Decoded => ({ error });
@@ -142,13 +146,15 @@ export const portRange = (separator = ":", lookup: ServiceLookup = "tcp-or-udp")
   encode: (v) => (v.kind === "port-range" ? [formatPortRange(v.range, separator)] : mismatch(v)),
 });
 
+/** libxt_multiport's list: service names are looked up for the rule's -p. */
 export const portList: Codec = {
   expected: "a comma-separated list of ports or ranges (at most 15)",
-  decode: ([text]) => {
+  readsProtocol: true,
+  decode: ([text], context) => {
     const ports: PortRange[] = [];
     let slots = 0;
     for (const item of text!.split(",")) {
-      const range = parsePortRange(item);
+      const range = parsePortRange(item, ":", context.protocol ?? "tcp-or-udp");
       if (!range) return fail();
       ports.push(range);
       slots += range.from === range.to ? 1 : 2;

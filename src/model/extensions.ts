@@ -5,7 +5,7 @@
 import type { ExtensionCatalog, OptionSyntax } from "../../grammar/index.js";
 import * as c from "./codecs.js";
 import type { Codec, CodecContext } from "./codecs.js";
-import type { ServiceLookup } from "./services.js";
+import type { PortProtocol, ServiceLookup } from "./services.js";
 import type { ExtensionOption, Family, OptionValue } from "./types.js";
 
 export interface OptionSpec {
@@ -158,7 +158,7 @@ const icmp6: ExtensionSpec = {
 const multiport: ExtensionSpec = {
   name: "multiport",
   required: [["sports", "dports", "ports"]],
-  protocols: ["tcp", "udp", "sctp", "dccp", "udplite"],
+  protocols: ["tcp", "udp", "udplite", "sctp", "dccp"] satisfies PortProtocol[],
   options: [
     neg("sports", 1, c.portList, { aliases: ["source-ports"] }),
     neg("dports", 1, c.portList, { aliases: ["destination-ports"] }),

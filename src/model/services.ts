@@ -4,10 +4,16 @@
 /**
  * Which lookup an extension does: libxt_tcp asks getservbyname(name, "tcp"), libxt_sctp "sctp"; the
  * XTTYPE_PORT options (udp, dccp, conntrack, NAT targets) ask getaddrinfo, which finds tcp and udp
- * entries. libxt_multiport asks for the rule's -p, which a value codec does not see: it gets
- * "tcp-or-udp", so `-p udp -m multiport --dports ssh` passes here though iptables refuses it.
+ * entries. libxt_multiport asks for the rule's -p (codecs read it from their context).
  */
-export type ServiceLookup = "tcp" | "sctp" | "tcp-or-udp";
+export type ServiceLookup = PortProtocol | "tcp-or-udp";
+
+/** The protocols whose -p multiport takes (check_proto in libxt_multiport). */
+export type PortProtocol = "tcp" | "udp" | "udplite" | "sctp" | "dccp";
+
+const PORT_PROTOCOLS: ReadonlySet<string> = new Set<PortProtocol>(["tcp", "udp", "udplite", "sctp", "dccp"]);
+
+export const isPortProtocol = (name: string): name is PortProtocol => PORT_PROTOCOLS.has(name);
 
 const NETBASE = `
 tcpmux 1/tcp
