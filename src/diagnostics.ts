@@ -53,7 +53,12 @@ interface DiagnosticDetails {
   "missing-option": { module: string; option: string };
   "nat-filtering": Record<string, never>;
   "value-adjusted": { option: string; reason: string };
-  "hook-restricted": { module: string; chain: string };
+  "extension-wrong-table": { extension: string; table: string; tables: readonly string[] };
+  "extension-wrong-chain": { extension: string; chain: string; reachedFrom: readonly string[]; allowed: readonly string[] };
+  "interface-in-chain": { option: string; chain: string };
+  "target-needs-protocol": { target: string; protocols: readonly string[] };
+  "conflicting-options": { module: string; options: readonly string[] };
+  "legacy-refuses": { reason: string };
 }
 
 export type DiagnosticKind = keyof DiagnosticDetails;
@@ -216,11 +221,37 @@ const info: { [K in DiagnosticKind]: KindInfo<K> } = {
     severity: "error",
     message: () => "DROP in the nat table: iptables refuses it (the nat table is not intended for filtering)",
   },
-  "hook-restricted": {
+  "extension-wrong-table": {
+    severity: "error",
+    message: (d) => `'${d.extension}' works only in the ${orList(d.tables)} table; the kernel refuses it in '${d.table}'`,
+  },
+  "extension-wrong-chain": {
+    severity: "error",
+    message: (d) =>
+      `'${d.extension}' works only in rules reached from ${orList(d.allowed)}; the kernel refuses it in '${d.chain}'` +
+      (d.reachedFrom.length === 1 && d.reachedFrom[0] === d.chain ? "" : `, which ${orList(d.reachedFrom)} reaches`),
+  },
+  "interface-in-chain": {
+    severity: "error",
+    message: (d) => `iptables refuses ${d.option} in ${d.chain} ("Can't use ${d.option} with ${d.chain}")`,
+  },
+  "target-needs-protocol": {
+    severity: "error",
+    message: (d) => `'${d.target}' needs -p ${orList(d.protocols)} (not negated); the kernel refuses it without`,
+  },
+  "conflicting-options": {
+    severity: "error",
+    message: (d) => `${d.options.join(" and ")} of '${d.module}' cannot be used together; iptables refuses such a rule`,
+  },
+  "legacy-refuses": {
     severity: "warning",
-    message: (d) => `'${d.module}' is only valid in some chains; the kernel may refuse it in '${d.chain}'`,
+    message: (d) => `iptables-legacy refuses this rule (${d.reason}); iptables-nft accepts it`,
   },
 };
+
+function orList(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} or ${items.at(-1)}`;
+}
 
 export function diagnosticSeverity(kind: DiagnosticKind): Severity {
   return info[kind].severity;

@@ -21,7 +21,7 @@ import { isPortProtocol } from "./services.js";
 import { ReusableRules } from "./reuse.js";
 import {
   BUILTIN_CHAINS, TABLE_NAMES,
-  type AddressMask, type Chain, type Counters, type ExtensionOption, type Family, type MatchModule, type Negatable,
+  type AddressMask, type BuiltinChainName, type Chain, type Counters, type ExtensionOption, type Family, type MatchModule, type Negatable,
   type OptionValue, type Policy, type ProtocolSpec, type Rule, type Ruleset, type Table, type TableName, type Target,
 } from "./types.js";
 
@@ -54,7 +54,6 @@ function sharedNegatables<T>(cache: Map<T, Negatables<T>>, value: T): Negatables
   return shared;
 }
 
-const NAT_PORT_TARGETS: ReadonlySet<string> = new Set(["DNAT", "SNAT", "MASQUERADE", "REDIRECT"]);
 /** libxt_DNAT, _MASQUERADE and _REDIRECT take ports only after -p tcp, udp, sctp, dccp or icmp (in ip6tables too; `!` is not looked at). */
 const NAT_PORT_PROTOCOLS: ReadonlySet<number> = new Set([6, 17, 132, 33, 1]);
 
@@ -522,6 +521,7 @@ export class RulesetBuilder {
     const state = this.current!;
     if (line !== undefined) state.table.commitLine = line;
     state.table.chains = [...state.chains.values()];
+    this.checkHooks(state);
     // Jumps were checked as their rules were read; only a chain command since can make one wrong.
     if (state.chainsChanged) this.resolveTargets(state);
     this.current = undefined;
@@ -898,6 +898,8 @@ export class RulesetBuilder {
           this.coreItem(draft, item, line);
           break;
         case "fragment":
+          // ip6tables has no -f ("use -m frag instead").
+          if (this.family === "ipv6") this.report(diagnostic("extension-not-in-family", this.at(item.optionToken, line), { extension: "-f", family: "ipv6" }));
           draft.fragment = item.negation >= 0 ? NOT_FRAGMENT : FRAGMENT;
           break;
         case "match":
@@ -950,7 +952,7 @@ export class RulesetBuilder {
         if (this.diagnostics.length === reported) memo.checkedWithTarget = targetKind;
       }
     }
-    this.checkKernelConstraints(rule, table, line);
+    this.checkKernelConstraints(rule, draft, table, line);
     if (!draft.ownFamily) {
       this.report(diagnostic("other-family-rule", { line, column: 1 }, { family: rule.familyOnly! }));
       return [];
@@ -1305,26 +1307,114 @@ export class RulesetBuilder {
   }
 
   /** Rules the kernel (or iptables' final checks) refuse, so that a dump iptscope accepts also loads. */
-  private checkKernelConstraints(rule: Rule, table: TableName, line: number): void {
+  /**
+   * Rules the kernel (or iptables' final checks) refuse, so that a dump iptscope accepts also loads. `draft`
+   * holds the specs the rule's matches and target were built from. Chains a rule is reached from: checkHooks.
+   */
+  private checkKernelConstraints(rule: Rule, draft: RuleDraft, table: TableName, line: number): void {
     const target = rule.target;
     if (table === "nat" && target?.name === "DROP" && !target.goto) {
       this.report(diagnostic("nat-filtering", { line, column: target.column, length: 4 }, {}));
     }
-    if (target?.kind === "extension" && target.known && NAT_PORT_TARGETS.has(target.name)) {
-      const ports = target.options.find((o) => o.value.kind === "port-range" || (o.value.kind === "nat-range" && o.value.range.fromPort !== undefined));
-      const protocol = rule.protocol?.value.number;
-      if (ports && (protocol === undefined || !NAT_PORT_PROTOCOLS.has(protocol))) {
-        this.report(diagnostic("option-needs-protocol", { line, column: ports.column, length: ports.written.length }, { option: ports.written, module: target.name }));
-      }
-    }
+    if (target?.kind === "extension" && target.known) this.checkTargetConstraints(rule, target, draft.target!.spec, table, line);
     for (let i = 0; i < rule.matches.length; i++) {
       const module = rule.matches[i]!;
-      if (module.name !== "statistic" || !module.known) continue;
-      const every = hasOption(module.options, "every");
-      if (every !== hasOption(module.options, "packet")) {
-        this.report(diagnostic("missing-option", { line, column: module.column }, { module: "statistic", option: every ? "--packet" : "--every" }));
+      if (!module.known) continue;
+      const spec = draft.matches[i]!.spec;
+      if (spec?.tables && !spec.tables.includes(table)) {
+        this.report(diagnostic("extension-wrong-table", { line, column: module.column, length: module.name.length }, { extension: module.name, table, tables: spec.tables }));
       }
-      if (!hasOption(module.options, "mode")) this.report(diagnostic("missing-option", { line, column: module.column }, { module: "statistic", option: "--mode" }));
+      if (module.name === "statistic") this.checkStatistic(module, line);
+    }
+    // iptables checks the interfaces against the chain's name, built-in or not, and the kernel does not look.
+    if (rule.inInterface && (rule.chain === "OUTPUT" || rule.chain === "POSTROUTING")) {
+      this.report(diagnostic("interface-in-chain", { line, column: 1 }, { option: "-i", chain: rule.chain }));
+    }
+    if (rule.outInterface && (rule.chain === "PREROUTING" || rule.chain === "INPUT")) {
+      this.report(diagnostic("interface-in-chain", { line, column: 1 }, { option: "-o", chain: rule.chain }));
+    }
+  }
+
+  private checkTargetConstraints(rule: Rule, target: Target, spec: ExtensionSpec | undefined, table: TableName, line: number): void {
+    const at = { line, column: target.column, length: target.name.length };
+    if (spec?.tables && !spec.tables.includes(table)) {
+      this.report(diagnostic("extension-wrong-table", at, { extension: target.name, table, tables: spec.tables }));
+    }
+    const protocol = rule.protocol;
+    if (spec?.protocols && (protocol === undefined || protocol.negated || !spec.protocols.includes(protocol.value.name))) {
+      this.report(diagnostic("target-needs-protocol", at, { target: target.name, protocols: spec.protocols }));
+    }
+    switch (target.name) {
+      case "DNAT":
+      case "SNAT":
+      case "MASQUERADE":
+      case "REDIRECT": {
+        const ports = target.options.find((o) => o.value.kind === "port-range" || (o.value.kind === "nat-range" && o.value.range.fromPort !== undefined));
+        if (ports && (protocol?.value.number === undefined || !NAT_PORT_PROTOCOLS.has(protocol.value.number))) {
+          this.report(diagnostic("option-needs-protocol", { line, column: ports.column, length: ports.written.length }, { option: ports.written, module: target.name }));
+        }
+        return;
+      }
+      case "REJECT": {
+        const reply = target.options.find((o) => o.name === "reject-with");
+        if (reply?.value.kind === "string" && reply.value.value === "tcp-reset" && (protocol === undefined || protocol.negated || protocol.value.name !== "tcp")) {
+          this.report(diagnostic("option-needs-protocol", { line, column: reply.column, length: reply.written.length }, { option: `${reply.written} tcp-reset`, module: "REJECT" }));
+        }
+        return;
+      }
+      // iptables-nft translates TRACE to nftrace anywhere, and its compat layer skips TCPMSS's SYN check.
+      case "TRACE":
+        if (table !== "raw") this.report(diagnostic("legacy-refuses", at, { reason: "TRACE outside the raw table" }));
+        return;
+      case "TCPMSS":
+        if (!rule.matches.some(isSynMatch)) this.report(diagnostic("legacy-refuses", at, { reason: "TCPMSS without a match of TCP SYN packets (--syn, --tcp-flags … SYN)" }));
+        return;
+      default:
+        return;
+    }
+  }
+
+  private checkStatistic(module: MatchModule, line: number): void {
+    const every = module.options.find((o) => o.name === "every");
+    const packet = module.options.find((o) => o.name === "packet");
+    if ((every === undefined) !== (packet === undefined)) {
+      this.report(diagnostic("missing-option", { line, column: module.column }, { module: "statistic", option: every ? "--packet" : "--every" }));
+    }
+    if (!hasOption(module.options, "mode")) this.report(diagnostic("missing-option", { line, column: module.column }, { module: "statistic", option: "--mode" }));
+    if (every?.value.kind === "number" && packet?.value.kind === "number" && packet.value.value >= every.value.value) {
+      this.report(
+        diagnostic("bad-value", { line, column: packet.column }, { option: "--packet", value: String(packet.value.value), expected: `a packet number below --every (${every.value.value})` }),
+      );
+    }
+  }
+
+  /**
+   * The kernel checks an extension allowed in some hooks only against every built-in chain that reaches the rule's
+   * chain, through jumps and gotos, when the table is committed; a rule in a chain nothing reaches is not checked.
+   */
+  private checkHooks(state: TableState): void {
+    let restricted: { chain: Chain; rule: Rule; extension: string; column: number; allowed: readonly BuiltinChainName[] }[] | undefined;
+    for (const chain of state.table.chains) {
+      for (const rule of chain.rules) {
+        const target = rule.target;
+        if (target !== undefined && target.kind === "extension" && target.known) {
+          const allowed = targetSpecs.get(target.name)?.hooks?.(target.options);
+          if (allowed) (restricted ??= []).push({ chain, rule, extension: target.name, column: target.column, allowed });
+        }
+        for (const module of rule.matches) {
+          if (!module.known || !HOOKED_MATCHES.has(module.name)) continue;
+          const allowed = matchSpecs.get(module.name)?.hooks?.(module.options);
+          if (allowed) (restricted ??= []).push({ chain, rule, extension: module.name, column: module.column, allowed });
+        }
+      }
+    }
+    if (restricted === undefined) return;
+    const reaching = hooksReaching(state.table.chains, state.chains);
+    for (const { chain, rule, extension, column, allowed } of restricted) {
+      const refused = BUILTIN_ORDER.filter((hook, bit) => ((reaching.get(chain) ?? 0) & (1 << bit)) !== 0 && !allowed.includes(hook));
+      if (refused.length === 0) continue;
+      const at = { line: rule.line, column, length: extension.length };
+      this.reportRule(diagnostic("extension-wrong-chain", at, { extension, chain: chain.name, reachedFrom: refused, allowed }), state, chain, rule);
     }
   }
 
@@ -1334,10 +1424,27 @@ export class RulesetBuilder {
    */
   private checkRequiredOptions(rule: Rule, draft: RuleDraft): void {
     const target = rule.target;
-    if (target?.kind === "extension" && target.known) this.checkRequired(draft.target!.spec, target.options, target.name, rule.line, target.column);
+    if (target?.kind === "extension" && target.known) {
+      this.checkRequired(draft.target!.spec, target.options, target.name, rule.line, target.column);
+      this.checkExclusive(draft.target!.spec, target.options, target.name, rule.line);
+    }
     for (let i = 0; i < rule.matches.length; i++) {
       const module = rule.matches[i]!;
-      if (module.known && !module.implicit) this.checkRequired(draft.matches[i]!.spec, module.options, module.name, rule.line, module.column);
+      if (!module.known) continue;
+      if (!module.implicit) this.checkRequired(draft.matches[i]!.spec, module.options, module.name, rule.line, module.column);
+      this.checkExclusive(draft.matches[i]!.spec, module.options, module.name, rule.line);
+    }
+  }
+
+  /** iptables refuses two options of one group ("MARK: option --set-xmark cannot be used together with --or-mark"). */
+  private checkExclusive(spec: ExtensionSpec | undefined, options: readonly ExtensionOption[], name: string, line: number): void {
+    if (!spec?.exclusive || options.length < 2) return;
+    for (const group of spec.exclusive) {
+      const given = options.filter((o) => group.includes(o.name));
+      if (given.length < 2) continue;
+      const second = given[1]!;
+      const at = { line, column: second.column, length: second.written.length };
+      this.report(diagnostic("conflicting-options", at, { module: name, options: [given[0]!.written, second.written] }));
     }
   }
 
@@ -1360,8 +1467,12 @@ export class RulesetBuilder {
       if (!spec?.protocols || module.options.length === 0 || module.name === "multiport") continue;
       if (spec.protocolsNeededIn && !spec.protocolsNeededIn.includes(this.family)) continue;
       const protocol = rule.protocol;
-      if (!protocol || protocol.negated || !spec.protocols.includes(protocol.value.name)) {
-        const option = module.options[0]!;
+      const option = module.options[0]!;
+      if (protocol?.negated && protocol.value.name === module.name && NATIVE_IN_NFT.has(module.name)) {
+        // iptables-nft writes tcp and udp matches as nft expressions, which the kernel's protocol check never sees.
+        const reason = `a ${module.name} match under ! -p ${module.name}`;
+        this.report(diagnostic("legacy-refuses", { line, column: option.column, length: option.written.length }, { reason }));
+      } else if (!protocol || protocol.negated || !spec.protocols.includes(protocol.value.name)) {
         this.report(
           diagnostic("option-needs-protocol", { line, column: option.column, length: option.written.length }, { option: option.written, module: module.name }),
         );
@@ -1416,6 +1527,54 @@ function append(chain: Chain, rule: Rule): void {
 }
 
 const chainNameAt = (name: string, line: number): DiagnosticPosition => ({ line, column: 2, length: name.length });
+
+/** Matches iptables-nft translates to nft expressions rather than loading the kernel's xt match. */
+const NATIVE_IN_NFT: ReadonlySet<string> = new Set(["tcp", "udp"]);
+
+/** The built-in chains in hook order: bit i of a hook mask is BUILTIN_ORDER[i]. */
+const BUILTIN_ORDER: readonly BuiltinChainName[] = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"];
+
+const HOOK_BITS: ReadonlyMap<string, number> = new Map(BUILTIN_ORDER.map((hook, bit) => [hook, 1 << bit]));
+
+/** Matches whose spec limits the hooks: the others need no lookup when a table is committed. */
+const HOOKED_MATCHES: ReadonlySet<string> = new Set([...matchSpecs.values()].filter((spec) => spec.hooks !== undefined).map((spec) => spec.name));
+
+/**
+ * For each chain, the built-in chains whose packets reach it (a mask of BUILTIN_ORDER bits). Breadth first from
+ * the built-in chains, so that a chain most of them call (KUBE-SERVICES) is mostly met once with every bit.
+ */
+function hooksReaching(chains: readonly Chain[], byName: ReadonlyMap<string, Chain>): Map<Chain, number> {
+  const masks = new Map<Chain, number>();
+  const queue: Chain[] = [];
+  for (const chain of chains) {
+    if (!chain.builtin) continue;
+    masks.set(chain, HOOK_BITS.get(chain.name) ?? 0);
+    queue.push(chain);
+  }
+  for (let next = 0; next < queue.length; next++) {
+    const chain = queue[next]!;
+    const mask = masks.get(chain)!;
+    for (const rule of chain.rules) {
+      const target = rule.target;
+      if (target === undefined || target.kind !== "chain") continue;
+      const callee = byName.get(target.name);
+      if (callee === undefined || callee.builtin) continue;
+      const before = masks.get(callee) ?? 0;
+      if ((before | mask) === before) continue;
+      masks.set(callee, before | mask);
+      queue.push(callee);
+    }
+  }
+  return masks;
+}
+
+/** A tcp match of SYN packets, as TCPMSS on iptables-legacy wants one (find_syn_match in xt_TCPMSS.c). */
+function isSynMatch(module: MatchModule): boolean {
+  if (module.name !== "tcp") return false;
+  return module.options.some(
+    (o) => !o.negated && (o.name === "syn" || (o.value.kind === "tcp-flags" && (o.value.compare.includes("SYN") || o.value.compare.includes("ALL")))),
+  );
+}
 
 function hasOption(options: readonly ExtensionOption[], name: string): boolean {
   for (let i = 0; i < options.length; i++) if (options[i]!.name === name) return true;

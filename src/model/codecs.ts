@@ -113,38 +113,131 @@ export const namedNumberRange = (names: Record<string, number>, max: number, exp
   encode: (v) => (v.kind === "number-range" ? [v.from === v.to ? String(v.from) : `${v.from}:${v.to}`] : mismatch(v)),
 });
 
-export function parsePort(text: string, lookup: ServiceLookup = "tcp-or-udp"): number | undefined {
-  if (/^[0-9]+$/.test(text)) {
-    const value = Number(text);
-    return value <= 65535 ? value : undefined;
+/**
+ * How an extension reads port numbers. "c": xtables_parse_port (libxt_tcp, libxt_sctp, multiport, NAT targets), strtoul
+ * with base 0 (0x hex, 0 octal) and an optional '+', at most 65535. "wrapping": getaddrinfo (libxt_udp, libxt_dccp,
+ * conntrack), decimal with an optional '+', taken modulo 65536. Either falls back to a service name.
+ */
+export type PortNumbers = "c" | "wrapping";
+
+/** strtoumax(text + from, 0): the number and where it stopped, undefined when no digit was read. No '-', as xtables_strtoui. */
+export function readCNumber(text: string, from = 0): { value: number; end: number } | undefined {
+  let at = from;
+  if (text.charCodeAt(at) === 0x2b /* + */) at++;
+  let base = 10;
+  if (text[at] === "0") {
+    base = 8;
+    if ((text[at + 1] === "x" || text[at + 1] === "X") && digitValue(text.charCodeAt(at + 2)) < 16) {
+      base = 16;
+      at += 2;
+    }
+  }
+  const start = at;
+  let value = 0;
+  for (; at < text.length; at++) {
+    const digit = digitValue(text.charCodeAt(at));
+    if (digit >= base) break;
+    value = value * base + digit;
+  }
+  return at === start ? undefined : { value, end: at };
+}
+
+function digitValue(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  const lower = code | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : 99;
+}
+
+const MAX_UNSIGNED_LONG = (1n << 64n) - 1n;
+
+export function parsePort(text: string, numbers: PortNumbers, lookup: ServiceLookup): number | undefined {
+  if (numbers === "c") {
+    const read = readCNumber(text);
+    if (read !== undefined && read.end === text.length && read.value <= 65535) return read.value;
+  } else if (/^\+?[0-9]+$/.test(text)) {
+    const digits = text.charCodeAt(0) === 0x2b ? text.slice(1) : text;
+    if (digits.length <= 15) return Number(digits) % 65536;
+    const value = BigInt(digits);
+    return value <= MAX_UNSIGNED_LONG ? Number(value % 65536n) : undefined;
   }
   return servicePort(text, lookup);
 }
 
-/** tcp/udp `--dport`: `N`, `N:M`, `:M` (from 0), `N:` (to 65535). */
-export function parsePortRange(text: string, separator = ":", lookup: ServiceLookup = "tcp-or-udp"): PortRange | undefined {
-  const at = text.indexOf(separator);
+/**
+ * `--sport`/`--dport` of tcp, sctp ("c": an empty end is 0 or 65535, a reversed range is refused) and of udp, dccp and
+ * conntrack ("wrapping": up to two parts split at ':', a reversed range kept, matching no port).
+ */
+export function parsePortRange(text: string, numbers: PortNumbers, lookup: ServiceLookup): PortRange | undefined {
+  const at = text.indexOf(":");
   if (at < 0) {
-    const port = parsePort(text, lookup);
+    const port = parsePort(text, numbers, lookup);
     return port === undefined ? undefined : { from: port, to: port };
   }
-  const from = at === 0 ? 0 : parsePort(text.slice(0, at), lookup);
-  const to = at === text.length - 1 ? 65535 : parsePort(text.slice(at + 1), lookup);
-  if (from === undefined || to === undefined || from > to) return undefined;
+  const toText = text.slice(at + 1);
+  if (numbers === "wrapping" && toText.includes(":")) return undefined;
+  const from = at === 0 ? 0 : parsePort(text.slice(0, at), numbers, lookup);
+  const to = toText === "" ? 65535 : parsePort(toText, numbers, lookup);
+  if (from === undefined || to === undefined || (numbers === "c" && from > to)) return undefined;
   return { from, to };
 }
 
 export const formatPortRange = (r: PortRange, separator = ":"): string =>
   r.from === r.to ? String(r.from) : `${r.from}${separator}${r.to}`;
 
-export const portRange = (separator = ":", lookup: ServiceLookup = "tcp-or-udp"): Codec => ({
-  expected: `a port or range (N, N${separator}M)`,
+export const portRange = (numbers: PortNumbers, lookup: ServiceLookup): Codec => ({
+  expected: "a port or range (N, N:M)",
   decode: ([text]) => {
-    const range = parsePortRange(text!, separator, lookup);
+    const range = parsePortRange(text!, numbers, lookup);
     return range ? { kind: "port-range", range } : fail();
   },
-  encode: (v) => (v.kind === "port-range" ? [formatPortRange(v.range, separator)] : mismatch(v)),
+  encode: (v) => (v.kind === "port-range" ? [formatPortRange(v.range)] : mismatch(v)),
 });
+
+/**
+ * The ports of a NAT target (parse_ports in libxt_NAT / libxt_REDIRECT): a C number or a service name (any protocol)
+ * for the whole, or a C number then `-MAX` (a number, not below it) and for DNAT `/BASE`.
+ */
+export function parseNatPorts(text: string, withBase: boolean): { from: number; to: number; base?: number } | undefined {
+  const first = readCNumber(text);
+  if (first === undefined || first.value > 65535) {
+    const named = servicePort(text, "tcp-or-udp");
+    return named === undefined ? undefined : { from: named, to: named };
+  }
+  if (first.end === text.length) return { from: first.value, to: first.value };
+  if (text[first.end] !== "-") return undefined;
+  const rest = text.slice(first.end + 1);
+  const second = readCNumber(rest);
+  if (second === undefined || second.value > 65535 || second.value < first.value) return undefined;
+  const to = second.value;
+  const after = rest.slice(second.end);
+  if (after === "") return { from: first.value, to };
+  if (!withBase || after[0] !== "/") return undefined;
+  const base = readCNumber(after, 1);
+  if (base === undefined || base.end !== after.length || base.value > 65535) return undefined;
+  return { from: first.value, to, base: base.value };
+}
+
+/** REDIRECT and MASQUERADE `--to-ports`. */
+export const natPorts: Codec = {
+  expected: "a port or range (N, N-M)",
+  decode: ([text]) => {
+    const ports = parseNatPorts(text!, false);
+    return ports ? { kind: "port-range", range: { from: ports.from, to: ports.to } } : fail();
+  },
+  encode: (v) => (v.kind === "port-range" ? [formatPortRange(v.range, "-")] : mismatch(v)),
+};
+
+/** One item of a multiport list: a port, or FROM:TO with both ends and FROM below TO (parse_multi_ports). */
+function multiportItem(text: string, lookup: ServiceLookup): PortRange | undefined {
+  const at = text.indexOf(":");
+  if (at < 0) {
+    const port = parsePort(text, "c", lookup);
+    return port === undefined ? undefined : { from: port, to: port };
+  }
+  const from = parsePort(text.slice(0, at), "c", lookup);
+  const to = parsePort(text.slice(at + 1), "c", lookup);
+  return from === undefined || to === undefined || from >= to ? undefined : { from, to };
+}
 
 /** libxt_multiport's list: service names are looked up for the rule's -p. */
 export const portList: Codec = {
@@ -154,7 +247,7 @@ export const portList: Codec = {
     const ports: PortRange[] = [];
     let slots = 0;
     for (const item of text!.split(",")) {
-      const range = parsePortRange(item, ":", context.protocol ?? "tcp-or-udp");
+      const range = multiportItem(item, context.protocol ?? "tcp-or-udp");
       if (!range) return fail();
       ports.push(range);
       slots += range.from === range.to ? 1 : 2;
@@ -365,16 +458,11 @@ export const natRange: Codec = {
       range.toAddress = dash < 0 ? range.fromAddress : formatAddress(to);
     }
     if (portPart !== undefined) {
-      const m = /^(\d+)(?:-(\d+))?(?:\/(\d+))?$/.exec(portPart);
-      // libxt_DNAT takes a service name for the whole port part (getservbyname with no protocol).
-      const named = m ? undefined : servicePort(portPart, "tcp-or-udp");
-      if (!m && named === undefined) return fail();
-      const fromPort = m ? Number(m[1]) : named!;
-      const toPort = m?.[2] === undefined ? fromPort : Number(m[2]);
-      range.fromPort = fromPort;
-      range.toPort = toPort;
-      if (m?.[3] !== undefined) range.basePort = Number(m[3]);
-      if (fromPort > 65535 || toPort > 65535 || fromPort > toPort) return fail();
+      const ports = parseNatPorts(portPart, true);
+      if (ports === undefined) return fail();
+      range.fromPort = ports.from;
+      range.toPort = ports.to;
+      if (ports.base !== undefined) range.basePort = ports.base;
     }
     if (range.fromAddress === undefined && range.fromPort === undefined) return fail();
     return { kind: "nat-range", range };

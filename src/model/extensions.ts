@@ -6,7 +6,7 @@ import type { ExtensionCatalog, OptionSyntax } from "../../grammar/index.js";
 import * as c from "./codecs.js";
 import type { Codec, CodecContext } from "./codecs.js";
 import type { PortProtocol, ServiceLookup } from "./services.js";
-import type { ExtensionOption, Family, OptionValue } from "./types.js";
+import type { BuiltinChainName, ExtensionOption, Family, OptionValue, TableName } from "./types.js";
 
 export interface OptionSpec {
   /** Canonical name without dashes. */
@@ -24,7 +24,7 @@ export interface OptionSpec {
 export interface ExtensionSpec {
   name: string;
   options: readonly OptionSpec[];
-  /** Protocols whose `-p` this match needs (tcp, udp, icmp, …). */
+  /** Protocols whose `-p` (not negated) this match or target needs (tcp, udp, icmp, …). */
   protocols?: readonly string[];
   /** The families whose kernel match needs that `-p`, when not both. */
   protocolsNeededIn?: readonly Family[];
@@ -34,7 +34,20 @@ export interface ExtensionSpec {
   required?: readonly (readonly string[] | "any")[];
   /** Options as the kernel keeps them after loading: defaults added, aliases folded. */
   normalize?(options: ExtensionOption[], context: CodecContext): ExtensionOption[];
+  /** Options that exclude each other, by group (the `excl` of libxtables' option entries): one of a group at most. */
+  exclusive?: readonly (readonly string[])[];
+  /** The tables the kernel takes this extension in, when not all (the `table` of its xt_match / xt_target). */
+  tables?: readonly TableName[];
+  /**
+   * The built-in chains (hooks) the kernel lets a rule with this extension be reached from, when not all (the
+   * `hooks` of its xt_match / xt_target, or its checkentry); some depend on the options (addrtype --limit-iface-in).
+   */
+  hooks?(options: readonly ExtensionOption[]): readonly BuiltinChainName[] | undefined;
 }
+
+const hooksOnly = (...chains: BuiltinChainName[]) => (): readonly BuiltinChainName[] => chains;
+const has = (options: readonly ExtensionOption[], name: string, negated?: boolean): boolean =>
+  options.some((o) => o.name === name && (negated === undefined || o.negated === negated));
 
 const opt = (name: string, arity: number, codec: Codec, extra: Partial<OptionSpec> = {}): OptionSpec => ({
   name, spelling: `--${name}`, arity, codec, ...extra,
@@ -102,21 +115,22 @@ function normalizePorts(options: ExtensionOption[], context: CodecContext): Exte
   return out;
 }
 
-/** --sport and --dport, as tcp, udp, sctp and dccp spell them; each looks service names up its own way. */
-const portOptions = (lookup: ServiceLookup): OptionSpec[] => [
-  neg("sport", 1, c.portRange(":", lookup), { aliases: ["source-port"] }),
-  neg("dport", 1, c.portRange(":", lookup), { aliases: ["destination-port"] }),
+/** --sport and --dport, as tcp, udp, sctp and dccp spell them; each reads numbers and looks service names up its own way. */
+const portOptions = (numbers: c.PortNumbers, lookup: ServiceLookup): OptionSpec[] => [
+  neg("sport", 1, c.portRange(numbers, lookup), { aliases: ["source-port"] }),
+  neg("dport", 1, c.portRange(numbers, lookup), { aliases: ["destination-port"] }),
 ];
 
 const tcp: ExtensionSpec = {
   name: "tcp",
   protocols: ["tcp"],
   options: [
-    ...portOptions("tcp"),
+    ...portOptions("c", "tcp"),
     neg("tcp-option", 1, c.unsigned(255)),
     neg("tcp-flags", 2, c.tcpFlags),
     neg("syn", 0, c.flag),
   ],
+  exclusive: [["syn", "tcp-flags"]],
   normalize: (options, context) =>
     normalizePorts(
       options
@@ -135,7 +149,7 @@ const udp: ExtensionSpec = {
   name: "udp",
   protocols: ["udp"],
   options: [
-    ...portOptions("tcp-or-udp"),
+    ...portOptions("wrapping", "tcp-or-udp"),
   ],
   normalize: normalizePorts,
 };
@@ -164,6 +178,7 @@ const multiport: ExtensionSpec = {
     neg("dports", 1, c.portList, { aliases: ["destination-ports"] }),
     neg("ports", 1, c.portList),
   ],
+  exclusive: [["sports", "dports", "ports"]],
 };
 
 const conntrack: ExtensionSpec = {
@@ -176,10 +191,10 @@ const conntrack: ExtensionSpec = {
     neg("ctorigdst", 1, c.extensionAddress),
     neg("ctreplsrc", 1, c.extensionAddress),
     neg("ctrepldst", 1, c.extensionAddress),
-    neg("ctorigsrcport", 1, c.portRange()),
-    neg("ctorigdstport", 1, c.portRange()),
-    neg("ctreplsrcport", 1, c.portRange()),
-    neg("ctrepldstport", 1, c.portRange()),
+    neg("ctorigsrcport", 1, c.portRange("wrapping", "tcp-or-udp")),
+    neg("ctorigdstport", 1, c.portRange("wrapping", "tcp-or-udp")),
+    neg("ctreplsrcport", 1, c.portRange("wrapping", "tcp-or-udp")),
+    neg("ctrepldstport", 1, c.portRange("wrapping", "tcp-or-udp")),
     neg("ctstatus", 1, c.nameList(CT_STATUS)),
     neg("ctexpire", 1, c.numberRange(0xffffffff)),
     opt("ctdir", 1, c.oneOf({ ORIGINAL: "ORIGINAL", REPLY: "REPLY", original: "ORIGINAL", reply: "REPLY" }, "ORIGINAL or REPLY")),
@@ -194,6 +209,7 @@ const comment: ExtensionSpec = { name: "comment", required: [["comment"]], optio
 
 const statistic: ExtensionSpec = {
   name: "statistic",
+  exclusive: [["probability", "every"], ["probability", "packet"]],
   options: [
     opt("mode", 1, c.oneOf({ random: "random", nth: "nth" }, "random or nth")),
     neg("probability", 1, c.probability),
@@ -206,6 +222,7 @@ const ALL_ONES: Record<Family, string> = { ipv4: "255.255.255.255", ipv6: "ffff:
 
 const recent: ExtensionSpec = {
   name: "recent",
+  exclusive: [["set", "rcheck", "update", "remove"]],
   required: [["set", "rcheck", "update", "remove"]],
   options: [
     neg("set", 0, c.flag),
@@ -235,6 +252,7 @@ const recent: ExtensionSpec = {
 
 const addrtype: ExtensionSpec = {
   name: "addrtype",
+  exclusive: [["limit-iface-in", "limit-iface-out"]],
   required: [["src-type", "dst-type"]],
   options: [
     neg("src-type", 1, c.nameList(ADDR_TYPES)),
@@ -242,6 +260,10 @@ const addrtype: ExtensionSpec = {
     flagOpt("limit-iface-in"),
     flagOpt("limit-iface-out"),
   ],
+  hooks: (options) => {
+    if (has(options, "limit-iface-in")) return ["PREROUTING", "INPUT", "FORWARD"];
+    return has(options, "limit-iface-out") ? ["FORWARD", "OUTPUT", "POSTROUTING"] : undefined;
+  },
 };
 
 const set: ExtensionSpec = {
@@ -271,6 +293,11 @@ const physdev: ExtensionSpec = {
     neg("physdev-is-out", 0, c.flag),
     neg("physdev-is-bridged", 0, c.flag),
   ],
+  // xt_physdev: an output device is known in OUTPUT only for bridged traffic.
+  hooks: (options) =>
+    (has(options, "physdev-out") || has(options, "physdev-is-out")) && !has(options, "physdev-is-bridged", false)
+      ? ["PREROUTING", "INPUT", "FORWARD", "POSTROUTING"]
+      : undefined,
 };
 
 const owner: ExtensionSpec = {
@@ -282,6 +309,7 @@ const owner: ExtensionSpec = {
     neg("gid-owner", 1, c.idRange),
     flagOpt("suppl-groups"),
   ],
+  hooks: hooksOnly("OUTPUT", "POSTROUTING"),
 };
 
 const limit: ExtensionSpec = {
@@ -300,7 +328,9 @@ const iprange: ExtensionSpec = {
   options: [neg("src-range", 1, c.addressRange), neg("dst-range", 1, c.addressRange)],
 };
 
-const mac: ExtensionSpec = { name: "mac", required: [["mac-source"]], options: [neg("mac-source", 1, c.macAddress)] };
+const mac: ExtensionSpec = {
+  name: "mac", required: [["mac-source"]], options: [neg("mac-source", 1, c.macAddress)], hooks: hooksOnly("PREROUTING", "INPUT", "FORWARD"),
+};
 
 const pkttype: ExtensionSpec = {
   name: "pkttype",
@@ -314,6 +344,7 @@ const length: ExtensionSpec = { name: "length", required: [["length"]], options:
 
 const ttl: ExtensionSpec = {
   name: "ttl",
+  exclusive: [["ttl-eq", "ttl-lt", "ttl-gt"]],
   required: [["ttl-eq", "ttl-lt", "ttl-gt"]],
   families: ["ipv4"],
   options: [neg("ttl-eq", 1, c.unsigned(255)), opt("ttl-lt", 1, c.unsigned(255)), opt("ttl-gt", 1, c.unsigned(255))],
@@ -322,10 +353,13 @@ const ttl: ExtensionSpec = {
 const rpfilter: ExtensionSpec = {
   name: "rpfilter",
   options: [flagOpt("loose"), flagOpt("validmark"), flagOpt("accept-local"), flagOpt("invert")],
+  tables: ["raw", "mangle"],
+  hooks: hooksOnly("PREROUTING"),
 };
 
 const hl: ExtensionSpec = {
   name: "hl",
+  exclusive: [["hl-eq", "hl-lt", "hl-gt"]],
   required: [["hl-eq", "hl-lt", "hl-gt"]],
   families: ["ipv6"],
   options: [neg("hl-eq", 1, c.unsigned(255)), opt("hl-lt", 1, c.unsigned(255)), opt("hl-gt", 1, c.unsigned(255))],
@@ -346,7 +380,7 @@ const sctp: ExtensionSpec = {
   name: "sctp",
   protocols: ["sctp"],
   options: [
-    ...portOptions("sctp"),
+    ...portOptions("c", "sctp"),
     neg("chunk-types", 2, sctpChunkTypes),
   ],
 };
@@ -357,7 +391,7 @@ const dccp: ExtensionSpec = {
   name: "dccp",
   protocols: ["dccp"],
   options: [
-    ...portOptions("tcp-or-udp"),
+    ...portOptions("wrapping", "tcp-or-udp"),
     neg("dccp-types", 1, c.nameList(DCCP_TYPES)),
     neg("dccp-option", 1, c.unsigned(255)),
   ],
@@ -410,6 +444,9 @@ function uniform(spec: ExtensionSpec): ExtensionSpec {
     families: spec.families,
     required: spec.required,
     normalize: spec.normalize,
+    exclusive: spec.exclusive,
+    tables: spec.tables,
+    hooks: spec.hooks,
   };
 }
 
@@ -460,6 +497,7 @@ const rejectWith: Codec = {
 
 const REJECT: ExtensionSpec = {
   name: "REJECT",
+  tables: ["filter"],
   options: [opt("reject-with", 1, rejectWith)],
   normalize: (options, context) =>
     find(options, "reject-with")
@@ -471,6 +509,8 @@ const DNAT: ExtensionSpec = {
   name: "DNAT",
   required: [["to-destination"]],
   options: [opt("to-destination", 1, c.natRange, { aliases: ["to"] }), flagOpt("random"), flagOpt("persistent")],
+  tables: ["nat"],
+  hooks: hooksOnly("PREROUTING", "OUTPUT"),
 };
 
 const SNAT: ExtensionSpec = {
@@ -482,16 +522,22 @@ const SNAT: ExtensionSpec = {
     flagOpt("random-fully"),
     flagOpt("persistent"),
   ],
+  tables: ["nat"],
+  hooks: hooksOnly("INPUT", "POSTROUTING"),
 };
 
 const MASQUERADE: ExtensionSpec = {
   name: "MASQUERADE",
-  options: [opt("to-ports", 1, c.portRange("-")), flagOpt("random"), flagOpt("random-fully")],
+  options: [opt("to-ports", 1, c.natPorts), flagOpt("random"), flagOpt("random-fully")],
+  tables: ["nat"],
+  hooks: hooksOnly("POSTROUTING"),
 };
 
 const REDIRECT: ExtensionSpec = {
   name: "REDIRECT",
-  options: [opt("to-ports", 1, c.portRange("-")), flagOpt("random")],
+  options: [opt("to-ports", 1, c.natPorts), flagOpt("random")],
+  tables: ["nat"],
+  hooks: hooksOnly("PREROUTING", "OUTPUT"),
 };
 
 type MarkValue = Extract<OptionValue, { kind: "mark" }>;
@@ -523,6 +569,7 @@ function toXmark(option: ExtensionOption): ExtensionOption | undefined {
 
 const MARK: ExtensionSpec = {
   name: "MARK",
+  exclusive: [["set-xmark", "set-mark", "and-mark", "or-mark", "xor-mark"]],
   required: ["any"],
   options: [
     opt("set-xmark", 1, c.xmark),
@@ -536,6 +583,7 @@ const MARK: ExtensionSpec = {
 
 const CONNMARK: ExtensionSpec = {
   name: "CONNMARK",
+  exclusive: [["set-xmark", "set-mark", "and-mark", "or-mark", "xor-mark", "save-mark", "restore-mark"]],
   required: [["set-xmark", "set-mark", "and-mark", "or-mark", "xor-mark", "save-mark", "restore-mark"]],
   options: [
     opt("set-xmark", 1, c.xmark),
@@ -631,12 +679,16 @@ const CT: ExtensionSpec = {
     opt("zone-reply", 1, c.unsigned(65535)),
     opt("zone", 1, c.unsigned(65535)),
   ],
+  tables: ["raw"],
 };
 
 const TPROXY: ExtensionSpec = {
   name: "TPROXY",
   required: [["on-port"]],
   options: [opt("on-port", 1, c.unsigned(65535)), opt("on-ip", 1, c.bareAddress), opt("tproxy-mark", 1, c.xmark)],
+  protocols: ["tcp", "udp"],
+  tables: ["mangle"],
+  hooks: hooksOnly("PREROUTING"),
   normalize: (options, context) => {
     const anyAddress = context.family === "ipv4" ? "0.0.0.0" : "::";
     return [
@@ -647,24 +699,38 @@ const TPROXY: ExtensionSpec = {
   },
 };
 
+/** TCPMSS keeps the last of --set-mss and --clamp-mss-to-pmtu (each sets the same field). */
+const lastMssOption = (options: readonly ExtensionOption[]): ExtensionOption | undefined =>
+  options.findLast((o) => o.name === "set-mss" || o.name === "clamp-mss-to-pmtu");
+
 const TCPMSS: ExtensionSpec = {
   name: "TCPMSS",
   required: ["any"],
   options: [flagOpt("clamp-mss-to-pmtu"), opt("set-mss", 1, c.unsigned(65535))],
+  protocols: ["tcp"],
+  hooks: (options) => (lastMssOption(options)?.name === "clamp-mss-to-pmtu" ? ["FORWARD", "OUTPUT", "POSTROUTING"] : undefined),
+  normalize: (options) => {
+    const last = lastMssOption(options);
+    return options.filter((o) => o === last || (o.name !== "set-mss" && o.name !== "clamp-mss-to-pmtu"));
+  },
 };
 
 const TTL: ExtensionSpec = {
   name: "TTL",
+  exclusive: [["ttl-set", "ttl-dec", "ttl-inc"]],
   required: ["any"],
   families: ["ipv4"],
   options: [opt("ttl-set", 1, c.unsigned(255)), opt("ttl-dec", 1, c.unsigned(255, 1)), opt("ttl-inc", 1, c.unsigned(255, 1))],
+  tables: ["mangle"],
 };
 
 const HL: ExtensionSpec = {
   name: "HL",
+  exclusive: [["hl-set", "hl-dec", "hl-inc"]],
   required: ["any"],
   families: ["ipv6"],
   options: [opt("hl-set", 1, c.unsigned(255)), opt("hl-dec", 1, c.unsigned(255, 1)), opt("hl-inc", 1, c.unsigned(255, 1))],
+  tables: ["mangle"],
 };
 
 const DSCP_CLASSES: Record<string, number> = {
@@ -680,6 +746,7 @@ const hexByte: Codec = {
 
 const DSCP: ExtensionSpec = {
   name: "DSCP",
+  exclusive: [["set-dscp", "set-dscp-class"]],
   required: ["any"],
   options: [
     opt("set-dscp", 1, hexByte),
@@ -690,6 +757,7 @@ const DSCP: ExtensionSpec = {
     }),
   ],
   normalize: (options) => options.map((o) => (o.name === "set-dscp-class" ? { ...o, name: "set-dscp" } : o)),
+  tables: ["mangle"],
 };
 
 const TOS_NAMES: Record<string, number> = {
@@ -710,6 +778,7 @@ const tosValue: Codec = {
 
 const TOS: ExtensionSpec = {
   name: "TOS",
+  exclusive: [["set-tos", "and-tos", "or-tos", "xor-tos"]],
   required: ["any"],
   options: [opt("set-tos", 1, tosValue), opt("and-tos", 1, c.markMask), opt("or-tos", 1, c.markMask), opt("xor-tos", 1, c.markMask)],
   normalize: (options) =>
@@ -719,6 +788,7 @@ const TOS: ExtensionSpec = {
       const xmark = o.name === "and-tos" ? { value: 0, mask: ~bits & 0xff } : o.name === "or-tos" ? { value: bits, mask: bits } : { value: bits, mask: 0 };
       return synthesize("set-tos", { kind: "mark", ...xmark });
     }),
+  tables: ["mangle"],
 };
 
 const CLASSIFY: ExtensionSpec = {
@@ -734,10 +804,11 @@ const CLASSIFY: ExtensionSpec = {
       encode: (v) => (v.kind === "mark" ? [`${v.value.toString(16).padStart(4, "0")}:${(v.mask ?? 0).toString(16).padStart(4, "0")}`] : []),
     }),
   ],
+  hooks: hooksOnly("FORWARD", "OUTPUT", "POSTROUTING"),
 };
 
-const CHECKSUM: ExtensionSpec = { name: "CHECKSUM", required: [["checksum-fill"]], options: [flagOpt("checksum-fill")] };
-const NOTRACK: ExtensionSpec = { name: "NOTRACK", options: [] };
+const CHECKSUM: ExtensionSpec = { name: "CHECKSUM", required: [["checksum-fill"]], options: [flagOpt("checksum-fill")], tables: ["mangle"] };
+const NOTRACK: ExtensionSpec = { name: "NOTRACK", options: [], tables: ["raw"] };
 const TRACE: ExtensionSpec = { name: "TRACE", options: [] };
 
 export const targetSpecs: ReadonlyMap<string, ExtensionSpec> = new Map(
