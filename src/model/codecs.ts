@@ -61,10 +61,10 @@ export const plainString: Codec = {
   encode: (v) => (v.kind === "string" ? [v.value] : mismatch(v)),
 };
 
+/** A whole C number (xtables_strtoui: 0x hex, 0 octal, an optional '+') up to `max`. */
 export function parseUnsigned(text: string, max = 0xffffffff): number | undefined {
-  if (!/^(0x[0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$/.test(text)) return undefined;
-  const value = text.startsWith("0x") ? parseInt(text.slice(2), 16) : text.length > 1 && text[0] === "0" ? parseInt(text, 8) : Number(text);
-  return Number.isFinite(value) && value <= max ? value : undefined;
+  const read = readCNumber(text);
+  return read !== undefined && read.end === text.length && read.value <= max ? read.value : undefined;
 }
 
 export const unsigned = (max = 0xffffffff, min = 0): Codec => ({
@@ -76,19 +76,21 @@ export const unsigned = (max = 0xffffffff, min = 0): Codec => ({
   encode: (v) => (v.kind === "number" ? [String(v.value)] : mismatch(v)),
 });
 
-/** `N` or `N:M` (length, ctexpire); printed as one number when both ends are equal. */
-export const numberRange = (max: number, separator = ":"): Codec => ({
-  expected: `N or N${separator}M, up to ${max}`,
+/**
+ * `N` or `N:M` (length, ctexpire, SPIs); printed as one number when both ends are equal. libxtables keeps a reversed
+ * range (it matches nothing); NFQUEUE's --queue-balance wants two ends, the first below the second.
+ */
+export const numberRange = (max: number, order: "any" | "strictly-ascending" = "any"): Codec => ({
+  expected: `N or N:M, up to ${max}`,
   decode: ([text]) => {
-    const parts = text!.split(separator);
+    const parts = text!.split(":");
     if (parts.length > 2) return fail();
     const from = parts[0] === "" ? 0 : parseUnsigned(parts[0]!, max);
     const to = parts.length === 1 ? from : parts[1] === "" ? max : parseUnsigned(parts[1]!, max);
-    if (from === undefined || to === undefined || from > to) return fail();
+    if (from === undefined || to === undefined || (order === "strictly-ascending" && (parts.length === 1 || from >= to))) return fail();
     return { kind: "number-range", from, to };
   },
-  encode: (v) =>
-    v.kind === "number-range" ? [v.from === v.to ? String(v.from) : `${v.from}${separator}${v.to}`] : mismatch(v),
+  encode: (v) => (v.kind === "number-range" ? [v.from === v.to ? String(v.from) : `${v.from}:${v.to}`] : mismatch(v)),
 });
 
 /** Arguments kept as written (values iptscope does not interpret); no libxt parser takes blanks or quotes in them. */
@@ -344,8 +346,11 @@ export const tcpFlags: Codec = {
   encode: (v) => (v.kind === "tcp-flags" ? [formatTcpFlags(v.mask), formatTcpFlags(v.compare)] : mismatch(v)),
 };
 
+/** libxt_icmp's type for `any` (every type). */
+const ICMP_ANY = 0xff;
+
 const ICMP_TYPES: Record<string, [number, number?]> = {
-  "echo-reply": [0], pong: [0], "destination-unreachable": [3], "network-unreachable": [3, 0],
+  any: [ICMP_ANY], "echo-reply": [0], pong: [0], "destination-unreachable": [3], "network-unreachable": [3, 0],
   "host-unreachable": [3, 1], "protocol-unreachable": [3, 2], "port-unreachable": [3, 3],
   "fragmentation-needed": [3, 4], "source-route-failed": [3, 5], "network-unknown": [3, 6], "host-unknown": [3, 7],
   "network-prohibited": [3, 9], "host-prohibited": [3, 10], "TOS-network-unreachable": [3, 11],
@@ -370,20 +375,37 @@ const ICMPV6_TYPES: Record<string, [number, number?]> = {
   "neighbor-advertisement": [136], redirect: [137],
 };
 
+/**
+ * The entry a name picks as parse_icmp does: any case, and any prefix of exactly one name (`echo-req`, `an`); a prefix
+ * of several names is ambiguous (`echo`), and picks none. Undefined: not a prefix of any name.
+ */
+function icmpEntry(text: string, table: Record<string, [number, number?]>): [name: string, entry: [number, number?]] | "ambiguous" | undefined {
+  const wanted = text.toLowerCase();
+  let found: [string, [number, number?]] | undefined;
+  for (const name in table) {
+    if (!name.toLowerCase().startsWith(wanted)) continue;
+    if (found !== undefined) return "ambiguous";
+    found = [name, table[name]!];
+  }
+  return found;
+}
+
 export const icmpType = (version: 4 | 6): Codec => ({
   expected: `an ICMP${version === 6 ? "v6" : ""} type name, TYPE or TYPE/CODE`,
   decode: ([text]) => {
-    if (version === 4 && text === "any") return { kind: "icmp-type", type: "any" };
-    const named = (version === 4 ? ICMP_TYPES : ICMPV6_TYPES)[text!];
-    if (named) {
-      const [type, code] = named;
-      return { kind: "icmp-type", type, code: code === undefined ? undefined : { from: code, to: code }, name: text };
+    const named = icmpEntry(text!, version === 4 ? ICMP_TYPES : ICMPV6_TYPES);
+    if (named === "ambiguous") return fail(`a name (or prefix) of one ICMP${version === 6 ? "v6" : ""} type`);
+    if (named !== undefined) {
+      const [name, [type, code]] = named;
+      if (type === ICMP_ANY) return { kind: "icmp-type", type: "any" };
+      return { kind: "icmp-type", type, code: code === undefined ? undefined : { from: code, to: code }, name };
     }
-    const m = /^(\d+)(?:\/(\d+))?$/.exec(text!);
-    if (!m) return fail();
-    const type = Number(m[1]);
-    const code = m[2] === undefined ? undefined : Number(m[2]);
-    if (type > 255 || (code !== undefined && code > 255)) return fail();
+    const slash = text!.indexOf("/");
+    const type = parseUnsigned(slash < 0 ? text! : text!.slice(0, slash), 255);
+    const code = slash < 0 ? undefined : parseUnsigned(text!.slice(slash + 1), 255);
+    if (type === undefined || (slash >= 0 && code === undefined)) return fail();
+    // The kernel's icmp match takes type 255 for any type, whatever the code.
+    if (version === 4 && type === ICMP_ANY) return { kind: "icmp-type", type: "any" };
     return { kind: "icmp-type", type, code: code === undefined ? undefined : { from: code, to: code } };
   },
   encode: (v) => {

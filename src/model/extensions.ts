@@ -229,7 +229,7 @@ const recent: ExtensionSpec = {
     neg("rcheck", 0, c.flag),
     neg("update", 0, c.flag),
     neg("remove", 0, c.flag),
-    opt("seconds", 1, c.unsigned()),
+    opt("seconds", 1, c.unsigned(0xffffffff, 1)),
     flagOpt("reap"),
     opt("hitcount", 1, c.unsigned()),
     flagOpt("rttl"),
@@ -649,9 +649,10 @@ const NFLOG: ExtensionSpec = {
 
 const NFQUEUE: ExtensionSpec = {
   name: "NFQUEUE",
+  exclusive: [["queue-num", "queue-balance"]],
   options: [
     opt("queue-num", 1, c.unsigned(65535)),
-    opt("queue-balance", 1, c.numberRange(65535)),
+    opt("queue-balance", 1, c.numberRange(65535, "strictly-ascending")),
     flagOpt("queue-bypass"),
     flagOpt("queue-cpu-fanout"),
   ],

@@ -50,6 +50,11 @@ const MATCHES = [
   "--dport 0x50", "--sport 010", "--dport +80", "--dport 080", "--dport 70000", "--sport 5:3", "--dport 1:65536", "--dport 70000:",
   "--dport 1:2:3", "-m multiport --dports 5:5", "-m multiport --dports 0x10:0x20,+7", "-m multiport --sports 5:",
   "-m conntrack --ctorigdstport 70000", "-m conntrack --ctreplsrcport 9:3", "-m conntrack --ctorigsrcport 0x10",
+  // Names and numbers as the parsers read them: ICMP names by any prefix and case, C numbers, reversed ranges.
+  "--icmp-type echo-req", "--icmp-type ECHO-REPLY", "--icmp-type echo", "--icmp-type 0x3/+1", "--icmp-type 255/3", "--icmp-type an",
+  "--icmpv6-type no-r", "--icmpv6-type 0x80", "--icmpv6-type any", "-m length --length 5:3", "-m length --length 0X10:",
+  "-m conntrack --ctexpire +5:3", "--espspi 9:3", "-m ttl --ttl-eq +3", "-m recent --rcheck --seconds 0", "-m recent --update --remove",
+  "-m mark --mark 010/0x7", "-m statistic --mode random --probability 0.5 --every 2", "-m ttl --ttl-eq 1 --ttl-lt 3",
 ];
 
 /** Targets; some only work in some tables, chains, protocols or families. */
@@ -59,7 +64,9 @@ const TARGETS = [
   "-j MARK --set-xmark 0x1/0xffffffff", "-j MARK --or-mark 0x4000", "-j CONNMARK --save-mark", "-j DNAT --to-destination HOST:8080",
   "-j DNAT --to-destination ADDR", "-j SNAT --to-source ADDR", "-j MASQUERADE", "-j MASQUERADE --to-ports 1024-2048", "-j MASQUERADE --random-fully",
   "-j REDIRECT --to-ports 3128", "-j DNAT --to-destination HOST:010-0x60", "-j DNAT --to-destination HOST:80-90/85", "-j DNAT --to-destination HOST:http",
-  "-j SNAT --to-source HOST:+100-90", "-j REDIRECT --to-ports 0x50", "-j REDIRECT --to-ports 80-http", "-j REDIRECT --to-ports 70000", "-j CT --notrack", "-j CT --zone 3", "-j NOTRACK", "-j TCPMSS --clamp-mss-to-pmtu", "-j TCPMSS --set-mss 1400",
+  "-j SNAT --to-source HOST:+100-90", "-j REDIRECT --to-ports 0x50", "-j REDIRECT --to-ports 80-http", "-j REDIRECT --to-ports 70000",
+  "-j NFQUEUE --queue-balance 5:5", "-j NFQUEUE --queue-balance 1:4", "-j NFQUEUE --queue-balance 1:4 --queue-num 2", "-j MARK --set-mark 1 --or-mark 2",
+  "-j CONNMARK --save-mark --restore-mark", "-j TCPMSS --clamp-mss-to-pmtu --set-mss 1400", "-j TRACE", "-j TTL --ttl-set 1 --ttl-inc 2", "-j CT --notrack", "-j CT --zone 3", "-j NOTRACK", "-j TCPMSS --clamp-mss-to-pmtu", "-j TCPMSS --set-mss 1400",
   "-j TPROXY --on-port 8080 --tproxy-mark 0x1", "-j CHECKSUM --checksum-fill", "-j NFQUEUE --queue-num 2", "-j TTL --ttl-set 9", "-j HL --hl-dec 1",
   "-j DSCP --set-dscp 10", "-j TOS --set-tos 0x10", "-j CLASSIFY --set-class 1:2", "",
 ];
