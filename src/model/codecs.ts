@@ -531,28 +531,42 @@ export function formatStoredProbability(stored: number): string {
 
 const LIMIT_SCALE = 10000;
 const RATE_UNITS = [
-  { name: "day", mult: LIMIT_SCALE * 24 * 60 * 60 },
-  { name: "hour", mult: LIMIT_SCALE * 60 * 60 },
-  { name: "min", mult: LIMIT_SCALE * 60 },
-  { name: "sec", mult: LIMIT_SCALE },
+  { name: "day", word: "day", mult: LIMIT_SCALE * 24 * 60 * 60 },
+  { name: "hour", word: "hour", mult: LIMIT_SCALE * 60 * 60 },
+  { name: "min", word: "minute", mult: LIMIT_SCALE * 60 },
+  { name: "sec", word: "second", mult: LIMIT_SCALE },
 ] as const;
 
-const UNIT_ALIASES: Record<string, (typeof RATE_UNITS)[number]["name"]> = {
-  s: "sec", sec: "sec", second: "sec", m: "min", min: "min", minute: "min", h: "hour", hour: "hour", d: "day", day: "day",
-};
+const LONG_MAX = (1n << 63n) - 1n;
+
+/** C's atoi (strtol clamped to long, then cut to int) of an optional sign and leading digits, as the uint32 libxt_limit keeps. */
+function atoiUnsigned(text: string): number {
+  const m = /^([+-]?)(\d*)/.exec(text)!;
+  if (m[2] === "") return 0;
+  let value = BigInt(m[2]!);
+  if (m[1] === "-") value = value > LONG_MAX + 1n ? -(LONG_MAX + 1n) : -value;
+  else if (value > LONG_MAX) value = LONG_MAX;
+  return Number(BigInt.asUintN(32, value));
+}
 
 /** limit's `N/unit`: stored as a period, printed back with the largest exact unit (libxt_limit print_rate). */
+/**
+ * libxt_limit's parse_rate: atoi of the count (leading digits, after an optional sign; 0 refused, a negative wraps to
+ * a huge unsigned count), `/` then a prefix of second, minute, hour or day in any case.
+ */
 export const rate: Codec = {
   expected: "a rate N/sec, N/min, N/hour or N/day",
   decode: ([text]) => {
-    const m = /^(\d+)(?:\/([a-z]+))?$/.exec(text!);
-    if (!m) return fail();
-    const count = Number(m[1]);
-    const unitName = m[2] === undefined ? "sec" : UNIT_ALIASES[m[2]] ?? (m[2].endsWith("s") ? UNIT_ALIASES[m[2].slice(0, -1)] : undefined);
-    const unit = RATE_UNITS.find((u) => u.name === unitName);
+    const slash = text!.indexOf("/");
+    let unit: (typeof RATE_UNITS)[number] | undefined = RATE_UNITS[RATE_UNITS.length - 1];
+    if (slash >= 0) {
+      const wanted = text!.slice(slash + 1).toLowerCase();
+      unit = wanted === "" ? undefined : RATE_UNITS.findLast((u) => u.word.startsWith(wanted));
+    }
+    const count = atoiUnsigned(slash < 0 ? text! : text!.slice(0, slash));
     if (!unit || count === 0) return fail();
     const period = Math.floor(unit.mult / count);
-    if (period === 0) return fail("rate too fast");
+    if (period === 0) return fail("a rate of at most 10000/sec");
     return { kind: "rate", per: period, unit: unit.name };
   },
   encode: (v) => {

@@ -609,16 +609,23 @@ const CONNMARK: ExtensionSpec = {
   },
 };
 
-const LOG_LEVELS: Record<string, string> = {
-  emerg: "0", panic: "0", alert: "1", crit: "2", err: "3", error: "3", warning: "4", warn: "4", notice: "5",
-  info: "6", debug: "7", "0": "0", "1": "1", "2": "2", "3": "3", "4": "4", "5": "5", "6": "6", "7": "7",
+/** XTTYPE_SYSLOGLEVEL: a C number up to 7 or one of these names, exactly. */
+const LOG_LEVELS: Record<string, number> = { emerg: 0, panic: 0, alert: 1, crit: 2, error: 3, warning: 4, notice: 5, info: 6, debug: 7 };
+
+const syslogLevel: Codec = {
+  expected: "a syslog level (0-7, debug, info, …)",
+  decode: ([text]) => {
+    const level = Object.hasOwn(LOG_LEVELS, text!) ? LOG_LEVELS[text!] : c.parseUnsigned(text!, 7);
+    return level === undefined ? { error: "" } : { kind: "string", value: String(level) };
+  },
+  encode: (v) => (v.kind === "string" ? [v.value] : []),
 };
 
 const LOG: ExtensionSpec = {
   name: "LOG",
   options: [
     opt("log-prefix", 1, c.quotedString(29)),
-    opt("log-level", 1, c.oneOf(LOG_LEVELS, "a syslog level (0-7, debug, info, …)")),
+    opt("log-level", 1, syslogLevel),
     flagOpt("log-tcp-sequence"),
     flagOpt("log-tcp-options"),
     flagOpt("log-ip-options"),
