@@ -1325,6 +1325,7 @@ export class RulesetBuilder {
         this.report(diagnostic("extension-wrong-table", { line, column: module.column, length: module.name.length }, { extension: module.name, table, tables: spec.tables }));
       }
       if (module.name === "statistic") this.checkStatistic(module, line);
+      else if (module.name === "recent") this.checkRecent(module, line);
     }
     // iptables checks the interfaces against the chain's name, built-in or not, and the kernel does not look.
     if (rule.inInterface && (rule.chain === "OUTPUT" || rule.chain === "POSTROUTING")) {
@@ -1385,6 +1386,19 @@ export class RulesetBuilder {
       this.report(
         diagnostic("bad-value", { line, column: packet.column }, { option: "--packet", value: String(packet.value.value), expected: `a packet number below --every (${every.value.value})` }),
       );
+    }
+  }
+
+  /** xt_recent's checkentry: --set and --remove take no --seconds, --hitcount, --rttl or --reap; --reap needs --seconds. */
+  private checkRecent(module: MatchModule, line: number): void {
+    const action = module.options.find((o) => o.name === "set" || o.name === "remove");
+    const modifier = module.options.find((o) => o.name === "seconds" || o.name === "hitcount" || o.name === "rttl" || o.name === "reap");
+    if (action && modifier) {
+      this.report(diagnostic("conflicting-options", { line, column: modifier.column }, { module: "recent", options: [action.written, modifier.written] }));
+    }
+    const reap = module.options.find((o) => o.name === "reap");
+    if (reap && !hasOption(module.options, "seconds")) {
+      this.report(diagnostic("missing-option", { line, column: reap.column }, { module: "recent", option: "--seconds with --reap" }));
     }
   }
 

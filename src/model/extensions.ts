@@ -772,11 +772,13 @@ const TOS_NAMES: Record<string, number> = {
   "Minimize-Delay": 0x10, "Maximize-Throughput": 0x08, "Maximize-Reliability": 0x04, "Minimize-Cost": 0x02, "Normal-Service": 0x00,
 };
 
+const TOS_NAMES_ANY_CASE = new Map(Object.entries(TOS_NAMES).map(([name, value]) => [name.toLowerCase(), value]));
+
 const tosValue: Codec = {
   expected: "a TOS value[/mask] or name",
   decode: ([text]) => {
-    const named = TOS_NAMES[text!];
-    // Symbolic names only touch the TOS bits (mask 0x3f), like libxt_TOS.
+    const named = TOS_NAMES_ANY_CASE.get(text!.toLowerCase());
+    // Symbolic names (in any case) only touch the TOS bits (mask 0x3f), like libxt_TOS.
     if (named !== undefined) return { kind: "mark", value: named, mask: 0x3f };
     const decoded = c.markMatch.decode([text!], { family: "ipv4" });
     return "kind" in decoded && decoded.kind === "mark" && decoded.value <= 255 && (decoded.mask ?? 0) <= 255 ? decoded : { error: "" };
@@ -799,15 +801,25 @@ const TOS: ExtensionSpec = {
   tables: ["mangle"],
 };
 
+/** sscanf's %x from `at`: an optional sign and 0x, hex digits, as the unsigned int it stores; undefined without a digit. */
+function scanHex(text: string, at: number): { value: number; end: number } | undefined {
+  const m = /^([+-]?)(?:0[xX](?=[0-9a-fA-F]))?([0-9a-fA-F]+)/.exec(text.slice(at));
+  if (!m) return undefined;
+  const magnitude = BigInt.asUintN(32, BigInt(`0x${m[2]}`));
+  return { value: Number(BigInt.asUintN(32, m[1] === "-" ? -magnitude : magnitude)), end: at + m[0].length };
+}
+
 const CLASSIFY: ExtensionSpec = {
   name: "CLASSIFY",
   required: [["set-class"]],
   options: [
     opt("set-class", 1, {
       expected: "MAJOR:MINOR in hex",
+      // sscanf("%x:%x"): a sign and 0x allowed, anything after the minor ignored; TC_H_MAKE keeps 16 bits of each.
       decode: ([text]) => {
-        const m = /^([0-9a-fA-F]{1,4}):([0-9a-fA-F]{1,4})$/.exec(text!);
-        return m ? { kind: "mark", value: parseInt(m[1]!, 16), mask: parseInt(m[2]!, 16) } : { error: "" };
+        const major = scanHex(text!, 0);
+        const minor = major !== undefined && text![major.end] === ":" ? scanHex(text!, major.end + 1) : undefined;
+        return major && minor ? { kind: "mark", value: major.value & 0xffff, mask: minor.value & 0xffff } : { error: "" };
       },
       encode: (v) => (v.kind === "mark" ? [`${v.value.toString(16).padStart(4, "0")}:${(v.mask ?? 0).toString(16).padStart(4, "0")}`] : []),
     }),
