@@ -58,7 +58,8 @@ interface DiagnosticDetails {
   "interface-in-chain": { option: string; chain: string };
   "target-needs-protocol": { target: string; protocols: readonly string[] };
   "conflicting-options": { module: string; options: readonly string[] };
-  "legacy-refuses": { reason: string };
+  "backend-refuses": { backend: "legacy" | "nft"; reason: string };
+  "negated-address-list": Record<string, never>;
 }
 
 export type DiagnosticKind = keyof DiagnosticDetails;
@@ -143,7 +144,7 @@ const info: { [K in DiagnosticKind]: KindInfo<K> } = {
   "bad-policy": { severity: "error", message: (d) => `bad policy '${d.policy}' for '${d.chain}': expected ACCEPT or DROP` },
   "policy-on-user-chain": {
     severity: "error",
-    message: (d) => `user chain '${d.chain}' cannot have policy '${d.policy}': expected '-'`,
+    message: (d) => `user chain '${d.chain}' cannot have policy '${d.policy}': expected '-' (iptables-legacy refuses it, iptables-nft ignores it)`,
   },
   "builtin-chain-operation": {
     severity: "error",
@@ -172,7 +173,7 @@ const info: { [K in DiagnosticKind]: KindInfo<K> } = {
   },
   "bad-interface": {
     severity: "error",
-    message: (d) => `bad interface name '${d.value}': at most 15 characters, no '/' or spaces`,
+    message: (d) => `bad interface name '${d.value}': expected 1 to 15 characters`,
   },
   "bad-protocol": { severity: "error", message: (d) => `unknown protocol '${d.value}'` },
   "bad-value": { severity: "error", message: (d) => `bad value '${d.value}' for ${d.option}: expected ${d.expected}` },
@@ -243,9 +244,13 @@ const info: { [K in DiagnosticKind]: KindInfo<K> } = {
     severity: "error",
     message: (d) => `${d.options.join(" and ")} of '${d.module}' cannot be used together; iptables refuses such a rule`,
   },
-  "legacy-refuses": {
+  "negated-address-list": {
+    severity: "error",
+    message: () => "'!' with several -s or -d addresses: iptables refuses such a rule",
+  },
+  "backend-refuses": {
     severity: "warning",
-    message: (d) => `iptables-legacy refuses this rule (${d.reason}); iptables-nft accepts it`,
+    message: (d) => `iptables-${d.backend} refuses this (${d.reason}); iptables-${d.backend === "legacy" ? "nft" : "legacy"} accepts it`,
   },
 };
 

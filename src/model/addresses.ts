@@ -1,6 +1,7 @@
 // IPv4/IPv6 addresses as iptables reads and prints them: masks applied on input, inet_ntop
 // (glibc flavour) on output, `/32` and `/128` always, non-CIDR masks in address notation.
 
+import { parseUnsigned, readCNumber } from "./numbers.js";
 import type { AddressMask, Family } from "./types.js";
 
 export type ParsedAddress = { family: "ipv4"; value: number } | { family: "ipv6"; value: bigint };
@@ -30,14 +31,66 @@ export function parseIpv4(text: string): number | undefined {
   return value * 256 + octet;
 }
 
-/** -s/-d also take short forms: `0/0`, `10.1/16` (missing octets are zero). */
-export function parseIpv4Loose(text: string): number | undefined {
-  const full = parseIpv4(text);
-  if (full !== undefined) return full;
+/**
+ * How an iptables parser reads an IPv4 address. "iptables" (-s/-d): xtables_numeric_to_ipaddr (its first 19 characters,
+ * up to four C-number octets, the missing ones zero: `10.1` is 10.1.0.0, `010.0.0.1` is 8.0.0.1), else what getaddrinfo
+ * takes without a lookup. "getaddrinfo" (conntrack, recent): only that, inet_aton (`10.1` is 10.0.0.1, `167772161`,
+ * `10.65535`: the last part fills the bytes left). "numeric" (iprange): only xtables_numeric_to_ipaddr. "pton" (NAT
+ * targets): inet_pton, four decimal octets without leading zeros.
+ */
+export type Ipv4Syntax = "iptables" | "getaddrinfo" | "numeric" | "pton";
+
+export function parseIpv4As(text: string, syntax: Ipv4Syntax): number | undefined {
+  // Most addresses are plain dotted decimals, which every parser reads alike.
+  if (!LEADING_ZERO.test(text)) {
+    const plain = parseIpv4(text);
+    if (plain !== undefined || syntax === "pton") return plain;
+  } else if (syntax === "pton") return undefined;
+  switch (syntax) {
+    case "iptables":
+      return numericIpv4(text.slice(0, 19), 4, true) ?? inetAton(text);
+    case "getaddrinfo":
+      return inetAton(text);
+    case "numeric":
+      return numericIpv4(text.slice(0, 19), 4, true);
+    default: {
+      const never: never = syntax;
+      throw new Error(`unhandled IPv4 syntax ${String(never)}`);
+    }
+  }
+}
+
+/** A part that starts with 0 and goes on: octal (or hex) for C, an error for inet_pton. */
+const LEADING_ZERO = /(?:^|\.)\+?0[0-9a-zA-Z]/;
+
+/** Up to `parts` dot-separated C-number octets; with `complete`, fewer are padded with zero octets. */
+function numericIpv4(text: string, parts: number, complete: boolean): number | undefined {
+  let value = 0;
+  let at = 0;
+  for (let part = 0; part < parts; part++) {
+    const read = readCNumber(text, at);
+    if (read === undefined || read.value > 255) return undefined;
+    value = value * 256 + read.value;
+    if (read.end === text.length) return complete || part === parts - 1 ? value * 256 ** (parts - 1 - part) : undefined;
+    if (text[read.end] !== "." || part === parts - 1) return undefined;
+    at = read.end + 1;
+  }
+  return undefined;
+}
+
+function inetAton(text: string): number | undefined {
   const parts = text.split(".");
-  if (parts.length > 4 || parts.some((p) => !/^\d{1,3}$/.test(p))) return undefined;
-  while (parts.length < 4) parts.push("0");
-  return parseIpv4(parts.join("."));
+  if (parts.length > 4) return undefined;
+  let value = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const read = readCNumber(parts[i]!);
+    if (read === undefined || read.end !== parts[i]!.length || parts[i]![0] === "+") return undefined;
+    const last = i === parts.length - 1;
+    const limit = last ? 256 ** (4 - i) : 256;
+    if (read.value >= limit) return undefined;
+    value = last ? value * limit + read.value : value * 256 + read.value;
+  }
+  return value;
 }
 
 const OCTETS = Array.from({ length: 256 }, (_, i) => String(i));
@@ -150,9 +203,10 @@ function formatIpv6Words(words: readonly number[]): string {
   return out.join("");
 }
 
-export function parseAddress(text: string, family: Family): ParsedAddress | undefined {
+/** An address as the option's parser reads one (IPv6: inet_pton, always). */
+export function parseAddress(text: string, family: Family, syntax: Ipv4Syntax): ParsedAddress | undefined {
   if (family === "ipv4") {
-    const value = parseIpv4(text);
+    const value = parseIpv4As(text, syntax);
     return value === undefined ? undefined : { family, value };
   }
   const value = parseIpv6(text);
@@ -193,24 +247,19 @@ export type AddressProblem = "bad-address" | "bad-mask" | "hostname";
  * Parses `ADDR[/PREFIX|/MASK]` as iptables does for -s/-d: the address is stored masked,
  * a missing mask means a host.
  */
-export function parseAddressMask(text: string, family: Family, applyMask = true): AddressMask | AddressProblem {
+export function parseAddressMask(text: string, family: Family, applyMask = true, syntax: Ipv4Syntax = "iptables"): AddressMask | AddressProblem {
   const slash = text.indexOf("/");
   const addressText = slash < 0 ? text : text.slice(0, slash);
   const maskText = slash < 0 ? undefined : text.slice(slash + 1);
   if (family === "ipv6") return parseIpv6Mask(addressText, maskText, applyMask);
-  const address = applyMask ? parseIpv4Loose(addressText) : parseIpv4(addressText);
+  const address = parseIpv4As(addressText, syntax);
   if (address === undefined) return unparsable(addressText);
   let mask = V4_ALL;
   if (maskText !== undefined) {
-    if (/^\d{1,2}$/.test(maskText)) {
-      const prefix = Number(maskText);
-      if (prefix > 32) return "bad-mask";
-      mask = v4MaskFromPrefix(prefix);
-    } else {
-      const dotted = parseIpv4(maskText);
-      if (dotted === undefined) return "bad-mask";
-      mask = dotted;
-    }
+    const prefix = parseUnsigned(maskText, 32);
+    const dotted = prefix === undefined ? parseIpv4(maskText) ?? numericIpv4(maskText.slice(0, 19), 4, false) : undefined;
+    if (prefix === undefined && dotted === undefined) return "bad-mask";
+    mask = prefix === undefined ? dotted! : v4MaskFromPrefix(prefix);
   }
   const value = applyMask ? (address & mask) >>> 0 : address;
   const prefix = v4Prefix(mask);
@@ -225,9 +274,9 @@ function parseIpv6Mask(addressText: string, maskText: string | undefined, applyM
   let mask = V6_MASK_WORDS[128]!;
   let prefix: number | undefined = 128;
   if (maskText !== undefined) {
-    if (/^\d{1,3}$/.test(maskText)) {
-      prefix = Number(maskText);
-      if (prefix > 128) return "bad-mask";
+    const bits = parseUnsigned(maskText, 128);
+    if (bits !== undefined) {
+      prefix = bits;
       mask = V6_MASK_WORDS[prefix]!;
     } else {
       const full = parseIpv6Words(maskText);

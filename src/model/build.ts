@@ -8,7 +8,7 @@ import {
 } from "../../grammar/index.js";
 import { diagnostic, type Diagnostic, type DiagnosticPosition } from "../diagnostics.js";
 import { parseAddressMask, type AddressProblem } from "./addresses.js";
-import { isValidInterface } from "./codecs.js";
+import { IMPOSSIBLE_INTERFACE, interfaceProblem } from "./codecs.js";
 import {
   extensionCatalog, MATCH_ALIASES, optionSpecNamed, matchSpecs, targetSpecs, VERDICT_NAMES, type ExtensionSpec, type OptionSpec,
 } from "./extensions.js";
@@ -491,9 +491,14 @@ export class RulesetBuilder {
       return;
     }
     const existing = state.chains.get(name);
-    if (existing && (!existing.builtin || existing.line !== 0)) {
+    if (existing && !existing.builtin) {
       this.report(diagnostic("duplicate-chain", chainNameAt(name, line), { chain: name }));
       return;
+    }
+    // Both backends take a built-in chain declared again: its last policy and counters stand, its rules stay.
+    if (existing?.builtin && existing.line !== 0) this.report(diagnostic("duplicate-chain", chainNameAt(name, line), { chain: name }, "warning"));
+    if (!existing && (name.startsWith("-") || name.startsWith("!"))) {
+      this.report(diagnostic("backend-refuses", chainNameAt(name, line), { backend: "nft", reason: `a chain name that starts with '${name[0]}'` }));
     }
     if (existing?.builtin) {
       if (policy !== "ACCEPT" && policy !== "DROP" && policy !== "-") {
@@ -959,6 +964,10 @@ export class RulesetBuilder {
     }
     const { sources, destinations } = draft;
     if ((sources === undefined || sources.length <= 1) && (destinations === undefined || destinations.length <= 1)) return [rule];
+    if (rule.source?.negated || rule.destination?.negated) {
+      this.report(diagnostic("negated-address-list", { line, column: 1 }, {}));
+      return [];
+    }
     const out: Rule[] = [];
     for (const s of sources?.length ? sources : [undefined]) {
       for (const d of destinations?.length ? destinations : [undefined]) {
@@ -1009,10 +1018,13 @@ export class RulesetBuilder {
       }
       case "in-interface":
       case "out-interface": {
-        if (!isValidInterface(value)) {
+        const problem = interfaceProblem(value);
+        // iptables refuses an empty -i/-o ("Empty interface is likely to be undesired"); physdev takes one.
+        if (problem === "too-long" || value === "") {
           this.report(diagnostic("bad-interface", this.at(item.value, line), { value }));
           return;
         }
+        if (problem === "impossible") this.report(diagnostic("value-adjusted", this.at(item.value, line), { option: values[item.optionToken]!, reason: IMPOSSIBLE_INTERFACE }));
         const iface = negatable(sharedNegatables(this.interfaces, value), negated);
         if (item.option === "in-interface") draft.inInterface = iface;
         else draft.outInterface = iface;
@@ -1365,10 +1377,10 @@ export class RulesetBuilder {
       }
       // iptables-nft translates TRACE to nftrace anywhere, and its compat layer skips TCPMSS's SYN check.
       case "TRACE":
-        if (table !== "raw") this.report(diagnostic("legacy-refuses", at, { reason: "TRACE outside the raw table" }));
+        if (table !== "raw") this.report(diagnostic("backend-refuses", at, { backend: "legacy", reason: "TRACE outside the raw table" }));
         return;
       case "TCPMSS":
-        if (!rule.matches.some(isSynMatch)) this.report(diagnostic("legacy-refuses", at, { reason: "TCPMSS without a match of TCP SYN packets (--syn, --tcp-flags … SYN)" }));
+        if (!rule.matches.some(isSynMatch)) this.report(diagnostic("backend-refuses", at, { backend: "legacy", reason: "TCPMSS without a match of TCP SYN packets (--syn, --tcp-flags … SYN)" }));
         return;
       default:
         return;
@@ -1485,7 +1497,7 @@ export class RulesetBuilder {
       if (protocol?.negated && protocol.value.name === module.name && NATIVE_IN_NFT.has(module.name)) {
         // iptables-nft writes tcp and udp matches as nft expressions, which the kernel's protocol check never sees.
         const reason = `a ${module.name} match under ! -p ${module.name}`;
-        this.report(diagnostic("legacy-refuses", { line, column: option.column, length: option.written.length }, { reason }));
+        this.report(diagnostic("backend-refuses", { line, column: option.column, length: option.written.length }, { backend: "legacy", reason }));
       } else if (!protocol || protocol.negated || !spec.protocols.includes(protocol.value.name)) {
         this.report(
           diagnostic("option-needs-protocol", { line, column: option.column, length: option.written.length }, { option: option.written, module: module.name }),

@@ -3,6 +3,7 @@
 
 import { saveString } from "../../grammar/index.js";
 import { formatAddressMaskShort, parseAddress, parseAddressMask, formatAddress } from "./addresses.js";
+import { parseUnsigned, readCNumber } from "./numbers.js";
 import { servicePort, type PortProtocol, type ServiceLookup } from "./services.js";
 import type { Family, NatRange, OptionValue, PortRange } from "./types.js";
 
@@ -61,11 +62,6 @@ export const plainString: Codec = {
   encode: (v) => (v.kind === "string" ? [v.value] : mismatch(v)),
 };
 
-/** A whole C number (xtables_strtoui: 0x hex, 0 octal, an optional '+') up to `max`. */
-export function parseUnsigned(text: string, max = 0xffffffff): number | undefined {
-  const read = readCNumber(text);
-  return read !== undefined && read.end === text.length && read.value <= max ? read.value : undefined;
-}
 
 export const unsigned = (max = 0xffffffff, min = 0): Codec => ({
   expected: `a number from ${min} to ${max}`,
@@ -121,34 +117,6 @@ export const namedNumberRange = (names: Record<string, number>, max: number, exp
  * conntrack), decimal with an optional '+', taken modulo 65536. Either falls back to a service name.
  */
 export type PortNumbers = "c" | "wrapping";
-
-/** strtoumax(text + from, 0): the number and where it stopped, undefined when no digit was read. No '-', as xtables_strtoui. */
-export function readCNumber(text: string, from = 0): { value: number; end: number } | undefined {
-  let at = from;
-  if (text.charCodeAt(at) === 0x2b /* + */) at++;
-  let base = 10;
-  if (text[at] === "0") {
-    base = 8;
-    if ((text[at + 1] === "x" || text[at + 1] === "X") && digitValue(text.charCodeAt(at + 2)) < 16) {
-      base = 16;
-      at += 2;
-    }
-  }
-  const start = at;
-  let value = 0;
-  for (; at < text.length; at++) {
-    const digit = digitValue(text.charCodeAt(at));
-    if (digit >= base) break;
-    value = value * base + digit;
-  }
-  return at === start ? undefined : { value, end: at };
-}
-
-function digitValue(code: number): number {
-  if (code >= 0x30 && code <= 0x39) return code - 0x30;
-  const lower = code | 0x20;
-  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : 99;
-}
 
 const MAX_UNSIGNED_LONG = (1n << 64n) - 1n;
 
@@ -419,7 +387,7 @@ export const icmpType = (version: 4 | 6): Codec => ({
 export const extensionAddress: Codec = {
   expected: "an address[/mask]",
   decode: ([text], context) => {
-    const parsed = parseAddressMask(text!, context.family, false);
+    const parsed = parseAddressMask(text!, context.family, false, "getaddrinfo");
     return typeof parsed === "string" ? fail() : { kind: "address", address: parsed };
   },
   // libxt_conntrack prints a prefix only when the mask is contiguous; other masks vanish from the text.
@@ -430,7 +398,7 @@ export const extensionAddress: Codec = {
 export const bareAddress: Codec = {
   expected: "an address",
   decode: ([text], context) => {
-    const parsed = parseAddress(text!, context.family);
+    const parsed = parseAddress(text!, context.family, "getaddrinfo");
     if (!parsed) return fail();
     const formatted = formatAddress(parsed);
     return { kind: "address-range", from: formatted, to: formatted };
@@ -442,8 +410,8 @@ export const addressRange: Codec = {
   expected: "FROM-TO addresses",
   decode: ([text], context) => {
     const [fromText, toText, extra] = text!.split("-");
-    const from = fromText === undefined ? undefined : parseAddress(fromText, context.family);
-    const to = toText === undefined ? from : parseAddress(toText, context.family);
+    const from = fromText === undefined ? undefined : parseAddress(fromText, context.family, "numeric");
+    const to = toText === undefined ? from : parseAddress(toText, context.family, "numeric");
     if (!from || !to || extra !== undefined) return fail();
     return { kind: "address-range", from: formatAddress(from), to: formatAddress(to) };
   },
@@ -473,8 +441,8 @@ export const natRange: Codec = {
     const range: NatRange = {};
     if (addressPart !== "") {
       const dash = addressPart.indexOf("-");
-      const from = parseAddress(dash < 0 ? addressPart : addressPart.slice(0, dash), context.family);
-      const to = dash < 0 ? from : parseAddress(addressPart.slice(dash + 1), context.family);
+      const from = parseAddress(dash < 0 ? addressPart : addressPart.slice(0, dash), context.family, "pton");
+      const to = dash < 0 ? from : parseAddress(addressPart.slice(dash + 1), context.family, "pton");
       if (!from || !to) return fail();
       range.fromAddress = formatAddress(from);
       range.toAddress = dash < 0 ? range.fromAddress : formatAddress(to);
@@ -607,12 +575,24 @@ export const macAddress: Codec = {
 
 export const interfaceName: Codec = {
   expected: "an interface name (at most 15 characters)",
-  decode: ([text]) => (isValidInterface(text!) ? { kind: "string", value: text! } : fail()),
+  decode: ([text]) => {
+    const problem = interfaceProblem(text!);
+    if (problem === "too-long") return fail();
+    const value: OptionValue = { kind: "string", value: text! };
+    return problem === "impossible" ? { adjusted: value, warning: IMPOSSIBLE_INTERFACE } : value;
+  },
   encode: (v) => (v.kind === "string" ? [v.value] : mismatch(v)),
 };
 
-export function isValidInterface(name: string): boolean {
-  return name.length > 0 && name.length < 16 && !/[/\s]/.test(name);
+/**
+ * What xtables_parse_interface says of a name: over 15 characters is refused; '/' or a space only draws a warning
+ * (no kernel interface has one, so the rule never matches); empty matches any interface.
+ */
+export const IMPOSSIBLE_INTERFACE = "no interface name has '/' or a space, so the rule never matches";
+
+export function interfaceProblem(name: string): "too-long" | "impossible" | undefined {
+  if (name.length > 15) return "too-long";
+  return !name.endsWith("+") && /[/ ]/.test(name) ? "impossible" : undefined;
 }
 
 /** owner's uid/gid: `N` or `N-M`; names only for root, the one name that is the same everywhere. */
@@ -627,3 +607,5 @@ export const idRange: Codec = {
   },
   encode: (v) => (v.kind === "number-range" ? [v.from === v.to ? String(v.from) : `${v.from}-${v.to}`] : mismatch(v)),
 };
+
+export { parseUnsigned, readCNumber };

@@ -4,6 +4,7 @@
 
 import type { ExtensionCatalog, OptionSyntax } from "../../grammar/index.js";
 import * as c from "./codecs.js";
+import { parseUnsigned } from "./numbers.js";
 import type { Codec, CodecContext } from "./codecs.js";
 import type { PortProtocol, ServiceLookup } from "./services.js";
 import type { BuiltinChainName, ExtensionOption, Family, OptionValue, TableName } from "./types.js";
@@ -881,5 +882,5 @@ const NO_OPTIONS: OptionSyntax[] = [];
 export const extensionCatalog: ExtensionCatalog = {
   matchOptions: (module) => matchSyntax.get(MATCH_ALIASES.get(module) ?? module) ?? null,
   targetOptions: (target) => targetSyntax.get(target) ?? (VERDICT_NAMES.has(target) ? NO_OPTIONS : null),
-  implicitMatch: (protocol) => IMPLICIT[protocol.toLowerCase()],
+  implicitMatch: (protocol) => IMPLICIT[String(parseUnsigned(protocol, 255) ?? protocol.toLowerCase())],
 };

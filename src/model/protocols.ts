@@ -1,6 +1,7 @@
 // Protocol names as iptables 1.8.9 reads and prints them: `-p` is lowercased, looked up in
 // /etc/protocols (Debian netbase here), and printed back with getprotobynumber's name.
 
+import { readCNumber } from "./numbers.js";
 import type { ProtocolSpec } from "./types.js";
 
 const NETBASE: ReadonlyArray<[string, number]> = [
@@ -32,10 +33,11 @@ export function parseProtocol(text: string): ProtocolSpec | undefined {
 /** Frozen: rules share them. */
 function lookupProtocol(text: string): ProtocolSpec | undefined {
   const lower = text.toLowerCase();
-  if (/^\d+$/.test(lower)) {
-    const number = Number(lower);
-    if (number > 255) return undefined;
-    return Object.freeze({ name: byNumber.get(number) ?? String(number), number });
+  const numeric = readCNumber(text);
+  // xtables_parse_protocol: a C number up to 255 (`6`, `0x11`, `+6`), else a name.
+  if (numeric !== undefined && numeric.end === text.length) {
+    if (numeric.value > 255) return undefined;
+    return Object.freeze({ name: byNumber.get(numeric.value) ?? String(numeric.value), number: numeric.value });
   }
   const number = byName.get(lower);
   if (number === undefined) return undefined;

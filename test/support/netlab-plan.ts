@@ -75,7 +75,7 @@ const INTERFACE_NAME = /^[A-Za-z0-9_.:-]{1,15}$/;
 
 /** Canonical text of an address (as conntrack and nft print it); throws on anything else. */
 export function canonicalAddress(text: string, family: Family, what: string): string {
-  const parsed = parseAddress(text, family);
+  const parsed = parseAddress(text, family, "pton");
   if (!parsed) throw new Error(`netlab: ${what}: "${text}" is not an ${family} address`);
   return formatAddress(parsed);
 }
