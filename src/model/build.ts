@@ -1494,7 +1494,7 @@ export class RulesetBuilder {
       if (spec.protocolsNeededIn && !spec.protocolsNeededIn.includes(this.family)) continue;
       const protocol = rule.protocol;
       const option = module.options[0]!;
-      if (protocol?.negated && protocol.value.name === module.name && NATIVE_IN_NFT.has(module.name)) {
+      if (protocol?.negated && protocol.value.name === module.name && nftWritesNatively(module)) {
         // iptables-nft writes tcp and udp matches as nft expressions, which the kernel's protocol check never sees.
         const reason = `a ${module.name} match under ! -p ${module.name}`;
         this.report(diagnostic("backend-refuses", { line, column: option.column, length: option.written.length }, { backend: "legacy", reason }));
@@ -1554,8 +1554,10 @@ function append(chain: Chain, rule: Rule): void {
 
 const chainNameAt = (name: string, line: number): DiagnosticPosition => ({ line, column: 2, length: name.length });
 
-/** Matches iptables-nft translates to nft expressions rather than loading the kernel's xt match. */
-const NATIVE_IN_NFT: ReadonlySet<string> = new Set(["tcp", "udp"]);
+/** Does iptables-nft write this match as nft expressions rather than load the kernel's xt match? udp, and tcp without --tcp-option. */
+function nftWritesNatively(module: MatchModule): boolean {
+  return module.name === "udp" || (module.name === "tcp" && !hasOption(module.options, "tcp-option"));
+}
 
 /** The built-in chains in hook order: bit i of a hook mask is BUILTIN_ORDER[i]. */
 const BUILTIN_ORDER: readonly BuiltinChainName[] = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"];

@@ -431,6 +431,10 @@ export const natRange: Codec = {
       if (portPart !== "" && !portPart.startsWith(":")) return fail();
       portPart = portPart === "" ? undefined : portPart.slice(1);
       addressPart = addressPart.slice(1, close);
+    } else if (context.family === "ipv6" && addressPart.startsWith(":") && parseAddress(addressPart.split("-")[0]!, "ipv6", "pton") === undefined) {
+      // `:PORT` without an address: `::1` is an address, `:80` is not.
+      portPart = addressPart.slice(1);
+      addressPart = "";
     } else if (context.family === "ipv4") {
       const colon = addressPart.indexOf(":");
       if (colon >= 0) {

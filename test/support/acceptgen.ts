@@ -61,7 +61,7 @@ const MATCHES = [
   // (inet_aton), NAT targets (inet_pton); interfaces iptables only warns about.
   "-s 010.0.0.1", "-d 10.1/0x10", "-s 167772161", "! -d 10.65535", "-s 10.0.0.1/08", "-m conntrack --ctorigsrc 010.1", "-m conntrack --ctrepldst +10.0.0.1",
   "-m iprange --src-range 010.0.0.1-10.1", "-m iprange --dst-range 167772161-10.0.0.9", "-m recent --rcheck --mask 255.255", "-i eth/0", "-o \"a b\"",
-  "-m physdev --physdev-in eth/0", "-p 0x11", "-p +6 --dport 5",
+  "-m physdev --physdev-in eth/0", "-p 0x11", "-p +6 --dport 5", "-s FD00::1/064", "-d fd00::1/ffff:0:ffff::", "-s 10.0.0.1,10.0.0.2 ! -d 10.0.0.3",
 ];
 
 /** Targets; some only work in some tables, chains, protocols or families. */
@@ -76,7 +76,7 @@ const TARGETS = [
   "-j CONNMARK --save-mark --restore-mark", "-j TCPMSS --clamp-mss-to-pmtu --set-mss 1400", "-j TRACE", "-j TTL --ttl-set 1 --ttl-inc 2",
   "-j LOG --log-level 0x7", "-j LOG --log-level err", "-j LOG --log-level panic", "-j LOG --log-level Info",
   "-j CLASSIFY --set-class 12345678:1x", "-j CLASSIFY --set-class -1:0x2", "-j CLASSIFY --set-class 1:", "-j TOS --set-tos MINIMIZE-COST",
-  "-j DNAT --to-destination 010.0.0.1", "-j SNAT --to-source 10.1", "-j DNAT --to-destination 10.0.0.1-10.0.0.9", "-j CT --notrack", "-j CT --zone 3", "-j NOTRACK", "-j TCPMSS --clamp-mss-to-pmtu", "-j TCPMSS --set-mss 1400",
+  "-j DNAT --to-destination 010.0.0.1", "-j SNAT --to-source 10.1", "-j DNAT --to-destination 10.0.0.1-10.0.0.9", "-j DNAT --to-destination :8080-8090", "-j CT --notrack", "-j CT --zone 3", "-j NOTRACK", "-j TCPMSS --clamp-mss-to-pmtu", "-j TCPMSS --set-mss 1400",
   "-j TPROXY --on-port 8080 --tproxy-mark 0x1", "-j CHECKSUM --checksum-fill", "-j NFQUEUE --queue-num 2", "-j TTL --ttl-set 9", "-j HL --hl-dec 1",
   "-j DSCP --set-dscp 10", "-j TOS --set-tos 0x10", "-j CLASSIFY --set-class 1:2", "",
 ];
