@@ -59,11 +59,22 @@ const DUMPS = [
   "-A INPUT -p ip", "-A INPUT -s 10.0.0.1,10.0.0.2 ! -d 10.0.0.3",
 ].map((lines) => `*filter\n:INPUT ACCEPT [0:0]\n${lines}\nCOMMIT\n`);
 
+// Extensions allowed in some hooks only, in user chains reached (or not) from built-in chains, through jumps and
+// gotos, before and after chain commands.
+const NAT = "*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:X - [0:0]\n:Y - [0:0]\n";
+const HOOK_DUMPS = [
+  "-A X -j MASQUERADE", "-A PREROUTING -j X\n-A X -j MASQUERADE", "-A POSTROUTING -j X\n-A X -j MASQUERADE", "-A PREROUTING -g X\n-A X -j MASQUERADE",
+  "-A PREROUTING -j X\n-A X -j Y\n-A Y -j MASQUERADE", "-A PREROUTING -p tcp -j X\n-A POSTROUTING -j X\n-A X -p tcp -j DNAT --to-destination 10.0.0.1",
+  "-A PREROUTING -j X\n-A X -j MASQUERADE\n-D PREROUTING 1", "-A PREROUTING -j X\n-A X -j MASQUERADE\n-F PREROUTING",
+  "-A PREROUTING -j Y\n-A X -j MASQUERADE\n-F Y\n-A Y -j X", "-A POSTROUTING -j Y\n-A Y -j X\n-A X -j MASQUERADE\n-E X Z",
+  "-A PREROUTING -j X\n-A X -m owner --uid-owner 0 -j ACCEPT", "-A POSTROUTING -j X\n-A X -m owner --uid-owner 0 -j ACCEPT",
+].map((lines) => `${NAT}${lines}\nCOMMIT\n`);
+
 kdescribe("whole dumps: iptscope accepts what the kernel accepts, and prints it as iptables-save does", () => {
   for (const backend of ["nft", "legacy"] as const) {
-    it(`${DUMPS.length} dumps, ${backend}`, () => {
+    it(`${DUMPS.length + HOOK_DUMPS.length} dumps, ${backend}`, () => {
       const disagreements: { dump: string; kernel: string; iptscope: string }[] = [];
-      for (const text of DUMPS) {
+      for (const text of [...DUMPS, ...HOOK_DUMPS]) {
         const kernel = kernelRoundTrip(text, { family: "ipv4", backend });
         const { ruleset, diagnostics } = parseRuleset(text, { family: "ipv4" });
         // A policy on a user chain is a warning that says iptables-legacy refuses it.

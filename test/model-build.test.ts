@@ -115,3 +115,31 @@ describe("checks the builder skips for lines of a shape that passed them", () =>
     expect(errorsOf(text)).toEqual(["4:option-needs-protocol", "5:option-needs-protocol", "6:missing-option", "7:missing-option", "8:bad-value", "10:option-needs-protocol"]);
   });
 });
+
+describe("extensions allowed in some hooks only, checked through jumps at COMMIT", () => {
+  const deep = (from: "PREROUTING" | "POSTROUTING", depth: number): string => {
+    const names = Array.from({ length: depth }, (_, i) => `C${i}`);
+    const lines = ["*nat", ":PREROUTING ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]", ...names.map((n) => `:${n} - [0:0]`), `-A ${from} -j C0`];
+    for (let i = 0; i + 1 < depth; i++) lines.push(`-A C${i} -j C${i + 1}`);
+    lines.push(`-A C${depth - 1} -j MASQUERADE`, "COMMIT", "");
+    return lines.join("\n");
+  };
+  const errors = (text: string) => parseRuleset(text).diagnostics.filter((d) => d.severity === "error").map((d) => `${d.line}:${d.kind}`);
+
+  it("follows a call chain thousands deep without recursion", () => {
+    expect(errors(deep("PREROUTING", 20000))).toEqual([`${20000 + 4 + 20000}:extension-wrong-chain`]);
+    expect(errors(deep("POSTROUTING", 20000))).toEqual([]);
+  });
+
+  it("reaches a chain through a loop's other callers, and ends", () => {
+    const text = ["*nat", ":PREROUTING ACCEPT [0:0]", ":A - [0:0]", ":B - [0:0]", "-A PREROUTING -j A", "-A A -j B", "-A B -j A", "-A B -j MASQUERADE", "COMMIT", ""].join("\n");
+    expect(errors(text)).toEqual(["8:extension-wrong-chain"]);
+  });
+
+  it("finds the callers again after chain commands", () => {
+    const flushed = ["*nat", ":PREROUTING ACCEPT [0:0]", ":X - [0:0]", "-A PREROUTING -j X", "-A X -j MASQUERADE", "-F PREROUTING", "COMMIT", ""].join("\n");
+    expect(errors(flushed)).toEqual([]);
+    const added = ["*nat", ":PREROUTING ACCEPT [0:0]", ":X - [0:0]", ":Y - [0:0]", "-A X -j MASQUERADE", "-F Y", "-A Y -j X", "-A PREROUTING -j Y", "COMMIT", ""].join("\n");
+    expect(errors(added)).toEqual(["5:extension-wrong-chain"]);
+  });
+});

@@ -74,6 +74,19 @@ interface TableState {
   /** Chains in the order their `:` lines declared them, and where the rules have got to in it. */
   declared: Chain[];
   cursor: number;
+  /** The user chains each chain's rules jump or go to, recorded as rules are placed (see checkHooks). */
+  callers: Map<Chain, Chain | Chain[]>;
+  /** Rules placed with an extension the kernel allows in some hooks only. */
+  restricted: RestrictedUse[];
+}
+
+/** A rule with an extension the kernel allows in some hooks only, and the chain it was placed in. */
+interface RestrictedUse {
+  chain: Chain;
+  rule: Rule;
+  extension: string;
+  column: number;
+  allowed: readonly BuiltinChainName[];
 }
 
 function toCounters(c: CountersSyntax | undefined): Counters | undefined {
@@ -478,7 +491,7 @@ export class RulesetBuilder {
       const chain: Chain = { name: builtin, builtin: true, policy: "ACCEPT", counters: ZERO, line: 0, rules: [] };
       chains.set(builtin, chain);
     }
-    this.current = { table, chains, chainsChanged: false, declared: [], cursor: 0 };
+    this.current = { table, chains, chainsChanged: false, declared: [], cursor: 0, callers: new Map(), restricted: [] };
     this.tables.set(tableName, this.current);
     this.ruleset.tables.push(table);
   }
@@ -726,6 +739,7 @@ export class RulesetBuilder {
           this.report(diagnostic("duplicate-chain", { line, column: words.starts[command.operands[1]!]! + 1 }, { chain: newName }));
           return;
         }
+        this.report(diagnostic("backend-refuses", chainAt, { backend: "nft", reason: "-E of a chain this input declares" }));
         const renamed = new Map<string, Chain>();
         for (const [name, c] of state.chains) {
           if (name === chain.name) {
@@ -778,6 +792,14 @@ export class RulesetBuilder {
       this.renumber.add(chain);
     }
     statements.push(rules[0]!);
+    this.noteHookUses(state, chain, rules);
+  }
+
+  /** What checkHooks needs of rules just placed: the chain they jump to, and extensions allowed in some hooks only. */
+  private noteHookUses(state: TableState, chain: Chain, rules: readonly Rule[]): void {
+    const callee = this.jumpChain;
+    if (callee !== undefined && !callee.builtin && rules[0]!.target?.kind === "chain") addCaller(state.callers, callee, chain);
+    for (const rule of rules) restrictedUses(rule, chain, state.restricted);
   }
 
   /** The chain a command names, reported when undeclared. */
@@ -1417,28 +1439,29 @@ export class RulesetBuilder {
   /**
    * The kernel checks an extension allowed in some hooks only against every built-in chain that reaches the rule's
    * chain, through jumps and gotos, when the table is committed; a rule in a chain nothing reaches is not checked.
+   * The uses and the callers were noted as rules were placed; a command other than -A/-I may have changed both,
+   * and then they are found again in the committed chains.
    */
   private checkHooks(state: TableState): void {
-    let restricted: { chain: Chain; rule: Rule; extension: string; column: number; allowed: readonly BuiltinChainName[] }[] | undefined;
-    for (const chain of state.table.chains) {
-      for (const rule of chain.rules) {
-        const target = rule.target;
-        if (target !== undefined && target.kind === "extension" && target.known) {
-          const allowed = targetSpecs.get(target.name)?.hooks?.(target.options);
-          if (allowed) (restricted ??= []).push({ chain, rule, extension: target.name, column: target.column, allowed });
-        }
-        for (const module of rule.matches) {
-          if (!module.known || !HOOKED_MATCHES.has(module.name)) continue;
-          const allowed = matchSpecs.get(module.name)?.hooks?.(module.options);
-          if (allowed) (restricted ??= []).push({ chain, rule, extension: module.name, column: module.column, allowed });
+    let uses = state.restricted;
+    let callers = state.callers;
+    if (state.chainsChanged) {
+      uses = [];
+      callers = new Map();
+      for (const chain of state.table.chains) {
+        for (const rule of chain.rules) {
+          restrictedUses(rule, chain, uses);
+          const callee = rule.target?.kind === "chain" ? state.chains.get(rule.target.name) : undefined;
+          if (callee !== undefined && !callee.builtin) addCaller(callers, callee, chain);
         }
       }
     }
-    if (restricted === undefined) return;
-    const reaching = hooksReaching(state.table.chains, state.chains);
-    for (const { chain, rule, extension, column, allowed } of restricted) {
-      const refused = BUILTIN_ORDER.filter((hook, bit) => ((reaching.get(chain) ?? 0) & (1 << bit)) !== 0 && !allowed.includes(hook));
-      if (refused.length === 0) continue;
+    if (uses.length === 0) return;
+    const masks = new Map<Chain, number>();
+    for (const { chain, rule, extension, column, allowed } of uses) {
+      const reaching = hookMask(chain, callers, masks);
+      if ((reaching & ~allowedMask(allowed)) === 0) continue;
+      const refused = BUILTIN_ORDER.filter((hook, bit) => (reaching & (1 << bit)) !== 0 && !allowed.includes(hook));
       const at = { line: rule.line, column, length: extension.length };
       this.reportRule(diagnostic("extension-wrong-chain", at, { extension, chain: chain.name, reachedFrom: refused, allowed }), state, chain, rule);
     }
@@ -1567,33 +1590,96 @@ const HOOK_BITS: ReadonlyMap<string, number> = new Map(BUILTIN_ORDER.map((hook, 
 /** Matches whose spec limits the hooks: the others need no lookup when a table is committed. */
 const HOOKED_MATCHES: ReadonlySet<string> = new Set([...matchSpecs.values()].filter((spec) => spec.hooks !== undefined).map((spec) => spec.name));
 
+/** The uses of extensions allowed in some hooks only in a rule, added to `uses`. */
+function restrictedUses(rule: Rule, chain: Chain, uses: RestrictedUse[]): void {
+  const target = rule.target;
+  if (target !== undefined && target.kind === "extension" && target.known) {
+    const allowed = targetSpecs.get(target.name)?.hooks?.(target.options);
+    if (allowed) uses.push({ chain, rule, extension: target.name, column: target.column, allowed });
+  }
+  for (let i = 0; i < rule.matches.length; i++) {
+    const module = rule.matches[i]!;
+    if (!module.known || !HOOKED_MATCHES.has(module.name)) continue;
+    const allowed = matchSpecs.get(module.name)?.hooks?.(module.options);
+    if (allowed) uses.push({ chain, rule, extension: module.name, column: module.column, allowed });
+  }
+}
+
+/** Most chains have one caller: it is kept as it is, and a list made at the second. */
+function addCaller(callers: Map<Chain, Chain | Chain[]>, callee: Chain, caller: Chain): void {
+  const known = callers.get(callee);
+  if (known === undefined) callers.set(callee, caller);
+  else if (Array.isArray(known)) known.push(caller);
+  else callers.set(callee, [known, caller]);
+}
+
+const asList = (callers: Chain | Chain[] | undefined): readonly Chain[] => (callers === undefined ? [] : Array.isArray(callers) ? callers : [callers]);
+
 /**
- * For each chain, the built-in chains whose packets reach it (a mask of BUILTIN_ORDER bits). Breadth first from
- * the built-in chains, so that a chain most of them call (KUBE-SERVICES) is mostly met once with every bit.
+ * The built-in chains whose packets reach `chain` (a mask of BUILTIN_ORDER bits): its own bit for a built-in chain,
+ * else the masks of its callers. Computed up the callers without recursion (chains can nest thousands deep), each
+ * chain once (`masks` keeps them, OPEN while its callers are being computed); a chain met again while open is in a
+ * loop, which adds nothing.
  */
-function hooksReaching(chains: readonly Chain[], byName: ReadonlyMap<string, Chain>): Map<Chain, number> {
-  const masks = new Map<Chain, number>();
-  const queue: Chain[] = [];
-  for (const chain of chains) {
-    if (!chain.builtin) continue;
-    masks.set(chain, HOOK_BITS.get(chain.name) ?? 0);
-    queue.push(chain);
-  }
-  for (let next = 0; next < queue.length; next++) {
-    const chain = queue[next]!;
-    const mask = masks.get(chain)!;
-    for (const rule of chain.rules) {
-      const target = rule.target;
-      if (target === undefined || target.kind !== "chain") continue;
-      const callee = byName.get(target.name);
-      if (callee === undefined || callee.builtin) continue;
-      const before = masks.get(callee) ?? 0;
-      if ((before | mask) === before) continue;
-      masks.set(callee, before | mask);
-      queue.push(callee);
+function hookMask(chain: Chain, callers: ReadonlyMap<Chain, Chain | Chain[]>, masks: Map<Chain, number>): number {
+  const known = masks.get(chain);
+  if (known !== undefined && known !== OPEN) return known;
+  const stack = SCRATCH_STACK;
+  stack.push(chain);
+  while (stack.length > 0) {
+    const current = stack[stack.length - 1]!;
+    const state = masks.get(current);
+    if (current.builtin) {
+      masks.set(current, HOOK_BITS.get(current.name) ?? 0);
+      stack.pop();
+      continue;
     }
+    const up = callers.get(current);
+    if (state === undefined) {
+      masks.set(current, OPEN);
+      if (up !== undefined) {
+        if (!Array.isArray(up)) {
+          if (masks.get(up) === undefined) stack.push(up);
+        } else {
+          for (const caller of up) if (masks.get(caller) === undefined) stack.push(caller);
+        }
+      }
+      continue;
+    }
+    if (state === OPEN) {
+      let mask = 0;
+      if (up !== undefined) {
+        if (!Array.isArray(up)) mask = maskOf(masks, up);
+        else for (const caller of up) mask |= maskOf(masks, caller);
+      }
+      masks.set(current, mask);
+    }
+    stack.pop();
   }
-  return masks;
+  return masks.get(chain)!;
+}
+
+const OPEN = -1;
+
+function maskOf(masks: ReadonlyMap<Chain, number>, chain: Chain): number {
+  const mask = masks.get(chain);
+  return mask === undefined || mask === OPEN ? 0 : mask;
+}
+
+/** hookMask's stack, empty between calls (it runs to the end without yielding). */
+const SCRATCH_STACK: Chain[] = [];
+
+/** The mask of hooks an extension allows, per list (specs give the same list object each time). */
+const ALLOWED_MASKS = new WeakMap<readonly BuiltinChainName[], number>();
+
+function allowedMask(allowed: readonly BuiltinChainName[]): number {
+  let mask = ALLOWED_MASKS.get(allowed);
+  if (mask === undefined) {
+    mask = 0;
+    for (const hook of allowed) mask |= HOOK_BITS.get(hook) ?? 0;
+    ALLOWED_MASKS.set(allowed, mask);
+  }
+  return mask;
 }
 
 /** A tcp match of SYN packets, as TCPMSS on iptables-legacy wants one (find_syn_match in xt_TCPMSS.c). */

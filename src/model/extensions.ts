@@ -47,6 +47,11 @@ export interface ExtensionSpec {
 }
 
 const hooksOnly = (...chains: BuiltinChainName[]) => (): readonly BuiltinChainName[] => chains;
+
+/** Hook lists options choose between, one object each (the builder keeps a mask per list). */
+const INCOMING_HOOKS: readonly BuiltinChainName[] = ["PREROUTING", "INPUT", "FORWARD"];
+const OUTGOING_HOOKS: readonly BuiltinChainName[] = ["FORWARD", "OUTPUT", "POSTROUTING"];
+const NOT_OUTPUT: readonly BuiltinChainName[] = ["PREROUTING", "INPUT", "FORWARD", "POSTROUTING"];
 const has = (options: readonly ExtensionOption[], name: string, negated?: boolean): boolean =>
   options.some((o) => o.name === name && (negated === undefined || o.negated === negated));
 
@@ -262,8 +267,8 @@ const addrtype: ExtensionSpec = {
     flagOpt("limit-iface-out"),
   ],
   hooks: (options) => {
-    if (has(options, "limit-iface-in")) return ["PREROUTING", "INPUT", "FORWARD"];
-    return has(options, "limit-iface-out") ? ["FORWARD", "OUTPUT", "POSTROUTING"] : undefined;
+    if (has(options, "limit-iface-in")) return INCOMING_HOOKS;
+    return has(options, "limit-iface-out") ? OUTGOING_HOOKS : undefined;
   },
 };
 
@@ -297,7 +302,7 @@ const physdev: ExtensionSpec = {
   // xt_physdev: an output device is known in OUTPUT only for bridged traffic.
   hooks: (options) =>
     (has(options, "physdev-out") || has(options, "physdev-is-out")) && !has(options, "physdev-is-bridged", false)
-      ? ["PREROUTING", "INPUT", "FORWARD", "POSTROUTING"]
+      ? NOT_OUTPUT
       : undefined,
 };
 
@@ -717,7 +722,7 @@ const TCPMSS: ExtensionSpec = {
   required: ["any"],
   options: [flagOpt("clamp-mss-to-pmtu"), opt("set-mss", 1, c.unsigned(65535))],
   protocols: ["tcp"],
-  hooks: (options) => (lastMssOption(options)?.name === "clamp-mss-to-pmtu" ? ["FORWARD", "OUTPUT", "POSTROUTING"] : undefined),
+  hooks: (options) => (lastMssOption(options)?.name === "clamp-mss-to-pmtu" ? OUTGOING_HOOKS : undefined),
   normalize: (options) => {
     const last = lastMssOption(options);
     return options.filter((o) => o === last || (o.name !== "set-mss" && o.name !== "clamp-mss-to-pmtu"));
