@@ -7,7 +7,7 @@ import { matchSpecs, targetSpecs, type ExtensionSpec } from "../../model/extensi
 import type { CodecContext } from "../../model/codecs.js";
 import type { AddressMask, ExtensionOption, Family, MatchModule, NatRange, Rule, Target } from "../../model/types.js";
 import { compareWords, inNet, isLimitedBroadcast, isMulticast, isUnspecified, netOf, parseIp, type Ip } from "../ip.js";
-import type { Address, CtState, Env, Flow, InterfaceKnowledge } from "./flow.js";
+import type { Address, CtState, Env, Flow, InterfaceKnowledge, OwnedFlow } from "./flow.js";
 import { ipsetMembership } from "./ipset.js";
 import type { Uncertainty, UncertaintyKind } from "./types.js";
 import { uncertainty } from "./uncertainty.js";
@@ -19,8 +19,8 @@ export type Split =
       uncertainty: Uncertainty;
       /** The condition holds when the uncertain fact is `!negated`. */
       negated: boolean;
-      /** Records the assumed fact in the flow, so later questions agree with it. */
-      assume(flow: Flow, fact: boolean): Flow;
+      /** A copy of the flow that records the assumed fact, so later questions agree with it. */
+      assume(flow: Flow, fact: boolean): OwnedFlow;
     };
 
 export type ConditionResult = boolean | Split;
@@ -160,7 +160,7 @@ function knownInterfaceAnswer(knowledge: InterfaceKnowledge, pattern: string): b
 function interfaceCondition(direction: "in" | "out", pattern: string, negated: boolean, line: number): Condition {
   const kind: UncertaintyKind = direction === "in" ? "in-interface-unknown" : "out-interface-unknown";
   const question = uncertainty(kind, pattern, line);
-  const assume = (flow: Flow, fact: boolean): Flow => {
+  const assume = (flow: Flow, fact: boolean): OwnedFlow => {
     const key = direction === "in" ? "inKnowledge" : "outKnowledge";
     const knowledge = flow[key];
     const next: InterfaceKnowledge = fact

@@ -1,5 +1,6 @@
 // The state one branch of a walk carries: the packet as rewritten so far and its connection.
-// Flows are immutable; a change makes a new flow, so branches share what they did not change.
+// A branch owns its flow and changes it in place; a split copies it. The values inside a flow are
+// never changed in place, so copies share them.
 
 import type { Family } from "../../model/types.js";
 import type { Ip } from "../ip.js";
@@ -52,6 +53,9 @@ export interface Flow {
   /** Facts an uncertain match assumed, by key, so the same question gets the same answer. */
   readonly facts: ReadonlyMap<string, boolean>;
 }
+
+/** A branch's own flow: what the walk changes in place. Conditions see the read-only view. */
+export type OwnedFlow = { -readonly [K in keyof Flow]: Flow[K] };
 
 /** What a condition may look at besides the flow. */
 export interface Env {

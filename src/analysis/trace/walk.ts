@@ -6,7 +6,7 @@ import { parseProtocol } from "../../model/protocols.js";
 import type { Chain, Family, NatRange, Rule, Ruleset, TableName } from "../../model/types.js";
 import { formatEndpoint, isLoopback, parseIp, parseNet, inNet, type Net } from "../ip.js";
 import { compileRule, sharedCompilation, type CompiledRule, type Effect, type SharedCompilation, type Split } from "./compile.js";
-import type { Address, CtState, Env, Flow } from "./flow.js";
+import type { Address, CtState, Env, Flow, OwnedFlow } from "./flow.js";
 import type {
   Assumption,
   Delivery,
@@ -72,7 +72,8 @@ interface PathNode {
 }
 
 interface Branch {
-  flow: Flow;
+  /** This branch's alone: a split gives the other branch a copy. */
+  flow: OwnedFlow;
   probability: number;
   conditional: number;
   assumptions: Assumption[];
@@ -243,9 +244,9 @@ function ephemeralRange(port: number): { from: number; to: number } {
 }
 
 /** The entry the conntrack hook gives a packet: none for invalid or untracked ones, confirmed for an existing connection. */
-function attachConntrack(flow: Flow): Flow {
-  if (flow.ctState === "INVALID" || flow.ctState === "UNTRACKED") return flow;
-  return { ...flow, conntrack: flow.ctState === "ESTABLISHED" ? "confirmed" : "unconfirmed" };
+function attachConntrack(flow: OwnedFlow): void {
+  if (flow.ctState === "INVALID" || flow.ctState === "UNTRACKED") return;
+  flow.conntrack = flow.ctState === "ESTABLISHED" ? "confirmed" : "unconfirmed";
 }
 
 function protocolName(number: number): string {
@@ -385,8 +386,9 @@ class Walk {
 
   run(): TraceResult {
     const origin = this.context.origin;
-    let flow = this.initial;
-    if (origin === "node") flow = { ...flow, outInterface: this.route(flow.dst) };
+    // The initial flow stays as it is: the result describes the packet from it.
+    const flow: OwnedFlow = { ...this.initial };
+    if (origin === "node") flow.outInterface = this.route(flow.dst);
     this.pending.push({
       flow,
       probability: 1,
@@ -444,7 +446,7 @@ class Walk {
         }
         const table = tables[branch.tableIndex]!;
         // The conntrack hook runs between raw and mangle: from there on the packet carries its entry.
-        if (table !== "raw" && branch.flow.conntrack === "none") branch.flow = attachConntrack(branch.flow);
+        if (table !== "raw" && branch.flow.conntrack === "none") attachConntrack(branch.flow);
         if (table === "nat" && this.natSkipped(branch)) {
           branch.tableIndex++;
           continue;
@@ -527,11 +529,12 @@ class Walk {
     };
     if (split.kind === "random") {
       const p = split.probability;
+      other.flow = { ...branch.flow };
       other.probability = branch.probability * (1 - p);
       other.conditional = branch.conditional * (1 - p);
       branch.probability *= p;
       branch.conditional *= p;
-      branch.note = { ...branch.note, branch: { probability: p, matched: true } };
+      if (this.recordPaths) branch.note = { ...branch.note, branch: { probability: p, matched: true } };
     } else {
       const holds = !split.negated;
       other.flow = split.assume(branch.flow, !holds);
@@ -540,7 +543,7 @@ class Walk {
       branch.flow = split.assume(branch.flow, holds);
       branch.probability /= 2;
       branch.assumptions = [...branch.assumptions, { ...split.uncertainty, assumed: true }];
-      branch.note = { ...branch.note, assumed: { kind: split.uncertainty.kind, matched: true } };
+      if (this.recordPaths) branch.note = { ...branch.note, assumed: { kind: split.uncertainty.kind, matched: true } };
     }
     this.pending.push(other);
     branch.conditionIndex++;
@@ -618,12 +621,9 @@ class Walk {
         const flow = branch.flow;
         const from = formatEndpoint(flow.dst.text, flow.dport, this.family);
         const to = formatEndpoint(rewrite.address.text, rewrite.port, this.family);
-        branch.flow = {
-          ...flow,
-          dst: rewrite.address,
-          dport: rewrite.port,
-          dnat: from === to ? flow.dnat : { from: flow.dnat?.from ?? from, to, line: compiled.rule.line },
-        };
+        if (from !== to) flow.dnat = { from: flow.dnat?.from ?? from, to, line: compiled.rule.line };
+        flow.dst = rewrite.address;
+        flow.dport = rewrite.port;
         if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "nat", target: effect.kind === "dnat" ? "DNAT" : "REDIRECT", to }, `${effect.kind === "dnat" ? "DNAT" : "REDIRECT"} → ${to}`);
         return this.endTablePass(branch);
       }
@@ -653,22 +653,19 @@ class Walk {
         if (sportRandom) port = undefined;
         const from = formatEndpoint(flow.src.text, flow.sport, this.family);
         const to = formatEndpoint(address.text, sportRandom ? "(random port)" : port, this.family);
-        branch.flow = {
-          ...flow,
-          src: address,
-          sport: port,
-          sportRandom,
-          sportRange,
-          masquerade: flow.masquerade || effect.kind === "masquerade",
-          snat: from === to && effect.kind === "snat" ? flow.snat : { from, to, line: compiled.rule.line },
-        };
+        if (from !== to || effect.kind === "masquerade") flow.snat = { from, to, line: compiled.rule.line };
+        flow.src = address;
+        flow.sport = port;
+        flow.sportRandom = sportRandom;
+        flow.sportRange = sportRange;
+        if (effect.kind === "masquerade") flow.masquerade = true;
         const name = effect.kind === "snat" ? "SNAT" : "MASQUERADE";
         if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "nat", target: name, to }, `${name} → ${to}`);
         return this.endTablePass(branch);
       }
       case "mark": {
         const mark = ((branch.flow.mark & ~effect.mask) ^ effect.value) >>> 0;
-        branch.flow = { ...branch.flow, mark };
+        branch.flow.mark = mark;
         if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "mark", target: "MARK", mark, ctmark: branch.flow.ctmark }, `MARK → mark ${hex(mark)}`);
         return this.nextRule(branch, frame);
       }
@@ -685,14 +682,15 @@ class Walk {
         if (effect.kind === "connmark-set") newCtmark = ((ctmark & ~effect.mask) ^ effect.value) >>> 0;
         else if (effect.kind === "connmark-save") newCtmark = ((ctmark & ~effect.ctmask) ^ (mark & effect.nfmask)) >>> 0;
         else newMark = ((mark & ~effect.nfmask) ^ (ctmark & effect.ctmask)) >>> 0;
-        branch.flow = { ...branch.flow, mark: newMark, ctmark: newCtmark };
+        branch.flow.mark = newMark;
+        branch.flow.ctmark = newCtmark;
         if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "mark", target: "CONNMARK", mark: newMark, ctmark: newCtmark }, `CONNMARK → mark ${hex(newMark)}, ctmark ${hex(newCtmark)}`);
         return this.nextRule(branch, frame);
       }
       case "untrack":
         // A looped-back packet already carries its entry, and NOTRACK leaves such a packet alone.
         if (frame.chain.table === "raw" && branch.flow.conntrack === "none") {
-          branch.flow = { ...branch.flow, ctState: "UNTRACKED" };
+          branch.flow.ctState = "UNTRACKED";
           if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "untrack" }, "NOTRACK (connection untracked)");
         } else {
           if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "continue", target: "NOTRACK" }, "NOTRACK (already tracked: no effect)");
@@ -701,7 +699,7 @@ class Walk {
       case "ttl": {
         const ttl = branch.flow.ttl;
         const value = ttl === undefined && effect.op !== "set" ? undefined : effect.op === "set" ? effect.value : effect.op === "dec" ? Math.max(0, ttl! - effect.value) : Math.min(255, ttl! + effect.value);
-        branch.flow = { ...branch.flow, ttl: value };
+        branch.flow.ttl = value;
         if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "continue", target: "TTL" }, `TTL ${effect.op} ${effect.value}`);
         return this.nextRule(branch, frame);
       }
@@ -817,10 +815,10 @@ class Walk {
       case "PREROUTING":
         if (local && !branch.loopback && flow.dst.words !== undefined && isLoopback(flow.dst)) return this.loopbackFromOutside(branch, go);
         if (local) {
-          branch.flow = { ...flow, outInterface: null };
+          flow.outInterface = null;
           return go("INPUT");
         }
-        branch.flow = { ...flow, outInterface: this.route(flow.dst) };
+        flow.outInterface = this.route(flow.dst);
         return go("FORWARD");
       case "INPUT":
         return this.finish(branch, "ACCEPT", "local");
@@ -828,13 +826,15 @@ class Walk {
         return go("POSTROUTING");
       case "OUTPUT":
         // Rerouted after OUTPUT: a DNAT there may have changed the destination.
-        branch.flow = { ...flow, outInterface: this.route(flow.dst) };
+        flow.outInterface = this.route(flow.dst);
         return go("POSTROUTING");
       case "POSTROUTING":
         if (this.context.origin === "node" && local && !branch.loopback) {
           branch.loopback = true;
           // The looped-back packet keeps its conntrack entry, confirmed on the way out.
-          branch.flow = { ...flow, inInterface: "lo", outInterface: null, conntrack: flow.conntrack === "none" ? "none" : "confirmed" };
+          flow.inInterface = "lo";
+          flow.outInterface = null;
+          if (flow.conntrack !== "none") flow.conntrack = "confirmed";
           return go("PREROUTING");
         }
         return this.finish(branch, "ACCEPT", branch.loopback ? "local" : this.context.origin === "node" ? "output" : "forward");
@@ -859,7 +859,7 @@ class Walk {
     };
     if (this.family === "ipv4") {
       fork(uncertainty("route-localnet", iface, 0), (other) => this.finish(other, "DROP", undefined, `routing: martian destination ${flow.dst.text} from ${iface}`));
-      branch.flow = { ...flow, outInterface: null };
+      flow.outInterface = null;
       return go("INPUT");
     }
     const refuse = (other: Branch) => this.finish(other, "REJECT", undefined, `routing: no route to ${flow.dst.text} through ${iface} (ICMPv6 no route)`);
@@ -868,9 +868,9 @@ class Walk {
     if (!back) return refuse(branch);
     if (typeof incoming !== "string") {
       fork(uncertainty("in-interface-unknown", back.iface, 0), refuse);
-      branch.flow = { ...branch.flow, inKnowledge: { matches: [...flow.inKnowledge.matches, back.iface], notMatches: flow.inKnowledge.notMatches } };
+      flow.inKnowledge = { matches: [...flow.inKnowledge.matches, back.iface], notMatches: flow.inKnowledge.notMatches };
     }
-    branch.flow = { ...branch.flow, outInterface: back.iface };
+    flow.outInterface = back.iface;
     return go("FORWARD");
   }
 
