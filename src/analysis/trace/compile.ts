@@ -7,6 +7,7 @@ import { matchSpecs, targetSpecs, type ExtensionSpec } from "../../model/extensi
 import type { CodecContext } from "../../model/codecs.js";
 import type { AddressMask, ExtensionOption, Family, MatchModule, NatRange, Rule, Target } from "../../model/types.js";
 import { compareWords, inNet, isLimitedBroadcast, isMulticast, isUnspecified, netOf, parseIp, type Ip } from "../ip.js";
+import { parseIpv4 } from "../../model/addresses.js";
 import type { Address, CtState, Env, Flow, InterfaceKnowledge, OwnedFlow } from "./flow.js";
 import { ipsetMembership } from "./ipset.js";
 import type { Uncertainty, UncertaintyKind } from "./types.js";
@@ -71,25 +72,35 @@ export function sharedCompilation(): SharedCompilation {
   return { jumps: new Map(), gotos: new Map() };
 }
 
+// Conditions are gathered here and copied out at their exact size: the tracer keeps every compiled rule.
+const gathered: Condition[] = [];
+
 export function compileRule(rule: Rule, family: Family, shared?: SharedCompilation): CompiledRule {
   const context = CONTEXTS[family];
-  const conditions: Condition[] = [];
-  let impossible = false;
-  const add = (condition: Condition | true | false): void => {
-    if (condition === false) impossible = true;
-    else if (condition !== true) conditions.push(condition);
-  };
-  if (rule.protocol) add(protocolCondition(rule.protocol.value.number ?? -1, rule.protocol.negated));
-  if (rule.source) add(addressCondition(rule.source.value, rule.source.negated, "src", rule.line));
-  if (rule.destination) add(addressCondition(rule.destination.value, rule.destination.negated, "dst", rule.line));
-  if (rule.inInterface) add(interfaceCondition("in", rule.inInterface.value, rule.inInterface.negated, rule.line));
-  if (rule.outInterface) add(interfaceCondition("out", rule.outInterface.value, rule.outInterface.negated, rule.line));
+  const conditions = gathered;
+  conditions.length = 0;
+  const { protocol, source, destination, inInterface, outInterface, fragment, matches } = rule;
+  let possible = true;
+  if (protocol) possible = addCondition(conditions, protocolCondition(protocol.value.number ?? -1, protocol.negated));
+  if (possible && source) possible = addCondition(conditions, addressCondition(source.value, source.negated, "src", rule.line));
+  if (possible && destination) possible = addCondition(conditions, addressCondition(destination.value, destination.negated, "dst", rule.line));
+  if (possible && inInterface) possible = addCondition(conditions, interfaceCondition("in", inInterface.value, inInterface.negated, rule.line));
+  if (possible && outInterface) possible = addCondition(conditions, interfaceCondition("out", outInterface.value, outInterface.negated, rule.line));
   // Trace packets are never non-first fragments.
-  if (rule.fragment) add(rule.fragment.negated);
-  for (const match of rule.matches) for (const condition of compileMatch(match, rule, context)) add(condition);
+  if (possible && fragment) possible = addCondition(conditions, fragment.negated);
+  for (let m = 0; possible && m < matches.length; m++) {
+    const compiled = compileMatch(matches[m]!, rule, context);
+    for (let c = 0; c < compiled.length; c++) conditions.push(compiled[c]!);
+  }
   // A large dump compiles a rule object per rule: the common parts are shared.
-  // slice(): an array grown by push keeps room for more, and the tracer keeps every compiled rule.
-  return { rule, conditions: impossible ? NEVER : conditions.length === 0 ? NO_CONDITIONS : conditions.slice(), effect: compileTarget(rule.target, context, shared), jumpTarget: undefined };
+  return { rule, conditions: !possible ? NEVER : conditions.length === 0 ? NO_CONDITIONS : conditions.slice(), effect: compileTarget(rule.target, context, shared), jumpTarget: undefined };
+}
+
+/** Adds a core match's condition to the rule's; false when the match can never hold. */
+function addCondition(conditions: Condition[], condition: Condition | boolean): boolean {
+  if (condition === false) return false;
+  if (condition !== true) conditions.push(condition);
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -107,30 +118,28 @@ function protocolCondition(number: number, negated: boolean): Condition | boolea
 
 function addressCondition(mask: AddressMask, negated: boolean, which: "src" | "dst", line: number): Condition | boolean {
   if (mask.prefix === 0) return !negated;
-  const unknown = unknownAddress(mask, negated, line);
-  const net = netOf(mask);
   // An IPv4 mask is the last word (inNet compares the others under a zero mask): two numbers, no network object.
-  if (mask.family === "ipv4") return ipv4Condition(net.mask[3], net.words[3], negated, which, unknown);
+  if (mask.family === "ipv4") {
+    const maskWord = parseIpv4(mask.mask) ?? 0;
+    return ipv4Condition(maskWord, ((parseIpv4(mask.address) ?? 0) & maskWord) >>> 0, negated, which, mask, line);
+  }
+  const net = netOf(mask);
   return (flow, env) => {
     const address = which === "src" ? flow.src : flow.dst;
-    return address.words === undefined ? unknown(address, env) : inNet(address.words, net) !== negated;
+    return address.words === undefined ? unknownAddress(address, env, mask, negated, line) : inNet(address.words, net) !== negated;
   };
 }
 
-type UnknownAddress = (address: Exclude<Address, Ip>, env: Env) => ConditionResult;
-
-function unknownAddress(mask: AddressMask, negated: boolean, line: number): UnknownAddress {
+function unknownAddress(address: Exclude<Address, Ip>, env: Env, mask: AddressMask, negated: boolean, line: number): ConditionResult {
+  // An address known only by role is a node address: it is not a host the rule names unless that host is one.
   const host = mask.prefix === (mask.family === "ipv4" ? 32 : 128);
-  return (address, env) => {
-    // An address known only by role is a node address: it is not a host the rule names unless that host is one.
-    if (host && !(address.local && env.isLocalText(mask.address))) return negated;
-    return unknownFact("address-unknown", `${address.text} in ${mask.address}/${mask.prefix ?? mask.mask}`, line, negated);
-  };
+  if (host && !(address.local && env.isLocalText(mask.address))) return negated;
+  return unknownFact("address-unknown", `${address.text} in ${mask.address}/${mask.prefix ?? mask.mask}`, line, negated);
 }
 
-function ipv4Condition(maskWord: number, netWord: number, negated: boolean, which: "src" | "dst", unknown: UnknownAddress): Condition {
-  if (which === "src") return (flow, env) => (flow.src.words === undefined ? unknown(flow.src, env) : (((flow.src.words[3] & maskWord) >>> 0) === netWord) !== negated);
-  return (flow, env) => (flow.dst.words === undefined ? unknown(flow.dst, env) : (((flow.dst.words[3] & maskWord) >>> 0) === netWord) !== negated);
+function ipv4Condition(maskWord: number, netWord: number, negated: boolean, which: "src" | "dst", mask: AddressMask, line: number): Condition {
+  if (which === "src") return (flow, env) => (flow.src.words === undefined ? unknownAddress(flow.src, env, mask, negated, line) : (((flow.src.words[3] & maskWord) >>> 0) === netWord) !== negated);
+  return (flow, env) => (flow.dst.words === undefined ? unknownAddress(flow.dst, env, mask, negated, line) : (((flow.dst.words[3] & maskWord) >>> 0) === netWord) !== negated);
 }
 
 /** iptables interface names: a trailing `+` matches any name with that prefix. */
@@ -663,9 +672,10 @@ function plainPortRange(option: ExtensionOption): boolean {
 /** Whether options are already in the order canonicalOptions sorts them into (the spec's, unknown ones last). */
 function inSpecOrder(options: readonly ExtensionOption[], spec: ExtensionSpec): boolean {
   let last = -1;
-  for (const option of options) {
+  for (let i = 0; i < options.length; i++) {
+    const name = options[i]!.name;
     let index = 0;
-    while (index < spec.options.length && spec.options[index]!.name !== option.name) index++;
+    while (index < spec.options.length && spec.options[index]!.name !== name) index++;
     if (index < last) return false;
     last = index;
   }
@@ -678,7 +688,8 @@ function orderedOptions(options: ExtensionOption[], spec: ExtensionSpec, context
   return !spec.normalize && inSpecOrder(options, spec) ? options : canonicalOptions(options, spec, context);
 }
 
-const isComment = (match: MatchModule) => match.name === "comment" && match.known && match.options.every((o) => o.name === "comment");
+const isCommentOption = (option: ExtensionOption) => option.name === "comment";
+const isComment = (match: MatchModule) => match.name === "comment" && match.known && match.options.every(isCommentOption);
 
 function compileMatch(match: MatchModule, rule: Rule, context: CodecContext): Condition[] {
   // Most kube-proxy rules carry one: it matches every packet.

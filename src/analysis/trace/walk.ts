@@ -6,7 +6,7 @@ import { parseProtocol } from "../../model/protocols.js";
 import type { Chain, Family, NatRange, Rule, Ruleset, TableName } from "../../model/types.js";
 import { formatEndpoint, isLoopback, parseIp, parseNet, inNet, type Net } from "../ip.js";
 import { compileRule, sharedCompilation, type CompiledRule, type Effect, type SharedCompilation, type Split } from "./compile.js";
-import type { Address, CtState, Env, Flow, OwnedFlow } from "./flow.js";
+import type { Address, CtState, Env, Flow, InterfaceKnowledge, OwnedFlow } from "./flow.js";
 import type {
   Assumption,
   Delivery,
@@ -45,10 +45,16 @@ interface CompiledChain {
   chain: Chain;
   /** Each rule compiled when a walk first reaches it: most of a large chain is never reached by a query. */
   rules: (CompiledRule | undefined)[];
-  /** Rule indexes that can match a destination host, by host; undefined for small chains. */
-  byHost: Map<string, number[]> | undefined;
+  /** Large chains only. */
+  index: ChainIndex | undefined;
+}
+
+/** A large chain's rules by the destination they require, so that a walk skips those that cannot match. */
+interface ChainIndex {
+  /** Rule indexes that can match a destination host, by host. */
+  byHost: Map<string, number[]>;
   /** Rules of no destination host that can match only one destination port, by port. */
-  byPort: Map<number, number[]> | undefined;
+  byPort: Map<number, number[]>;
   /** Rules in neither index. */
   generic: number[];
   /** Candidate rules by destination host, and by host and port (two levels: no key string per step). */
@@ -128,21 +134,8 @@ export function createTracer(ruleset: Ruleset, options: TracerOptions = {}): Tra
       return undefined;
     }
     const rules = new Array<CompiledRule | undefined>(chain.rules.length).fill(undefined);
-    let byHost: Map<string, number[]> | undefined;
-    let byPort: Map<number, number[]> | undefined;
-    const generic: number[] = [];
-    if (indexLargeChains && rules.length >= INDEX_THRESHOLD) {
-      byHost = new Map();
-      byPort = new Map();
-      chain.rules.forEach((rule, i) => {
-        const host = destinationHostOf(rule, family);
-        const port = host === undefined ? onlyDestinationPort(rule) : undefined;
-        if (host !== undefined) addIndex(byHost!, host, i);
-        else if (port !== undefined) addIndex(byPort!, port, i);
-        else generic.push(i);
-      });
-    }
-    const compiled: CompiledChain = { table, chain, rules, byHost, byPort, generic, candidates: new Map(), portCandidates: new Map(), withoutHost: undefined, genericOnly: undefined };
+    const index = indexLargeChains && rules.length >= INDEX_THRESHOLD ? chainIndex(chain, family) : undefined;
+    const compiled: CompiledChain = { table, chain, rules, index };
     chains.set(key, compiled);
     return compiled;
   };
@@ -151,6 +144,20 @@ export function createTracer(ruleset: Ruleset, options: TracerOptions = {}): Tra
     family,
     trace: (packet, context) => new Walk(family, compiledChain, shared, packet, context, options.merge !== false, options.paths !== false).run(),
   };
+}
+
+function chainIndex(chain: Chain, family: Family): ChainIndex {
+  const byHost = new Map<string, number[]>();
+  const byPort = new Map<number, number[]>();
+  const generic: number[] = [];
+  chain.rules.forEach((rule, i) => {
+    const host = destinationHostOf(rule, family);
+    const port = host === undefined ? onlyDestinationPort(rule) : undefined;
+    if (host !== undefined) addIndex(byHost, host, i);
+    else if (port !== undefined) addIndex(byPort, port, i);
+    else generic.push(i);
+  });
+  return { byHost, byPort, generic, candidates: new Map(), portCandidates: new Map(), withoutHost: undefined, genericOnly: undefined };
 }
 
 function addIndex<K>(index: Map<K, number[]>, key: K, rule: number): void {
@@ -185,47 +192,58 @@ function onlyDestinationPort(rule: Rule): number | undefined {
 }
 
 /** The rules of an indexed chain that can match a packet to `host` (and `port`, when the port index holds). */
-function candidates(chain: CompiledChain, host: string, port: number | undefined): Int32Array {
-  const hostRules = chain.byHost!.get(host);
-  const portRules = port === undefined ? undefined : chain.byPort!.get(port);
+function candidates(index: ChainIndex, host: string, port: number | undefined): Int32Array {
+  const hostRules = index.byHost.get(host);
+  const portRules = port === undefined ? undefined : index.byPort.get(port);
   // Most packets meet a large chain at an address it does not name: the same list for all of them, not one each.
   if (hostRules === undefined) {
-    if (port === undefined) return (chain.withoutHost ??= sortedList(chain.generic, [...chain.byPort!.values()].flat()));
-    if (portRules === undefined) return (chain.genericOnly ??= sortedList(chain.generic, []));
+    if (port === undefined) return (index.withoutHost ??= sortedList(index.generic, ...index.byPort.values()));
+    if (portRules === undefined) return (index.genericOnly ??= sortedList(index.generic));
   }
   let byPort: Map<number, Int32Array> | undefined;
   let list: Int32Array | undefined;
-  if (port === undefined) list = chain.candidates.get(host);
+  if (port === undefined) list = index.candidates.get(host);
   else {
-    byPort = chain.portCandidates.get(host);
+    byPort = index.portCandidates.get(host);
     list = byPort?.get(port);
   }
   if (list) return list;
-  list = sortedList(chain.generic, [...(hostRules ?? []), ...(port === undefined ? [...chain.byPort!.values()].flat() : (portRules ?? []))]);
   if (port === undefined) {
-    if (chain.candidates.size >= CANDIDATE_CACHE_LIMIT) chain.candidates.clear();
-    chain.candidates.set(host, list);
+    list = sortedList(index.generic, hostRules, ...index.byPort.values());
+    if (index.candidates.size >= CANDIDATE_CACHE_LIMIT) index.candidates.clear();
+    index.candidates.set(host, list);
   } else {
+    list = sortedList(index.generic, hostRules, portRules);
     if (!byPort) {
-      if (chain.portCandidates.size >= CANDIDATE_CACHE_LIMIT) chain.portCandidates.clear();
-      chain.portCandidates.set(host, (byPort = new Map()));
+      if (index.portCandidates.size >= CANDIDATE_CACHE_LIMIT) index.portCandidates.clear();
+      index.portCandidates.set(host, (byPort = new Map()));
     }
     byPort.set(port, list);
   }
   return list;
 }
 
-function sortedList(a: readonly number[], b: readonly number[]): Int32Array {
-  return Int32Array.from([...a, ...b].sort((x, y) => x - y));
+function sortedList(...lists: (readonly number[] | undefined)[]): Int32Array {
+  let length = 0;
+  for (const list of lists) length += list?.length ?? 0;
+  const all = new Int32Array(length);
+  let at = 0;
+  for (const list of lists) {
+    if (!list) continue;
+    all.set(list, at);
+    at += list.length;
+  }
+  // A typed array sorts numerically.
+  return all.sort();
 }
 
 /** The next rule at or after `from` that can match the flow's packet. */
 function nextCandidate(chain: CompiledChain, from: number, flow: Flow): number {
   const destination = flow.dst;
-  if (!chain.byHost || destination.words === undefined) return from < chain.rules.length ? from : -1;
+  if (!chain.index || destination.words === undefined) return from < chain.rules.length ? from : -1;
   // The port index holds when the addresses are known: then no earlier condition of its rules can split.
   const port = flow.src.words !== undefined && flow.dport !== undefined ? flow.dport : undefined;
-  const list = candidates(chain, destination.text, port);
+  const list = candidates(chain.index, destination.text, port);
   let low = 0;
   let high = list.length;
   while (low < high) {
@@ -234,6 +252,11 @@ function nextCandidate(chain: CompiledChain, from: number, flow: Flow): number {
     else high = middle;
   }
   return low < list.length ? list[low]! : -1;
+}
+
+/** Whether the call level of `frame` is in `chain`, or left `chain` by goto to get where it is. */
+function inChain(frame: Frame, chain: CompiledChain): boolean {
+  return frame.chain === chain || (frame.via !== undefined && frame.via.includes(chain));
 }
 
 /** Where the kernel picks a source port when no range is given: in the original port's class (nf_nat_l4proto_unique_tuple). */
@@ -300,11 +323,45 @@ function derivedContext(context: TraceContext, family: Family): DerivedContext {
   return derived;
 }
 
+/** What conditions ask of the node, for one walk: its hook is the step's. */
+class WalkEnv implements Env {
+  hook: Hook = "PREROUTING";
+
+  constructor(
+    readonly context: TraceContext,
+    readonly family: Family,
+    private readonly derived: DerivedContext,
+  ) {}
+
+  isLocal(address: Address): boolean {
+    return address.words === undefined ? address.local : isLoopback(address) || this.derived.localAddresses.has(address.text);
+  }
+
+  isLocalText(text: string): boolean {
+    const ip = parseIp(text, this.family);
+    return ip !== undefined && (isLoopback(ip) || this.derived.localAddresses.has(ip.text));
+  }
+
+  interfaceOf(address: Address): string | undefined {
+    if (address.words === undefined) return undefined;
+    if (isLoopback(address)) return "lo";
+    return this.context.nodeAddresses.find((n) => parseIp(n.address, this.family)?.text === address.text)?.interface;
+  }
+
+  routeInterface(address: Address): string | undefined {
+    return address.words === undefined ? undefined : this.derived.routes.find((r) => inNet(address.words, r.net))?.iface;
+  }
+}
+
+// A flow's facts and interface knowledge are replaced, never changed in place: every walk can start from these.
+const NO_FACTS: ReadonlyMap<string, boolean> = new Map();
+const NOTHING_KNOWN: InterfaceKnowledge = { matches: [], notMatches: [] };
+const NOT_A_CONTAINER_INTERFACE: InterfaceKnowledge = { matches: [], notMatches: CONTAINER_INTERFACES };
+
 class Walk {
   private readonly outcomes: Outcome[] = [];
   private readonly pending: Branch[] = [];
-  private readonly env: Env & { hook: Hook };
-  private readonly localAddresses: Set<string>;
+  private readonly env: WalkEnv;
   private readonly routes: { net: Net; prefix: number; iface: string }[];
   private branchesStarted = 0;
   private steps = 0;
@@ -320,25 +377,8 @@ class Walk {
     private readonly recordPaths: boolean,
   ) {
     const derived = derivedContext(context, family);
-    this.localAddresses = derived.localAddresses;
     this.routes = derived.routes;
-    const localAddresses = this.localAddresses;
-    this.env = {
-      hook: "PREROUTING",
-      context,
-      family,
-      isLocal: (a) => (a.words === undefined ? a.local : isLoopback(a) || localAddresses.has(a.text)),
-      isLocalText: (text) => {
-        const ip = parseIp(text, family);
-        return ip !== undefined && (isLoopback(ip) || localAddresses.has(ip.text));
-      },
-      interfaceOf: (a) => {
-        if (a.words === undefined) return undefined;
-        if (isLoopback(a)) return "lo";
-        return context.nodeAddresses.find((n) => parseIp(n.address, family)?.text === a.text)?.interface;
-      },
-      routeInterface: (a) => (a.words === undefined ? undefined : this.routes.find((r) => inNet(a.words, r.net))?.iface),
-    };
+    this.env = new WalkEnv(context, family, derived);
     this.initial = this.initialFlow();
   }
 
@@ -378,9 +418,9 @@ class Walk {
       masquerade: false,
       inInterface: context.origin === "node" ? null : context.inInterface,
       outInterface: null,
-      inKnowledge: { matches: [], notMatches: context.origin === "external" && context.inInterface === undefined ? CONTAINER_INTERFACES : [] },
-      outKnowledge: { matches: [], notMatches: [] },
-      facts: new Map(),
+      inKnowledge: context.origin === "external" && context.inInterface === undefined ? NOT_A_CONTAINER_INTERFACE : NOTHING_KNOWN,
+      outKnowledge: NOTHING_KNOWN,
+      facts: NO_FACTS,
     };
   }
 
@@ -600,8 +640,9 @@ class Walk {
           if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "loop", chain: effect.chain }, `${effect.goto ? "goto" : "jump"} ${effect.chain}: no such chain`);
           return this.finish(branch, "ERROR", undefined, `jump to missing chain ${effect.chain}`);
         }
-        const active = (f: Frame) => f.chain === target || f.via?.includes(target) === true;
-        if (active(frame) || branch.stack.some(active)) {
+        let loop = inChain(frame, target);
+        for (let i = 0; !loop && i < branch.stack.length; i++) loop = inChain(branch.stack[i]!, target);
+        if (loop) {
           const verb = effect.goto ? "goto" : "jump";
           if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "loop", chain: effect.chain }, `${verb} ${effect.chain}: loop`);
           return this.finish(branch, "ERROR", undefined, `${verb} loop through ${effect.chain}`);
@@ -969,9 +1010,16 @@ class Walk {
 // ---------------------------------------------------------------------------------------
 // Merging
 
+/** What makes two outcomes the same, but for their assumptions. */
 function outcomeKey(o: Outcome): string {
   const p = o.packet;
-  return [o.verdict, o.delivery, p.src, p.sport, p.dst, p.dport, p.proto, o.masquerade, o.snat?.to, o.dnat?.to, o.outInterface, o.error].join("\u0001");
+  return `${o.verdict}\u0001${o.delivery ?? ""}\u0001${p.src}\u0001${p.sport ?? ""}\u0001${p.dst}\u0001${p.dport ?? ""}\u0001${p.proto}\u0001${o.masquerade}\u0001${o.snat?.to ?? ""}\u0001${o.dnat?.to ?? ""}\u0001${o.outInterface ?? ""}\u0001${o.error ?? ""}`;
+}
+
+/** An outcome with its key, made once. */
+interface Keyed {
+  outcome: Outcome;
+  key: string;
 }
 
 function assumptionKey(a: Assumption): string {
@@ -994,34 +1042,37 @@ function combine(into: Outcome, from: Outcome, uncertain: Assumption[], keep: Ou
  */
 export function mergeOutcomes(outcomes: readonly Outcome[]): Outcome[] {
   if (outcomes.length <= 1) return [...outcomes];
-  const byKey = new Map<string, Outcome>();
+  const byKey = new Map<string, Keyed>();
   for (const o of outcomes) {
+    const key = outcomeKey(o);
     const assumptions = o.uncertain.length === 0 ? "" : o.uncertain.map((a) => assumptionKey(a) + a.assumed).sort().join("|");
-    const key = outcomeKey(o) + "\u0002" + assumptions;
-    const existing = byKey.get(key);
-    byKey.set(key, existing ? combine(existing, o, existing.uncertain) : o);
+    const fullKey = key + "\u0002" + assumptions;
+    const existing = byKey.get(fullKey);
+    if (existing) existing.outcome = combine(existing.outcome, o, existing.outcome.uncertain);
+    else byKey.set(fullKey, { outcome: o, key });
   }
   let current = [...byKey.values()];
   // Without assumptions there is nothing to drop (the common case: kube-proxy's rules ask nothing undecidable).
-  for (let changed = current.some((o) => o.uncertain.length > 0); changed; ) {
+  for (let changed = current.some((k) => k.outcome.uncertain.length > 0); changed; ) {
     changed = false;
     const index = new Map<string, number>();
-    const next: (Outcome | undefined)[] = [...current];
+    const next: (Keyed | undefined)[] = [...current];
     for (let i = 0; i < current.length && !changed; i++) {
-      const o = current[i]!;
+      const { outcome: o, key: outcomeKeyOfO } = current[i]!;
       for (let j = 0; j < o.uncertain.length; j++) {
         const rest = o.uncertain.filter((_, k) => k !== j);
         const a = o.uncertain[j]!;
-        const key = `${outcomeKey(o)}\u0002${assumptionKey(a)}\u0002${rest.map((r) => assumptionKey(r) + r.assumed).sort().join("|")}`;
+        const key = `${outcomeKeyOfO}\u0002${assumptionKey(a)}\u0002${rest.map((r) => assumptionKey(r) + r.assumed).sort().join("|")}`;
         const partner = index.get(key);
+        const other = partner === undefined ? undefined : next[partner]?.outcome;
         // Only an assumption that changes neither the outcome nor its share may be dropped.
-        const same = partner !== undefined && next[partner] !== undefined && Math.abs(next[partner]!.conditionalProbability - o.conditionalProbability) < 1e-12;
-        if (same && next[partner!]!.uncertain.find((u) => assumptionKey(u) === assumptionKey(a))?.assumed !== a.assumed) {
+        const same = other !== undefined && Math.abs(other.conditionalProbability - o.conditionalProbability) < 1e-12;
+        if (same && other.uncertain.find((u) => assumptionKey(u) === assumptionKey(a))?.assumed !== a.assumed) {
           // The path shown is the one where the dropped question was answered "no": the usual case.
-          const merged = combine(next[partner!]!, o, rest, a.assumed ? next[partner!]! : o);
+          const merged = combine(other, o, rest, a.assumed ? other : o);
           // Both halves of an uncertain split with the same share: the share stands without the assumption.
           merged.conditionalProbability = o.conditionalProbability;
-          next[partner!] = merged;
+          next[partner!] = { outcome: merged, key: outcomeKeyOfO };
           next[i] = undefined;
           changed = true;
           break;
@@ -1029,8 +1080,8 @@ export function mergeOutcomes(outcomes: readonly Outcome[]): Outcome[] {
         index.set(key, i);
       }
     }
-    current = next.filter((o): o is Outcome => o !== undefined);
+    current = next.filter((k): k is Keyed => k !== undefined);
   }
-  const keys = new Map(current.map((o) => [o, outcomeKey(o)]));
-  return current.sort((a, b) => b.probability - a.probability || (keys.get(a)! < keys.get(b)! ? -1 : keys.get(a)! > keys.get(b)! ? 1 : 0));
+  current.sort((a, b) => b.outcome.probability - a.outcome.probability || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return current.map((k) => k.outcome);
 }
