@@ -28,24 +28,42 @@ function hostInNet(net: Net, offset: number, from: "start" | "end", family: Fami
 
 const pickers = new WeakMap<ServiceMap, ClientPicker>();
 
-/** The picker of a map, built once: it indexes every address the map names. */
+/** The picker of a map, built once: where and services ask it for the same clients again and again. */
 export function clientPicker(map: ServiceMap): ClientPicker {
   let picker = pickers.get(map);
   if (!picker) pickers.set(map, (picker = new ClientPicker(map)));
   return picker;
 }
 
+/** Which of `addresses` the map names, found without indexing every address it names. */
+function namedAmong(map: ServiceMap, addresses: readonly string[]): ReadonlySet<string> {
+  const wanted = new Set(addresses);
+  const found = new Set<string>();
+  for (const service of map.services) {
+    for (const f of service.frontends) if (f.address !== undefined && wanted.has(f.address)) found.add(f.address);
+    for (const e of service.endpoints) if (wanted.has(e.ip)) found.add(e.ip);
+  }
+  return found;
+}
+
 export class ClientPicker {
   private readonly family: Family;
-  private readonly named: ReadonlySet<string>;
   private readonly nodeAddresses: ReadonlySet<string>;
   private readonly clusterNets: Net[];
+  private readonly offClusterClient: string;
+  private readonly podClient: string | undefined;
 
   constructor(private readonly map: ServiceMap) {
     this.family = map.family;
-    this.named = namedAddresses(map);
     this.nodeAddresses = new Set(map.nodeAddresses.map((a) => a.address));
     this.clusterNets = map.clusterCidrs.map((c) => parseNet(c, map.family)).filter((n): n is Net => n !== undefined);
+    // The two clients every map needs are chosen from a few candidates: one pass over the map tells which it names.
+    const offCluster = OFF_CLUSTER_CANDIDATES[this.family];
+    const podNet = this.clusterNets[0];
+    const pod = podNet ? Array.from({ length: HOST_TRIES }, (_, i) => hostInNet(podNet, i + 1, "end", this.family)) : [];
+    const named = namedAmong(map, [...offCluster, ...pod]);
+    this.offClusterClient = offCluster.find((a) => this.usable(a, named)) ?? offCluster[0]!;
+    this.podClient = podNet ? (pod.find((a) => !this.avoided(a, named)) ?? pod[0]) : undefined;
   }
 
   private inCluster(address: string): boolean {
@@ -53,18 +71,17 @@ export class ClientPicker {
     return ip !== undefined && this.clusterNets.some((n) => inNet(ip.words, n));
   }
 
-  private avoided(address: string): boolean {
-    return this.named.has(address) || this.nodeAddresses.has(address);
+  private avoided(address: string, named: ReadonlySet<string>): boolean {
+    return named.has(address) || this.nodeAddresses.has(address);
   }
 
-  private usable(address: string): boolean {
-    return !this.avoided(address) && !this.inCluster(address);
+  private usable(address: string, named: ReadonlySet<string>): boolean {
+    return !this.avoided(address, named) && !this.inCluster(address);
   }
 
   /** A client that is neither a pod nor the node, nor anything a rule names. */
   offCluster(): string {
-    const candidates = OFF_CLUSTER_CANDIDATES[this.family];
-    return candidates.find((a) => this.usable(a)) ?? candidates[0]!;
+    return this.offClusterClient;
   }
 
   /** An off-cluster client inside one of `ranges` (loadBalancerSourceRanges). */
@@ -76,7 +93,7 @@ export class ClientPicker {
     for (const net of nets) {
       for (let offset = 1; offset <= HOST_TRIES; offset++) {
         const address = hostInNet(net, offset, "start", this.family);
-        if (this.usable(address) && inNet(parseIp(address, this.family)!.words, net)) return address;
+        if (this.usable(address, namedAddresses(this.map)) && inNet(parseIp(address, this.family)!.words, net)) return address;
       }
     }
     return nets[0] ? hostInNet(nets[0], 1, "start", this.family) : this.offCluster();
@@ -84,12 +101,6 @@ export class ClientPicker {
 
   /** An address in the cluster CIDR that is no endpoint; undefined when the rules reveal no CIDR. */
   pod(): string | undefined {
-    const net = this.clusterNets[0];
-    if (!net) return undefined;
-    for (let offset = 1; offset <= HOST_TRIES; offset++) {
-      const address = hostInNet(net, offset, "end", this.family);
-      if (!this.avoided(address)) return address;
-    }
-    return hostInNet(net, 1, "end", this.family);
+    return this.podClient;
   }
 }

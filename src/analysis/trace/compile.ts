@@ -34,9 +34,10 @@ export type Effect =
   | { kind: "reject"; with: string }
   | { kind: "return" }
   | { kind: "jump"; chain: string; goto: boolean }
-  | { kind: "dnat"; range: NatRange; target: "DNAT" }
+  /** `first`: the range's first address (the one the tracer picks), parsed once. */
+  | { kind: "dnat"; range: NatRange; first: Address | undefined; target: "DNAT" }
   | { kind: "redirect"; ports: { from: number; to: number } | undefined }
-  | { kind: "snat"; range: NatRange; randomPort: boolean }
+  | { kind: "snat"; range: NatRange; first: Address | undefined; randomPort: boolean }
   | { kind: "masquerade"; ports: { from: number; to: number } | undefined; randomPort: boolean }
   | { kind: "mark"; value: number; mask: number }
   | { kind: "connmark-set"; value: number; mask: number }
@@ -724,6 +725,11 @@ function portsOf(options: ExtensionOption[]): { from: number; to: number } | und
   return value?.kind === "port-range" ? value.range : undefined;
 }
 
+function firstAddress(range: NatRange, family: Family): Address | undefined {
+  if (range.fromAddress === undefined) return undefined;
+  return parseIp(range.fromAddress, family) ?? { family, text: range.fromAddress, words: undefined, local: false };
+}
+
 /** --random and --random-fully make the kernel pick the source port instead of keeping it. */
 function randomizesPorts(options: ExtensionOption[]): boolean {
   return options.some((o) => o.name === "random" || o.name === "random-fully");
@@ -765,11 +771,13 @@ function compileTarget(target: Target | undefined, context: CodecContext, shared
     }
     case "DNAT": {
       const value = optionValue(options, "to-destination");
-      return { kind: "dnat", range: value?.kind === "nat-range" ? value.range : {}, target: "DNAT" };
+      const range = value?.kind === "nat-range" ? value.range : {};
+      return { kind: "dnat", range, first: firstAddress(range, context.family), target: "DNAT" };
     }
     case "SNAT": {
       const value = optionValue(options, "to-source");
-      return { kind: "snat", range: value?.kind === "nat-range" ? value.range : {}, randomPort: randomizesPorts(options) };
+      const range = value?.kind === "nat-range" ? value.range : {};
+      return { kind: "snat", range, first: firstAddress(range, context.family), randomPort: randomizesPorts(options) };
     }
     case "MASQUERADE":
       return { kind: "masquerade", ports: portsOf(options), randomPort: randomizesPorts(options) };

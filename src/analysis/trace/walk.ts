@@ -40,13 +40,15 @@ const MAX_STEPS_PER_TRACE = 10_000_000;
 const INDEX_THRESHOLD = 16;
 const CANDIDATE_CACHE_LIMIT = 4096;
 
-interface CompiledChain {
-  table: TableName;
-  chain: Chain;
-  /** Each rule compiled when a walk first reaches it: most of a large chain is never reached by a query. */
-  rules: (CompiledRule | undefined)[];
-  /** Large chains only. */
-  index: ChainIndex | undefined;
+class CompiledChain {
+  constructor(
+    readonly table: TableName,
+    readonly chain: Chain,
+    /** Each rule compiled when a walk first reaches it: most of a large chain is never reached by a query. */
+    readonly rules: (CompiledRule | undefined)[],
+    /** Large chains only. */
+    readonly index: ChainIndex | undefined,
+  ) {}
 }
 
 /** A large chain's rules by the destination they require, so that a walk skips those that cannot match. */
@@ -88,6 +90,7 @@ interface Branch {
   tableIndex: number;
   /** The chain the table pass started in (its policy applies at the end). */
   base: CompiledChain | undefined;
+  /** This branch's alone; the callers' frames on the stack may be shared with branches split off below them. */
   frame: Frame | undefined;
   conditionIndex: number;
   stack: Frame[];
@@ -118,25 +121,22 @@ export interface TracerOptions {
 export function createTracer(ruleset: Ruleset, options: TracerOptions = {}): Tracer {
   const indexLargeChains = options.index !== false;
   const family = ruleset.family;
-  const chainsByTable = new Map(ruleset.tables.map((t) => [t.name, new Map(t.chains.map((c) => [c.name, c]))]));
-  const compiledByTable = new Map<TableName, Map<string, CompiledChain | null>>();
+  // A chain is compiled in place of itself when a walk first enters it.
+  const chainsByTable = new Map<TableName, Map<string, Chain | CompiledChain>>();
+  for (const table of ruleset.tables) {
+    const chains = new Map<string, Chain | CompiledChain>();
+    for (const chain of table.chains) chains.set(chain.name, chain);
+    chainsByTable.set(table.name, chains);
+  }
   const shared = sharedCompilation();
 
   const compiledChain = (table: TableName, name: string): CompiledChain | undefined => {
-    let chains = compiledByTable.get(table);
-    if (!chains) compiledByTable.set(table, (chains = new Map()));
-    const cached = chains.get(name);
-    if (cached !== undefined) return cached ?? undefined;
-    const key = name;
-    const chain = chainsByTable.get(table)?.get(name);
-    if (!chain) {
-      chains.set(key, null);
-      return undefined;
-    }
-    const rules = new Array<CompiledRule | undefined>(chain.rules.length).fill(undefined);
-    const index = indexLargeChains && rules.length >= INDEX_THRESHOLD ? chainIndex(chain, family) : undefined;
-    const compiled: CompiledChain = { table, chain, rules, index };
-    chains.set(key, compiled);
+    const chains = chainsByTable.get(table);
+    const found = chains?.get(name);
+    if (found === undefined || found instanceof CompiledChain) return found;
+    const rules = new Array<CompiledRule | undefined>(found.rules.length).fill(undefined);
+    const compiled = new CompiledChain(table, found, rules, indexLargeChains && rules.length >= INDEX_THRESHOLD ? chainIndex(found, family) : undefined);
+    chains!.set(name, compiled);
     return compiled;
   };
 
@@ -285,19 +285,6 @@ const CT_STATES: Record<TraceContext["state"], CtState> = {
 };
 
 const hex = (n: number) => `0x${(n >>> 0).toString(16)}`;
-
-// NAT targets name a handful of addresses many times: parse each once.
-const natAddresses = new Map<string, Address>();
-
-function natAddress(text: string, family: Family): Address {
-  let address = natAddresses.get(text);
-  if (!address) {
-    address = parseIp(text, family) ?? { family, text, words: undefined, local: false };
-    if (natAddresses.size > 100_000) natAddresses.clear();
-    natAddresses.set(text, address);
-  }
-  return address;
-}
 
 interface DerivedContext {
   localAddresses: Set<string>;
@@ -499,7 +486,6 @@ class Walk {
         branch.base = start;
         branch.frame = { chain: start, index: 0, via: undefined };
         branch.conditionIndex = 0;
-        branch.stack = [];
       }
       // Branches split from this one are as long: they end with it rather than each build a path this long.
       if (++branch.steps > MAX_STEPS_PER_BRANCH) {
@@ -650,7 +636,9 @@ class Walk {
         if (this.recordPaths) this.step(branch, frame.chain, position, { kind: effect.goto ? "goto" : "jump", chain: effect.chain }, `${effect.goto ? "goto" : "jump"} ${effect.chain}`);
         if (effect.goto) branch.frame = { chain: target, index: 0, via: [...(frame.via ?? []), frame.chain] };
         else {
-          branch.stack.push({ chain: frame.chain, index: frame.index + 1, via: frame.via });
+          // The branch's own frame becomes the caller's, to go on after the jump.
+          frame.index++;
+          branch.stack.push(frame);
           branch.frame = { chain: target, index: 0, via: undefined };
         }
         branch.conditionIndex = 0;
@@ -658,7 +646,8 @@ class Walk {
       }
       case "dnat":
       case "redirect": {
-        const rewrite = effect.kind === "dnat" ? this.dnatTarget(branch, effect.range, compiled) : this.redirectTarget(branch, effect.ports);
+        const rewrite =
+          effect.kind === "dnat" ? this.pickFromRange(branch, effect.range, effect.first, compiled, branch.flow.dst, branch.flow.dport) : this.redirectTarget(branch, effect.ports);
         const flow = branch.flow;
         const from = formatEndpoint(flow.dst.text, flow.dport, this.family);
         const to = formatEndpoint(rewrite.address.text, rewrite.port, this.family);
@@ -675,7 +664,7 @@ class Walk {
         let port = flow.sport;
         let portRange: { from: number; to: number } | undefined;
         if (effect.kind === "snat") {
-          const picked = this.pickFromRange(branch, { ...effect.range, fromPort: undefined, toPort: undefined }, compiled, flow.src, flow.sport);
+          const picked = this.pickFromRange(branch, { ...effect.range, fromPort: undefined, toPort: undefined }, effect.first, compiled, flow.src, flow.sport);
           address = picked.address;
           if (effect.range.fromPort !== undefined) portRange = { from: effect.range.fromPort, to: effect.range.toPort ?? effect.range.fromPort };
         } else {
@@ -767,15 +756,11 @@ class Walk {
     return true;
   }
 
-  private pickFromRange(branch: Branch, range: NatRange, compiled: CompiledRule, address: Address, port: number | undefined): { address: Address; port: number | undefined } {
+  /** The first of a NAT range (`first` is its address); without one, the packet's own address and port. */
+  private pickFromRange(branch: Branch, range: NatRange, first: Address | undefined, compiled: CompiledRule, address: Address, port: number | undefined): { address: Address; port: number | undefined } {
     const multiple = (range.fromAddress !== range.toAddress) || (range.fromPort !== undefined && range.fromPort !== range.toPort);
     if (multiple) branch.assumptions = [...branch.assumptions, { ...uncertainty("nat-range", compiled.rule.text.split(" --to")[1]?.trim() ?? "the range", compiled.rule.line), assumed: true }];
-    const picked = range.fromAddress !== undefined ? natAddress(range.fromAddress, this.family) : address;
-    return { address: picked, port: range.fromPort ?? port };
-  }
-
-  private dnatTarget(branch: Branch, range: NatRange, compiled: CompiledRule): { address: Address; port: number | undefined } {
-    return this.pickFromRange(branch, range, compiled, branch.flow.dst, branch.flow.dport);
+    return { address: first ?? address, port: range.fromPort ?? port };
   }
 
   private redirectTarget(branch: Branch, ports: { from: number; to: number } | undefined): { address: Address; port: number | undefined } {
@@ -837,7 +822,7 @@ class Walk {
     branch.tableIndex++;
     branch.frame = undefined;
     branch.base = undefined;
-    // Each branch owns its stack (a split copies it), so it can be emptied in place.
+    // Each branch owns its stack (a split copies it), so it can be emptied in place; the next pass starts from it.
     branch.stack.length = 0;
     branch.conditionIndex = 0;
     return true;
