@@ -34,10 +34,9 @@ export type Effect =
   | { kind: "reject"; with: string }
   | { kind: "return" }
   | { kind: "jump"; chain: string; goto: boolean }
-  /** `first`: the range's first address (the one the tracer picks), parsed once. */
-  | { kind: "dnat"; range: NatRange; first: Address | undefined; target: "DNAT" }
+  | { kind: "dnat"; pick: NatPick; target: "DNAT" }
   | { kind: "redirect"; ports: { from: number; to: number } | undefined }
-  | { kind: "snat"; range: NatRange; first: Address | undefined; randomPort: boolean }
+  | { kind: "snat"; pick: NatPick; ports: { from: number; to: number } | undefined; randomPort: boolean }
   | { kind: "masquerade"; ports: { from: number; to: number } | undefined; randomPort: boolean }
   | { kind: "mark"; value: number; mask: number }
   | { kind: "connmark-set"; value: number; mask: number }
@@ -49,6 +48,13 @@ export type Effect =
   | { kind: "tproxy" }
   | { kind: "unknown"; target: string }
   | { kind: "none" };
+
+/** What a NAT target takes from its range: the first address and port (none: the packet's own), and whether there were more. */
+export interface NatPick {
+  address: Address | undefined;
+  port: number | undefined;
+  several: boolean;
+}
 
 export interface CompiledRule {
   rule: Rule;
@@ -771,13 +777,17 @@ function compileTarget(target: Target | undefined, context: CodecContext, shared
     }
     case "DNAT": {
       const value = optionValue(options, "to-destination");
-      const range = value?.kind === "nat-range" ? value.range : {};
-      return { kind: "dnat", range, first: firstAddress(range, context.family), target: "DNAT" };
+      const range: NatRange = value?.kind === "nat-range" ? value.range : {};
+      const several = range.fromAddress !== range.toAddress || (range.fromPort !== undefined && range.fromPort !== range.toPort);
+      return { kind: "dnat", pick: { address: firstAddress(range, context.family), port: range.fromPort, several }, target: "DNAT" };
     }
     case "SNAT": {
+      // The source port is not picked from the range: it is kept when it is in it.
       const value = optionValue(options, "to-source");
-      const range = value?.kind === "nat-range" ? value.range : {};
-      return { kind: "snat", range, first: firstAddress(range, context.family), randomPort: randomizesPorts(options) };
+      const range: NatRange = value?.kind === "nat-range" ? value.range : {};
+      const ports = range.fromPort !== undefined ? { from: range.fromPort, to: range.toPort ?? range.fromPort } : undefined;
+      const pick = { address: firstAddress(range, context.family), port: undefined, several: range.fromAddress !== range.toAddress };
+      return { kind: "snat", pick, ports, randomPort: randomizesPorts(options) };
     }
     case "MASQUERADE":
       return { kind: "masquerade", ports: portsOf(options), randomPort: randomizesPorts(options) };

@@ -3,9 +3,9 @@
 // and equal outcomes are merged. Iterative throughout: no recursion, bounded steps and branches.
 
 import { parseProtocol } from "../../model/protocols.js";
-import type { Chain, Family, NatRange, Rule, Ruleset, TableName } from "../../model/types.js";
+import type { Chain, Family, Rule, Ruleset, TableName } from "../../model/types.js";
 import { formatEndpoint, isLoopback, parseIp, parseNet, inNet, type Net } from "../ip.js";
-import { compileRule, sharedCompilation, type CompiledRule, type Effect, type SharedCompilation, type Split } from "./compile.js";
+import { compileRule, sharedCompilation, type CompiledRule, type Effect, type NatPick, type Split } from "./compile.js";
 import type { Address, CtState, Env, Flow, InterfaceKnowledge, OwnedFlow } from "./flow.js";
 import type {
   Assumption,
@@ -119,31 +119,50 @@ export interface TracerOptions {
 }
 
 export function createTracer(ruleset: Ruleset, options: TracerOptions = {}): Tracer {
-  const indexLargeChains = options.index !== false;
-  const family = ruleset.family;
-  // A chain is compiled in place of itself when a walk first enters it.
-  const chainsByTable = new Map<TableName, Map<string, Chain | CompiledChain>>();
-  for (const table of ruleset.tables) {
-    const chains = new Map<string, Chain | CompiledChain>();
-    for (const chain of table.chains) chains.set(chain.name, chain);
-    chainsByTable.set(table.name, chains);
-  }
-  const shared = sharedCompilation();
+  const compiled = new CompiledRuleset(ruleset, options.index !== false);
+  return {
+    family: ruleset.family,
+    trace: (packet, context) => new Walk(compiled, packet, context, options.merge !== false, options.paths !== false).run(),
+  };
+}
 
-  const compiledChain = (table: TableName, name: string): CompiledChain | undefined => {
-    const chains = chainsByTable.get(table);
+/** A ruleset as walks see it: each chain compiled in place of itself when a walk first enters it. */
+class CompiledRuleset {
+  readonly family: Family;
+  readonly shared = sharedCompilation();
+  private readonly chainsByTable = new Map<TableName, Map<string, Chain | CompiledChain>>();
+  /** The chain each table pass of a hook starts in, once looked up (null: there is none). */
+  private readonly starts: Record<Hook, (CompiledChain | null | undefined)[]> = { PREROUTING: [], INPUT: [], FORWARD: [], OUTPUT: [], POSTROUTING: [] };
+
+  constructor(
+    ruleset: Ruleset,
+    private readonly indexLargeChains: boolean,
+  ) {
+    this.family = ruleset.family;
+    for (const table of ruleset.tables) {
+      const chains = new Map<string, Chain | CompiledChain>();
+      for (const chain of table.chains) chains.set(chain.name, chain);
+      this.chainsByTable.set(table.name, chains);
+    }
+  }
+
+  chain(table: TableName, name: string): CompiledChain | undefined {
+    const chains = this.chainsByTable.get(table);
     const found = chains?.get(name);
     if (found === undefined || found instanceof CompiledChain) return found;
     const rules = new Array<CompiledRule | undefined>(found.rules.length).fill(undefined);
-    const compiled = new CompiledChain(table, found, rules, indexLargeChains && rules.length >= INDEX_THRESHOLD ? chainIndex(found, family) : undefined);
+    const compiled = new CompiledChain(table, found, rules, this.indexLargeChains && rules.length >= INDEX_THRESHOLD ? chainIndex(found, this.family) : undefined);
     chains!.set(name, compiled);
     return compiled;
-  };
+  }
 
-  return {
-    family,
-    trace: (packet, context) => new Walk(family, compiledChain, shared, packet, context, options.merge !== false, options.paths !== false).run(),
-  };
+  /** The built-in chain of the hook in its `tableIndex`th table (HOOK_TABLES). */
+  start(hook: Hook, tableIndex: number): CompiledChain | undefined {
+    const starts = this.starts[hook];
+    let start = starts[tableIndex];
+    if (start === undefined) starts[tableIndex] = start = this.chain(HOOK_TABLES[hook][tableIndex]!, hook) ?? null;
+    return start ?? undefined;
+  }
 }
 
 function chainIndex(chain: Chain, family: Family): ChainIndex {
@@ -272,8 +291,10 @@ function attachConntrack(flow: OwnedFlow): void {
   flow.conntrack = flow.ctState === "ESTABLISHED" ? "confirmed" : "unconfirmed";
 }
 
+const protocolNames: string[] = [];
+
 function protocolName(number: number): string {
-  return parseProtocol(String(number))?.name ?? String(number);
+  return (protocolNames[number] ??= parseProtocol(String(number))?.name ?? String(number));
 }
 
 const CT_STATES: Record<TraceContext["state"], CtState> = {
@@ -354,18 +375,20 @@ class Walk {
   private steps = 0;
   private readonly initial: Flow;
 
+  private readonly family: Family;
+  private readonly derived: DerivedContext;
+
   constructor(
-    private readonly family: Family,
-    private readonly chainOf: (table: TableName, name: string) => CompiledChain | undefined,
-    private readonly shared: SharedCompilation,
+    private readonly ruleset: CompiledRuleset,
     private readonly packet: PacketSpec,
     private readonly context: TraceContext,
     private readonly merge: boolean,
     private readonly recordPaths: boolean,
   ) {
-    const derived = derivedContext(context, family);
-    this.routes = derived.routes;
-    this.env = new WalkEnv(context, family, derived);
+    this.family = ruleset.family;
+    this.derived = derivedContext(context, this.family);
+    this.routes = this.derived.routes;
+    this.env = new WalkEnv(context, this.family, this.derived);
     this.initial = this.initialFlow();
   }
 
@@ -478,7 +501,7 @@ class Walk {
           branch.tableIndex++;
           continue;
         }
-        const start = this.chainOf(table, branch.hook);
+        const start = this.ruleset.start(branch.hook, branch.tableIndex);
         if (!start) {
           this.endTablePass(branch);
           continue;
@@ -540,7 +563,7 @@ class Walk {
   }
 
   private compile(chain: CompiledChain, index: number): CompiledRule {
-    return (chain.rules[index] = compileRule(chain.chain.rules[index]!, this.family, this.shared));
+    return (chain.rules[index] = compileRule(chain.chain.rules[index]!, this.family, this.ruleset.shared));
   }
 
   /** Forks the branch at a split: the pending copy takes "does not match", this branch goes on matching. */
@@ -620,7 +643,7 @@ class Walk {
         return this.leaveChain(branch);
       case "jump": {
         const jumping = compiled as CompiledRule & { jumpTarget?: CompiledChain | null };
-        if (jumping.jumpTarget === undefined) jumping.jumpTarget = this.chainOf(frame.chain.table, effect.chain) ?? null;
+        if (jumping.jumpTarget === undefined) jumping.jumpTarget = this.ruleset.chain(frame.chain.table, effect.chain) ?? null;
         const target = jumping.jumpTarget ?? undefined;
         if (!target) {
           if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "loop", chain: effect.chain }, `${effect.goto ? "goto" : "jump"} ${effect.chain}: no such chain`);
@@ -647,7 +670,7 @@ class Walk {
       case "dnat":
       case "redirect": {
         const rewrite =
-          effect.kind === "dnat" ? this.pickFromRange(branch, effect.range, effect.first, compiled, branch.flow.dst, branch.flow.dport) : this.redirectTarget(branch, effect.ports);
+          effect.kind === "dnat" ? this.pickFromRange(branch, effect.pick, compiled, branch.flow.dst, branch.flow.dport) : this.redirectTarget(branch, effect.ports);
         const flow = branch.flow;
         const from = formatEndpoint(flow.dst.text, flow.dport, this.family);
         const to = formatEndpoint(rewrite.address.text, rewrite.port, this.family);
@@ -664,9 +687,8 @@ class Walk {
         let port = flow.sport;
         let portRange: { from: number; to: number } | undefined;
         if (effect.kind === "snat") {
-          const picked = this.pickFromRange(branch, { ...effect.range, fromPort: undefined, toPort: undefined }, effect.first, compiled, flow.src, flow.sport);
-          address = picked.address;
-          if (effect.range.fromPort !== undefined) portRange = { from: effect.range.fromPort, to: effect.range.toPort ?? effect.range.fromPort };
+          address = this.pickFromRange(branch, effect.pick, compiled, flow.src, flow.sport).address;
+          portRange = effect.ports;
         } else {
           // IPv6 picks the source by RFC 6724, whose first rule prefers the destination itself when it is local.
           address = this.family === "ipv6" && flow.dst.words !== undefined && this.env.isLocal(flow.dst) ? flow.dst : this.interfaceAddress(flow.outInterface);
@@ -756,11 +778,10 @@ class Walk {
     return true;
   }
 
-  /** The first of a NAT range (`first` is its address); without one, the packet's own address and port. */
-  private pickFromRange(branch: Branch, range: NatRange, first: Address | undefined, compiled: CompiledRule, address: Address, port: number | undefined): { address: Address; port: number | undefined } {
-    const multiple = (range.fromAddress !== range.toAddress) || (range.fromPort !== undefined && range.fromPort !== range.toPort);
-    if (multiple) branch.assumptions = [...branch.assumptions, { ...uncertainty("nat-range", compiled.rule.text.split(" --to")[1]?.trim() ?? "the range", compiled.rule.line), assumed: true }];
-    return { address: first ?? address, port: range.fromPort ?? port };
+  /** The first address and port of a NAT range; where it names none, the packet's own. */
+  private pickFromRange(branch: Branch, pick: NatPick, compiled: CompiledRule, address: Address, port: number | undefined): { address: Address; port: number | undefined } {
+    if (pick.several) branch.assumptions = [...branch.assumptions, { ...uncertainty("nat-range", compiled.rule.text.split(" --to")[1]?.trim() ?? "the range", compiled.rule.line), assumed: true }];
+    return { address: pick.address ?? address, port: pick.port ?? port };
   }
 
   private redirectTarget(branch: Branch, ports: { from: number; to: number } | undefined): { address: Address; port: number | undefined } {
@@ -903,8 +924,10 @@ class Walk {
   private finish(branch: Branch, verdict: Verdict, delivery?: Delivery, error?: string, extra: Assumption[] = []): false {
     const flow = branch.flow;
     const path: PathStep[] = [];
-    for (let node = branch.path; node; node = node.previous) path.push(node.step);
-    path.reverse();
+    if (this.recordPaths) {
+      for (let node = branch.path; node; node = node.previous) path.push(node.step);
+      path.reverse();
+    }
     const outcome: Outcome = {
       probability: branch.probability,
       conditionalProbability: branch.conditional,
@@ -916,7 +939,7 @@ class Walk {
       ctmark: flow.ctmark,
       path,
       merged: 1,
-      uncertain: [...branch.assumptions, ...extra],
+      uncertain: extra.length === 0 ? branch.assumptions.slice() : [...branch.assumptions, ...extra],
     };
     if (flow.snat) outcome.snat = flow.snat;
     if (flow.dnat) outcome.dnat = flow.dnat;
@@ -970,9 +993,8 @@ class Walk {
   }
 
   private assumptionsInWords(): string[] {
-    const derived = derivedContext(this.context, this.family);
-    derived.assumptions ??= this.describeAssumptions();
-    return [...derived.assumptions];
+    this.derived.assumptions ??= this.describeAssumptions();
+    return [...this.derived.assumptions];
   }
 
   private describeAssumptions(): string[] {
