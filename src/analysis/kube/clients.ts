@@ -35,9 +35,8 @@ export function clientPicker(map: ServiceMap): ClientPicker {
   return picker;
 }
 
-/** Which of `addresses` the map names, found without indexing every address it names. */
-function namedAmong(map: ServiceMap, addresses: readonly string[]): ReadonlySet<string> {
-  const wanted = new Set(addresses);
+/** Which of `wanted` the map names, found without indexing every address it names. */
+function namedAmong(map: ServiceMap, wanted: ReadonlySet<string>): ReadonlySet<string> {
   const found = new Set<string>();
   for (const service of map.services) {
     for (const f of service.frontends) if (f.address !== undefined && wanted.has(f.address)) found.add(f.address);
@@ -50,6 +49,9 @@ export class ClientPicker {
   private readonly family: Family;
   private readonly nodeAddresses: ReadonlySet<string>;
   private readonly clusterNets: Net[];
+  /** Every address a client is picked from, for the clients the map's frontends need; and those of them the map names. */
+  private readonly candidates: ReadonlySet<string>;
+  private readonly namedCandidates: ReadonlySet<string>;
   private readonly offClusterClient: string;
   private readonly podClient: string | undefined;
 
@@ -57,13 +59,24 @@ export class ClientPicker {
     this.family = map.family;
     this.nodeAddresses = new Set(map.nodeAddresses.map((a) => a.address));
     this.clusterNets = map.clusterCidrs.map((c) => parseNet(c, map.family)).filter((n): n is Net => n !== undefined);
-    // The two clients every map needs are chosen from a few candidates: one pass over the map tells which it names.
+    // Clients are chosen from a few candidates each: one pass over the map tells which of them it names.
     const offCluster = OFF_CLUSTER_CANDIDATES[this.family];
     const podNet = this.clusterNets[0];
-    const pod = podNet ? Array.from({ length: HOST_TRIES }, (_, i) => hostInNet(podNet, i + 1, "end", this.family)) : [];
-    const named = namedAmong(map, [...offCluster, ...pod]);
-    this.offClusterClient = offCluster.find((a) => this.usable(a, named)) ?? offCluster[0]!;
-    this.podClient = podNet ? (pod.find((a) => !this.avoided(a, named)) ?? pod[0]) : undefined;
+    const pod = podNet ? this.hosts(podNet, "end") : [];
+    const sourceRanges = new Set(map.services.flatMap((s) => s.frontends.flatMap((f) => f.sourceRanges ?? [])));
+    const insideRanges = [...sourceRanges].flatMap((range) => {
+      const net = parseNet(range, this.family);
+      return net ? this.hosts(net, "start") : [];
+    });
+    this.candidates = new Set([...offCluster, ...pod, ...insideRanges]);
+    this.namedCandidates = namedAmong(map, this.candidates);
+    this.offClusterClient = offCluster.find((a) => this.usable(a)) ?? offCluster[0]!;
+    this.podClient = podNet ? (pod.find((a) => !this.avoided(a)) ?? pod[0]) : undefined;
+  }
+
+  /** The addresses tried in a network, in order. */
+  private hosts(net: Net, from: "start" | "end"): string[] {
+    return Array.from({ length: HOST_TRIES }, (_, i) => hostInNet(net, i + 1, from, this.family));
   }
 
   private inCluster(address: string): boolean {
@@ -71,12 +84,16 @@ export class ClientPicker {
     return ip !== undefined && this.clusterNets.some((n) => inNet(ip.words, n));
   }
 
-  private avoided(address: string, named: ReadonlySet<string>): boolean {
-    return named.has(address) || this.nodeAddresses.has(address);
+  private named(address: string): boolean {
+    return this.candidates.has(address) ? this.namedCandidates.has(address) : namedAddresses(this.map).has(address);
   }
 
-  private usable(address: string, named: ReadonlySet<string>): boolean {
-    return !this.avoided(address, named) && !this.inCluster(address);
+  private avoided(address: string): boolean {
+    return this.named(address) || this.nodeAddresses.has(address);
+  }
+
+  private usable(address: string): boolean {
+    return !this.avoided(address) && !this.inCluster(address);
   }
 
   /** A client that is neither a pod nor the node, nor anything a rule names. */
@@ -93,7 +110,7 @@ export class ClientPicker {
     for (const net of nets) {
       for (let offset = 1; offset <= HOST_TRIES; offset++) {
         const address = hostInNet(net, offset, "start", this.family);
-        if (this.usable(address, namedAddresses(this.map)) && inNet(parseIp(address, this.family)!.words, net)) return address;
+        if (this.usable(address) && inNet(parseIp(address, this.family)!.words, net)) return address;
       }
     }
     return nets[0] ? hostInNet(nets[0], 1, "start", this.family) : this.offCluster();
