@@ -273,6 +273,13 @@ function nextCandidate(chain: CompiledChain, from: number, flow: Flow): number {
   return low < list.length ? list[low]! : -1;
 }
 
+/** Routing has sent the packet to the first table of `hook`. */
+function enterHook(branch: Branch, hook: Hook): true {
+  branch.hook = hook;
+  branch.tableIndex = 0;
+  return true;
+}
+
 /** Whether the call level of `frame` is in `chain`, or left `chain` by goto to get where it is. */
 function inChain(frame: Frame, chain: CompiledChain): boolean {
   return frame.chain === chain || (frame.via !== undefined && frame.via.includes(chain));
@@ -843,8 +850,7 @@ class Walk {
     branch.tableIndex++;
     branch.frame = undefined;
     branch.base = undefined;
-    // Each branch owns its stack (a split copies it), so it can be emptied in place; the next pass starts from it.
-    branch.stack.length = 0;
+    if (branch.stack.length > 0) branch.stack = [];
     branch.conditionIndex = 0;
     return true;
   }
@@ -853,28 +859,23 @@ class Walk {
   private nextHook(branch: Branch): boolean {
     const flow = branch.flow;
     const local = this.env.isLocal(flow.dst);
-    const go = (hook: Hook) => {
-      branch.hook = hook;
-      branch.tableIndex = 0;
-      return true;
-    };
     switch (branch.hook) {
       case "PREROUTING":
-        if (local && !branch.loopback && flow.dst.words !== undefined && isLoopback(flow.dst)) return this.loopbackFromOutside(branch, go);
+        if (local && !branch.loopback && flow.dst.words !== undefined && isLoopback(flow.dst)) return this.loopbackFromOutside(branch);
         if (local) {
           flow.outInterface = null;
-          return go("INPUT");
+          return enterHook(branch, "INPUT");
         }
         flow.outInterface = this.route(flow.dst);
-        return go("FORWARD");
+        return enterHook(branch, "FORWARD");
       case "INPUT":
         return this.finish(branch, "ACCEPT", "local");
       case "FORWARD":
-        return go("POSTROUTING");
+        return enterHook(branch, "POSTROUTING");
       case "OUTPUT":
         // Rerouted after OUTPUT: a DNAT there may have changed the destination.
         flow.outInterface = this.route(flow.dst);
-        return go("POSTROUTING");
+        return enterHook(branch, "POSTROUTING");
       case "POSTROUTING":
         if (this.context.origin === "node" && local && !branch.loopback) {
           branch.loopback = true;
@@ -882,7 +883,7 @@ class Walk {
           flow.inInterface = "lo";
           flow.outInterface = null;
           if (flow.conntrack !== "none") flow.conntrack = "confirmed";
-          return go("PREROUTING");
+          return enterHook(branch, "PREROUTING");
         }
         return this.finish(branch, "ACCEPT", branch.loopback ? "local" : this.context.origin === "node" ? "output" : "forward");
     }
@@ -895,7 +896,7 @@ class Walk {
    * a route back out of it (a default route, say) forwards the packet and no such route refuses it with
    * ICMPv6 "no route". false: the branch has ended.
    */
-  private loopbackFromOutside(branch: Branch, go: (hook: Hook) => boolean): boolean {
+  private loopbackFromOutside(branch: Branch): boolean {
     const flow = branch.flow;
     const incoming = flow.inInterface;
     const iface = typeof incoming === "string" ? incoming : "the incoming interface";
@@ -907,7 +908,7 @@ class Walk {
     if (this.family === "ipv4") {
       fork(uncertainty("route-localnet", iface, 0), (other) => this.finish(other, "DROP", undefined, `routing: martian destination ${flow.dst.text} from ${iface}`));
       flow.outInterface = null;
-      return go("INPUT");
+      return enterHook(branch, "INPUT");
     }
     const refuse = (other: Branch) => this.finish(other, "REJECT", undefined, `routing: no route to ${flow.dst.text} through ${iface} (ICMPv6 no route)`);
     const routes = flow.dst.words === undefined ? [] : this.routes.filter((r) => inNet(flow.dst.words!, r.net));
@@ -918,7 +919,7 @@ class Walk {
       flow.inKnowledge = { matches: [...flow.inKnowledge.matches, back.iface], notMatches: flow.inKnowledge.notMatches };
     }
     flow.outInterface = back.iface;
-    return go("FORWARD");
+    return enterHook(branch, "FORWARD");
   }
 
   private finish(branch: Branch, verdict: Verdict, delivery?: Delivery, error?: string, extra: Assumption[] = []): false {
@@ -928,19 +929,14 @@ class Walk {
       for (let node = branch.path; node; node = node.previous) path.push(node.step);
       path.reverse();
     }
-    const outcome: Outcome = {
-      probability: branch.probability,
-      conditionalProbability: branch.conditional,
-      verdict,
-      ...(delivery ? { delivery } : {}),
-      packet: this.view(flow),
-      masquerade: flow.masquerade,
-      mark: flow.mark,
-      ctmark: flow.ctmark,
-      path,
-      merged: 1,
-      uncertain: extra.length === 0 ? branch.assumptions.slice() : [...branch.assumptions, ...extra],
-    };
+    const { probability, conditional: conditionalProbability } = branch;
+    const packet = this.view(flow);
+    const { masquerade, mark, ctmark } = flow;
+    const uncertain = extra.length === 0 ? branch.assumptions.slice() : [...branch.assumptions, ...extra];
+    // Two literals rather than a spread of an optional delivery: a literal of a fixed shape is much quicker to make.
+    const outcome: Outcome = delivery
+      ? { probability, conditionalProbability, verdict, delivery, packet, masquerade, mark, ctmark, path, merged: 1, uncertain }
+      : { probability, conditionalProbability, verdict, packet, masquerade, mark, ctmark, path, merged: 1, uncertain };
     if (flow.snat) outcome.snat = flow.snat;
     if (flow.dnat) outcome.dnat = flow.dnat;
     if (typeof flow.outInterface === "string" && delivery !== "local") outcome.outInterface = flow.outInterface;
@@ -970,7 +966,9 @@ class Walk {
   private result(): TraceResult {
     const { context, packet } = this;
     const first = this.initial;
-    const packetView = { ...this.view(first), ...(packet.icmpType !== undefined ? { icmpType: packet.icmpType } : {}), ...(packet.icmpCode !== undefined ? { icmpCode: packet.icmpCode } : {}) };
+    const packetView: TraceResult["packet"] = this.view(first);
+    if (packet.icmpType !== undefined) packetView.icmpType = packet.icmpType;
+    if (packet.icmpCode !== undefined) packetView.icmpCode = packet.icmpCode;
     return {
       schemaVersion: 1,
       kind: "iptscope.trace",
