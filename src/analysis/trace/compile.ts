@@ -8,7 +8,7 @@ import type { CodecContext } from "../../model/codecs.js";
 import type { AddressMask, ExtensionOption, Family, MatchModule, NatRange, Rule, Target } from "../../model/types.js";
 import { compareWords, inNet, isLimitedBroadcast, isMulticast, isUnspecified, netOf, parseIp, type Ip } from "../ip.js";
 import { parseIpv4 } from "../../model/addresses.js";
-import type { Address, CtState, Env, Flow, InterfaceKnowledge, OwnedFlow } from "./flow.js";
+import { OwnedFlow, type Address, type CtState, type Env, type Flow, type InterfaceKnowledge } from "./flow.js";
 import { ipsetMembership } from "./ipset.js";
 import type { Uncertainty, UncertaintyKind } from "./types.js";
 import { uncertainty } from "./uncertainty.js";
@@ -179,10 +179,11 @@ function interfaceCondition(direction: "in" | "out", pattern: string, negated: b
   const assume = (flow: Flow, fact: boolean): OwnedFlow => {
     const key = direction === "in" ? "inKnowledge" : "outKnowledge";
     const knowledge = flow[key];
-    const next: InterfaceKnowledge = fact
+    const copy = new OwnedFlow(flow);
+    copy[key] = fact
       ? { matches: [...knowledge.matches, pattern], notMatches: knowledge.notMatches }
       : { matches: knowledge.matches, notMatches: [...knowledge.notMatches, pattern] };
-    return { ...flow, [key]: next };
+    return copy;
   };
   return (flow) => {
     const name = direction === "in" ? flow.inInterface : flow.outInterface;
@@ -201,7 +202,11 @@ function unknownFact(kind: UncertaintyKind, subject: string, line: number, negat
     kind: "uncertain",
     uncertainty: uncertainty(kind, subject, line),
     negated,
-    assume: (flow, fact) => ({ ...flow, facts: new Map(flow.facts).set(key, fact) }),
+    assume: (flow, fact) => {
+      const copy = new OwnedFlow(flow);
+      copy.facts = new Map(flow.facts).set(key, fact);
+      return copy;
+    },
   };
 }
 

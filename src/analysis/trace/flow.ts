@@ -54,8 +54,67 @@ export interface Flow {
   readonly facts: ReadonlyMap<string, boolean>;
 }
 
-/** A branch's own flow: what the walk changes in place. Conditions see the read-only view. */
-export type OwnedFlow = { -readonly [K in keyof Flow]: Flow[K] };
+/**
+ * A branch's own flow, which the walk changes in place; conditions see it as a Flow. Every flow of a walk is made
+ * by this one constructor, field by field: objects of one shape keep the walk's property accesses monomorphic
+ * (an object spread would give each copy another shape).
+ */
+export class OwnedFlow implements Flow {
+  declare src: Address;
+  declare dst: Address;
+  declare sport: number | undefined;
+  declare dport: number | undefined;
+  declare sportRandom: boolean;
+  declare sportRange: { readonly from: number; readonly to: number } | undefined;
+  declare protocol: number;
+  declare icmpType: number | undefined;
+  declare icmpCode: number | undefined;
+  declare tcpFlags: readonly TcpFlag[];
+  declare length: number | undefined;
+  declare ttl: number | undefined;
+  declare mark: number;
+  declare ctmark: number;
+  declare ctState: CtState;
+  declare conntrack: "none" | "unconfirmed" | "confirmed";
+  declare orig: Flow["orig"];
+  declare dnat: Rewrite | undefined;
+  declare snat: Rewrite | undefined;
+  declare masquerade: boolean;
+  declare inInterface: string | null | undefined;
+  declare outInterface: string | null | undefined;
+  declare inKnowledge: InterfaceKnowledge;
+  declare outKnowledge: InterfaceKnowledge;
+  declare facts: ReadonlyMap<string, boolean>;
+
+  /** A copy of `flow`. */
+  constructor(flow: Flow) {
+    this.src = flow.src;
+    this.dst = flow.dst;
+    this.sport = flow.sport;
+    this.dport = flow.dport;
+    this.sportRandom = flow.sportRandom;
+    this.sportRange = flow.sportRange;
+    this.protocol = flow.protocol;
+    this.icmpType = flow.icmpType;
+    this.icmpCode = flow.icmpCode;
+    this.tcpFlags = flow.tcpFlags;
+    this.length = flow.length;
+    this.ttl = flow.ttl;
+    this.mark = flow.mark;
+    this.ctmark = flow.ctmark;
+    this.ctState = flow.ctState;
+    this.conntrack = flow.conntrack;
+    this.orig = flow.orig;
+    this.dnat = flow.dnat;
+    this.snat = flow.snat;
+    this.masquerade = flow.masquerade;
+    this.inInterface = flow.inInterface;
+    this.outInterface = flow.outInterface;
+    this.inKnowledge = flow.inKnowledge;
+    this.outKnowledge = flow.outKnowledge;
+    this.facts = flow.facts;
+  }
+}
 
 /** What a condition may look at besides the flow. */
 export interface Env {

@@ -6,7 +6,7 @@ import { parseProtocol } from "../../model/protocols.js";
 import type { Chain, Family, Rule, Ruleset, TableName } from "../../model/types.js";
 import { formatEndpoint, isLoopback, parseIp, parseNet, inNet, type Net } from "../ip.js";
 import { compileRule, sharedCompilation, type CompiledRule, type Effect, type NatPick, type Split } from "./compile.js";
-import type { Address, CtState, Env, Flow, InterfaceKnowledge, OwnedFlow } from "./flow.js";
+import { OwnedFlow, type Address, type CtState, type Env, type Flow, type InterfaceKnowledge } from "./flow.js";
 import type {
   Assumption,
   Delivery,
@@ -79,29 +79,50 @@ interface PathNode {
   previous: PathNode | undefined;
 }
 
-interface Branch {
+/** One walk through the hooks. A class, copied field by field, for the same reason as OwnedFlow: one shape. */
+class Branch {
   /** This branch's alone: a split gives the other branch a copy. */
-  flow: OwnedFlow;
-  probability: number;
-  conditional: number;
-  assumptions: Assumption[];
-  path: PathNode | undefined;
-  hook: Hook;
-  tableIndex: number;
+  declare flow: OwnedFlow;
+  declare probability: number;
+  declare conditional: number;
+  declare assumptions: Assumption[];
+  declare path: PathNode | undefined;
+  declare hook: Hook;
+  declare tableIndex: number;
   /** The chain the table pass started in (its policy applies at the end). */
-  base: CompiledChain | undefined;
+  declare base: CompiledChain | undefined;
   /** This branch's alone; the callers' frames on the stack may be shared with branches split off below them. */
-  frame: Frame | undefined;
-  conditionIndex: number;
-  stack: Frame[];
+  declare frame: Frame | undefined;
+  declare conditionIndex: number;
+  declare stack: Frame[];
   /** A locally generated packet to a local address comes back in through lo. */
-  loopback: boolean;
+  declare loopback: boolean;
   /** The nat table has been consulted for the destination (PREROUTING/OUTPUT) and the source (POSTROUTING/INPUT). */
-  dnatDone: boolean;
-  snatDone: boolean;
-  steps: number;
+  declare dnatDone: boolean;
+  declare snatDone: boolean;
+  declare steps: number;
   /** What the split at the current rule decided, for the path step of that rule. */
-  note: { branch?: { probability: number; matched: boolean }; assumed?: { kind: Uncertainty["kind"]; matched: boolean } } | undefined;
+  declare note: { branch?: { probability: number; matched: boolean }; assumed?: { kind: Uncertainty["kind"]; matched: boolean } } | undefined;
+
+  /** A copy of `branch`: its flow, frame and stack still shared. */
+  constructor(branch: Branch) {
+    this.flow = branch.flow;
+    this.probability = branch.probability;
+    this.conditional = branch.conditional;
+    this.assumptions = branch.assumptions;
+    this.path = branch.path;
+    this.hook = branch.hook;
+    this.tableIndex = branch.tableIndex;
+    this.base = branch.base;
+    this.frame = branch.frame;
+    this.conditionIndex = branch.conditionIndex;
+    this.stack = branch.stack;
+    this.loopback = branch.loopback;
+    this.dnatDone = branch.dnatDone;
+    this.snatDone = branch.snatDone;
+    this.steps = branch.steps;
+    this.note = branch.note;
+  }
 }
 
 export interface Tracer {
@@ -444,26 +465,28 @@ class Walk {
   run(): TraceResult {
     const origin = this.context.origin;
     // The initial flow stays as it is: the result describes the packet from it.
-    const flow: OwnedFlow = { ...this.initial };
+    const flow = new OwnedFlow(this.initial);
     if (origin === "node") flow.outInterface = this.route(flow.dst);
-    this.pending.push({
-      flow,
-      probability: 1,
-      conditional: 1,
-      assumptions: [],
-      path: undefined,
-      hook: origin === "node" ? "OUTPUT" : "PREROUTING",
-      tableIndex: 0,
-      base: undefined,
-      frame: undefined,
-      conditionIndex: 0,
-      stack: [],
-      loopback: false,
-      dnatDone: false,
-      snatDone: false,
-      steps: 0,
-      note: undefined,
-    });
+    this.pending.push(
+      new Branch({
+        flow,
+        probability: 1,
+        conditional: 1,
+        assumptions: [],
+        path: undefined,
+        hook: origin === "node" ? "OUTPUT" : "PREROUTING",
+        tableIndex: 0,
+        base: undefined,
+        frame: undefined,
+        conditionIndex: 0,
+        stack: [],
+        loopback: false,
+        dnatDone: false,
+        snatDone: false,
+        steps: 0,
+        note: undefined,
+      }),
+    );
     while (this.pending.length > 0) {
       const branch = this.pending.pop()!;
       if (++this.branchesStarted > MAX_BRANCHES) {
@@ -576,16 +599,14 @@ class Walk {
   /** Forks the branch at a split: the pending copy takes "does not match", this branch goes on matching. */
   private split(branch: Branch, split: Split): void {
     const frame = branch.frame!;
-    const other: Branch = {
-      ...branch,
-      frame: { chain: frame.chain, index: frame.index + 1, via: frame.via },
-      stack: branch.stack.slice(),
-      conditionIndex: 0,
-      note: undefined,
-    };
+    const other = new Branch(branch);
+    other.frame = { chain: frame.chain, index: frame.index + 1, via: frame.via };
+    other.stack = branch.stack.slice();
+    other.conditionIndex = 0;
+    other.note = undefined;
     if (split.kind === "random") {
       const p = split.probability;
-      other.flow = { ...branch.flow };
+      other.flow = new OwnedFlow(branch.flow);
       other.probability = branch.probability * (1 - p);
       other.conditional = branch.conditional * (1 - p);
       branch.probability *= p;
@@ -818,7 +839,7 @@ class Walk {
     const caller = branch.stack.pop();
     if (!caller) return this.applyPolicy(branch);
     // A copy: branches split inside the callee share the caller's frame, and the walk moves its index.
-    branch.frame = { ...caller };
+    branch.frame = { chain: caller.chain, index: caller.index, via: caller.via };
     branch.conditionIndex = 0;
     return true;
   }
@@ -901,7 +922,10 @@ class Walk {
     const incoming = flow.inInterface;
     const iface = typeof incoming === "string" ? incoming : "the incoming interface";
     const fork = (question: Uncertainty, ends: (other: Branch) => void) => {
-      ends({ ...branch, probability: branch.probability / 2, assumptions: [...branch.assumptions, { ...question, assumed: false }] });
+      const other = new Branch(branch);
+      other.probability = branch.probability / 2;
+      other.assumptions = [...branch.assumptions, { ...question, assumed: false }];
+      ends(other);
       branch.probability /= 2;
       branch.assumptions = [...branch.assumptions, { ...question, assumed: true }];
     };
