@@ -59,7 +59,8 @@ export interface NatPick {
 export interface CompiledRule {
   rule: Rule;
   conditions: Condition[];
-  effect: Effect;
+  /** Compiled when the rule first matches (ruleEffect): many rules a walk tries never do. */
+  effect: Effect | undefined;
   /** The chain a jump or goto enters, resolved on first use (null: no such chain). */
   jumpTarget: unknown;
 }
@@ -82,7 +83,7 @@ export function sharedCompilation(): SharedCompilation {
 // Conditions are gathered here and copied out at their exact size: the tracer keeps every compiled rule.
 const gathered: Condition[] = [];
 
-export function compileRule(rule: Rule, family: Family, shared?: SharedCompilation): CompiledRule {
+export function compileRule(rule: Rule, family: Family): CompiledRule {
   const context = CONTEXTS[family];
   const conditions = gathered;
   conditions.length = 0;
@@ -99,8 +100,12 @@ export function compileRule(rule: Rule, family: Family, shared?: SharedCompilati
     const compiled = compileMatch(matches[m]!, rule, context);
     for (let c = 0; c < compiled.length; c++) conditions.push(compiled[c]!);
   }
-  // A large dump compiles a rule object per rule: the common parts are shared.
-  return { rule, conditions: !possible ? NEVER : conditions.length === 0 ? NO_CONDITIONS : conditions.slice(), effect: compileTarget(rule.target, context, shared), jumpTarget: undefined };
+  return { rule, conditions: !possible ? NEVER : conditions.length === 0 ? NO_CONDITIONS : conditions.slice(), effect: undefined, jumpTarget: undefined };
+}
+
+/** What the rule's target does. A large dump compiles an effect per matching rule: the common ones are shared. */
+export function ruleEffect(rule: Rule, family: Family, shared?: SharedCompilation): Effect {
+  return compileTarget(rule.target, CONTEXTS[family], shared);
 }
 
 /** Adds a core match's condition to the rule's; false when the match can never hold. */
@@ -700,8 +705,11 @@ function orderedOptions(options: ExtensionOption[], spec: ExtensionSpec, context
   return !spec.normalize && inSpecOrder(options, spec) ? options : canonicalOptions(options, spec, context);
 }
 
-const isCommentOption = (option: ExtensionOption) => option.name === "comment";
-const isComment = (match: MatchModule) => match.name === "comment" && match.known && match.options.every(isCommentOption);
+function isComment(match: MatchModule): boolean {
+  if (match.name !== "comment" || !match.known) return false;
+  for (let i = 0; i < match.options.length; i++) if (match.options[i]!.name !== "comment") return false;
+  return true;
+}
 
 function compileMatch(match: MatchModule, rule: Rule, context: CodecContext): Condition[] {
   // Most kube-proxy rules carry one: it matches every packet.

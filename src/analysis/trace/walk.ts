@@ -5,7 +5,7 @@
 import { parseProtocol } from "../../model/protocols.js";
 import type { Chain, Family, Rule, Ruleset, TableName } from "../../model/types.js";
 import { formatEndpoint, isLoopback, parseIp, parseNet, inNet, type Net } from "../ip.js";
-import { compileRule, sharedCompilation, type CompiledRule, type Effect, type NatPick, type Split } from "./compile.js";
+import { compileRule, ruleEffect, sharedCompilation, type CompiledRule, type Effect, type NatPick, type Split } from "./compile.js";
 import { OwnedFlow, type Address, type CtState, type Env, type Flow, type InterfaceKnowledge } from "./flow.js";
 import type {
   Assumption,
@@ -593,7 +593,7 @@ class Walk {
   }
 
   private compile(chain: CompiledChain, index: number): CompiledRule {
-    return (chain.rules[index] = compileRule(chain.chain.rules[index]!, this.family, this.ruleset.shared));
+    return (chain.rules[index] = compileRule(chain.chain.rules[index]!, this.family));
   }
 
   /** Forks the branch at a split: the pending copy takes "does not match", this branch goes on matching. */
@@ -648,7 +648,7 @@ class Walk {
   private apply(branch: Branch, compiled: CompiledRule): boolean {
     const frame = branch.frame!;
     const position = frame.index + 1;
-    const effect: Effect = compiled.effect;
+    const effect: Effect = (compiled.effect ??= ruleEffect(compiled.rule, this.family, this.ruleset.shared));
     // Without paths no step consumes the note of a split, so it is cleared here.
     if (!this.recordPaths) branch.note = undefined;
     switch (effect.kind) {
