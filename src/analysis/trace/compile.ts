@@ -70,16 +70,6 @@ const NO_CONDITIONS: Condition[] = [];
 const NEVER: Condition[] = [ALWAYS_FALSE];
 const CONTEXTS: Record<Family, CodecContext> = { ipv4: { family: "ipv4", backend: "nft" }, ipv6: { family: "ipv6", backend: "nft" } };
 
-/** What the rules of one ruleset share once compiled: many rules jump to one chain (KUBE-MARK-MASQ, KUBE-SEP-…). */
-export interface SharedCompilation {
-  jumps: Map<string, Effect>;
-  gotos: Map<string, Effect>;
-}
-
-export function sharedCompilation(): SharedCompilation {
-  return { jumps: new Map(), gotos: new Map() };
-}
-
 // Conditions are gathered here and copied out at their exact size: the tracer keeps every compiled rule.
 const gathered: Condition[] = [];
 
@@ -103,9 +93,9 @@ export function compileRule(rule: Rule, family: Family): CompiledRule {
   return { rule, conditions: !possible ? NEVER : conditions.length === 0 ? NO_CONDITIONS : conditions.slice(), effect: undefined, jumpTarget: undefined };
 }
 
-/** What the rule's target does. A large dump compiles an effect per matching rule: the common ones are shared. */
-export function ruleEffect(rule: Rule, family: Family, shared?: SharedCompilation): Effect {
-  return compileTarget(rule.target, CONTEXTS[family], shared);
+/** What the rule's target does. */
+export function ruleEffect(rule: Rule, family: Family): Effect {
+  return compileTarget(rule.target, CONTEXTS[family]);
 }
 
 /** Adds a core match's condition to the rule's; false when the match can never hold. */
@@ -758,17 +748,10 @@ const NONE: Effect = { kind: "none" };
 const ACCEPT: Effect = { kind: "accept" };
 const DROP: Effect = { kind: "drop" };
 const RETURN: Effect = { kind: "return" };
-function compileTarget(target: Target | undefined, context: CodecContext, shared: SharedCompilation | undefined): Effect {
+function compileTarget(target: Target | undefined, context: CodecContext): Effect {
   if (!target) return NONE;
-  if (target.kind === "chain") {
-    const jumps = target.goto ? shared?.gotos : shared?.jumps;
-    let jump = jumps?.get(target.name);
-    if (!jump) {
-      jump = { kind: "jump", chain: target.name, goto: target.goto };
-      jumps?.set(target.name, jump);
-    }
-    return jump;
-  }
+  // One per rule: sharing them by chain name would cost a lookup of the name, which the walk makes anyway.
+  if (target.kind === "chain") return { kind: "jump", chain: target.name, goto: target.goto };
   switch (target.name) {
     case "ACCEPT":
       return ACCEPT;

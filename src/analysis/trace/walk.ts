@@ -5,7 +5,7 @@
 import { parseProtocol } from "../../model/protocols.js";
 import type { Chain, Family, Rule, Ruleset, TableName } from "../../model/types.js";
 import { formatEndpoint, isLoopback, parseIp, parseNet, inNet, type Net } from "../ip.js";
-import { compileRule, ruleEffect, sharedCompilation, type CompiledRule, type Effect, type NatPick, type Split } from "./compile.js";
+import { compileRule, ruleEffect, type CompiledRule, type Effect, type NatPick, type Split } from "./compile.js";
 import { OwnedFlow, type Address, type CtState, type Env, type Flow, type InterfaceKnowledge } from "./flow.js";
 import type {
   Assumption,
@@ -150,7 +150,6 @@ export function createTracer(ruleset: Ruleset, options: TracerOptions = {}): Tra
 /** A ruleset as walks see it: each chain compiled in place of itself when a walk first enters it. */
 class CompiledRuleset {
   readonly family: Family;
-  readonly shared = sharedCompilation();
   private readonly chainsByTable = new Map<TableName, Map<string, Chain | CompiledChain>>();
   /** The chain each table pass of a hook starts in, once looked up (null: there is none). */
   private readonly starts: Record<Hook, (CompiledChain | null | undefined)[]> = { PREROUTING: [], INPUT: [], FORWARD: [], OUTPUT: [], POSTROUTING: [] };
@@ -648,7 +647,7 @@ class Walk {
   private apply(branch: Branch, compiled: CompiledRule): boolean {
     const frame = branch.frame!;
     const position = frame.index + 1;
-    const effect: Effect = (compiled.effect ??= ruleEffect(compiled.rule, this.family, this.ruleset.shared));
+    const effect: Effect = (compiled.effect ??= ruleEffect(compiled.rule, this.family));
     // Without paths no step consumes the note of a split, so it is cleared here.
     if (!this.recordPaths) branch.note = undefined;
     switch (effect.kind) {
