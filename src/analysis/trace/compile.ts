@@ -86,10 +86,7 @@ export function compileRule(rule: Rule, family: Family): CompiledRule {
   if (possible && outInterface) possible = addCondition(conditions, interfaceCondition("out", outInterface.value, outInterface.negated, rule.line));
   // Trace packets are never non-first fragments.
   if (possible && fragment) possible = addCondition(conditions, fragment.negated);
-  for (let m = 0; possible && m < matches.length; m++) {
-    const compiled = compileMatch(matches[m]!, rule, context);
-    for (let c = 0; c < compiled.length; c++) conditions.push(compiled[c]!);
-  }
+  for (let m = 0; possible && m < matches.length; m++) compileMatch(matches[m]!, rule, context, conditions);
   return { rule, conditions: !possible ? NEVER : conditions.length === 0 ? NO_CONDITIONS : conditions.slice(), effect: undefined, jumpTarget: undefined };
 }
 
@@ -390,24 +387,33 @@ function addrtypeCompiler(module: MatchModule, rule: Rule): Condition[] {
   return conditions;
 }
 
-function statisticCompiler(module: MatchModule): Condition[] {
+function statisticCompiler(module: MatchModule): readonly Condition[] {
   const mode = findValue(module, "mode");
   const probability = module.options.find((o) => o.name === "probability");
   if (mode === "random" && probability?.value.kind === "probability") {
     const share = probability.value.stored / 0x80000000;
-    const p = probability.negated ? 1 - share : share;
-    const split: Split = { kind: "random", probability: p };
-    return [() => split];
+    return randomShare(probability.negated ? 1 - share : share);
   }
   const every = module.options.find((o) => o.name === "every");
   if (mode === "nth" && every?.value.kind === "number") {
     // One packet in N matches: over many new connections, a share of 1/N.
     const share = 1 / every.value.value;
-    const p = every.negated ? 1 - share : share;
-    const split: Split = { kind: "random", probability: p };
-    return [() => split];
+    return randomShare(every.negated ? 1 - share : share);
   }
-  return [];
+  return NO_CONDITIONS;
+}
+
+// The same shares come back in every service (1/2, 1/3…): one condition each.
+const randomShares = new Map<number, readonly Condition[]>();
+
+function randomShare(probability: number): readonly Condition[] {
+  let conditions = randomShares.get(probability);
+  if (!conditions) {
+    const split: Split = { kind: "random", probability };
+    if (randomShares.size >= 10_000) randomShares.clear();
+    randomShares.set(probability, (conditions = [() => split]));
+  }
+  return conditions;
 }
 
 function findValue(module: MatchModule, name: string): string | undefined {
@@ -592,7 +598,7 @@ const OPTION_COMPILERS: Record<string, Record<string, OptionCompiler>> = {
   },
 };
 
-type ModuleCompiler = (module: MatchModule, rule: Rule) => Condition[];
+type ModuleCompiler = (module: MatchModule, rule: Rule) => readonly Condition[];
 
 /**
  * xt_conntrack on a packet without an entry (raw table, untracked) checks --ctstate alone: the match holds if
@@ -701,25 +707,34 @@ function isComment(match: MatchModule): boolean {
   return true;
 }
 
-function compileMatch(match: MatchModule, rule: Rule, context: CodecContext): Condition[] {
+/** Adds the match's conditions to the rule's. */
+function compileMatch(match: MatchModule, rule: Rule, context: CodecContext, conditions: Condition[]): void {
   // Most kube-proxy rules carry one: it matches every packet.
-  if (isComment(match)) return NO_CONDITIONS;
+  if (isComment(match)) return;
   const spec = matchSpecs.get(match.name);
-  if (!match.known || !spec) return [factCondition("unknown-match", moduleText(match), rule.line, false)];
+  if (!match.known || !spec) {
+    conditions.push(factCondition("unknown-match", moduleText(match), rule.line, false));
+    return;
+  }
   const moduleCompiler = MODULE_COMPILERS[match.name];
   if (moduleCompiler) {
     const options = orderedOptions(match.options, spec, context);
-    return moduleCompiler(options === match.options ? match : { ...match, options }, rule);
+    for (const condition of moduleCompiler(options === match.options ? match : { ...match, options }, rule)) conditions.push(condition);
+    return;
   }
   const compilers = OPTION_COMPILERS[match.name] ?? {};
-  const conditions: Condition[] = [];
+  const before = conditions.length;
   for (const option of orderedOptions(match.options, spec, context)) {
     const compiler = compilers[option.name];
     const condition = compiler ? compiler(option, rule, match) : factCondition("unmodelled-option", `${match.name} ${option.written}`, rule.line, option.negated);
-    if (condition === false) return [ALWAYS_FALSE];
+    if (condition === false) {
+      // The match can never hold: it stands as that one condition.
+      conditions.length = before;
+      conditions.push(ALWAYS_FALSE);
+      return;
+    }
     if (condition !== true) conditions.push(condition);
   }
-  return conditions;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1041,7 +1041,8 @@ class Walk {
 /** What makes two outcomes the same, but for their assumptions. */
 function outcomeKey(o: Outcome): string {
   const p = o.packet;
-  return `${o.verdict}\u0001${o.delivery ?? ""}\u0001${p.src}\u0001${p.sport ?? ""}\u0001${p.dst}\u0001${p.dport ?? ""}\u0001${p.proto}\u0001${o.masquerade}\u0001${o.snat?.to ?? ""}\u0001${o.dnat?.to ?? ""}\u0001${o.outInterface ?? ""}\u0001${o.error ?? ""}`;
+  // join gives one flat string, quicker to hash than the tree of parts a concatenation builds.
+  return [o.verdict, o.delivery, p.src, p.sport, p.dst, p.dport, p.proto, o.masquerade, o.snat?.to, o.dnat?.to, o.outInterface, o.error].join("\u0001");
 }
 
 /** An outcome with its key, made once. */
@@ -1071,17 +1072,18 @@ function combine(into: Outcome, from: Outcome, uncertain: Assumption[], keep: Ou
 export function mergeOutcomes(outcomes: readonly Outcome[]): Outcome[] {
   if (outcomes.length <= 1) return [...outcomes];
   const byKey = new Map<string, Keyed>();
+  const assuming = outcomes.some((o) => o.uncertain.length > 0);
   for (const o of outcomes) {
     const key = outcomeKey(o);
-    const assumptions = o.uncertain.length === 0 ? "" : o.uncertain.map((a) => assumptionKey(a) + a.assumed).sort().join("|");
-    const fullKey = key + "\u0002" + assumptions;
+    // Without any assumption, the key alone tells equal outcomes.
+    const fullKey = assuming ? key + "\u0002" + o.uncertain.map((a) => assumptionKey(a) + a.assumed).sort().join("|") : key;
     const existing = byKey.get(fullKey);
     if (existing) existing.outcome = combine(existing.outcome, o, existing.outcome.uncertain);
     else byKey.set(fullKey, { outcome: o, key });
   }
   let current = [...byKey.values()];
   // Without assumptions there is nothing to drop (the common case: kube-proxy's rules ask nothing undecidable).
-  for (let changed = current.some((k) => k.outcome.uncertain.length > 0); changed; ) {
+  for (let changed = assuming; changed; ) {
     changed = false;
     const index = new Map<string, number>();
     const next: (Keyed | undefined)[] = [...current];
