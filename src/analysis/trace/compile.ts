@@ -58,6 +58,8 @@ export interface NatPick {
 
 export interface CompiledRule {
   rule: Rule;
+  /** The rule's line, kept at hand: the rule object itself is rarely in the cache when a rewrite or an assumption names it. */
+  line: number;
   conditions: Condition[];
   /** Compiled when the rule first matches (ruleEffect): many rules a walk tries never do. */
   effect: Effect | undefined;
@@ -87,7 +89,7 @@ export function compileRule(rule: Rule, family: Family): CompiledRule {
   // Trace packets are never non-first fragments.
   if (possible && fragment) possible = addCondition(conditions, fragment.negated);
   for (let m = 0; possible && m < matches.length; m++) compileMatch(matches[m]!, rule, context, conditions);
-  return { rule, conditions: !possible ? NEVER : conditions.length === 0 ? NO_CONDITIONS : conditions.slice(), effect: undefined, jumpTarget: undefined };
+  return { rule, line: rule.line, conditions: !possible ? NEVER : conditions.length === 0 ? NO_CONDITIONS : conditions.slice(), effect: undefined, jumpTarget: undefined };
 }
 
 /** What the rule's target does. */

@@ -38,7 +38,6 @@ const MAX_STEPS_PER_BRANCH = 1_000_000;
 /** All branches together: random splits inside a long walk would otherwise multiply the per-branch bound. */
 const MAX_STEPS_PER_TRACE = 10_000_000;
 const INDEX_THRESHOLD = 16;
-const CANDIDATE_CACHE_LIMIT = 4096;
 
 class CompiledChain {
   constructor(
@@ -59,12 +58,8 @@ interface ChainIndex {
   byPort: Map<number, number[]>;
   /** Rules in neither index. */
   generic: number[];
-  /** Candidate rules by destination host, and by host and port (two levels: no key string per step). */
-  candidates: Map<string, Int32Array>;
-  portCandidates: Map<string, Map<number, Int32Array>>;
-  /** The candidates at an address no rule names: without the port index, and with it at a port no rule names. */
-  withoutHost: Int32Array | undefined;
-  genericOnly: Int32Array | undefined;
+  /** The rules of byPort together, in order: the candidates when the port index does not hold. */
+  anyPort: number[] | undefined;
 }
 
 interface Frame {
@@ -196,7 +191,7 @@ function chainIndex(chain: Chain, family: Family): ChainIndex {
     else if (port !== undefined) addIndex(byPort, port, i);
     else generic.push(i);
   });
-  return { byHost, byPort, generic, candidates: new Map(), portCandidates: new Map(), withoutHost: undefined, genericOnly: undefined };
+  return { byHost, byPort, generic, anyPort: undefined };
 }
 
 function addIndex<K>(index: Map<K, number[]>, key: K, rule: number): void {
@@ -230,59 +225,22 @@ function onlyDestinationPort(rule: Rule): number | undefined {
   return undefined;
 }
 
-/** The rules of an indexed chain that can match a packet to `host` (and `port`, when the port index holds). */
-function candidates(index: ChainIndex, host: string, port: number | undefined): Int32Array {
-  const hostRules = index.byHost.get(host);
-  const portRules = port === undefined ? undefined : index.byPort.get(port);
-  // Most packets meet a large chain at an address it does not name: the same list for all of them, not one each.
-  if (hostRules === undefined) {
-    if (port === undefined) return (index.withoutHost ??= sortedList(index.generic, ...index.byPort.values()));
-    if (portRules === undefined) return (index.genericOnly ??= sortedList(index.generic));
-  }
-  let byPort: Map<number, Int32Array> | undefined;
-  let list: Int32Array | undefined;
-  if (port === undefined) list = index.candidates.get(host);
-  else {
-    byPort = index.portCandidates.get(host);
-    list = byPort?.get(port);
-  }
-  if (list) return list;
-  if (port === undefined) {
-    list = sortedList(index.generic, hostRules, ...index.byPort.values());
-    if (index.candidates.size >= CANDIDATE_CACHE_LIMIT) index.candidates.clear();
-    index.candidates.set(host, list);
-  } else {
-    list = sortedList(index.generic, hostRules, portRules);
-    if (!byPort) {
-      if (index.portCandidates.size >= CANDIDATE_CACHE_LIMIT) index.portCandidates.clear();
-      index.portCandidates.set(host, (byPort = new Map()));
-    }
-    byPort.set(port, list);
-  }
-  return list;
-}
-
-function sortedList(...lists: (readonly number[] | undefined)[]): Int32Array {
-  let length = 0;
-  for (const list of lists) length += list?.length ?? 0;
-  const all = new Int32Array(length);
-  let at = 0;
-  for (const list of lists) {
-    if (!list) continue;
-    all.set(list, at);
-    at += list.length;
-  }
-  // A typed array sorts numerically.
-  return all.sort();
-}
-
 /** The next rule at or after `from` that can match the flow's packet. */
 function nextCandidate(chain: CompiledChain, from: number, flow: Flow): number {
   const destination = flow.dst;
-  if (!chain.index || destination.words === undefined) return from < chain.rules.length ? from : -1;
+  const index = chain.index;
+  if (!index || destination.words === undefined) return from < chain.rules.length ? from : -1;
   // The port index holds when the addresses are known: then no earlier condition of its rules can split.
-  const port = flow.src.words !== undefined && flow.dport !== undefined ? flow.dport : undefined;
-  const list = candidates(chain.index, destination.text, port);
+  const portRules =
+    flow.src.words !== undefined && flow.dport !== undefined ? index.byPort.get(flow.dport) : (index.anyPort ??= [...index.byPort.values()].flat().sort((a, b) => a - b));
+  // The candidates are the generic rules, the host's and the port's: the first of them at or after `from`.
+  const next = Math.min(firstAtOrAfter(index.generic, from), firstAtOrAfter(index.byHost.get(destination.text), from), firstAtOrAfter(portRules, from));
+  return next === Infinity ? -1 : next;
+}
+
+/** The first rule index at or after `from` in an ordered list; Infinity when there is none. */
+function firstAtOrAfter(list: readonly number[] | undefined, from: number): number {
+  if (list === undefined) return Infinity;
   let low = 0;
   let high = list.length;
   while (low < high) {
@@ -290,7 +248,7 @@ function nextCandidate(chain: CompiledChain, from: number, flow: Flow): number {
     if (list[middle]! < from) low = middle + 1;
     else high = middle;
   }
-  return low < list.length ? list[low]! : -1;
+  return low < list.length ? list[low]! : Infinity;
 }
 
 /** Routing has sent the packet to the first table of `hook`. */
@@ -663,7 +621,7 @@ class Walk {
       case "queue":
         if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "verdict", verdict: "QUEUE" }, effect.name);
         return this.finish(branch, "QUEUE", undefined, undefined, [
-          { ...uncertainty("queue-verdict", effect.name, compiled.rule.line), assumed: true },
+          { ...uncertainty("queue-verdict", effect.name, compiled.line), assumed: true },
         ]);
       case "return":
         if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "return" }, "RETURN");
@@ -701,7 +659,7 @@ class Walk {
         const flow = branch.flow;
         const from = formatEndpoint(flow.dst.text, flow.dport, this.family);
         const to = formatEndpoint(rewrite.address.text, rewrite.port, this.family);
-        if (from !== to) flow.dnat = { from: flow.dnat?.from ?? from, to, line: compiled.rule.line };
+        if (from !== to) flow.dnat = { from: flow.dnat?.from ?? from, to, line: compiled.line };
         flow.dst = rewrite.address;
         flow.dport = rewrite.port;
         if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "nat", target: effect.kind === "dnat" ? "DNAT" : "REDIRECT", to }, `${effect.kind === "dnat" ? "DNAT" : "REDIRECT"} → ${to}`);
@@ -732,7 +690,7 @@ class Walk {
         if (sportRandom) port = undefined;
         const from = formatEndpoint(flow.src.text, flow.sport, this.family);
         const to = formatEndpoint(address.text, sportRandom ? "(random port)" : port, this.family);
-        if (from !== to || effect.kind === "masquerade") flow.snat = { from, to, line: compiled.rule.line };
+        if (from !== to || effect.kind === "masquerade") flow.snat = { from, to, line: compiled.line };
         flow.src = address;
         flow.sport = port;
         flow.sportRandom = sportRandom;
@@ -787,11 +745,11 @@ class Walk {
         return this.nextRule(branch, frame);
       case "unknown":
         if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "continue", target: effect.target }, `${effect.target} (not modelled; continue)`);
-        branch.assumptions = [...branch.assumptions, { ...uncertainty("unknown-target", effect.target, compiled.rule.line), assumed: true }];
+        branch.assumptions = [...branch.assumptions, { ...uncertainty("unknown-target", effect.target, compiled.line), assumed: true }];
         return this.nextRule(branch, frame);
       case "tproxy":
         if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "continue", target: "TPROXY" }, "TPROXY (to a local socket)");
-        branch.assumptions = [...branch.assumptions, { ...uncertainty("unknown-target", "TPROXY", compiled.rule.line), assumed: true }];
+        branch.assumptions = [...branch.assumptions, { ...uncertainty("unknown-target", "TPROXY", compiled.line), assumed: true }];
         return this.finish(branch, "ACCEPT", "local");
       case "none":
         if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "no-target" }, "no target (counted; continue)");
@@ -807,7 +765,7 @@ class Walk {
 
   /** The first address and port of a NAT range; where it names none, the packet's own. */
   private pickFromRange(branch: Branch, pick: NatPick, compiled: CompiledRule, address: Address, port: number | undefined): { address: Address; port: number | undefined } {
-    if (pick.several) branch.assumptions = [...branch.assumptions, { ...uncertainty("nat-range", compiled.rule.text.split(" --to")[1]?.trim() ?? "the range", compiled.rule.line), assumed: true }];
+    if (pick.several) branch.assumptions = [...branch.assumptions, { ...uncertainty("nat-range", compiled.rule.text.split(" --to")[1]?.trim() ?? "the range", compiled.line), assumed: true }];
     return { address: pick.address ?? address, port: pick.port ?? port };
   }
 
@@ -846,9 +804,10 @@ class Walk {
   private endOfChain(branch: Branch): boolean {
     const frame = branch.frame!;
     if (frame.chain.chain.builtin && branch.stack.length === 0) return this.applyPolicy(branch);
-    const caller = branch.stack[branch.stack.length - 1];
-    const action = caller ? `end of chain → back to ${caller.chain.chain.name}` : "end of chain";
-    if (this.recordPaths) this.step(branch, frame.chain, 0, { kind: "end-of-chain" }, action);
+    if (this.recordPaths) {
+      const caller = branch.stack[branch.stack.length - 1];
+      this.step(branch, frame.chain, 0, { kind: "end-of-chain" }, caller ? `end of chain → back to ${caller.chain.chain.name}` : "end of chain");
+    }
     return this.leaveChain(branch);
   }
 
