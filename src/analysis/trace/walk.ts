@@ -40,14 +40,27 @@ const MAX_STEPS_PER_TRACE = 10_000_000;
 const INDEX_THRESHOLD = 16;
 
 class CompiledChain {
+  /** How many times a walk has started to go through the chain (entered it, come back to it, split in it). */
+  activations = 0;
+
   constructor(
     readonly table: TableName,
     readonly chain: Chain,
-    /** Each rule compiled when a walk first reaches it: most of a large chain is never reached by a query. */
+    /**
+     * Each rule compiled when a walk first reaches it: most of a large chain is never reached by a query. Kept only
+     * once the chain has been gone through twice: most chains of a large ruleset are gone through once (a service's
+     * endpoint chains, for one trace), and keeping what they compiled only gives the garbage collector more to copy.
+     */
     readonly rules: (CompiledRule | undefined)[],
     /** Large chains only. */
     readonly index: ChainIndex | undefined,
   ) {}
+}
+
+/** A walk starts (again) to go through `chain` at rule `index`. */
+function activate(chain: CompiledChain, index: number, via: Frame["via"]): Frame {
+  chain.activations++;
+  return { chain, index, via };
 }
 
 /** A large chain's rules by the destination they require, so that a walk skips those that cannot match. */
@@ -494,7 +507,7 @@ class Walk {
           continue;
         }
         branch.base = start;
-        branch.frame = { chain: start, index: 0, via: undefined };
+        branch.frame = activate(start, 0, undefined);
         branch.conditionIndex = 0;
       }
       // Branches split from this one are as long: they end with it rather than each build a path this long.
@@ -550,14 +563,16 @@ class Walk {
   }
 
   private compile(chain: CompiledChain, index: number): CompiledRule {
-    return (chain.rules[index] = compileRule(chain.chain.rules[index]!, this.family));
+    const compiled = compileRule(chain.chain.rules[index]!, this.family);
+    if (chain.activations > 1) chain.rules[index] = compiled;
+    return compiled;
   }
 
   /** Forks the branch at a split: the pending copy takes "does not match", this branch goes on matching. */
   private split(branch: Branch, split: Split): void {
     const frame = branch.frame!;
     const other = new Branch(branch);
-    other.frame = { chain: frame.chain, index: frame.index + 1, via: frame.via };
+    other.frame = activate(frame.chain, frame.index + 1, frame.via);
     other.stack = branch.stack.slice();
     other.conditionIndex = 0;
     other.note = undefined;
@@ -642,12 +657,12 @@ class Walk {
           return this.finish(branch, "ERROR", undefined, `${verb} loop through ${effect.chain}`);
         }
         if (this.recordPaths) this.step(branch, frame.chain, position, { kind: effect.goto ? "goto" : "jump", chain: effect.chain }, `${effect.goto ? "goto" : "jump"} ${effect.chain}`);
-        if (effect.goto) branch.frame = { chain: target, index: 0, via: [...(frame.via ?? []), frame.chain] };
+        if (effect.goto) branch.frame = activate(target, 0, [...(frame.via ?? []), frame.chain]);
         else {
           // The branch's own frame becomes the caller's, to go on after the jump.
           frame.index++;
           branch.stack.push(frame);
-          branch.frame = { chain: target, index: 0, via: undefined };
+          branch.frame = activate(target, 0, undefined);
         }
         branch.conditionIndex = 0;
         return true;
@@ -796,7 +811,7 @@ class Walk {
     const caller = branch.stack.pop();
     if (!caller) return this.applyPolicy(branch);
     // A copy: branches split inside the callee share the caller's frame, and the walk moves its index.
-    branch.frame = { chain: caller.chain, index: caller.index, via: caller.via };
+    branch.frame = activate(caller.chain, caller.index, caller.via);
     branch.conditionIndex = 0;
     return true;
   }
