@@ -72,13 +72,9 @@ const NO_CONDITIONS: Condition[] = [];
 const NEVER: Condition[] = [ALWAYS_FALSE];
 const CONTEXTS: Record<Family, CodecContext> = { ipv4: { family: "ipv4", backend: "nft" }, ipv6: { family: "ipv6", backend: "nft" } };
 
-// Conditions are gathered here and copied out at their exact size: the tracer keeps every compiled rule.
-const gathered: Condition[] = [];
-
 export function compileRule(rule: Rule, family: Family): CompiledRule {
   const context = CONTEXTS[family];
-  const conditions = gathered;
-  conditions.length = 0;
+  const conditions: Condition[] = [];
   const { protocol, source, destination, inInterface, outInterface, fragment, matches } = rule;
   let possible = true;
   if (protocol) possible = addCondition(conditions, protocolCondition(protocol.value.number ?? -1, protocol.negated));
@@ -89,6 +85,7 @@ export function compileRule(rule: Rule, family: Family): CompiledRule {
   // Trace packets are never non-first fragments.
   if (possible && fragment) possible = addCondition(conditions, fragment.negated);
   for (let m = 0; possible && m < matches.length; m++) compileMatch(matches[m]!, rule, context, conditions);
+  // slice(): an array grown by push keeps room for more, and the tracer keeps compiled rules.
   return { rule, line: rule.line, conditions: !possible ? NEVER : conditions.length === 0 ? NO_CONDITIONS : conditions.slice(), effect: undefined, jumpTarget: undefined };
 }
 
