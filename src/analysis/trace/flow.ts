@@ -54,38 +54,17 @@ export interface Flow {
   readonly facts: ReadonlyMap<string, boolean>;
 }
 
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** Flow's fields, writable: the class of the same name takes them from here, so they are listed once. */
+export interface OwnedFlow extends Writable<Flow> {}
+
 /**
  * A branch's own flow, which the walk changes in place; conditions see it as a Flow. Every flow of a walk is made
  * by this one constructor, field by field: objects of one shape keep the walk's property accesses monomorphic
  * (an object spread would give each copy another shape).
  */
 export class OwnedFlow implements Flow {
-  declare src: Address;
-  declare dst: Address;
-  declare sport: number | undefined;
-  declare dport: number | undefined;
-  declare sportRandom: boolean;
-  declare sportRange: { readonly from: number; readonly to: number } | undefined;
-  declare protocol: number;
-  declare icmpType: number | undefined;
-  declare icmpCode: number | undefined;
-  declare tcpFlags: readonly TcpFlag[];
-  declare length: number | undefined;
-  declare ttl: number | undefined;
-  declare mark: number;
-  declare ctmark: number;
-  declare ctState: CtState;
-  declare conntrack: "none" | "unconfirmed" | "confirmed";
-  declare orig: Flow["orig"];
-  declare dnat: Rewrite | undefined;
-  declare snat: Rewrite | undefined;
-  declare masquerade: boolean;
-  declare inInterface: string | null | undefined;
-  declare outInterface: string | null | undefined;
-  declare inKnowledge: InterfaceKnowledge;
-  declare outKnowledge: InterfaceKnowledge;
-  declare facts: ReadonlyMap<string, boolean>;
-
   /** A copy of `flow`. */
   constructor(flow: Flow) {
     this.src = flow.src;
