@@ -470,9 +470,9 @@ class Walk {
     return this.result();
   }
 
-  /** Interface a packet to `destination` leaves by: `lo` for the node's own addresses, else the routes. */
-  private route(destination: Address): string | undefined {
-    if (this.env.isLocal(destination)) return "lo";
+  /** Interface a packet to `destination` (`local`: one of the node's addresses) leaves by: `lo`, else the routes. */
+  private route(destination: Address, local = this.env.isLocal(destination)): string | undefined {
+    if (local) return "lo";
     if (this.context.outInterface !== undefined) return this.context.outInterface;
     if (destination.words === undefined) return undefined;
     for (const r of this.routes) if (inNet(destination.words, r.net)) return r.iface;
@@ -860,7 +860,7 @@ class Walk {
           flow.outInterface = null;
           return enterHook(branch, "INPUT");
         }
-        flow.outInterface = this.route(flow.dst);
+        flow.outInterface = this.route(flow.dst, local);
         return enterHook(branch, "FORWARD");
       case "INPUT":
         return this.finish(branch, "ACCEPT", "local");
@@ -868,7 +868,7 @@ class Walk {
         return enterHook(branch, "POSTROUTING");
       case "OUTPUT":
         // Rerouted after OUTPUT: a DNAT there may have changed the destination.
-        flow.outInterface = this.route(flow.dst);
+        flow.outInterface = this.route(flow.dst, local);
         return enterHook(branch, "POSTROUTING");
       case "POSTROUTING":
         if (this.context.origin === "node" && local && !branch.loopback) {
