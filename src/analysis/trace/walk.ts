@@ -1025,6 +1025,9 @@ interface Keyed {
   key: string;
 }
 
+/** Up to this many outcomes, equal keys are found by comparing them: quicker than hashing a key used once. */
+const SCANNED_OUTCOMES = 8;
+
 function assumptionKey(a: Assumption): string {
   return `${a.kind}\u0000${a.subject}\u0000${a.line}`;
 }
@@ -1045,17 +1048,22 @@ function combine(into: Outcome, from: Outcome, uncertain: Assumption[], keep: Ou
  */
 export function mergeOutcomes(outcomes: readonly Outcome[]): Outcome[] {
   if (outcomes.length <= 1) return [...outcomes];
-  const byKey = new Map<string, Keyed>();
+  let current: Keyed[] = [];
+  const fullKeys: string[] = [];
+  const byKey = outcomes.length > SCANNED_OUTCOMES ? new Map<string, number>() : undefined;
   const assuming = outcomes.some((o) => o.uncertain.length > 0);
   for (const o of outcomes) {
     const key = outcomeKey(o);
     // Without any assumption, the key alone tells equal outcomes.
     const fullKey = assuming ? key + "\u0002" + o.uncertain.map((a) => assumptionKey(a) + a.assumed).sort().join("|") : key;
-    const existing = byKey.get(fullKey);
-    if (existing) existing.outcome = combine(existing.outcome, o, existing.outcome.uncertain);
-    else byKey.set(fullKey, { outcome: o, key });
+    const at = byKey ? (byKey.get(fullKey) ?? -1) : fullKeys.indexOf(fullKey);
+    if (at >= 0) current[at]!.outcome = combine(current[at]!.outcome, o, current[at]!.outcome.uncertain);
+    else {
+      byKey?.set(fullKey, current.length);
+      fullKeys.push(fullKey);
+      current.push({ outcome: o, key });
+    }
   }
-  let current = [...byKey.values()];
   // Without assumptions there is nothing to drop (the common case: kube-proxy's rules ask nothing undecidable).
   for (let changed = assuming; changed; ) {
     changed = false;
