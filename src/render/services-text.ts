@@ -142,10 +142,11 @@ export function renderServicesText(map: ServiceMap, options: ServicesTextOptions
   for (const service of map.services) {
     const name = service.name.from === "chain" ? `${service.name.key} (no name in the rules)` : service.name.key;
     service.frontends.forEach((frontend, i) => {
-      const [first, ...others] = frontend.resolutions;
+      const first = frontend.resolutions[0];
       const destination = first ? resolutionText(service, first) : "";
       rows.push([i === 0 ? name : "", KIND_LABEL[frontend.kind], frontendLabel(frontend, map.family), destination, flags(service, frontend).join(", ")]);
-      for (const other of others) {
+      for (let r = 1; r < frontend.resolutions.length; r++) {
+        const other = frontend.resolutions[r]!;
         const client = other.client === "pod" ? "pods" : other.client;
         otherClients.add(client);
         const masqueraded = other.endpoints.length > 0 && other.endpoints.every((e) => e.masquerade);
@@ -154,8 +155,9 @@ export function renderServicesText(map: ServiceMap, options: ServicesTextOptions
     });
   }
   const header: Row = ["SERVICE", "KIND", "FRONTEND", "ENDPOINTS (share of new connections)", "FLAGS"];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (row: Row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd();
+  const widths = header.map((h) => h.length);
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i]!, cell.length)));
+  const line = (row: Row) => `${row[0].padEnd(widths[0]!)}  ${row[1].padEnd(widths[1]!)}  ${row[2].padEnd(widths[2]!)}  ${row[3].padEnd(widths[3]!)}  ${row[4]}`.trimEnd();
   const lines = [p.bold(line(header)), ...rows.map(line)];
   const cidrs = map.clusterCidrs.length > 0 ? `cluster CIDR ${map.clusterCidrs.join(", ")}` : "no cluster CIDR in the rules";
   const generation = map.generation === "unknown" ? "kube-proxy rules" : `kube-proxy's ${map.generation} rule layout (${map.generation === "old" ? "KUBE-XLB" : "KUBE-EXT/SVL"})`;

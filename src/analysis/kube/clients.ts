@@ -28,24 +28,55 @@ function hostInNet(net: Net, offset: number, from: "start" | "end", family: Fami
 
 const pickers = new WeakMap<ServiceMap, ClientPicker>();
 
-/** The picker of a map, built once: it indexes every address the map names. */
+/** The picker of a map, built once: where and services ask it for the same clients again and again. */
 export function clientPicker(map: ServiceMap): ClientPicker {
   let picker = pickers.get(map);
   if (!picker) pickers.set(map, (picker = new ClientPicker(map)));
   return picker;
 }
 
+/** Which of `wanted` the map names, found without indexing every address it names. */
+function namedAmong(map: ServiceMap, wanted: ReadonlySet<string>): ReadonlySet<string> {
+  const found = new Set<string>();
+  for (const service of map.services) {
+    for (const f of service.frontends) if (f.address !== undefined && wanted.has(f.address)) found.add(f.address);
+    for (const e of service.endpoints) if (wanted.has(e.ip)) found.add(e.ip);
+  }
+  return found;
+}
+
 export class ClientPicker {
   private readonly family: Family;
-  private readonly named: ReadonlySet<string>;
   private readonly nodeAddresses: ReadonlySet<string>;
   private readonly clusterNets: Net[];
+  /** Every address a client is picked from, for the clients the map's frontends need; and those of them the map names. */
+  private readonly candidates: ReadonlySet<string>;
+  private readonly namedCandidates: ReadonlySet<string>;
+  private readonly offClusterClient: string;
+  private readonly podClient: string | undefined;
 
   constructor(private readonly map: ServiceMap) {
     this.family = map.family;
-    this.named = namedAddresses(map);
     this.nodeAddresses = new Set(map.nodeAddresses.map((a) => a.address));
     this.clusterNets = map.clusterCidrs.map((c) => parseNet(c, map.family)).filter((n): n is Net => n !== undefined);
+    // Clients are chosen from a few candidates each: one pass over the map tells which of them it names.
+    const offCluster = OFF_CLUSTER_CANDIDATES[this.family];
+    const podNet = this.clusterNets[0];
+    const pod = podNet ? this.hosts(podNet, "end") : [];
+    const sourceRanges = new Set(map.services.flatMap((s) => s.frontends.flatMap((f) => f.sourceRanges ?? [])));
+    const insideRanges = [...sourceRanges].flatMap((range) => {
+      const net = parseNet(range, this.family);
+      return net ? this.hosts(net, "start") : [];
+    });
+    this.candidates = new Set([...offCluster, ...pod, ...insideRanges]);
+    this.namedCandidates = namedAmong(map, this.candidates);
+    this.offClusterClient = offCluster.find((a) => this.usable(a)) ?? offCluster[0]!;
+    this.podClient = podNet ? (pod.find((a) => !this.avoided(a)) ?? pod[0]) : undefined;
+  }
+
+  /** The addresses tried in a network, in order. */
+  private hosts(net: Net, from: "start" | "end"): string[] {
+    return Array.from({ length: HOST_TRIES }, (_, i) => hostInNet(net, i + 1, from, this.family));
   }
 
   private inCluster(address: string): boolean {
@@ -53,8 +84,12 @@ export class ClientPicker {
     return ip !== undefined && this.clusterNets.some((n) => inNet(ip.words, n));
   }
 
+  private named(address: string): boolean {
+    return this.candidates.has(address) ? this.namedCandidates.has(address) : namedAddresses(this.map).has(address);
+  }
+
   private avoided(address: string): boolean {
-    return this.named.has(address) || this.nodeAddresses.has(address);
+    return this.named(address) || this.nodeAddresses.has(address);
   }
 
   private usable(address: string): boolean {
@@ -63,8 +98,7 @@ export class ClientPicker {
 
   /** A client that is neither a pod nor the node, nor anything a rule names. */
   offCluster(): string {
-    const candidates = OFF_CLUSTER_CANDIDATES[this.family];
-    return candidates.find((a) => this.usable(a)) ?? candidates[0]!;
+    return this.offClusterClient;
   }
 
   /** An off-cluster client inside one of `ranges` (loadBalancerSourceRanges). */
@@ -84,12 +118,6 @@ export class ClientPicker {
 
   /** An address in the cluster CIDR that is no endpoint; undefined when the rules reveal no CIDR. */
   pod(): string | undefined {
-    const net = this.clusterNets[0];
-    if (!net) return undefined;
-    for (let offset = 1; offset <= HOST_TRIES; offset++) {
-      const address = hostInNet(net, offset, "end", this.family);
-      if (!this.avoided(address)) return address;
-    }
-    return hostInNet(net, 1, "end", this.family);
+    return this.podClient;
   }
 }

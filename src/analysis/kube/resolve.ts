@@ -8,7 +8,7 @@ import { defaultContext } from "../trace/context.js";
 import type { Outcome, PacketSpec, TraceContext, TraceResult } from "../trace/types.js";
 import { createTracer, type Tracer } from "../trace/walk.js";
 import { clientPicker } from "./clients.js";
-import type { ClientClass, EndpointShare, Frontend, FrontendResolution, FrontendVerdict, ServiceMap, ServicePort, ServiceProtocol } from "./types.js";
+import type { ClientClass, Endpoint, EndpointShare, Frontend, FrontendResolution, FrontendVerdict, ServiceMap, ServicePort, ServiceProtocol } from "./types.js";
 
 const PROTOCOL_NUMBERS: Record<ServiceProtocol, number> = { tcp: 6, udp: 17, sctp: 132 };
 
@@ -26,31 +26,63 @@ export function masqueraded(outcome: Outcome, masqueradeMark: number | undefined
   return outcome.masquerade || (masqueradeMark !== undefined && masqueradeMark !== 0 && (outcome.mark & masqueradeMark) === masqueradeMark);
 }
 
+// A trace's outcomes and a service's endpoints are few: scanning them beats hashing their freshly built address strings.
+const SCANNED = 16;
+
+/** A service port's endpoints by address: the first one with the address, and the last position it has (its rank). */
+class EndpointsByAddress {
+  private readonly index: Map<string, { endpoint: Endpoint; rank: number }> | undefined;
+
+  constructor(private readonly endpoints: readonly Endpoint[]) {
+    if (endpoints.length <= SCANNED) return;
+    this.index = new Map();
+    endpoints.forEach((endpoint, rank) => {
+      const known = this.index!.get(endpoint.address);
+      if (known) known.rank = rank;
+      else this.index!.set(endpoint.address, { endpoint, rank });
+    });
+  }
+
+  endpoint(address: string): Endpoint | undefined {
+    return this.index ? this.index.get(address)?.endpoint : this.endpoints.find((e) => e.address === address);
+  }
+
+  rank(address: string): number {
+    const rank = this.index ? this.index.get(address)?.rank : this.endpoints.findLastIndex((e) => e.address === address);
+    return rank === undefined || rank < 0 ? Number.MAX_SAFE_INTEGER : rank;
+  }
+}
+
 /** Sums a trace's outcomes up by endpoint; the endpoint details come from the service port. */
 export function summarize(result: TraceResult, client: ClientClass, service: ServicePort | undefined, masqueradeMark: number | undefined): FrontendResolution {
-  const byAddress = new Map<string, EndpointShare>();
-  const other = new Map<string, FrontendResolution["other"][number]>();
+  const shares: EndpointShare[] = [];
+  const sharesByAddress = result.outcomes.length > SCANNED ? new Map<string, EndpointShare>() : undefined;
+  const others: FrontendResolution["other"] = [];
+  const endpoints = new EndpointsByAddress(service?.endpoints ?? []);
+  let uncertain = false;
   for (const outcome of result.outcomes) {
+    if (outcome.uncertain.length > 0) uncertain = true;
     if (!outcome.dnat) {
-      const key = `${outcome.verdict}|${outcome.delivery ?? ""}`;
-      const known = other.get(key);
+      const known = others.find((o) => o.verdict === outcome.verdict && o.delivery === outcome.delivery);
       if (known) known.probability += outcome.probability;
-      else other.set(key, { verdict: outcome.verdict, ...(outcome.delivery ? { delivery: outcome.delivery } : {}), probability: outcome.probability });
+      else others.push({ verdict: outcome.verdict, ...(outcome.delivery ? { delivery: outcome.delivery } : {}), probability: outcome.probability });
       continue;
     }
     const address = outcome.dnat.to;
-    let share = byAddress.get(address);
+    const masquerade = masqueraded(outcome, masqueradeMark);
+    let share = sharesByAddress ? sharesByAddress.get(address) : shares.find((s) => s.address === address);
     if (!share) {
-      const endpoint = service?.endpoints.find((e) => e.address === address);
-      share = { address, probability: 0, masquerade: masqueraded(outcome, masqueradeMark) };
+      const endpoint = endpoints.endpoint(address);
+      share = { address, probability: 0, masquerade };
       if (endpoint) {
         share.chain = endpoint.chain;
         if (endpoint.local !== undefined) share.local = endpoint.local;
       }
-      byAddress.set(address, share);
+      shares.push(share);
+      sharesByAddress?.set(address, share);
     }
     share.probability += outcome.probability;
-    if (!share.masqueradeUncertain && masqueraded(outcome, masqueradeMark) !== share.masquerade) {
+    if (!share.masqueradeUncertain && masquerade !== share.masquerade) {
       share.masquerade = true;
       share.masqueradeUncertain = true;
     }
@@ -63,24 +95,14 @@ export function summarize(result: TraceResult, client: ClientClass, service: Ser
     }
   }
   // In kube-proxy's order (the tracer lists outcomes by probability), unknown endpoints last.
-  const order = new Map(service?.endpoints.map((e, i) => [e.address, i]));
-  const rank = (share: EndpointShare) => order.get(share.address) ?? Number.MAX_SAFE_INTEGER;
-  const endpoints = [...byAddress.values()].sort((a, b) => rank(a) - rank(b) || a.address.localeCompare(b.address));
-  const others = [...other.values()];
+  shares.sort((a, b) => endpoints.rank(a.address) - endpoints.rank(b.address) || a.address.localeCompare(b.address));
   let verdict: FrontendVerdict = "mixed";
-  if (others.length === 0 && endpoints.length > 0) verdict = "dnat";
-  else if (endpoints.length === 0 && others.length === 1) {
+  if (others.length === 0 && shares.length > 0) verdict = "dnat";
+  else if (shares.length === 0 && others.length === 1) {
     const only = others[0]!.verdict;
     verdict = only === "REJECT" ? "reject" : only === "DROP" ? "drop" : only === "ACCEPT" ? "pass" : "mixed";
   }
-  return {
-    client,
-    source: result.packet.src,
-    verdict,
-    endpoints,
-    other: others,
-    uncertain: result.outcomes.some((o) => o.uncertain.length > 0),
-  };
+  return { client, source: result.packet.src, verdict, endpoints: shares, other: others, uncertain };
 }
 
 export interface ResolveOptions {

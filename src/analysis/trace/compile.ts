@@ -6,8 +6,9 @@ import { canonicalOptions } from "../../model/print.js";
 import { matchSpecs, targetSpecs, type ExtensionSpec } from "../../model/extensions.js";
 import type { CodecContext } from "../../model/codecs.js";
 import type { AddressMask, ExtensionOption, Family, MatchModule, NatRange, Rule, Target } from "../../model/types.js";
+import { parseIpv4 } from "../../model/addresses.js";
 import { compareWords, inNet, isLimitedBroadcast, isMulticast, isUnspecified, netOf, parseIp, type Ip } from "../ip.js";
-import type { Address, CtState, Env, Flow, InterfaceKnowledge } from "./flow.js";
+import { OwnedFlow, type Address, type CtState, type Env, type Flow, type InterfaceKnowledge } from "./flow.js";
 import { ipsetMembership } from "./ipset.js";
 import type { Uncertainty, UncertaintyKind } from "./types.js";
 import { uncertainty } from "./uncertainty.js";
@@ -19,8 +20,8 @@ export type Split =
       uncertainty: Uncertainty;
       /** The condition holds when the uncertain fact is `!negated`. */
       negated: boolean;
-      /** Records the assumed fact in the flow, so later questions agree with it. */
-      assume(flow: Flow, fact: boolean): Flow;
+      /** A copy of the flow that records the assumed fact, so later questions agree with it. */
+      assume(flow: Flow, fact: boolean): OwnedFlow;
     };
 
 export type ConditionResult = boolean | Split;
@@ -33,9 +34,9 @@ export type Effect =
   | { kind: "reject"; with: string }
   | { kind: "return" }
   | { kind: "jump"; chain: string; goto: boolean }
-  | { kind: "dnat"; range: NatRange; target: "DNAT" }
+  | { kind: "dnat"; pick: NatPick; target: "DNAT" }
   | { kind: "redirect"; ports: { from: number; to: number } | undefined }
-  | { kind: "snat"; range: NatRange; randomPort: boolean }
+  | { kind: "snat"; pick: NatPick; ports: { from: number; to: number } | undefined; randomPort: boolean }
   | { kind: "masquerade"; ports: { from: number; to: number } | undefined; randomPort: boolean }
   | { kind: "mark"; value: number; mask: number }
   | { kind: "connmark-set"; value: number; mask: number }
@@ -48,10 +49,20 @@ export type Effect =
   | { kind: "unknown"; target: string }
   | { kind: "none" };
 
+/** What a NAT target takes from its range: the first address and port (none: the packet's own), and whether there were more. */
+export interface NatPick {
+  address: Address | undefined;
+  port: number | undefined;
+  several: boolean;
+}
+
 export interface CompiledRule {
   rule: Rule;
+  /** The rule's line, kept at hand: the rule object itself is rarely in the cache when a rewrite or an assumption names it. */
+  line: number;
   conditions: Condition[];
-  effect: Effect;
+  /** Compiled when the rule first matches (ruleEffect): many rules a walk tries never do. */
+  effect: Effect | undefined;
   /** The chain a jump or goto enters, resolved on first use (null: no such chain). */
   jumpTarget: unknown;
 }
@@ -61,35 +72,33 @@ const NO_CONDITIONS: Condition[] = [];
 const NEVER: Condition[] = [ALWAYS_FALSE];
 const CONTEXTS: Record<Family, CodecContext> = { ipv4: { family: "ipv4", backend: "nft" }, ipv6: { family: "ipv6", backend: "nft" } };
 
-/** What the rules of one ruleset share once compiled: many rules jump to one chain (KUBE-MARK-MASQ, KUBE-SEP-…). */
-export interface SharedCompilation {
-  jumps: Map<string, Effect>;
-  gotos: Map<string, Effect>;
-}
-
-export function sharedCompilation(): SharedCompilation {
-  return { jumps: new Map(), gotos: new Map() };
-}
-
-export function compileRule(rule: Rule, family: Family, shared?: SharedCompilation): CompiledRule {
+export function compileRule(rule: Rule, family: Family): CompiledRule {
   const context = CONTEXTS[family];
   const conditions: Condition[] = [];
-  let impossible = false;
-  const add = (condition: Condition | true | false): void => {
-    if (condition === false) impossible = true;
-    else if (condition !== true) conditions.push(condition);
-  };
-  if (rule.protocol) add(protocolCondition(rule.protocol.value.number ?? -1, rule.protocol.negated));
-  if (rule.source) add(addressCondition(rule.source.value, rule.source.negated, "src", rule.line));
-  if (rule.destination) add(addressCondition(rule.destination.value, rule.destination.negated, "dst", rule.line));
-  if (rule.inInterface) add(interfaceCondition("in", rule.inInterface.value, rule.inInterface.negated, rule.line));
-  if (rule.outInterface) add(interfaceCondition("out", rule.outInterface.value, rule.outInterface.negated, rule.line));
+  const { protocol, source, destination, inInterface, outInterface, fragment, matches } = rule;
+  let possible = true;
+  if (protocol) possible = addCondition(conditions, protocolCondition(protocol.value.number ?? -1, protocol.negated));
+  if (possible && source) possible = addCondition(conditions, addressCondition(source.value, source.negated, "src", rule.line));
+  if (possible && destination) possible = addCondition(conditions, addressCondition(destination.value, destination.negated, "dst", rule.line));
+  if (possible && inInterface) possible = addCondition(conditions, interfaceCondition("in", inInterface.value, inInterface.negated, rule.line));
+  if (possible && outInterface) possible = addCondition(conditions, interfaceCondition("out", outInterface.value, outInterface.negated, rule.line));
   // Trace packets are never non-first fragments.
-  if (rule.fragment) add(rule.fragment.negated);
-  for (const match of rule.matches) for (const condition of compileMatch(match, rule, context)) add(condition);
-  // A large dump compiles a rule object per rule: the common parts are shared.
-  // slice(): an array grown by push keeps room for more, and the tracer keeps every compiled rule.
-  return { rule, conditions: impossible ? NEVER : conditions.length === 0 ? NO_CONDITIONS : conditions.slice(), effect: compileTarget(rule.target, context, shared), jumpTarget: undefined };
+  if (possible && fragment) possible = addCondition(conditions, fragment.negated);
+  for (let m = 0; possible && m < matches.length; m++) compileMatch(matches[m]!, rule, context, conditions);
+  // slice(): an array grown by push keeps room for more, and the tracer keeps compiled rules.
+  return { rule, line: rule.line, conditions: !possible ? NEVER : conditions.length === 0 ? NO_CONDITIONS : conditions.slice(), effect: undefined, jumpTarget: undefined };
+}
+
+/** What the rule's target does. */
+export function ruleEffect(rule: Rule, family: Family): Effect {
+  return compileTarget(rule.target, CONTEXTS[family]);
+}
+
+/** Adds a core match's condition to the rule's; false when the match can never hold. */
+function addCondition(conditions: Condition[], condition: Condition | boolean): boolean {
+  if (condition === false) return false;
+  if (condition !== true) conditions.push(condition);
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -107,30 +116,28 @@ function protocolCondition(number: number, negated: boolean): Condition | boolea
 
 function addressCondition(mask: AddressMask, negated: boolean, which: "src" | "dst", line: number): Condition | boolean {
   if (mask.prefix === 0) return !negated;
-  const unknown = unknownAddress(mask, negated, line);
-  const net = netOf(mask);
   // An IPv4 mask is the last word (inNet compares the others under a zero mask): two numbers, no network object.
-  if (mask.family === "ipv4") return ipv4Condition(net.mask[3], net.words[3], negated, which, unknown);
+  if (mask.family === "ipv4") {
+    const maskWord = parseIpv4(mask.mask) ?? 0;
+    return ipv4Condition(maskWord, ((parseIpv4(mask.address) ?? 0) & maskWord) >>> 0, negated, which, mask, line);
+  }
+  const net = netOf(mask);
   return (flow, env) => {
     const address = which === "src" ? flow.src : flow.dst;
-    return address.words === undefined ? unknown(address, env) : inNet(address.words, net) !== negated;
+    return address.words === undefined ? unknownAddress(address, env, mask, negated, line) : inNet(address.words, net) !== negated;
   };
 }
 
-type UnknownAddress = (address: Exclude<Address, Ip>, env: Env) => ConditionResult;
-
-function unknownAddress(mask: AddressMask, negated: boolean, line: number): UnknownAddress {
+function unknownAddress(address: Exclude<Address, Ip>, env: Env, mask: AddressMask, negated: boolean, line: number): ConditionResult {
+  // An address known only by role is a node address: it is not a host the rule names unless that host is one.
   const host = mask.prefix === (mask.family === "ipv4" ? 32 : 128);
-  return (address, env) => {
-    // An address known only by role is a node address: it is not a host the rule names unless that host is one.
-    if (host && !(address.local && env.isLocalText(mask.address))) return negated;
-    return unknownFact("address-unknown", `${address.text} in ${mask.address}/${mask.prefix ?? mask.mask}`, line, negated);
-  };
+  if (host && !(address.local && env.isLocalText(mask.address))) return negated;
+  return unknownFact("address-unknown", `${address.text} in ${mask.address}/${mask.prefix ?? mask.mask}`, line, negated);
 }
 
-function ipv4Condition(maskWord: number, netWord: number, negated: boolean, which: "src" | "dst", unknown: UnknownAddress): Condition {
-  if (which === "src") return (flow, env) => (flow.src.words === undefined ? unknown(flow.src, env) : (((flow.src.words[3] & maskWord) >>> 0) === netWord) !== negated);
-  return (flow, env) => (flow.dst.words === undefined ? unknown(flow.dst, env) : (((flow.dst.words[3] & maskWord) >>> 0) === netWord) !== negated);
+function ipv4Condition(maskWord: number, netWord: number, negated: boolean, which: "src" | "dst", mask: AddressMask, line: number): Condition {
+  if (which === "src") return (flow, env) => (flow.src.words === undefined ? unknownAddress(flow.src, env, mask, negated, line) : (((flow.src.words[3] & maskWord) >>> 0) === netWord) !== negated);
+  return (flow, env) => (flow.dst.words === undefined ? unknownAddress(flow.dst, env, mask, negated, line) : (((flow.dst.words[3] & maskWord) >>> 0) === netWord) !== negated);
 }
 
 /** iptables interface names: a trailing `+` matches any name with that prefix. */
@@ -160,13 +167,14 @@ function knownInterfaceAnswer(knowledge: InterfaceKnowledge, pattern: string): b
 function interfaceCondition(direction: "in" | "out", pattern: string, negated: boolean, line: number): Condition {
   const kind: UncertaintyKind = direction === "in" ? "in-interface-unknown" : "out-interface-unknown";
   const question = uncertainty(kind, pattern, line);
-  const assume = (flow: Flow, fact: boolean): Flow => {
+  const assume = (flow: Flow, fact: boolean): OwnedFlow => {
     const key = direction === "in" ? "inKnowledge" : "outKnowledge";
     const knowledge = flow[key];
-    const next: InterfaceKnowledge = fact
+    const copy = new OwnedFlow(flow);
+    copy[key] = fact
       ? { matches: [...knowledge.matches, pattern], notMatches: knowledge.notMatches }
       : { matches: knowledge.matches, notMatches: [...knowledge.notMatches, pattern] };
-    return { ...flow, [key]: next };
+    return copy;
   };
   return (flow) => {
     const name = direction === "in" ? flow.inInterface : flow.outInterface;
@@ -185,7 +193,11 @@ function unknownFact(kind: UncertaintyKind, subject: string, line: number, negat
     kind: "uncertain",
     uncertainty: uncertainty(kind, subject, line),
     negated,
-    assume: (flow, fact) => ({ ...flow, facts: new Map(flow.facts).set(key, fact) }),
+    assume: (flow, fact) => {
+      const copy = new OwnedFlow(flow);
+      copy.facts = new Map(flow.facts).set(key, fact);
+      return copy;
+    },
   };
 }
 
@@ -374,24 +386,33 @@ function addrtypeCompiler(module: MatchModule, rule: Rule): Condition[] {
   return conditions;
 }
 
-function statisticCompiler(module: MatchModule): Condition[] {
+function statisticCompiler(module: MatchModule): readonly Condition[] {
   const mode = findValue(module, "mode");
   const probability = module.options.find((o) => o.name === "probability");
   if (mode === "random" && probability?.value.kind === "probability") {
     const share = probability.value.stored / 0x80000000;
-    const p = probability.negated ? 1 - share : share;
-    const split: Split = { kind: "random", probability: p };
-    return [() => split];
+    return randomShare(probability.negated ? 1 - share : share);
   }
   const every = module.options.find((o) => o.name === "every");
   if (mode === "nth" && every?.value.kind === "number") {
     // One packet in N matches: over many new connections, a share of 1/N.
     const share = 1 / every.value.value;
-    const p = every.negated ? 1 - share : share;
-    const split: Split = { kind: "random", probability: p };
-    return [() => split];
+    return randomShare(every.negated ? 1 - share : share);
   }
-  return [];
+  return NO_CONDITIONS;
+}
+
+// The same shares come back in every service (1/2, 1/3…): one condition each.
+const randomShares = new Map<number, readonly Condition[]>();
+
+function randomShare(probability: number): readonly Condition[] {
+  let conditions = randomShares.get(probability);
+  if (!conditions) {
+    const split: Split = { kind: "random", probability };
+    if (randomShares.size >= 10_000) randomShares.clear();
+    randomShares.set(probability, (conditions = [() => split]));
+  }
+  return conditions;
 }
 
 function findValue(module: MatchModule, name: string): string | undefined {
@@ -576,7 +597,7 @@ const OPTION_COMPILERS: Record<string, Record<string, OptionCompiler>> = {
   },
 };
 
-type ModuleCompiler = (module: MatchModule, rule: Rule) => Condition[];
+type ModuleCompiler = (module: MatchModule, rule: Rule) => readonly Condition[];
 
 /**
  * xt_conntrack on a packet without an entry (raw table, untracked) checks --ctstate alone: the match holds if
@@ -663,9 +684,10 @@ function plainPortRange(option: ExtensionOption): boolean {
 /** Whether options are already in the order canonicalOptions sorts them into (the spec's, unknown ones last). */
 function inSpecOrder(options: readonly ExtensionOption[], spec: ExtensionSpec): boolean {
   let last = -1;
-  for (const option of options) {
+  for (let i = 0; i < options.length; i++) {
+    const name = options[i]!.name;
     let index = 0;
-    while (index < spec.options.length && spec.options[index]!.name !== option.name) index++;
+    while (index < spec.options.length && spec.options[index]!.name !== name) index++;
     if (index < last) return false;
     last = index;
   }
@@ -678,27 +700,40 @@ function orderedOptions(options: ExtensionOption[], spec: ExtensionSpec, context
   return !spec.normalize && inSpecOrder(options, spec) ? options : canonicalOptions(options, spec, context);
 }
 
-const isComment = (match: MatchModule) => match.name === "comment" && match.known && match.options.every((o) => o.name === "comment");
+function isComment(match: MatchModule): boolean {
+  if (match.name !== "comment" || !match.known) return false;
+  for (let i = 0; i < match.options.length; i++) if (match.options[i]!.name !== "comment") return false;
+  return true;
+}
 
-function compileMatch(match: MatchModule, rule: Rule, context: CodecContext): Condition[] {
+/** Adds the match's conditions to the rule's. */
+function compileMatch(match: MatchModule, rule: Rule, context: CodecContext, conditions: Condition[]): void {
   // Most kube-proxy rules carry one: it matches every packet.
-  if (isComment(match)) return NO_CONDITIONS;
+  if (isComment(match)) return;
   const spec = matchSpecs.get(match.name);
-  if (!match.known || !spec) return [factCondition("unknown-match", moduleText(match), rule.line, false)];
+  if (!match.known || !spec) {
+    conditions.push(factCondition("unknown-match", moduleText(match), rule.line, false));
+    return;
+  }
   const moduleCompiler = MODULE_COMPILERS[match.name];
   if (moduleCompiler) {
     const options = orderedOptions(match.options, spec, context);
-    return moduleCompiler(options === match.options ? match : { ...match, options }, rule);
+    for (const condition of moduleCompiler(options === match.options ? match : { ...match, options }, rule)) conditions.push(condition);
+    return;
   }
   const compilers = OPTION_COMPILERS[match.name] ?? {};
-  const conditions: Condition[] = [];
+  const before = conditions.length;
   for (const option of orderedOptions(match.options, spec, context)) {
     const compiler = compilers[option.name];
     const condition = compiler ? compiler(option, rule, match) : factCondition("unmodelled-option", `${match.name} ${option.written}`, rule.line, option.negated);
-    if (condition === false) return [ALWAYS_FALSE];
+    if (condition === false) {
+      // The match can never hold: it stands as that one condition.
+      conditions.length = before;
+      conditions.push(ALWAYS_FALSE);
+      return;
+    }
     if (condition !== true) conditions.push(condition);
   }
-  return conditions;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -713,6 +748,11 @@ function portsOf(options: ExtensionOption[]): { from: number; to: number } | und
   return value?.kind === "port-range" ? value.range : undefined;
 }
 
+function firstAddress(range: NatRange, family: Family): Address | undefined {
+  if (range.fromAddress === undefined) return undefined;
+  return parseIp(range.fromAddress, family) ?? { family, text: range.fromAddress, words: undefined, local: false };
+}
+
 /** --random and --random-fully make the kernel pick the source port instead of keeping it. */
 function randomizesPorts(options: ExtensionOption[]): boolean {
   return options.some((o) => o.name === "random" || o.name === "random-fully");
@@ -722,17 +762,10 @@ const NONE: Effect = { kind: "none" };
 const ACCEPT: Effect = { kind: "accept" };
 const DROP: Effect = { kind: "drop" };
 const RETURN: Effect = { kind: "return" };
-function compileTarget(target: Target | undefined, context: CodecContext, shared: SharedCompilation | undefined): Effect {
+function compileTarget(target: Target | undefined, context: CodecContext): Effect {
   if (!target) return NONE;
-  if (target.kind === "chain") {
-    const jumps = target.goto ? shared?.gotos : shared?.jumps;
-    let jump = jumps?.get(target.name);
-    if (!jump) {
-      jump = { kind: "jump", chain: target.name, goto: target.goto };
-      jumps?.set(target.name, jump);
-    }
-    return jump;
-  }
+  // One per rule: sharing them by chain name would cost a lookup of the name, which the walk makes anyway.
+  if (target.kind === "chain") return { kind: "jump", chain: target.name, goto: target.goto };
   switch (target.name) {
     case "ACCEPT":
       return ACCEPT;
@@ -754,11 +787,17 @@ function compileTarget(target: Target | undefined, context: CodecContext, shared
     }
     case "DNAT": {
       const value = optionValue(options, "to-destination");
-      return { kind: "dnat", range: value?.kind === "nat-range" ? value.range : {}, target: "DNAT" };
+      const range: NatRange = value?.kind === "nat-range" ? value.range : {};
+      const several = range.fromAddress !== range.toAddress || (range.fromPort !== undefined && range.fromPort !== range.toPort);
+      return { kind: "dnat", pick: { address: firstAddress(range, context.family), port: range.fromPort, several }, target: "DNAT" };
     }
     case "SNAT": {
+      // The source port is not picked from the range: it is kept when it is in it.
       const value = optionValue(options, "to-source");
-      return { kind: "snat", range: value?.kind === "nat-range" ? value.range : {}, randomPort: randomizesPorts(options) };
+      const range: NatRange = value?.kind === "nat-range" ? value.range : {};
+      const ports = range.fromPort !== undefined ? { from: range.fromPort, to: range.toPort ?? range.fromPort } : undefined;
+      const pick = { address: firstAddress(range, context.family), port: undefined, several: range.fromAddress !== range.toAddress };
+      return { kind: "snat", pick, ports, randomPort: randomizesPorts(options) };
     }
     case "MASQUERADE":
       return { kind: "masquerade", ports: portsOf(options), randomPort: randomizesPorts(options) };

@@ -1,5 +1,6 @@
 // The state one branch of a walk carries: the packet as rewritten so far and its connection.
-// Flows are immutable; a change makes a new flow, so branches share what they did not change.
+// A branch owns its flow and changes it in place; a split copies it. The values inside a flow are
+// never changed in place, so copies share them.
 
 import type { Family } from "../../model/types.js";
 import type { Ip } from "../ip.js";
@@ -51,6 +52,47 @@ export interface Flow {
   readonly outKnowledge: InterfaceKnowledge;
   /** Facts an uncertain match assumed, by key, so the same question gets the same answer. */
   readonly facts: ReadonlyMap<string, boolean>;
+}
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** Flow's fields, writable: the class of the same name takes them from here, so they are listed once. */
+export interface OwnedFlow extends Writable<Flow> {}
+
+/**
+ * A branch's own flow, which the walk changes in place; conditions see it as a Flow. Every flow of a walk is made
+ * by this one constructor, field by field: objects of one shape keep the walk's property accesses monomorphic
+ * (an object spread would give each copy another shape).
+ */
+export class OwnedFlow implements Flow {
+  /** A copy of `flow`. */
+  constructor(flow: Flow) {
+    this.src = flow.src;
+    this.dst = flow.dst;
+    this.sport = flow.sport;
+    this.dport = flow.dport;
+    this.sportRandom = flow.sportRandom;
+    this.sportRange = flow.sportRange;
+    this.protocol = flow.protocol;
+    this.icmpType = flow.icmpType;
+    this.icmpCode = flow.icmpCode;
+    this.tcpFlags = flow.tcpFlags;
+    this.length = flow.length;
+    this.ttl = flow.ttl;
+    this.mark = flow.mark;
+    this.ctmark = flow.ctmark;
+    this.ctState = flow.ctState;
+    this.conntrack = flow.conntrack;
+    this.orig = flow.orig;
+    this.dnat = flow.dnat;
+    this.snat = flow.snat;
+    this.masquerade = flow.masquerade;
+    this.inInterface = flow.inInterface;
+    this.outInterface = flow.outInterface;
+    this.inKnowledge = flow.inKnowledge;
+    this.outKnowledge = flow.outKnowledge;
+    this.facts = flow.facts;
+  }
 }
 
 /** What a condition may look at besides the flow. */

@@ -3,10 +3,10 @@
 // and equal outcomes are merged. Iterative throughout: no recursion, bounded steps and branches.
 
 import { parseProtocol } from "../../model/protocols.js";
-import type { Chain, Family, NatRange, Rule, Ruleset, TableName } from "../../model/types.js";
+import type { Chain, Family, Rule, Ruleset, TableName } from "../../model/types.js";
 import { formatEndpoint, isLoopback, parseIp, parseNet, inNet, type Net } from "../ip.js";
-import { compileRule, sharedCompilation, type CompiledRule, type Effect, type SharedCompilation, type Split } from "./compile.js";
-import type { Address, CtState, Env, Flow } from "./flow.js";
+import { compileRule, ruleEffect, type CompiledRule, type Effect, type NatPick, type Split } from "./compile.js";
+import { OwnedFlow, type Address, type CtState, type Env, type Flow, type InterfaceKnowledge } from "./flow.js";
 import type {
   Assumption,
   Delivery,
@@ -38,25 +38,41 @@ const MAX_STEPS_PER_BRANCH = 1_000_000;
 /** All branches together: random splits inside a long walk would otherwise multiply the per-branch bound. */
 const MAX_STEPS_PER_TRACE = 10_000_000;
 const INDEX_THRESHOLD = 16;
-const CANDIDATE_CACHE_LIMIT = 4096;
 
-interface CompiledChain {
-  table: TableName;
-  chain: Chain;
-  /** Each rule compiled when a walk first reaches it: most of a large chain is never reached by a query. */
-  rules: (CompiledRule | undefined)[];
-  /** Rule indexes that can match a destination host, by host; undefined for small chains. */
-  byHost: Map<string, number[]> | undefined;
+class CompiledChain {
+  /** How many times a walk has started to go through the chain (entered it, come back to it, split in it). */
+  activations = 0;
+
+  constructor(
+    readonly table: TableName,
+    readonly chain: Chain,
+    /**
+     * Each rule compiled when a walk first reaches it: most of a large chain is never reached by a query. Kept only
+     * once the chain has been gone through twice: most chains of a large ruleset are gone through once (a service's
+     * endpoint chains, for one trace), and keeping what they compiled only gives the garbage collector more to copy.
+     */
+    readonly rules: (CompiledRule | undefined)[],
+    /** Large chains only. */
+    readonly index: ChainIndex | undefined,
+  ) {}
+}
+
+/** A walk starts (again) to go through `chain` at rule `index`. */
+function activate(chain: CompiledChain, index: number, via: Frame["via"]): Frame {
+  chain.activations++;
+  return { chain, index, via };
+}
+
+/** A large chain's rules by the destination they require, so that a walk skips those that cannot match. */
+interface ChainIndex {
+  /** Rule indexes that can match a destination host, by host. */
+  byHost: Map<string, number[]>;
   /** Rules of no destination host that can match only one destination port, by port. */
-  byPort: Map<number, number[]> | undefined;
+  byPort: Map<number, number[]>;
   /** Rules in neither index. */
   generic: number[];
-  /** Candidate rules by destination host, and by host and port (two levels: no key string per step). */
-  candidates: Map<string, Int32Array>;
-  portCandidates: Map<string, Map<number, Int32Array>>;
-  /** The candidates at an address no rule names: without the port index, and with it at a port no rule names. */
-  withoutHost: Int32Array | undefined;
-  genericOnly: Int32Array | undefined;
+  /** The rules of byPort together, in order: the candidates when the port index does not hold. */
+  anyPort: number[] | undefined;
 }
 
 interface Frame {
@@ -71,27 +87,50 @@ interface PathNode {
   previous: PathNode | undefined;
 }
 
-interface Branch {
-  flow: Flow;
-  probability: number;
-  conditional: number;
-  assumptions: Assumption[];
-  path: PathNode | undefined;
-  hook: Hook;
-  tableIndex: number;
+/** One walk through the hooks. A class, copied field by field, for the same reason as OwnedFlow: one shape. */
+class Branch {
+  /** This branch's alone: a split gives the other branch a copy. */
+  declare flow: OwnedFlow;
+  declare probability: number;
+  declare conditional: number;
+  declare assumptions: Assumption[];
+  declare path: PathNode | undefined;
+  declare hook: Hook;
+  declare tableIndex: number;
   /** The chain the table pass started in (its policy applies at the end). */
-  base: CompiledChain | undefined;
-  frame: Frame | undefined;
-  conditionIndex: number;
-  stack: Frame[];
+  declare base: CompiledChain | undefined;
+  /** This branch's alone; the callers' frames on the stack may be shared with branches split off below them. */
+  declare frame: Frame | undefined;
+  declare conditionIndex: number;
+  declare stack: Frame[];
   /** A locally generated packet to a local address comes back in through lo. */
-  loopback: boolean;
+  declare loopback: boolean;
   /** The nat table has been consulted for the destination (PREROUTING/OUTPUT) and the source (POSTROUTING/INPUT). */
-  dnatDone: boolean;
-  snatDone: boolean;
-  steps: number;
+  declare dnatDone: boolean;
+  declare snatDone: boolean;
+  declare steps: number;
   /** What the split at the current rule decided, for the path step of that rule. */
-  note: { branch?: { probability: number; matched: boolean }; assumed?: { kind: Uncertainty["kind"]; matched: boolean } } | undefined;
+  declare note: { branch?: { probability: number; matched: boolean }; assumed?: { kind: Uncertainty["kind"]; matched: boolean } } | undefined;
+
+  /** A copy of `branch`: its flow, frame and stack still shared. */
+  constructor(branch: Branch) {
+    this.flow = branch.flow;
+    this.probability = branch.probability;
+    this.conditional = branch.conditional;
+    this.assumptions = branch.assumptions;
+    this.path = branch.path;
+    this.hook = branch.hook;
+    this.tableIndex = branch.tableIndex;
+    this.base = branch.base;
+    this.frame = branch.frame;
+    this.conditionIndex = branch.conditionIndex;
+    this.stack = branch.stack;
+    this.loopback = branch.loopback;
+    this.dnatDone = branch.dnatDone;
+    this.snatDone = branch.snatDone;
+    this.steps = branch.steps;
+    this.note = branch.note;
+  }
 }
 
 export interface Tracer {
@@ -109,47 +148,63 @@ export interface TracerOptions {
 }
 
 export function createTracer(ruleset: Ruleset, options: TracerOptions = {}): Tracer {
-  const indexLargeChains = options.index !== false;
-  const family = ruleset.family;
-  const chainsByTable = new Map(ruleset.tables.map((t) => [t.name, new Map(t.chains.map((c) => [c.name, c]))]));
-  const compiledByTable = new Map<TableName, Map<string, CompiledChain | null>>();
-  const shared = sharedCompilation();
-
-  const compiledChain = (table: TableName, name: string): CompiledChain | undefined => {
-    let chains = compiledByTable.get(table);
-    if (!chains) compiledByTable.set(table, (chains = new Map()));
-    const cached = chains.get(name);
-    if (cached !== undefined) return cached ?? undefined;
-    const key = name;
-    const chain = chainsByTable.get(table)?.get(name);
-    if (!chain) {
-      chains.set(key, null);
-      return undefined;
-    }
-    const rules = new Array<CompiledRule | undefined>(chain.rules.length).fill(undefined);
-    let byHost: Map<string, number[]> | undefined;
-    let byPort: Map<number, number[]> | undefined;
-    const generic: number[] = [];
-    if (indexLargeChains && rules.length >= INDEX_THRESHOLD) {
-      byHost = new Map();
-      byPort = new Map();
-      chain.rules.forEach((rule, i) => {
-        const host = destinationHostOf(rule, family);
-        const port = host === undefined ? onlyDestinationPort(rule) : undefined;
-        if (host !== undefined) addIndex(byHost!, host, i);
-        else if (port !== undefined) addIndex(byPort!, port, i);
-        else generic.push(i);
-      });
-    }
-    const compiled: CompiledChain = { table, chain, rules, byHost, byPort, generic, candidates: new Map(), portCandidates: new Map(), withoutHost: undefined, genericOnly: undefined };
-    chains.set(key, compiled);
-    return compiled;
-  };
-
+  const compiled = new CompiledRuleset(ruleset, options.index !== false);
   return {
-    family,
-    trace: (packet, context) => new Walk(family, compiledChain, shared, packet, context, options.merge !== false, options.paths !== false).run(),
+    family: ruleset.family,
+    trace: (packet, context) => new Walk(compiled, packet, context, options.merge !== false, options.paths !== false).run(),
   };
+}
+
+/** A ruleset as walks see it: each chain compiled in place of itself when a walk first enters it. */
+class CompiledRuleset {
+  readonly family: Family;
+  private readonly chainsByTable = new Map<TableName, Map<string, Chain | CompiledChain>>();
+  /** The chain each table pass of a hook starts in, once looked up (null: there is none). */
+  private readonly starts: Record<Hook, (CompiledChain | null | undefined)[]> = { PREROUTING: [], INPUT: [], FORWARD: [], OUTPUT: [], POSTROUTING: [] };
+
+  constructor(
+    ruleset: Ruleset,
+    private readonly indexLargeChains: boolean,
+  ) {
+    this.family = ruleset.family;
+    for (const table of ruleset.tables) {
+      const chains = new Map<string, Chain | CompiledChain>();
+      for (const chain of table.chains) chains.set(chain.name, chain);
+      this.chainsByTable.set(table.name, chains);
+    }
+  }
+
+  chain(table: TableName, name: string): CompiledChain | undefined {
+    const chains = this.chainsByTable.get(table);
+    const found = chains?.get(name);
+    if (found === undefined || found instanceof CompiledChain) return found;
+    const rules = new Array<CompiledRule | undefined>(found.rules.length).fill(undefined);
+    const compiled = new CompiledChain(table, found, rules, this.indexLargeChains && rules.length >= INDEX_THRESHOLD ? chainIndex(found, this.family) : undefined);
+    chains!.set(name, compiled);
+    return compiled;
+  }
+
+  /** The built-in chain of the hook in its `tableIndex`th table (HOOK_TABLES). */
+  start(hook: Hook, tableIndex: number): CompiledChain | undefined {
+    const starts = this.starts[hook];
+    let start = starts[tableIndex];
+    if (start === undefined) starts[tableIndex] = start = this.chain(HOOK_TABLES[hook][tableIndex]!, hook) ?? null;
+    return start ?? undefined;
+  }
+}
+
+function chainIndex(chain: Chain, family: Family): ChainIndex {
+  const byHost = new Map<string, number[]>();
+  const byPort = new Map<number, number[]>();
+  const generic: number[] = [];
+  chain.rules.forEach((rule, i) => {
+    const host = destinationHostOf(rule, family);
+    const port = host === undefined ? onlyDestinationPort(rule) : undefined;
+    if (host !== undefined) addIndex(byHost, host, i);
+    else if (port !== undefined) addIndex(byPort, port, i);
+    else generic.push(i);
+  });
+  return { byHost, byPort, generic, anyPort: undefined };
 }
 
 function addIndex<K>(index: Map<K, number[]>, key: K, rule: number): void {
@@ -183,48 +238,22 @@ function onlyDestinationPort(rule: Rule): number | undefined {
   return undefined;
 }
 
-/** The rules of an indexed chain that can match a packet to `host` (and `port`, when the port index holds). */
-function candidates(chain: CompiledChain, host: string, port: number | undefined): Int32Array {
-  const hostRules = chain.byHost!.get(host);
-  const portRules = port === undefined ? undefined : chain.byPort!.get(port);
-  // Most packets meet a large chain at an address it does not name: the same list for all of them, not one each.
-  if (hostRules === undefined) {
-    if (port === undefined) return (chain.withoutHost ??= sortedList(chain.generic, [...chain.byPort!.values()].flat()));
-    if (portRules === undefined) return (chain.genericOnly ??= sortedList(chain.generic, []));
-  }
-  let byPort: Map<number, Int32Array> | undefined;
-  let list: Int32Array | undefined;
-  if (port === undefined) list = chain.candidates.get(host);
-  else {
-    byPort = chain.portCandidates.get(host);
-    list = byPort?.get(port);
-  }
-  if (list) return list;
-  list = sortedList(chain.generic, [...(hostRules ?? []), ...(port === undefined ? [...chain.byPort!.values()].flat() : (portRules ?? []))]);
-  if (port === undefined) {
-    if (chain.candidates.size >= CANDIDATE_CACHE_LIMIT) chain.candidates.clear();
-    chain.candidates.set(host, list);
-  } else {
-    if (!byPort) {
-      if (chain.portCandidates.size >= CANDIDATE_CACHE_LIMIT) chain.portCandidates.clear();
-      chain.portCandidates.set(host, (byPort = new Map()));
-    }
-    byPort.set(port, list);
-  }
-  return list;
-}
-
-function sortedList(a: readonly number[], b: readonly number[]): Int32Array {
-  return Int32Array.from([...a, ...b].sort((x, y) => x - y));
-}
-
 /** The next rule at or after `from` that can match the flow's packet. */
 function nextCandidate(chain: CompiledChain, from: number, flow: Flow): number {
   const destination = flow.dst;
-  if (!chain.byHost || destination.words === undefined) return from < chain.rules.length ? from : -1;
+  const index = chain.index;
+  if (!index || destination.words === undefined) return from < chain.rules.length ? from : -1;
   // The port index holds when the addresses are known: then no earlier condition of its rules can split.
-  const port = flow.src.words !== undefined && flow.dport !== undefined ? flow.dport : undefined;
-  const list = candidates(chain, destination.text, port);
+  const portRules =
+    flow.src.words !== undefined && flow.dport !== undefined ? index.byPort.get(flow.dport) : (index.anyPort ??= [...index.byPort.values()].flat().sort((a, b) => a - b));
+  // The candidates are the generic rules, the host's and the port's: the first of them at or after `from`.
+  const next = Math.min(firstAtOrAfter(index.generic, from), firstAtOrAfter(index.byHost.get(destination.text), from), firstAtOrAfter(portRules, from));
+  return next === Infinity ? -1 : next;
+}
+
+/** The first rule index at or after `from` in an ordered list; Infinity when there is none. */
+function firstAtOrAfter(list: readonly number[] | undefined, from: number): number {
+  if (list === undefined) return Infinity;
   let low = 0;
   let high = list.length;
   while (low < high) {
@@ -232,7 +261,19 @@ function nextCandidate(chain: CompiledChain, from: number, flow: Flow): number {
     if (list[middle]! < from) low = middle + 1;
     else high = middle;
   }
-  return low < list.length ? list[low]! : -1;
+  return low < list.length ? list[low]! : Infinity;
+}
+
+/** Routing has sent the packet to the first table of `hook`. */
+function enterHook(branch: Branch, hook: Hook): true {
+  branch.hook = hook;
+  branch.tableIndex = 0;
+  return true;
+}
+
+/** Whether the call level of `frame` is in `chain`, or left `chain` by goto to get where it is. */
+function inChain(frame: Frame, chain: CompiledChain): boolean {
+  return frame.chain === chain || (frame.via !== undefined && frame.via.includes(chain));
 }
 
 /** Where the kernel picks a source port when no range is given: in the original port's class (nf_nat_l4proto_unique_tuple). */
@@ -243,13 +284,15 @@ function ephemeralRange(port: number): { from: number; to: number } {
 }
 
 /** The entry the conntrack hook gives a packet: none for invalid or untracked ones, confirmed for an existing connection. */
-function attachConntrack(flow: Flow): Flow {
-  if (flow.ctState === "INVALID" || flow.ctState === "UNTRACKED") return flow;
-  return { ...flow, conntrack: flow.ctState === "ESTABLISHED" ? "confirmed" : "unconfirmed" };
+function attachConntrack(flow: OwnedFlow): void {
+  if (flow.ctState === "INVALID" || flow.ctState === "UNTRACKED") return;
+  flow.conntrack = flow.ctState === "ESTABLISHED" ? "confirmed" : "unconfirmed";
 }
 
+const protocolNames: string[] = [];
+
 function protocolName(number: number): string {
-  return parseProtocol(String(number))?.name ?? String(number);
+  return (protocolNames[number] ??= parseProtocol(String(number))?.name ?? String(number));
 }
 
 const CT_STATES: Record<TraceContext["state"], CtState> = {
@@ -261,19 +304,6 @@ const CT_STATES: Record<TraceContext["state"], CtState> = {
 };
 
 const hex = (n: number) => `0x${(n >>> 0).toString(16)}`;
-
-// NAT targets name a handful of addresses many times: parse each once.
-const natAddresses = new Map<string, Address>();
-
-function natAddress(text: string, family: Family): Address {
-  let address = natAddresses.get(text);
-  if (!address) {
-    address = parseIp(text, family) ?? { family, text, words: undefined, local: false };
-    if (natAddresses.size > 100_000) natAddresses.clear();
-    natAddresses.set(text, address);
-  }
-  return address;
-}
 
 interface DerivedContext {
   localAddresses: Set<string>;
@@ -299,45 +329,64 @@ function derivedContext(context: TraceContext, family: Family): DerivedContext {
   return derived;
 }
 
+/** What conditions ask of the node, for one walk: its hook is the step's. */
+class WalkEnv implements Env {
+  hook: Hook = "PREROUTING";
+
+  constructor(
+    readonly context: TraceContext,
+    readonly family: Family,
+    private readonly derived: DerivedContext,
+  ) {}
+
+  isLocal(address: Address): boolean {
+    return address.words === undefined ? address.local : isLoopback(address) || this.derived.localAddresses.has(address.text);
+  }
+
+  isLocalText(text: string): boolean {
+    const ip = parseIp(text, this.family);
+    return ip !== undefined && (isLoopback(ip) || this.derived.localAddresses.has(ip.text));
+  }
+
+  interfaceOf(address: Address): string | undefined {
+    if (address.words === undefined) return undefined;
+    if (isLoopback(address)) return "lo";
+    return this.context.nodeAddresses.find((n) => parseIp(n.address, this.family)?.text === address.text)?.interface;
+  }
+
+  routeInterface(address: Address): string | undefined {
+    return address.words === undefined ? undefined : this.derived.routes.find((r) => inNet(address.words, r.net))?.iface;
+  }
+}
+
+// A flow's facts and interface knowledge are replaced, never changed in place: every walk can start from these.
+const NO_FACTS: ReadonlyMap<string, boolean> = new Map();
+const NOTHING_KNOWN: InterfaceKnowledge = { matches: [], notMatches: [] };
+const NOT_A_CONTAINER_INTERFACE: InterfaceKnowledge = { matches: [], notMatches: CONTAINER_INTERFACES };
+
 class Walk {
   private readonly outcomes: Outcome[] = [];
   private readonly pending: Branch[] = [];
-  private readonly env: Env & { hook: Hook };
-  private readonly localAddresses: Set<string>;
+  private readonly env: WalkEnv;
   private readonly routes: { net: Net; prefix: number; iface: string }[];
   private branchesStarted = 0;
   private steps = 0;
   private readonly initial: Flow;
 
+  private readonly family: Family;
+  private readonly derived: DerivedContext;
+
   constructor(
-    private readonly family: Family,
-    private readonly chainOf: (table: TableName, name: string) => CompiledChain | undefined,
-    private readonly shared: SharedCompilation,
+    private readonly ruleset: CompiledRuleset,
     private readonly packet: PacketSpec,
     private readonly context: TraceContext,
     private readonly merge: boolean,
     private readonly recordPaths: boolean,
   ) {
-    const derived = derivedContext(context, family);
-    this.localAddresses = derived.localAddresses;
-    this.routes = derived.routes;
-    const localAddresses = this.localAddresses;
-    this.env = {
-      hook: "PREROUTING",
-      context,
-      family,
-      isLocal: (a) => (a.words === undefined ? a.local : isLoopback(a) || localAddresses.has(a.text)),
-      isLocalText: (text) => {
-        const ip = parseIp(text, family);
-        return ip !== undefined && (isLoopback(ip) || localAddresses.has(ip.text));
-      },
-      interfaceOf: (a) => {
-        if (a.words === undefined) return undefined;
-        if (isLoopback(a)) return "lo";
-        return context.nodeAddresses.find((n) => parseIp(n.address, family)?.text === a.text)?.interface;
-      },
-      routeInterface: (a) => (a.words === undefined ? undefined : this.routes.find((r) => inNet(a.words, r.net))?.iface),
-    };
+    this.family = ruleset.family;
+    this.derived = derivedContext(context, this.family);
+    this.routes = this.derived.routes;
+    this.env = new WalkEnv(context, this.family, this.derived);
     this.initial = this.initialFlow();
   }
 
@@ -377,34 +426,37 @@ class Walk {
       masquerade: false,
       inInterface: context.origin === "node" ? null : context.inInterface,
       outInterface: null,
-      inKnowledge: { matches: [], notMatches: context.origin === "external" && context.inInterface === undefined ? CONTAINER_INTERFACES : [] },
-      outKnowledge: { matches: [], notMatches: [] },
-      facts: new Map(),
+      inKnowledge: context.origin === "external" && context.inInterface === undefined ? NOT_A_CONTAINER_INTERFACE : NOTHING_KNOWN,
+      outKnowledge: NOTHING_KNOWN,
+      facts: NO_FACTS,
     };
   }
 
   run(): TraceResult {
     const origin = this.context.origin;
-    let flow = this.initial;
-    if (origin === "node") flow = { ...flow, outInterface: this.route(flow.dst) };
-    this.pending.push({
-      flow,
-      probability: 1,
-      conditional: 1,
-      assumptions: [],
-      path: undefined,
-      hook: origin === "node" ? "OUTPUT" : "PREROUTING",
-      tableIndex: 0,
-      base: undefined,
-      frame: undefined,
-      conditionIndex: 0,
-      stack: [],
-      loopback: false,
-      dnatDone: false,
-      snatDone: false,
-      steps: 0,
-      note: undefined,
-    });
+    // The initial flow stays as it is: the result describes the packet from it.
+    const flow = new OwnedFlow(this.initial);
+    if (origin === "node") flow.outInterface = this.route(flow.dst);
+    this.pending.push(
+      new Branch({
+        flow,
+        probability: 1,
+        conditional: 1,
+        assumptions: [],
+        path: undefined,
+        hook: origin === "node" ? "OUTPUT" : "PREROUTING",
+        tableIndex: 0,
+        base: undefined,
+        frame: undefined,
+        conditionIndex: 0,
+        stack: [],
+        loopback: false,
+        dnatDone: false,
+        snatDone: false,
+        steps: 0,
+        note: undefined,
+      }),
+    );
     while (this.pending.length > 0) {
       const branch = this.pending.pop()!;
       if (++this.branchesStarted > MAX_BRANCHES) {
@@ -418,9 +470,9 @@ class Walk {
     return this.result();
   }
 
-  /** Interface a packet to `destination` leaves by: `lo` for the node's own addresses, else the routes. */
-  private route(destination: Address): string | undefined {
-    if (this.env.isLocal(destination)) return "lo";
+  /** Interface a packet to `destination` (`local`: one of the node's addresses) leaves by: `lo`, else the routes. */
+  private route(destination: Address, local = this.env.isLocal(destination)): string | undefined {
+    if (local) return "lo";
     if (this.context.outInterface !== undefined) return this.context.outInterface;
     if (destination.words === undefined) return undefined;
     for (const r of this.routes) if (inNet(destination.words, r.net)) return r.iface;
@@ -444,20 +496,19 @@ class Walk {
         }
         const table = tables[branch.tableIndex]!;
         // The conntrack hook runs between raw and mangle: from there on the packet carries its entry.
-        if (table !== "raw" && branch.flow.conntrack === "none") branch.flow = attachConntrack(branch.flow);
+        if (table !== "raw" && branch.flow.conntrack === "none") attachConntrack(branch.flow);
         if (table === "nat" && this.natSkipped(branch)) {
           branch.tableIndex++;
           continue;
         }
-        const start = this.chainOf(table, branch.hook);
+        const start = this.ruleset.start(branch.hook, branch.tableIndex);
         if (!start) {
           this.endTablePass(branch);
           continue;
         }
         branch.base = start;
-        branch.frame = { chain: start, index: 0, via: undefined };
+        branch.frame = activate(start, 0, undefined);
         branch.conditionIndex = 0;
-        branch.stack = [];
       }
       // Branches split from this one are as long: they end with it rather than each build a path this long.
       if (++branch.steps > MAX_STEPS_PER_BRANCH) {
@@ -512,26 +563,27 @@ class Walk {
   }
 
   private compile(chain: CompiledChain, index: number): CompiledRule {
-    return (chain.rules[index] = compileRule(chain.chain.rules[index]!, this.family, this.shared));
+    const compiled = compileRule(chain.chain.rules[index]!, this.family);
+    if (chain.activations > 1) chain.rules[index] = compiled;
+    return compiled;
   }
 
   /** Forks the branch at a split: the pending copy takes "does not match", this branch goes on matching. */
   private split(branch: Branch, split: Split): void {
     const frame = branch.frame!;
-    const other: Branch = {
-      ...branch,
-      frame: { chain: frame.chain, index: frame.index + 1, via: frame.via },
-      stack: branch.stack.slice(),
-      conditionIndex: 0,
-      note: undefined,
-    };
+    const other = new Branch(branch);
+    other.frame = activate(frame.chain, frame.index + 1, frame.via);
+    other.stack = branch.stack.slice();
+    other.conditionIndex = 0;
+    other.note = undefined;
     if (split.kind === "random") {
       const p = split.probability;
+      other.flow = new OwnedFlow(branch.flow);
       other.probability = branch.probability * (1 - p);
       other.conditional = branch.conditional * (1 - p);
       branch.probability *= p;
       branch.conditional *= p;
-      branch.note = { ...branch.note, branch: { probability: p, matched: true } };
+      if (this.recordPaths) branch.note = { ...branch.note, branch: { probability: p, matched: true } };
     } else {
       const holds = !split.negated;
       other.flow = split.assume(branch.flow, !holds);
@@ -540,7 +592,7 @@ class Walk {
       branch.flow = split.assume(branch.flow, holds);
       branch.probability /= 2;
       branch.assumptions = [...branch.assumptions, { ...split.uncertainty, assumed: true }];
-      branch.note = { ...branch.note, assumed: { kind: split.uncertainty.kind, matched: true } };
+      if (this.recordPaths) branch.note = { ...branch.note, assumed: { kind: split.uncertainty.kind, matched: true } };
     }
     this.pending.push(other);
     branch.conditionIndex++;
@@ -568,7 +620,7 @@ class Walk {
   private apply(branch: Branch, compiled: CompiledRule): boolean {
     const frame = branch.frame!;
     const position = frame.index + 1;
-    const effect: Effect = compiled.effect;
+    const effect: Effect = (compiled.effect ??= ruleEffect(compiled.rule, this.family));
     // Without paths no step consumes the note of a split, so it is cleared here.
     if (!this.recordPaths) branch.note = undefined;
     switch (effect.kind) {
@@ -584,46 +636,47 @@ class Walk {
       case "queue":
         if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "verdict", verdict: "QUEUE" }, effect.name);
         return this.finish(branch, "QUEUE", undefined, undefined, [
-          { ...uncertainty("queue-verdict", effect.name, compiled.rule.line), assumed: true },
+          { ...uncertainty("queue-verdict", effect.name, compiled.line), assumed: true },
         ]);
       case "return":
         if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "return" }, "RETURN");
         return this.leaveChain(branch);
       case "jump": {
         const jumping = compiled as CompiledRule & { jumpTarget?: CompiledChain | null };
-        if (jumping.jumpTarget === undefined) jumping.jumpTarget = this.chainOf(frame.chain.table, effect.chain) ?? null;
+        if (jumping.jumpTarget === undefined) jumping.jumpTarget = this.ruleset.chain(frame.chain.table, effect.chain) ?? null;
         const target = jumping.jumpTarget ?? undefined;
         if (!target) {
           if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "loop", chain: effect.chain }, `${effect.goto ? "goto" : "jump"} ${effect.chain}: no such chain`);
           return this.finish(branch, "ERROR", undefined, `jump to missing chain ${effect.chain}`);
         }
-        const active = (f: Frame) => f.chain === target || f.via?.includes(target) === true;
-        if (active(frame) || branch.stack.some(active)) {
+        let loop = inChain(frame, target);
+        for (let i = 0; !loop && i < branch.stack.length; i++) loop = inChain(branch.stack[i]!, target);
+        if (loop) {
           const verb = effect.goto ? "goto" : "jump";
           if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "loop", chain: effect.chain }, `${verb} ${effect.chain}: loop`);
           return this.finish(branch, "ERROR", undefined, `${verb} loop through ${effect.chain}`);
         }
         if (this.recordPaths) this.step(branch, frame.chain, position, { kind: effect.goto ? "goto" : "jump", chain: effect.chain }, `${effect.goto ? "goto" : "jump"} ${effect.chain}`);
-        if (effect.goto) branch.frame = { chain: target, index: 0, via: [...(frame.via ?? []), frame.chain] };
+        if (effect.goto) branch.frame = activate(target, 0, [...(frame.via ?? []), frame.chain]);
         else {
-          branch.stack.push({ chain: frame.chain, index: frame.index + 1, via: frame.via });
-          branch.frame = { chain: target, index: 0, via: undefined };
+          // The branch's own frame becomes the caller's, to go on after the jump.
+          frame.index++;
+          branch.stack.push(frame);
+          branch.frame = activate(target, 0, undefined);
         }
         branch.conditionIndex = 0;
         return true;
       }
       case "dnat":
       case "redirect": {
-        const rewrite = effect.kind === "dnat" ? this.dnatTarget(branch, effect.range, compiled) : this.redirectTarget(branch, effect.ports);
+        const rewrite =
+          effect.kind === "dnat" ? this.pickFromRange(branch, effect.pick, compiled, branch.flow.dst, branch.flow.dport) : this.redirectTarget(branch, effect.ports);
         const flow = branch.flow;
         const from = formatEndpoint(flow.dst.text, flow.dport, this.family);
         const to = formatEndpoint(rewrite.address.text, rewrite.port, this.family);
-        branch.flow = {
-          ...flow,
-          dst: rewrite.address,
-          dport: rewrite.port,
-          dnat: from === to ? flow.dnat : { from: flow.dnat?.from ?? from, to, line: compiled.rule.line },
-        };
+        if (from !== to) flow.dnat = { from: flow.dnat?.from ?? from, to, line: compiled.line };
+        flow.dst = rewrite.address;
+        flow.dport = rewrite.port;
         if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "nat", target: effect.kind === "dnat" ? "DNAT" : "REDIRECT", to }, `${effect.kind === "dnat" ? "DNAT" : "REDIRECT"} → ${to}`);
         return this.endTablePass(branch);
       }
@@ -634,9 +687,8 @@ class Walk {
         let port = flow.sport;
         let portRange: { from: number; to: number } | undefined;
         if (effect.kind === "snat") {
-          const picked = this.pickFromRange(branch, { ...effect.range, fromPort: undefined, toPort: undefined }, compiled, flow.src, flow.sport);
-          address = picked.address;
-          if (effect.range.fromPort !== undefined) portRange = { from: effect.range.fromPort, to: effect.range.toPort ?? effect.range.fromPort };
+          address = this.pickFromRange(branch, effect.pick, compiled, flow.src, flow.sport).address;
+          portRange = effect.ports;
         } else {
           // IPv6 picks the source by RFC 6724, whose first rule prefers the destination itself when it is local.
           address = this.family === "ipv6" && flow.dst.words !== undefined && this.env.isLocal(flow.dst) ? flow.dst : this.interfaceAddress(flow.outInterface);
@@ -653,22 +705,19 @@ class Walk {
         if (sportRandom) port = undefined;
         const from = formatEndpoint(flow.src.text, flow.sport, this.family);
         const to = formatEndpoint(address.text, sportRandom ? "(random port)" : port, this.family);
-        branch.flow = {
-          ...flow,
-          src: address,
-          sport: port,
-          sportRandom,
-          sportRange,
-          masquerade: flow.masquerade || effect.kind === "masquerade",
-          snat: from === to && effect.kind === "snat" ? flow.snat : { from, to, line: compiled.rule.line },
-        };
+        if (from !== to || effect.kind === "masquerade") flow.snat = { from, to, line: compiled.line };
+        flow.src = address;
+        flow.sport = port;
+        flow.sportRandom = sportRandom;
+        flow.sportRange = sportRange;
+        if (effect.kind === "masquerade") flow.masquerade = true;
         const name = effect.kind === "snat" ? "SNAT" : "MASQUERADE";
         if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "nat", target: name, to }, `${name} → ${to}`);
         return this.endTablePass(branch);
       }
       case "mark": {
         const mark = ((branch.flow.mark & ~effect.mask) ^ effect.value) >>> 0;
-        branch.flow = { ...branch.flow, mark };
+        branch.flow.mark = mark;
         if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "mark", target: "MARK", mark, ctmark: branch.flow.ctmark }, `MARK → mark ${hex(mark)}`);
         return this.nextRule(branch, frame);
       }
@@ -685,14 +734,15 @@ class Walk {
         if (effect.kind === "connmark-set") newCtmark = ((ctmark & ~effect.mask) ^ effect.value) >>> 0;
         else if (effect.kind === "connmark-save") newCtmark = ((ctmark & ~effect.ctmask) ^ (mark & effect.nfmask)) >>> 0;
         else newMark = ((mark & ~effect.nfmask) ^ (ctmark & effect.ctmask)) >>> 0;
-        branch.flow = { ...branch.flow, mark: newMark, ctmark: newCtmark };
+        branch.flow.mark = newMark;
+        branch.flow.ctmark = newCtmark;
         if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "mark", target: "CONNMARK", mark: newMark, ctmark: newCtmark }, `CONNMARK → mark ${hex(newMark)}, ctmark ${hex(newCtmark)}`);
         return this.nextRule(branch, frame);
       }
       case "untrack":
         // A looped-back packet already carries its entry, and NOTRACK leaves such a packet alone.
         if (frame.chain.table === "raw" && branch.flow.conntrack === "none") {
-          branch.flow = { ...branch.flow, ctState: "UNTRACKED" };
+          branch.flow.ctState = "UNTRACKED";
           if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "untrack" }, "NOTRACK (connection untracked)");
         } else {
           if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "continue", target: "NOTRACK" }, "NOTRACK (already tracked: no effect)");
@@ -701,7 +751,7 @@ class Walk {
       case "ttl": {
         const ttl = branch.flow.ttl;
         const value = ttl === undefined && effect.op !== "set" ? undefined : effect.op === "set" ? effect.value : effect.op === "dec" ? Math.max(0, ttl! - effect.value) : Math.min(255, ttl! + effect.value);
-        branch.flow = { ...branch.flow, ttl: value };
+        branch.flow.ttl = value;
         if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "continue", target: "TTL" }, `TTL ${effect.op} ${effect.value}`);
         return this.nextRule(branch, frame);
       }
@@ -710,11 +760,11 @@ class Walk {
         return this.nextRule(branch, frame);
       case "unknown":
         if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "continue", target: effect.target }, `${effect.target} (not modelled; continue)`);
-        branch.assumptions = [...branch.assumptions, { ...uncertainty("unknown-target", effect.target, compiled.rule.line), assumed: true }];
+        branch.assumptions = [...branch.assumptions, { ...uncertainty("unknown-target", effect.target, compiled.line), assumed: true }];
         return this.nextRule(branch, frame);
       case "tproxy":
         if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "continue", target: "TPROXY" }, "TPROXY (to a local socket)");
-        branch.assumptions = [...branch.assumptions, { ...uncertainty("unknown-target", "TPROXY", compiled.rule.line), assumed: true }];
+        branch.assumptions = [...branch.assumptions, { ...uncertainty("unknown-target", "TPROXY", compiled.line), assumed: true }];
         return this.finish(branch, "ACCEPT", "local");
       case "none":
         if (this.recordPaths) this.step(branch, frame.chain, position, { kind: "no-target" }, "no target (counted; continue)");
@@ -728,15 +778,10 @@ class Walk {
     return true;
   }
 
-  private pickFromRange(branch: Branch, range: NatRange, compiled: CompiledRule, address: Address, port: number | undefined): { address: Address; port: number | undefined } {
-    const multiple = (range.fromAddress !== range.toAddress) || (range.fromPort !== undefined && range.fromPort !== range.toPort);
-    if (multiple) branch.assumptions = [...branch.assumptions, { ...uncertainty("nat-range", compiled.rule.text.split(" --to")[1]?.trim() ?? "the range", compiled.rule.line), assumed: true }];
-    const picked = range.fromAddress !== undefined ? natAddress(range.fromAddress, this.family) : address;
-    return { address: picked, port: range.fromPort ?? port };
-  }
-
-  private dnatTarget(branch: Branch, range: NatRange, compiled: CompiledRule): { address: Address; port: number | undefined } {
-    return this.pickFromRange(branch, range, compiled, branch.flow.dst, branch.flow.dport);
+  /** The first address and port of a NAT range; where it names none, the packet's own. */
+  private pickFromRange(branch: Branch, pick: NatPick, compiled: CompiledRule, address: Address, port: number | undefined): { address: Address; port: number | undefined } {
+    if (pick.several) branch.assumptions = [...branch.assumptions, { ...uncertainty("nat-range", compiled.rule.text.split(" --to")[1]?.trim() ?? "the range", compiled.line), assumed: true }];
+    return { address: pick.address ?? address, port: pick.port ?? port };
   }
 
   private redirectTarget(branch: Branch, ports: { from: number; to: number } | undefined): { address: Address; port: number | undefined } {
@@ -766,7 +811,7 @@ class Walk {
     const caller = branch.stack.pop();
     if (!caller) return this.applyPolicy(branch);
     // A copy: branches split inside the callee share the caller's frame, and the walk moves its index.
-    branch.frame = { ...caller };
+    branch.frame = activate(caller.chain, caller.index, caller.via);
     branch.conditionIndex = 0;
     return true;
   }
@@ -774,9 +819,10 @@ class Walk {
   private endOfChain(branch: Branch): boolean {
     const frame = branch.frame!;
     if (frame.chain.chain.builtin && branch.stack.length === 0) return this.applyPolicy(branch);
-    const caller = branch.stack[branch.stack.length - 1];
-    const action = caller ? `end of chain → back to ${caller.chain.chain.name}` : "end of chain";
-    if (this.recordPaths) this.step(branch, frame.chain, 0, { kind: "end-of-chain" }, action);
+    if (this.recordPaths) {
+      const caller = branch.stack[branch.stack.length - 1];
+      this.step(branch, frame.chain, 0, { kind: "end-of-chain" }, caller ? `end of chain → back to ${caller.chain.chain.name}` : "end of chain");
+    }
     return this.leaveChain(branch);
   }
 
@@ -798,8 +844,7 @@ class Walk {
     branch.tableIndex++;
     branch.frame = undefined;
     branch.base = undefined;
-    // Each branch owns its stack (a split copies it), so it can be emptied in place.
-    branch.stack.length = 0;
+    if (branch.stack.length > 0) branch.stack = [];
     branch.conditionIndex = 0;
     return true;
   }
@@ -808,34 +853,31 @@ class Walk {
   private nextHook(branch: Branch): boolean {
     const flow = branch.flow;
     const local = this.env.isLocal(flow.dst);
-    const go = (hook: Hook) => {
-      branch.hook = hook;
-      branch.tableIndex = 0;
-      return true;
-    };
     switch (branch.hook) {
       case "PREROUTING":
-        if (local && !branch.loopback && flow.dst.words !== undefined && isLoopback(flow.dst)) return this.loopbackFromOutside(branch, go);
+        if (local && !branch.loopback && flow.dst.words !== undefined && isLoopback(flow.dst)) return this.loopbackFromOutside(branch);
         if (local) {
-          branch.flow = { ...flow, outInterface: null };
-          return go("INPUT");
+          flow.outInterface = null;
+          return enterHook(branch, "INPUT");
         }
-        branch.flow = { ...flow, outInterface: this.route(flow.dst) };
-        return go("FORWARD");
+        flow.outInterface = this.route(flow.dst, local);
+        return enterHook(branch, "FORWARD");
       case "INPUT":
         return this.finish(branch, "ACCEPT", "local");
       case "FORWARD":
-        return go("POSTROUTING");
+        return enterHook(branch, "POSTROUTING");
       case "OUTPUT":
         // Rerouted after OUTPUT: a DNAT there may have changed the destination.
-        branch.flow = { ...flow, outInterface: this.route(flow.dst) };
-        return go("POSTROUTING");
+        flow.outInterface = this.route(flow.dst, local);
+        return enterHook(branch, "POSTROUTING");
       case "POSTROUTING":
         if (this.context.origin === "node" && local && !branch.loopback) {
           branch.loopback = true;
           // The looped-back packet keeps its conntrack entry, confirmed on the way out.
-          branch.flow = { ...flow, inInterface: "lo", outInterface: null, conntrack: flow.conntrack === "none" ? "none" : "confirmed" };
-          return go("PREROUTING");
+          flow.inInterface = "lo";
+          flow.outInterface = null;
+          if (flow.conntrack !== "none") flow.conntrack = "confirmed";
+          return enterHook(branch, "PREROUTING");
         }
         return this.finish(branch, "ACCEPT", branch.loopback ? "local" : this.context.origin === "node" ? "output" : "forward");
     }
@@ -848,19 +890,22 @@ class Walk {
    * a route back out of it (a default route, say) forwards the packet and no such route refuses it with
    * ICMPv6 "no route". false: the branch has ended.
    */
-  private loopbackFromOutside(branch: Branch, go: (hook: Hook) => boolean): boolean {
+  private loopbackFromOutside(branch: Branch): boolean {
     const flow = branch.flow;
     const incoming = flow.inInterface;
     const iface = typeof incoming === "string" ? incoming : "the incoming interface";
     const fork = (question: Uncertainty, ends: (other: Branch) => void) => {
-      ends({ ...branch, probability: branch.probability / 2, assumptions: [...branch.assumptions, { ...question, assumed: false }] });
+      const other = new Branch(branch);
+      other.probability = branch.probability / 2;
+      other.assumptions = [...branch.assumptions, { ...question, assumed: false }];
+      ends(other);
       branch.probability /= 2;
       branch.assumptions = [...branch.assumptions, { ...question, assumed: true }];
     };
     if (this.family === "ipv4") {
       fork(uncertainty("route-localnet", iface, 0), (other) => this.finish(other, "DROP", undefined, `routing: martian destination ${flow.dst.text} from ${iface}`));
-      branch.flow = { ...flow, outInterface: null };
-      return go("INPUT");
+      flow.outInterface = null;
+      return enterHook(branch, "INPUT");
     }
     const refuse = (other: Branch) => this.finish(other, "REJECT", undefined, `routing: no route to ${flow.dst.text} through ${iface} (ICMPv6 no route)`);
     const routes = flow.dst.words === undefined ? [] : this.routes.filter((r) => inNet(flow.dst.words!, r.net));
@@ -868,30 +913,27 @@ class Walk {
     if (!back) return refuse(branch);
     if (typeof incoming !== "string") {
       fork(uncertainty("in-interface-unknown", back.iface, 0), refuse);
-      branch.flow = { ...branch.flow, inKnowledge: { matches: [...flow.inKnowledge.matches, back.iface], notMatches: flow.inKnowledge.notMatches } };
+      flow.inKnowledge = { matches: [...flow.inKnowledge.matches, back.iface], notMatches: flow.inKnowledge.notMatches };
     }
-    branch.flow = { ...branch.flow, outInterface: back.iface };
-    return go("FORWARD");
+    flow.outInterface = back.iface;
+    return enterHook(branch, "FORWARD");
   }
 
   private finish(branch: Branch, verdict: Verdict, delivery?: Delivery, error?: string, extra: Assumption[] = []): false {
     const flow = branch.flow;
     const path: PathStep[] = [];
-    for (let node = branch.path; node; node = node.previous) path.push(node.step);
-    path.reverse();
-    const outcome: Outcome = {
-      probability: branch.probability,
-      conditionalProbability: branch.conditional,
-      verdict,
-      ...(delivery ? { delivery } : {}),
-      packet: this.view(flow),
-      masquerade: flow.masquerade,
-      mark: flow.mark,
-      ctmark: flow.ctmark,
-      path,
-      merged: 1,
-      uncertain: [...branch.assumptions, ...extra],
-    };
+    if (this.recordPaths) {
+      for (let node = branch.path; node; node = node.previous) path.push(node.step);
+      path.reverse();
+    }
+    const { probability, conditional: conditionalProbability } = branch;
+    const packet = this.view(flow);
+    const { masquerade, mark, ctmark } = flow;
+    const uncertain = extra.length === 0 ? branch.assumptions.slice() : [...branch.assumptions, ...extra];
+    // Two literals rather than a spread of an optional delivery: a literal of a fixed shape is much quicker to make.
+    const outcome: Outcome = delivery
+      ? { probability, conditionalProbability, verdict, delivery, packet, masquerade, mark, ctmark, path, merged: 1, uncertain }
+      : { probability, conditionalProbability, verdict, packet, masquerade, mark, ctmark, path, merged: 1, uncertain };
     if (flow.snat) outcome.snat = flow.snat;
     if (flow.dnat) outcome.dnat = flow.dnat;
     if (typeof flow.outInterface === "string" && delivery !== "local") outcome.outInterface = flow.outInterface;
@@ -921,7 +963,9 @@ class Walk {
   private result(): TraceResult {
     const { context, packet } = this;
     const first = this.initial;
-    const packetView = { ...this.view(first), ...(packet.icmpType !== undefined ? { icmpType: packet.icmpType } : {}), ...(packet.icmpCode !== undefined ? { icmpCode: packet.icmpCode } : {}) };
+    const packetView: TraceResult["packet"] = this.view(first);
+    if (packet.icmpType !== undefined) packetView.icmpType = packet.icmpType;
+    if (packet.icmpCode !== undefined) packetView.icmpCode = packet.icmpCode;
     return {
       schemaVersion: 1,
       kind: "iptscope.trace",
@@ -944,9 +988,8 @@ class Walk {
   }
 
   private assumptionsInWords(): string[] {
-    const derived = derivedContext(this.context, this.family);
-    derived.assumptions ??= this.describeAssumptions();
-    return [...derived.assumptions];
+    this.derived.assumptions ??= this.describeAssumptions();
+    return [...this.derived.assumptions];
   }
 
   private describeAssumptions(): string[] {
@@ -969,10 +1012,21 @@ class Walk {
 // ---------------------------------------------------------------------------------------
 // Merging
 
+/** What makes two outcomes the same, but for their assumptions. */
 function outcomeKey(o: Outcome): string {
   const p = o.packet;
+  // join gives one flat string, quicker to hash than the tree of parts a concatenation builds.
   return [o.verdict, o.delivery, p.src, p.sport, p.dst, p.dport, p.proto, o.masquerade, o.snat?.to, o.dnat?.to, o.outInterface, o.error].join("\u0001");
 }
+
+/** An outcome with its key, made once. */
+interface Keyed {
+  outcome: Outcome;
+  key: string;
+}
+
+/** Up to this many outcomes, equal keys are found by comparing them: quicker than hashing a key used once. */
+const SCANNED_OUTCOMES = 8;
 
 function assumptionKey(a: Assumption): string {
   return `${a.kind}\u0000${a.subject}\u0000${a.line}`;
@@ -994,34 +1048,43 @@ function combine(into: Outcome, from: Outcome, uncertain: Assumption[], keep: Ou
  */
 export function mergeOutcomes(outcomes: readonly Outcome[]): Outcome[] {
   if (outcomes.length <= 1) return [...outcomes];
-  const byKey = new Map<string, Outcome>();
+  let current: Keyed[] = [];
+  const fullKeys: string[] = [];
+  const byKey = outcomes.length > SCANNED_OUTCOMES ? new Map<string, number>() : undefined;
+  const assuming = outcomes.some((o) => o.uncertain.length > 0);
   for (const o of outcomes) {
-    const assumptions = o.uncertain.length === 0 ? "" : o.uncertain.map((a) => assumptionKey(a) + a.assumed).sort().join("|");
-    const key = outcomeKey(o) + "\u0002" + assumptions;
-    const existing = byKey.get(key);
-    byKey.set(key, existing ? combine(existing, o, existing.uncertain) : o);
+    const key = outcomeKey(o);
+    // Without any assumption, the key alone tells equal outcomes.
+    const fullKey = assuming ? key + "\u0002" + o.uncertain.map((a) => assumptionKey(a) + a.assumed).sort().join("|") : key;
+    const at = byKey ? (byKey.get(fullKey) ?? -1) : fullKeys.indexOf(fullKey);
+    if (at >= 0) current[at]!.outcome = combine(current[at]!.outcome, o, current[at]!.outcome.uncertain);
+    else {
+      byKey?.set(fullKey, current.length);
+      fullKeys.push(fullKey);
+      current.push({ outcome: o, key });
+    }
   }
-  let current = [...byKey.values()];
   // Without assumptions there is nothing to drop (the common case: kube-proxy's rules ask nothing undecidable).
-  for (let changed = current.some((o) => o.uncertain.length > 0); changed; ) {
+  for (let changed = assuming; changed; ) {
     changed = false;
     const index = new Map<string, number>();
-    const next: (Outcome | undefined)[] = [...current];
+    const next: (Keyed | undefined)[] = [...current];
     for (let i = 0; i < current.length && !changed; i++) {
-      const o = current[i]!;
+      const { outcome: o, key: outcomeKeyOfO } = current[i]!;
       for (let j = 0; j < o.uncertain.length; j++) {
         const rest = o.uncertain.filter((_, k) => k !== j);
         const a = o.uncertain[j]!;
-        const key = `${outcomeKey(o)}\u0002${assumptionKey(a)}\u0002${rest.map((r) => assumptionKey(r) + r.assumed).sort().join("|")}`;
+        const key = `${outcomeKeyOfO}\u0002${assumptionKey(a)}\u0002${rest.map((r) => assumptionKey(r) + r.assumed).sort().join("|")}`;
         const partner = index.get(key);
+        const other = partner === undefined ? undefined : next[partner]?.outcome;
         // Only an assumption that changes neither the outcome nor its share may be dropped.
-        const same = partner !== undefined && next[partner] !== undefined && Math.abs(next[partner]!.conditionalProbability - o.conditionalProbability) < 1e-12;
-        if (same && next[partner!]!.uncertain.find((u) => assumptionKey(u) === assumptionKey(a))?.assumed !== a.assumed) {
+        const same = other !== undefined && Math.abs(other.conditionalProbability - o.conditionalProbability) < 1e-12;
+        if (same && other.uncertain.find((u) => assumptionKey(u) === assumptionKey(a))?.assumed !== a.assumed) {
           // The path shown is the one where the dropped question was answered "no": the usual case.
-          const merged = combine(next[partner!]!, o, rest, a.assumed ? next[partner!]! : o);
+          const merged = combine(other, o, rest, a.assumed ? other : o);
           // Both halves of an uncertain split with the same share: the share stands without the assumption.
           merged.conditionalProbability = o.conditionalProbability;
-          next[partner!] = merged;
+          next[partner!] = { outcome: merged, key: outcomeKeyOfO };
           next[i] = undefined;
           changed = true;
           break;
@@ -1029,8 +1092,8 @@ export function mergeOutcomes(outcomes: readonly Outcome[]): Outcome[] {
         index.set(key, i);
       }
     }
-    current = next.filter((o): o is Outcome => o !== undefined);
+    current = next.filter((k): k is Keyed => k !== undefined);
   }
-  const keys = new Map(current.map((o) => [o, outcomeKey(o)]));
-  return current.sort((a, b) => b.probability - a.probability || (keys.get(a)! < keys.get(b)! ? -1 : keys.get(a)! > keys.get(b)! ? 1 : 0));
+  current.sort((a, b) => b.outcome.probability - a.outcome.probability || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return current.map((k) => k.outcome);
 }
