@@ -9,6 +9,7 @@
 
 import { addressToBigInt } from "../../model/addresses.js";
 import { BUILTIN_CHAINS, type Chain, type PortRange, type Rule, type Ruleset, type TableName } from "../../model/types.js";
+import { chainsByName } from "./chains.js";
 import { footprintOf, networksDisjoint, type Network } from "./footprint.js";
 import type { RulesDiff } from "./types.js";
 
@@ -96,32 +97,42 @@ function hits(reach: Reach, protocol: number | undefined, candidate: Candidate):
   return !ports || candidate.port === undefined || (candidate.port >= ports.from && candidate.port <= ports.to);
 }
 
-/** Regions by destination host, so that a packet to one address looks at its own and the generic ones only. */
+/**
+ * Regions by destination host, and the others by destination port: a packet to one address and port looks at the
+ * regions of its own host and port, and at those that pin neither (the others cannot hold it).
+ */
 class RegionIndex<T extends { reach: Reach }> {
   private readonly byHost = new Map<bigint, T[]>();
+  private readonly byPort = new Map<number, T[]>();
   private readonly generic: T[] = [];
   size = 0;
 
   add(region: T): void {
     this.size++;
-    const destination = region.reach.destination;
-    if (!destination?.host) {
-      this.generic.push(region);
-      return;
-    }
-    const list = this.byHost.get(destination.address);
-    if (list) list.push(region);
-    else this.byHost.set(destination.address, [region]);
+    const { destination, destinationPorts: ports } = region.reach;
+    if (destination?.host) addTo(this.byHost, destination.address, region);
+    else if (ports && ports.from === ports.to) addTo(this.byPort, ports.from, region);
+    else this.generic.push(region);
   }
 
   /** Calls `visit` with each region the candidate hits, until it returns true; true if one did. */
   some(protocol: number | undefined, candidate: Candidate, visit: (region: T) => boolean = () => true): boolean {
-    const host = candidate.destination?.host ? candidate.destination.address : undefined;
     const scan = (list: readonly T[] | undefined) => list !== undefined && list.some((region) => hits(region.reach, protocol, candidate) && visit(region));
-    if (host !== undefined) return scan(this.byHost.get(host)) || scan(this.generic);
-    for (const list of this.byHost.values()) if (scan(list)) return true;
+    const scanAll = (lists: Map<unknown, T[]>) => {
+      for (const list of lists.values()) if (scan(list)) return true;
+      return false;
+    };
+    const host = candidate.destination?.host ? candidate.destination.address : undefined;
+    if (host !== undefined ? scan(this.byHost.get(host)) : scanAll(this.byHost)) return true;
+    if (candidate.port !== undefined ? scan(this.byPort.get(candidate.port)) : scanAll(this.byPort)) return true;
     return scan(this.generic);
   }
+}
+
+function addTo<K, V>(lists: Map<K, V[]>, key: K, value: V): void {
+  const list = lists.get(key);
+  if (list) list.push(value);
+  else lists.set(key, [value]);
 }
 
 const ANY_TRANSLATION: Translation = { destination: "any", port: "any" };
@@ -157,7 +168,12 @@ function candidateKey(candidate: Candidate): string {
   return `${candidate.destination ? `${candidate.destination.address.toString(16)}/${candidate.destination.mask.toString(16)}` : "*"}:${candidate.port ?? "*"}`;
 }
 
-type ChainsByTable = Map<TableName, Map<string, Chain>>;
+type ChainsByTable = Map<TableName, ReadonlyMap<string, Chain>>;
+
+/** The parts a rule's reach and target are read from are the very same objects. */
+function sameParts(rule: Rule, other: Rule | undefined): boolean {
+  return other !== undefined && rule.target === other.target && rule.matches === other.matches && rule.protocol === other.protocol && rule.destination === other.destination;
+}
 
 export class ChangeReach {
   /** The jump and goto rules into each chain, from both snapshots. */
@@ -175,30 +191,34 @@ export class ChangeReach {
 
   constructor(oldRuleset: Ruleset, newRuleset: Ruleset, rules: RulesDiff) {
     this.hostMask = oldRuleset.family === "ipv4" ? 0xffffffffn : (1n << 128n) - 1n;
-    this.chains = { old: this.index(oldRuleset), new: this.index(newRuleset) };
+    const old = this.index(oldRuleset);
+    this.chains = { old, new: this.index(newRuleset, old) };
     this.collectChanges(rules);
     if (this.changed.size > 0) this.collectTranslations();
   }
 
-  /** One pass over a snapshot: its chains by name, and its jumps and rewriting rules into the shared lists. */
-  private index(ruleset: Ruleset): ChainsByTable {
+  /**
+   * One pass over a snapshot: its chains by name, and its jumps and rewriting rules into the shared lists. A rule
+   * made of the same parts as the earlier snapshot's rule at its place (NEW parsed reusing OLD) is left out: in the
+   * same chain, it leads the same packets to the same place.
+   */
+  private index(ruleset: Ruleset, earlier?: ChainsByTable): ChainsByTable {
     const byTable: ChainsByTable = new Map();
     for (const table of ruleset.tables) {
-      const chains = new Map<string, Chain>();
-      byTable.set(table.name, chains);
+      byTable.set(table.name, chainsByName(table));
       let parents = this.parents.get(table.name);
       if (!parents) this.parents.set(table.name, (parents = new Map()));
+      const earlierChains = earlier?.get(table.name);
       for (const chain of table.chains) {
-        chains.set(chain.name, chain);
-        for (const rule of chain.rules) {
+        const earlierRules = earlierChains?.get(chain.name)?.rules;
+        const rules = chain.rules;
+        for (let i = 0; i < rules.length; i++) {
+          const rule = rules[i]!;
           const target = rule.target;
-          if (target?.kind === "chain") {
-            const list = parents.get(target.name);
-            if (list) list.push(rule);
-            else parents.set(target.name, [rule]);
-          } else if (target?.kind === "extension" && (!target.known || REWRITING_TARGETS.has(target.name))) {
-            this.rewriting.push(rule);
-          }
+          const leads = target?.kind === "chain" || (target?.kind === "extension" && (!target.known || REWRITING_TARGETS.has(target.name)));
+          if (!leads || (earlierRules !== undefined && sameParts(rule, earlierRules[i]))) continue;
+          if (target.kind === "chain") addTo(parents, target.name, rule);
+          else this.rewriting.push(rule);
         }
       }
     }

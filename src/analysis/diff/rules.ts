@@ -10,6 +10,7 @@
 import type { CodecContext } from "../../model/codecs.js";
 import { formatRule } from "../../model/print.js";
 import { BUILTIN_CHAINS, TABLE_NAMES, type Chain, type Rule, type Ruleset, type Table, type TableName } from "../../model/types.js";
+import { chainsByName } from "./chains.js";
 import { footprintOf, footprintsDisjoint, pointOf, type Footprint } from "./footprint.js";
 import { alignSequences } from "./sequence.js";
 import type { ChainDiff, ChainRef, RuleChange, RuleRef, RulesDiff, RulesDiffSummary, TableDiff } from "./types.js";
@@ -116,8 +117,8 @@ function addCandidate(byKey: Map<string, { old: Chain[]; new: Chain[] }>, key: s
 function diffTable(name: TableName, oldTable: Table | undefined, newTable: Table | undefined, plainOld: Side, now: Side): ChainDiff[] {
   const diffs: ChainDiff[] = [];
   const builtins: readonly string[] = BUILTIN_CHAINS[name];
-  const oldChains = new Map(oldTable?.chains.map((c) => [c.name, c]));
-  const newChains = new Map(newTable?.chains.map((c) => [c.name, c]));
+  const oldChains = chainsByName(oldTable);
+  const newChains = chainsByName(newTable);
   const renames = findRenames(oldChains, newChains, plainOld, now);
   const old: Side = renames.size > 0 ? { ...plainOld, renames } : plainOld;
   const renamedTo = new Set(renames.values());

@@ -90,16 +90,17 @@ function matchServicePorts(oldMap: ServiceMap, newMap: ServiceMap): { matched: M
   return { matched, removed, added: newMap.services.filter((s) => !paired.has(s)) };
 }
 
-function masqueradeKey(policy: MasqueradePolicy): string {
-  switch (policy.kind) {
+/** The same clients masqueraded (where the rule stands does not count). */
+function sameMasquerade(a: MasqueradePolicy, b: MasqueradePolicy): boolean {
+  switch (a.kind) {
     case "all":
     case "node-sources":
     case "none":
-      return policy.kind;
+      return a.kind === b.kind;
     case "off-cluster":
-      return `${policy.kind} ${policy.clusterCidr}`;
+      return b.kind === a.kind && b.clusterCidr === a.clusterCidr;
     case "not-from-interface":
-      return `${policy.kind} ${policy.interface}`;
+      return b.kind === a.kind && b.interface === a.interface;
   }
 }
 
@@ -138,7 +139,16 @@ function sameShares(a: ShareView, b: ShareView): boolean {
   );
 }
 
-const sameList = (a: readonly string[] | undefined, b: readonly string[] | undefined) => [...(a ?? [])].sort().join(",") === [...(b ?? [])].sort().join(",");
+/** Frontends at the same address, port and protocol: of the same label. */
+const sameFrontendPlace = (a: Frontend, b: Frontend) => a.address === b.address && a.port === b.port && a.protocol === b.protocol;
+
+interface FrontendPartners {
+  /** NEW's frontend for each of OLD's, by index. */
+  partners: readonly (Frontend | undefined)[];
+  added: readonly Frontend[];
+}
+
+const sameList = (a: readonly string[] | undefined, b: readonly string[] | undefined) => a === b || [...(a ?? [])].sort().join(",") === [...(b ?? [])].sort().join(",");
 
 class ServicesComparer {
   readonly summary: ServicesDiffSummary;
@@ -219,43 +229,49 @@ class ServicesComparer {
     if (old.affinity?.seconds !== now.affinity?.seconds) {
       changes.push({ kind: "affinity", ...(old.affinity ? { old: old.affinity } : {}), ...(now.affinity ? { new: now.affinity } : {}) });
     }
-    changes.push(...this.frontendChanges(old, now), ...this.endpointChanges(old, now), ...this.shareChanges(old, now));
+    const partners = this.frontendPartners(old, now);
+    this.frontendChanges(old, partners, changes);
+    this.endpointChanges(old, now, changes);
+    this.shareChanges(old, now, partners, changes);
     return changes;
   }
 
-  private frontendChanges(old: ServicePort, now: ServicePort): ServicePortChange[] {
-    const changes: ServicePortChange[] = [];
+  /** Each frontend of OLD's port with NEW's frontend of the same label (if any), and NEW's frontends OLD's has not. */
+  private frontendPartners(old: ServicePort, now: ServicePort): FrontendPartners {
+    // Mostly a port keeps its frontends in their order: then no label need be made.
+    const inPlace = old.frontends.length === now.frontends.length && old.frontends.every((f, i) => sameFrontendPlace(f, now.frontends[i]!));
+    if (inPlace) return { partners: now.frontends, added: [] };
     const newFrontends = new Map(now.frontends.map((f) => [labelOf(f, this.family), f]));
-    const oldLabels = new Set<string>();
-    for (const frontend of old.frontends) {
-      const label = labelOf(frontend, this.family);
-      oldLabels.add(label);
-      const partner = newFrontends.get(label);
+    const partners = old.frontends.map((f) => newFrontends.get(labelOf(f, this.family)));
+    const paired = new Set(partners);
+    return { partners, added: [...newFrontends.values()].filter((f) => !paired.has(f)) };
+  }
+
+  private frontendChanges(old: ServicePort, { partners, added }: FrontendPartners, changes: ServicePortChange[]): void {
+    old.frontends.forEach((frontend, i) => {
+      const partner = partners[i];
       if (!partner) {
         changes.push({ kind: "frontend-removed", old: frontendRef(frontend) });
         this.summary.frontendsRemoved++;
-        continue;
+        return;
       }
-      if (!sameFrontendKind(frontend.kind, partner.kind)) changes.push({ kind: "frontend-kind", frontend: label, old: frontend.kind, new: partner.kind });
+      if (!sameFrontendKind(frontend.kind, partner.kind)) changes.push({ kind: "frontend-kind", frontend: labelOf(frontend, this.family), old: frontend.kind, new: partner.kind });
       if (!sameList(frontend.sourceRanges, partner.sourceRanges)) {
-        changes.push({ kind: "source-ranges", frontend: label, old: frontend.sourceRanges ?? [], new: partner.sourceRanges ?? [] });
+        changes.push({ kind: "source-ranges", frontend: labelOf(frontend, this.family), old: frontend.sourceRanges ?? [], new: partner.sourceRanges ?? [] });
       }
-      if (masqueradeKey(frontend.masquerade) !== masqueradeKey(partner.masquerade)) {
-        changes.push({ kind: "masquerade", frontend: label, old: frontend.masquerade, new: partner.masquerade });
+      if (!sameMasquerade(frontend.masquerade, partner.masquerade)) {
+        changes.push({ kind: "masquerade", frontend: labelOf(frontend, this.family), old: frontend.masquerade, new: partner.masquerade });
       }
-    }
-    for (const [label, frontend] of newFrontends) {
-      if (oldLabels.has(label)) continue;
+    });
+    for (const frontend of added) {
       changes.push({ kind: "frontend-added", new: frontendRef(frontend) });
       this.summary.frontendsAdded++;
     }
-    return changes;
   }
 
-  private endpointChanges(old: ServicePort, now: ServicePort): ServicePortChange[] {
+  private endpointChanges(old: ServicePort, now: ServicePort, changes: ServicePortChange[]): void {
     const unchanged = old.endpoints.length === now.endpoints.length && old.endpoints.every((e, i) => e.address === now.endpoints[i]!.address && e.local === now.endpoints[i]!.local);
-    if (unchanged) return [];
-    const changes: ServicePortChange[] = [];
+    if (unchanged) return;
     const newEndpoints = new Map(now.endpoints.map((e) => [e.address, e]));
     const oldAddresses = new Set<string>();
     for (const endpoint of old.endpoints) {
@@ -273,21 +289,18 @@ class ServicesComparer {
       changes.push({ kind: "endpoint-added", new: endpointRef(endpoint) });
       this.summary.endpointsAdded++;
     }
-    return changes;
   }
 
   /** Where new connections go, for the clients `services` shows, on frontends both snapshots have. */
-  private shareChanges(old: ServicePort, now: ServicePort): ServicePortChange[] {
+  private shareChanges(old: ServicePort, now: ServicePort, { partners }: FrontendPartners, changes: ServicePortChange[]): void {
     const setup = this.pair.traceSetup().setup;
-    const newFrontends = new Map(now.frontends.map((f) => [labelOf(f, this.family), f]));
-    const groups = new Map<string, Extract<ServicePortChange, { kind: "shares" }>>();
-    for (const frontend of old.frontends) {
-      const label = labelOf(frontend, this.family);
-      const partner = newFrontends.get(label);
-      if (!partner) continue;
+    let groups: Map<string, Extract<ServicePortChange, { kind: "shares" }>> | undefined;
+    old.frontends.forEach((frontend, i) => {
+      const partner = partners[i];
+      if (!partner) return;
       const destination = frontend.address ?? setup.nodeAddresses[0]!.address;
       const protocol = protocolNumber(frontend.protocol);
-      if (!this.pair.mayDiffer({ dst: destination, protocol, dport: frontend.port })) continue;
+      if (!this.pair.mayDiffer({ dst: destination, protocol, dport: frontend.port })) return;
       const clients: ClientClass[] = ["off-cluster"];
       // As `services` does: pods are traced apart where externalTrafficPolicy=Local treats them differently.
       if ((old.externalTrafficPolicy === "Local" || now.externalTrafficPolicy === "Local") && frontend.kind !== "clusterIP") clients.push("pod");
@@ -301,12 +314,13 @@ class ServicesComparer {
         const newView = shareView(summarize(this.pair.new.trace(packet, this.pair.context(origin)), client, now, this.maps.new.masqueradeMark));
         if (sameShares(oldView, newView)) continue;
         const key = `${client} ${JSON.stringify(oldView)} ${JSON.stringify(newView)}`;
-        const group = groups.get(key);
+        const label = labelOf(frontend, this.family);
+        const group = (groups ??= new Map()).get(key);
         if (group) group.frontends.push(label);
         else groups.set(key, { kind: "shares", client, frontends: [label], old: oldView, new: newView });
       }
-    }
-    return [...groups.values()];
+    });
+    if (groups) changes.push(...groups.values());
   }
 }
 

@@ -33,9 +33,23 @@ export function frontendLabel(frontend: Pick<Frontend, "address" | "port" | "pro
 
 const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
+/** Hashes already made: the snapshots of a diff, and every read of one node, name mostly the same service ports. */
+const chainHashes = new Map<string, string>();
+const CHAIN_HASHES_KEPT = 1 << 17;
+
 /** kube-proxy's chain hash: base32(sha256(servicePortName + protocol)), first 16 characters. */
 export function serviceChainHash(key: string, protocol: string): string {
-  const digest = hash("sha256", key + protocol, "buffer");
+  const input = key + protocol;
+  let known = chainHashes.get(input);
+  if (known === undefined) {
+    if (chainHashes.size === CHAIN_HASHES_KEPT) chainHashes.clear();
+    chainHashes.set(input, (known = base32Hash(input)));
+  }
+  return known;
+}
+
+function base32Hash(input: string): string {
+  const digest = hash("sha256", input, "buffer");
   let out = "";
   let value = 0;
   let bits = 0;

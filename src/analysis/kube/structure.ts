@@ -72,6 +72,16 @@ interface Draft {
 
 const frontendKey = (address: string | undefined, port: number, protocol: string) => `${address ?? "node"}|${port}|${protocol}`;
 
+const NAT_CHAINS_READ: ReadonlySet<string> = new Set(["KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-MARK-MASQ"]);
+const FILTER_CHAINS_READ: ReadonlySet<string> = new Set(["KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-NODEPORTS", "KUBE-PROXY-FIREWALL"]);
+
+/** The chains of a table the reader asks for by name (the last of a name, as a map of all would hold): a nat table has tens of thousands. */
+function namedChains(table: Table | undefined, names: ReadonlySet<string>): Map<string, Chain> {
+  const chains = new Map<string, Chain>();
+  for (const chain of table?.chains ?? []) if (names.has(chain.name)) chains.set(chain.name, chain);
+  return chains;
+}
+
 function isLoopbackAddress(address: string, family: Family): boolean {
   const ip = parseIp(address, family);
   return ip !== undefined && isLoopback(ip);
@@ -105,11 +115,10 @@ class Reader {
   private masqueradeMark: number | undefined;
 
   constructor(private readonly ruleset: Ruleset) {
-    const chainsOf = (table: Table | undefined) => new Map((table?.chains ?? []).map((c) => [c.name, c]));
     const nat = ruleset.tables.find((t) => t.name === "nat");
-    this.nat = chainsOf(nat);
+    this.nat = namedChains(nat, NAT_CHAINS_READ);
     this.natChains = nat?.chains ?? [];
-    this.filter = chainsOf(ruleset.tables.find((t) => t.name === "filter"));
+    this.filter = namedChains(ruleset.tables.find((t) => t.name === "filter"), FILTER_CHAINS_READ);
     this.loopbackNodePorts = ruleset.family === "ipv4";
   }
 
