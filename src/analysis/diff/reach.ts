@@ -9,7 +9,7 @@
 
 import { addressToBigInt } from "../../model/addresses.js";
 import { BUILTIN_CHAINS, type Chain, type PortRange, type Rule, type Ruleset, type TableName } from "../../model/types.js";
-import { chainsByName } from "./chains.js";
+import { chainsByName, sameParts } from "./snapshots.js";
 import { footprintOf, networksDisjoint, type Network } from "./footprint.js";
 import type { RulesDiff } from "./types.js";
 
@@ -170,11 +170,6 @@ function candidateKey(candidate: Candidate): string {
 
 type ChainsByTable = Map<TableName, ReadonlyMap<string, Chain>>;
 
-/** The parts a rule's reach and target are read from are the very same objects. */
-function sameParts(rule: Rule, other: Rule | undefined): boolean {
-  return other !== undefined && rule.target === other.target && rule.matches === other.matches && rule.protocol === other.protocol && rule.destination === other.destination;
-}
-
 export class ChangeReach {
   /** The jump and goto rules into each chain, from both snapshots. */
   private readonly parents = new Map<TableName, Map<string, Rule[]>>();
@@ -216,7 +211,9 @@ export class ChangeReach {
           const rule = rules[i]!;
           const target = rule.target;
           const leads = target?.kind === "chain" || (target?.kind === "extension" && (!target.known || REWRITING_TARGETS.has(target.name)));
-          if (!leads || (earlierRules !== undefined && sameParts(rule, earlierRules[i]))) continue;
+          if (!leads) continue;
+          const earlierRule = earlierRules?.[i];
+          if (earlierRule !== undefined && sameParts(rule, earlierRule)) continue;
           if (target.kind === "chain") addTo(parents, target.name, rule);
           else this.rewriting.push(rule);
         }
