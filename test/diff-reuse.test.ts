@@ -28,7 +28,21 @@ type Edit =
   | { kind: "policy"; chain: "FORWARD" | "INPUT" | "OUTPUT" }
   | { kind: "rename-chain"; which: number }
   | { kind: "line-edits"; seed: number }
-  | { kind: "without-comments" };
+  | { kind: "without-comments" }
+  | { kind: "endpoint-port"; rule: number }
+  | { kind: "drop-endpoint-rule"; rule: number }
+  | { kind: "swap-service-rules"; rule: number }
+  | { kind: "duplicate-service-rule"; rule: number }
+  | { kind: "no-endpoints-rule"; service: number }
+  | { kind: "health-check"; service: number }
+  | { kind: "reverse-chain-declarations" }
+  | { kind: "unrecognised-rule"; service: number }
+  | { kind: "masquerade-mark" }
+  | { kind: "masquerade-source"; rule: number }
+  | { kind: "no-proxy-firewall" }
+  | { kind: "proxy-firewall" }
+  | { kind: "local-chain"; rule: number }
+  | { kind: "firewall-masquerade"; rule: number };
 
 type ClusterEdit = Extract<Edit, { kind: "scale-out" | "scale-in" | "delete-service" | "add-service" | "traffic-policy" | "affinity" | "source-ranges" | "shuffle-services" }>;
 
@@ -49,7 +63,35 @@ const editArbitrary: fc.Arbitrary<Edit> = fc.oneof(
   fc.record({ kind: fc.constant("rename-chain" as const), which: index }),
   fc.record({ kind: fc.constant("line-edits" as const), seed: index }),
   fc.record({ kind: fc.constant("without-comments" as const) }),
+  fc.record({ kind: fc.constant("endpoint-port" as const), rule: index }),
+  fc.record({ kind: fc.constant("drop-endpoint-rule" as const), rule: index }),
+  fc.record({ kind: fc.constant("swap-service-rules" as const), rule: index }),
+  fc.record({ kind: fc.constant("duplicate-service-rule" as const), rule: index }),
+  fc.record({ kind: fc.constant("no-endpoints-rule" as const), service: index }),
+  fc.record({ kind: fc.constant("health-check" as const), service: index }),
+  fc.record({ kind: fc.constant("reverse-chain-declarations" as const) }),
+  fc.record({ kind: fc.constant("unrecognised-rule" as const), service: index }),
+  fc.record({ kind: fc.constant("masquerade-mark" as const) }),
+  fc.record({ kind: fc.constant("masquerade-source" as const), rule: index }),
+  fc.record({ kind: fc.constant("no-proxy-firewall" as const) }),
+  fc.record({ kind: fc.constant("proxy-firewall" as const) }),
+  fc.record({ kind: fc.constant("local-chain" as const), rule: index }),
+  fc.record({ kind: fc.constant("firewall-masquerade" as const), rule: index }),
 );
+
+/** Indexes of the lines whose rule (after any counters) matches. */
+function ruleLines(lines: readonly string[], pattern: RegExp): number[] {
+  return lines.flatMap((line, i) => (pattern.test(line.replace(/^\[\d+:\d+\] /, "")) ? [i] : []));
+}
+
+/** The text with one line (picked modulo those that match) replaced by what `edit` makes of it: none, one or more lines. */
+function editLine(text: string, pattern: RegExp, pick: number, edit: (line: string, lines: string[], at: number) => string[]): string {
+  const lines = text.split("\n");
+  const matching = ruleLines(lines, pattern);
+  if (matching.length === 0) return text;
+  const at = matching[pick % matching.length]!;
+  return [...lines.slice(0, at), ...edit(lines[at]!, lines, at), ...lines.slice(at + 1)].join("\n");
+}
 
 const isClusterEdit = (edit: Edit): edit is ClusterEdit =>
   ["scale-out", "scale-in", "delete-service", "add-service", "traffic-policy", "affinity", "source-ranges", "shuffle-services"].includes(edit.kind);
@@ -140,6 +182,67 @@ function editText(text: string, cluster: Cluster, edit: TextEdit): string {
       return /^-A /m.test(text) ? randomLineEdits(text, edit.seed + 1, 3) : text;
     case "without-comments":
       return withoutComments(text);
+    case "endpoint-port":
+      return editLine(text, /^-A KUBE-SEP-\S+ .*--to-destination /, edit.rule, (line) => [line.replace(/:(\d+)$/, (_, port: string) => `:${Number(port) + 1}`)]);
+    case "drop-endpoint-rule":
+      return editLine(text, /^-A KUBE-SEP-/, edit.rule, () => []);
+    case "swap-service-rules":
+      return editLine(text, /^-A KUBE-SERVICES .*-j KUBE-(SVC|EXT|FW|SVL)-/, edit.rule, (line, lines, at) => {
+        const next = lines[at + 1];
+        if (next === undefined || !/-A KUBE-SERVICES /.test(next)) return [line];
+        lines[at + 1] = line;
+        return [next];
+      });
+    case "duplicate-service-rule":
+      return editLine(text, /^-A KUBE-(SERVICES|NODEPORTS) .*-j KUBE-(SVC|EXT|FW|SVL)-/, edit.rule, (line) => [line, line]);
+    case "no-endpoints-rule": {
+      const service = at(edit.service);
+      const port = service.ports[0]!;
+      const protocol = port.protocol.toLowerCase();
+      const name = `${service.namespace}/${service.name}${port.name ? `:${port.name}` : ""}`;
+      return insertRule(text, "filter", `-A KUBE-SERVICES -d ${service.clusterIP}${host} -p ${protocol} -m comment --comment "${name} has no endpoints" -m ${protocol} --dport ${port.port} -j REJECT --reject-with icmp-port-unreachable`, "end", "KUBE-SERVICES");
+    }
+    case "health-check": {
+      // The last health check rule of a port counts.
+      const service = at(edit.service);
+      const port = service.ports[0]!;
+      const name = `${service.namespace}/${service.name}${port.name ? `:${port.name}` : ""}`;
+      return insertRule(text, "filter", `-A KUBE-NODEPORTS -p tcp -m comment --comment "${name} health check node port" -m tcp --dport 32000 -j ACCEPT`, "end", "KUBE-NODEPORTS");
+    }
+    case "local-chain": {
+      // Old kube-proxy's KUBE-XLB chain, even empty, says externalTrafficPolicy=Local.
+      const chains = [...text.matchAll(/^:KUBE-SVC-([A-Z2-7]{16}) /gm)].map((m) => m[1]!);
+      const hash = chains[edit.rule % Math.max(1, chains.length)];
+      if (hash === undefined) return text;
+      return text.replace(/^(\*nat\n(?::.*\n)*)/m, `$1:KUBE-XLB-${hash} - [0:0]\n`);
+    }
+    case "reverse-chain-declarations": {
+      const lines = text.split("\n");
+      const declarations = lines.flatMap((line, i) => (/^:KUBE-(SVC|SEP|EXT|FW|SVL|XLB)-/.test(line) ? [i] : []));
+      const reversed = declarations.map((i) => lines[i]!).reverse();
+      declarations.forEach((i, k) => (lines[i] = reversed[k]!));
+      return lines.join("\n");
+    }
+    case "unrecognised-rule": {
+      const service = at(edit.service);
+      const name = `${service.namespace}/${service.name}`;
+      return insertRule(text, "nat", `-A KUBE-SERVICES -m comment --comment "${name} cluster IP" -j RETURN`, "top");
+    }
+    case "masquerade-mark":
+      return editLine(text, /^-A KUBE-MARK-MASQ -j MARK/, 0, (line) => [line.replace(/0x4000\/0x4000/, "0x8000/0x8000")]);
+    case "masquerade-source":
+      return editLine(text, /^-A KUBE-SVC-\S+ ! -s \S+ .*-j KUBE-MARK-MASQ/, edit.rule, (line) => [line.replace(/! -s \S+/, cluster.family === "ipv4" ? "! -s 10.64.0.0/10" : "! -s fd00:64::/64")]);
+    case "proxy-firewall":
+      // Read as the new rule generation from then on.
+      return insertRule(text, "filter", "-A KUBE-PROXY-FIREWALL -j RETURN", "end", "KUBE-PROXY-FIREWALL");
+    case "firewall-masquerade":
+      // A second masquerade rule for external clients: which one counts depends on the order the chains are read in.
+      return editLine(text, /^-A KUBE-FW-/, edit.rule, (line) => [line, `${line.replace(/ -m comment .*| -j .*/, "")} -j KUBE-MARK-MASQ`]);
+    case "no-proxy-firewall":
+      return text
+        .split("\n")
+        .filter((line) => !/KUBE-PROXY-FIREWALL/.test(line))
+        .join("\n");
   }
 }
 
@@ -149,6 +252,8 @@ interface Case {
   family: "ipv4" | "ipv6";
   order: "canonical" | "restore";
   counters: boolean;
+  /** Made to both snapshots' text, so that NEW's changes meet shapes the generator does not make. */
+  both: TextEdit[];
   edits: Edit[];
 }
 
@@ -159,9 +264,12 @@ function pairOf(c: Case): { oldText: string; newText: string } {
   const spare = structuredClone(all.services.slice(20));
   for (const edit of c.edits) if (isClusterEdit(edit)) editCluster(after, spare, edit);
   const render = { order: c.order, counters: c.counters } as const;
-  let newText = renderDump(after, render);
-  for (const edit of c.edits) if (!isClusterEdit(edit)) newText = editText(newText, after, edit);
-  return { oldText: renderDump(before, render), newText };
+  const edited = (cluster: Cluster, edits: readonly Edit[]) => {
+    let text = renderDump(cluster, render);
+    for (const edit of edits) if (!isClusterEdit(edit)) text = editText(text, cluster, edit);
+    return text;
+  };
+  return { oldText: edited(before, c.both), newText: edited(after, [...c.both, ...c.edits]) };
 }
 
 function parsed(text: string, family: Case["family"], reuse?: ParseResult): ParseResult {
@@ -195,8 +303,11 @@ const caseArbitrary: fc.Arbitrary<Case> = fc.record({
   family: fc.constantFrom("ipv4" as const, "ipv6" as const),
   order: fc.constantFrom("canonical" as const, "restore" as const),
   counters: fc.boolean(),
-  edits: fc.array(editArbitrary, { minLength: 1, maxLength: 4 }),
+  both: fc.array(editArbitrary.filter((edit): edit is TextEdit => !isClusterEdit(edit)), { maxLength: 1 }),
+  edits: fc.array(editArbitrary, { minLength: 1, maxLength: 3 }),
 });
+
+const EXAMPLE: Case = { seed: 3, generation: "new", family: "ipv4", order: "canonical", counters: false, both: [], edits: [] };
 
 describe("diff with NEW parsed reusing OLD", () => {
   it("gives what NEW parsed on its own gives, at every level, for mutated kube-proxy pairs", () => {
@@ -217,7 +328,22 @@ describe("diff with NEW parsed reusing OLD", () => {
         expect(JSON.stringify(maps.new)).toBe(JSON.stringify({ ...own, notes: own.notes.filter((n) => !n.kind.startsWith("node-address")) }));
         expect(sharedRules(old, reused)).toBeGreaterThan(0);
       }),
-      { seed: SEED, numRuns: Number(process.env.IPTSCOPE_DIFF_REUSE_RUNS ?? 60), endOnFailure: true },
+      {
+        seed: SEED,
+        numRuns: Number(process.env.IPTSCOPE_DIFF_REUSE_RUNS ?? 60),
+        endOnFailure: true,
+        examples: [
+          // Where reading order decides: two masquerade rules for external clients, their chains declared in another order.
+          ...[0, 1, 2].map((rule): Case => ({ ...EXAMPLE, both: [{ kind: "firewall-masquerade", rule }], edits: [{ kind: "reverse-chain-declarations" }] })),
+          // Another rule generation: filter rules read otherwise.
+          { ...EXAMPLE, generation: "old", edits: [{ kind: "proxy-firewall" }] },
+          // A port's only change: a chain of its own more, or a later health check rule.
+          { ...EXAMPLE, edits: [{ kind: "local-chain", rule: 4 }] },
+          { ...EXAMPLE, seed: 4, edits: [{ kind: "health-check", service: 7 }] },
+          // A second cluster CIDR: which comes first depends on the order of every chain.
+          ...[0, 5, 9].map((rule): Case => ({ ...EXAMPLE, edits: [{ kind: "masquerade-source", rule }] })),
+        ].map((example) => [example]),
+      },
     );
   });
 });

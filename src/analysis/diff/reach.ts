@@ -9,7 +9,7 @@
 
 import { addressToBigInt } from "../../model/addresses.js";
 import { BUILTIN_CHAINS, type Chain, type PortRange, type Rule, type Ruleset, type TableName } from "../../model/types.js";
-import { chainsByName, sameParts } from "./snapshots.js";
+import { addTo, chainsByName, sameParts } from "./snapshots.js";
 import { footprintOf, networksDisjoint, type Network } from "./footprint.js";
 import type { RulesDiff } from "./types.js";
 
@@ -127,12 +127,6 @@ class RegionIndex<T extends { reach: Reach }> {
     if (candidate.port !== undefined ? scan(this.byPort.get(candidate.port)) : scanAll(this.byPort)) return true;
     return scan(this.generic);
   }
-}
-
-function addTo<K, V>(lists: Map<K, V[]>, key: K, value: V): void {
-  const list = lists.get(key);
-  if (list) list.push(value);
-  else lists.set(key, [value]);
 }
 
 const ANY_TRANSLATION: Translation = { destination: "any", port: "any" };

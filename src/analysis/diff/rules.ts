@@ -10,7 +10,7 @@
 import type { CodecContext } from "../../model/codecs.js";
 import { formatRule } from "../../model/print.js";
 import { BUILTIN_CHAINS, TABLE_NAMES, type Chain, type MatchModule, type Rule, type Ruleset, type Table, type TableName } from "../../model/types.js";
-import { chainsByName, sameParts } from "./snapshots.js";
+import { addTo, chainsByName, LineMap, sameParts, writtenText } from "./snapshots.js";
 import { footprintOf, footprintsDisjoint, pointOf, type Footprint } from "./footprint.js";
 import { alignSequences } from "./sequence.js";
 import type { ChainDiff, ChainRef, RuleChange, RuleRef, RulesDiff, RulesDiffSummary, TableDiff } from "./types.js";
@@ -24,6 +24,14 @@ interface Side {
   /** Jumps to these chains print with the name given (OLD: the chains renamed in NEW, so that jumps compare alike). */
   renames?: ReadonlyMap<string, string>;
   printed: PrintedRules;
+}
+
+/** What the comparison found beyond the diff: which rules are in both snapshots in the same words, and where. */
+export interface RulesCorrespondence {
+  /** NEW's line of each OLD line of a rule in a chain written alike in both, and of each chain's declaration in both. */
+  lines: LineMap;
+  /** Chains in both whose rules print alike but are written otherwise: not in the diff, yet not the same words. */
+  rewritten: Map<TableName, Set<string>>;
 }
 
 /**
@@ -45,6 +53,12 @@ class PrintedRules {
 }
 
 export function diffRules(oldRuleset: Ruleset, newRuleset: Ruleset): RulesDiff {
+  return compareRules(oldRuleset, newRuleset).diff;
+}
+
+/** The rules diff, and the correspondence of the rules it found alike (for the levels after it). */
+export function compareRules(oldRuleset: Ruleset, newRuleset: Ruleset): { diff: RulesDiff; correspondence: RulesCorrespondence } {
+  const correspondence: RulesCorrespondence = { lines: new LineMap(), rewritten: new Map() };
   // Both sides print as iptables-nft would, so a legacy dump and an nft dump of one ruleset print alike.
   const oldPrinted = new PrintedRules({ family: oldRuleset.family, backend: "nft" });
   const newPrinted = newRuleset.family === oldRuleset.family ? oldPrinted : new PrintedRules({ family: newRuleset.family, backend: "nft" });
@@ -55,14 +69,14 @@ export function diffRules(oldRuleset: Ruleset, newRuleset: Ruleset): RulesDiff {
     const oldTable = oldRuleset.tables.find((t) => t.name === name);
     const newTable = newRuleset.tables.find((t) => t.name === name);
     if (!oldTable && !newTable) continue;
-    const chains = diffTable(name, oldTable, newTable, old, now);
+    const chains = diffTable(name, oldTable, newTable, old, now, correspondence);
     if (chains.length === 0) continue;
     tables.push({ table: name, presence: oldTable && newTable ? "both" : oldTable ? "old-only" : "new-only", chains });
   }
   const summary = summarise(tables);
   const differs =
     summary.chainsAdded + summary.chainsRemoved + summary.chainsRenamed + summary.policiesChanged + summary.rulesAdded + summary.rulesRemoved + summary.rulesMoved > 0;
-  return { differs, summary, tables };
+  return { diff: { differs, summary, tables }, correspondence };
 }
 
 /** User chains of either table, each name once. */
@@ -136,7 +150,9 @@ function addCandidate(byKey: Map<string, { old: Chain[]; new: Chain[] }>, key: s
 }
 
 /** Built-in chains in hook order, then user chains in strcmp order, as iptables-save lists them. */
-function diffTable(name: TableName, oldTable: Table | undefined, newTable: Table | undefined, plainOld: Side, now: Side): ChainDiff[] {
+function diffTable(
+  name: TableName, oldTable: Table | undefined, newTable: Table | undefined, plainOld: Side, now: Side, correspondence: RulesCorrespondence,
+): ChainDiff[] {
   const oldChains = chainsByName(oldTable);
   const newChains = chainsByName(newTable);
   const renames = findRenames(oldChains, newChains, plainOld, now);
@@ -151,7 +167,7 @@ function diffTable(name: TableName, oldTable: Table | undefined, newTable: Table
     }
     const oldChain = oldChains.get(chainName) ?? (builtin ? impliedBuiltin(chainName) : undefined);
     const newChain = newChains.get(chainName) ?? (builtin ? impliedBuiltin(chainName) : undefined);
-    if (oldChain && newChain) return diffChain(oldChain, newChain, old, now);
+    if (oldChain && newChain) return diffChain(name, oldChain, newChain, old, now, correspondence);
     if (newChain) return { kind: "added", chain: chainName, new: chainRef(newChain), rules: newChain.rules.map((r) => ruleRef(r, now)) };
     if (oldChain) return { kind: "removed", chain: chainName, old: chainRef(oldChain), rules: oldChain.rules.map((r) => ruleRef(r, old)) };
     return undefined;
@@ -192,25 +208,16 @@ function ruleRef(rule: Rule, side: Side, text = canonicalText(rule, side)): Rule
   return { line: rule.line, position: rule.position, rule: text };
 }
 
-/** The rule as written without its counters: equal texts are equal rules, whatever their canonical form. */
-function writtenText(rule: Rule): string {
-  return rule.text.charCodeAt(0) === 91 /* [ */ ? rule.text.slice(rule.text.indexOf("]") + 1).trimStart() : rule.text;
-}
-
 function sameWriting(a: readonly Rule[], b: readonly Rule[]): boolean {
   return a.length === b.length && a.every((rule, i) => writtenText(rule) === writtenText(b[i]));
 }
 
-function addTo<K>(groups: Map<K, number[]>, key: K, value: number): void {
-  const list = groups.get(key);
-  if (list) list.push(value);
-  else groups.set(key, [value]);
-}
-
-function diffChain(oldChain: Chain, newChain: Chain, old: Side, now: Side): ChainDiff | undefined {
+function diffChain(table: TableName, oldChain: Chain, newChain: Chain, old: Side, now: Side, correspondence: RulesCorrespondence): ChainDiff | undefined {
   const policyChanged = oldChain.policy !== newChain.policy;
+  if (oldChain.line !== 0) correspondence.lines.set(oldChain.line, newChain.line);
   // Most chains of two snapshots are written identically; canonical printing is only needed for the others.
   if (sameWriting(oldChain.rules, newChain.rules) && old.ruleset.family === now.ruleset.family) {
+    oldChain.rules.forEach((rule, i) => correspondence.lines.set(rule.line, newChain.rules[i]!.line));
     return policyChanged ? { kind: "changed", chain: oldChain.name, old: chainRef(oldChain), new: chainRef(newChain), policyChanged, changes: [] } : undefined;
   }
   const ids = new Map<string, number>();
@@ -257,7 +264,12 @@ function diffChain(oldChain: Chain, newChain: Chain, old: Side, now: Side): Chai
     o++;
     n++;
   }
-  if (changes.length === 0 && !policyChanged) return undefined;
+  if (changes.length === 0 && !policyChanged) {
+    let rewritten = correspondence.rewritten.get(table);
+    if (!rewritten) correspondence.rewritten.set(table, (rewritten = new Set()));
+    rewritten.add(oldChain.name);
+    return undefined;
+  }
   return { kind: "changed", chain: oldChain.name, old: chainRef(oldChain), new: chainRef(newChain), policyChanged, changes };
 }
 

@@ -8,6 +8,7 @@
 import { protocolNumber, summarize } from "../kube/resolve.js";
 import type { ClientClass, Frontend, FrontendKind, FrontendResolution, MasqueradePolicy, ServiceMap, ServicePort } from "../kube/types.js";
 import { frontendLabel } from "../kube/names.js";
+import { unchangedSince } from "../kube/structure.js";
 import type { Family } from "../../model/types.js";
 import { diffNote, type DiffNote } from "./notes.js";
 import { sameShare, type SnapshotPair } from "./pair.js";
@@ -217,6 +218,11 @@ class ServicesComparer {
 
   private changes(old: ServicePort, now: ServicePort): ServicePortChange[] {
     const changes: ServicePortChange[] = [];
+    // A port NEW's map took from OLD's says the same: only where its connections go may differ.
+    if (unchangedSince(now) === old) {
+      this.shareChanges(old, now, this.frontendPartners(old, now), changes);
+      return changes;
+    }
     // Rules say which service has no (local) endpoints only in their comments: where one side has none, the
     // states cannot be compared (the traced shares still are).
     if (old.state !== now.state && old.name.from === now.name.from) changes.push({ kind: "state", old: old.state, new: now.state });
