@@ -8,7 +8,7 @@
 import { protocolNumber, summarize } from "../kube/resolve.js";
 import type { ClientClass, Frontend, FrontendKind, FrontendResolution, MasqueradePolicy, ServiceMap, ServicePort } from "../kube/types.js";
 import { frontendLabel } from "../kube/names.js";
-import { unchangedSince } from "../kube/structure.js";
+import { portsTaken } from "../kube/structure.js";
 import type { Family } from "../../model/types.js";
 import { diffNote, type DiffNote } from "./notes.js";
 import { sameShare, type SnapshotPair } from "./pair.js";
@@ -149,15 +149,48 @@ interface FrontendPartners {
   added: readonly Frontend[];
 }
 
+/** How many services (namespace/name) some of `ports` name and no port of `map` does. */
+function servicesNotIn(ports: readonly ServicePort[], map: ServiceMap): number {
+  const counted = new Set<string>();
+  for (const { name } of ports) {
+    if (name.from !== "comment") continue;
+    const service = `${name.namespace}/${name.name}`;
+    if (!counted.has(service) && !namesService(map, name)) counted.add(service);
+  }
+  return counted.size;
+}
+
+/** A port of the map (in name order) names the service: its key is `namespace/name`, or that and a port name. */
+function namesService(map: ServiceMap, { namespace, name }: ServicePort["name"]): boolean {
+  const prefix = `${namespace}/${name}`;
+  const ports = map.services;
+  let low = 0;
+  let high = ports.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (ports[middle]!.name.key < prefix) low = middle + 1;
+    else high = middle;
+  }
+  // Keys that start alike are together in name order.
+  for (let i = low; i < ports.length && ports[i]!.name.key.startsWith(prefix); i++) {
+    const other = ports[i]!.name;
+    if (other.from === "comment" && other.namespace === namespace && other.name === name) return true;
+  }
+  return false;
+}
+
 const sameList = (a: readonly string[] | undefined, b: readonly string[] | undefined) => a === b || [...(a ?? [])].sort().join(",") === [...(b ?? [])].sort().join(",");
 
 class ServicesComparer {
   readonly summary: ServicesDiffSummary;
   private readonly maps: { old: ServiceMap; new: ServiceMap };
   private readonly family: Family;
+  /** NEW's ports taken from OLD's map, with OLD's. */
+  private readonly taken: ReadonlyMap<ServicePort, ServicePort>;
 
   constructor(private readonly pair: SnapshotPair) {
     this.maps = pair.serviceMaps();
+    this.taken = portsTaken(this.maps.new);
     this.family = this.maps.old.family;
     this.summary = {
       oldServicePorts: this.maps.old.services.length,
@@ -197,11 +230,10 @@ class ServicesComparer {
     this.summary.servicePortsAdded = added.length;
     this.summary.servicePortsRemoved = removed.length;
     this.summary.servicePortsChanged = servicePorts.filter((d) => d.kind === "changed").length;
-    const services = (map: ServiceMap) => new Set(map.services.filter((s) => s.name.from === "comment").map((s) => `${s.name.namespace}/${s.name.name}`));
-    const oldServices = services(this.maps.old);
-    const newServices = services(this.maps.new);
-    this.summary.servicesAdded = [...newServices].filter((s) => !oldServices.has(s)).length;
-    this.summary.servicesRemoved = [...oldServices].filter((s) => !newServices.has(s)).length;
+    // A service only one side names has a port there that is not paired by name.
+    const pairedByFrontend = matched.filter((m) => m.matchedBy === "frontend");
+    this.summary.servicesAdded = servicesNotIn([...added, ...pairedByFrontend.map((m) => m.new)], this.maps.old);
+    this.summary.servicesRemoved = servicesNotIn([...removed, ...pairedByFrontend.map((m) => m.old)], this.maps.new);
     return { differs: servicePorts.length > 0, summary: this.summary, setup: this.pair.traceSetup().setup, notes: this.notes(), servicePorts };
   }
 
@@ -219,7 +251,7 @@ class ServicesComparer {
   private changes(old: ServicePort, now: ServicePort): ServicePortChange[] {
     const changes: ServicePortChange[] = [];
     // A port NEW's map took from OLD's says the same: only where its connections go may differ.
-    if (unchangedSince(now) === old) {
+    if (this.taken.get(now) === old) {
       this.shareChanges(old, now, this.frontendPartners(old, now), changes);
       return changes;
     }

@@ -4,6 +4,7 @@
 // node addresses and clients on both sides. Targets no change can reach are not traced: they fare alike.
 
 import { protocolNumber } from "../kube/resolve.js";
+import { portsTaken } from "../kube/structure.js";
 import type { ServiceMap, ServiceProtocol } from "../kube/types.js";
 import { formatEndpoint } from "../ip.js";
 import type { Origin, TraceResult } from "../trace/types.js";
@@ -121,10 +122,15 @@ function collectTargets(pair: SnapshotPair): TargetDraft[] {
     ["old", maps.old, pair.old.ruleset],
     ["new", maps.new, pair.new.ruleset],
   ];
+  // A port NEW took from OLD has OLD's frontends: they are NEW's targets too.
+  const taken = portsTaken(maps.new);
+  const inBoth = new Set(taken.values());
   for (const [side, map] of sides) {
     for (const service of map.services) {
+      if (side === "new" && taken.has(service)) continue;
       for (const frontend of service.frontends) {
         const target = draft(frontend.address ?? nodeAddress, frontend.port, frontend.protocol, side);
+        if (inBoth.has(service)) target.inNew = true;
         target.services.add(service.name.key);
         if (frontend.kind === "nodePort") target.nodePort = true;
         if (frontend.sourceRanges) target.sourceRanges ??= frontend.sourceRanges;

@@ -360,8 +360,11 @@ class Reader {
     if (this.generation !== earlier.generation) return undefined;
     this.readFiltered();
     const read = this.ports();
-    const taken = earlierMap.services.filter((port) => !only.has(port.hash)).map((port) => this.relined(port, earlier.drafts.get(port.hash)!));
-    return this.mapOf(mergeByName(read, taken));
+    const takenFrom = new Map<ServicePort, ServicePort>();
+    for (const port of earlierMap.services) if (!only.has(port.hash)) takenFrom.set(this.relined(port, earlier.drafts.get(port.hash)!), port);
+    const map = this.mapOf(mergeByName(read, [...takenFrom.keys()]));
+    taken.set(map, takenFrom);
+    return map;
   }
 
   /** An earlier read's port as this snapshot has it: the same, but for its lines. */
@@ -373,7 +376,6 @@ class Reader {
     const copy: ServicePort = { ...port, endpoints, frontends, line: firstLine(draft, (source) => line(lineAsRead(source))) };
     if (port.affinity) copy.affinity = { seconds: port.affinity.seconds, line: line(port.affinity.line) };
     if (port.healthCheckNodePort) copy.healthCheckNodePort = { port: port.healthCheckNodePort.port, line: line(port.healthCheckNodePort.line) };
-    takenFrom.set(copy, port);
     return copy;
   }
 
@@ -870,12 +872,14 @@ export function readLaterServiceMap(earlier: ServiceMap, later: LaterSnapshot, o
   return map;
 }
 
-const takenFrom = new WeakMap<ServicePort, ServicePort>();
+const taken = new WeakMap<ServiceMap, ReadonlyMap<ServicePort, ServicePort>>();
 
-/** The earlier map's port a later map's port was taken from (readLaterServiceMap): the same but for its lines. */
-export function unchangedSince(port: ServicePort): ServicePort | undefined {
-  return takenFrom.get(port);
+/** The ports of a later map (readLaterServiceMap) taken from the earlier map, each with that port: the same but for its lines. */
+export function portsTaken(map: ServiceMap): ReadonlyMap<ServicePort, ServicePort> {
+  return taken.get(map) ?? NONE_TAKEN;
 }
+
+const NONE_TAKEN: ReadonlyMap<ServicePort, ServicePort> = new Map();
 
 function readAfter(earlier: Reader, earlierMap: ServiceMap, later: LaterSnapshot): ServiceMap | undefined {
   if (earlier.noted || earlier.family !== later.ruleset.family) return undefined;
