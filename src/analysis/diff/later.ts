@@ -14,22 +14,14 @@ export function laterSnapshot(oldRuleset: Ruleset, newRuleset: Ruleset, rules: R
   const oldChains = chains(oldRuleset);
   const newChains = chains(newRuleset);
   const chainOf = (ruleset: Ruleset, table: TableName, name: string) => (ruleset === oldRuleset ? oldChains : newChains).get(table)?.get(name);
-  const changedChains = new Map<TableName, Set<string>>();
+  const changedChains = correspondence.differing;
   const changedRules: Rule[] = [];
   const movedRules: Rule[] = [];
   /** OLD's rules in NEW, in the chains whose rules changed. */
   const places = new Map<Rule, Rule>();
-  for (const [table, names] of correspondence.rewritten) changedChains.set(table, new Set(names));
   for (const table of rules.tables) {
-    let names = changedChains.get(table.table);
-    if (!names) changedChains.set(table.table, (names = new Set()));
     for (const chain of table.chains) {
-      names.add(chain.chain);
-      if (chain.kind !== "changed") continue;
-      if (chain.renamedTo !== undefined) {
-        names.add(chain.renamedTo);
-        continue;
-      }
+      if (chain.kind !== "changed" || chain.renamedTo !== undefined) continue;
       const oldChain = chainOf(oldRuleset, table.table, chain.chain);
       const newChain = chainOf(newRuleset, table.table, chain.chain);
       if (oldChain && newChain) placeRules(oldChain, newChain, chain.changes, { places, changedRules, movedRules });

@@ -164,7 +164,7 @@ export class SnapshotPair {
   /** False when no change can reach the packet, from any client: both snapshots are sure to treat it alike. */
   mayDiffer(packet: ProbePacket): boolean {
     if (this.options.exhaustive) return true;
-    this.reachInstance ??= new ChangeReach(this.old.ruleset, this.new.ruleset, this.rules());
+    this.reachInstance ??= new ChangeReach(this.old.ruleset, this.new.ruleset, this.rules(), this.comparison().correspondence.differing);
     // The services and traffic levels ask about the same frontends.
     const key = `${packet.dst}|${packet.protocol}|${packet.dport ?? ""}`;
     let answer = this.reachAnswers.get(key);

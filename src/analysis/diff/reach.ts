@@ -8,6 +8,7 @@
 // A packet is judged as sent and also with every destination a DNAT rule it may meet could give it.
 
 import { addressToBigInt } from "../../model/addresses.js";
+import { targetSpecs } from "../../model/extensions.js";
 import { BUILTIN_CHAINS, type Chain, type PortRange, type Rule, type Ruleset, type TableName } from "../../model/types.js";
 import { addTo, chainsByName, sameParts } from "./snapshots.js";
 import { footprintOf, networksDisjoint, type Network } from "./footprint.js";
@@ -164,6 +165,12 @@ function candidateKey(candidate: Candidate): string {
 
 type ChainsByTable = Map<TableName, ReadonlyMap<string, Chain>>;
 
+/** A user chain has the name of a target extension: a jump by that name is parsed by what is declared before it. */
+function namesTargetExtension(chains: ReadonlyMap<string, Chain>): boolean {
+  for (const name of targetSpecs.keys()) if (chains.get(name)?.builtin === false) return true;
+  return false;
+}
+
 export class ChangeReach {
   /** The jump and goto rules into each chain, from both snapshots. */
   private readonly parents = new Map<TableName, Map<string, Rule[]>>();
@@ -178,27 +185,32 @@ export class ChangeReach {
   private unbounded = false;
   private readonly hostMask: bigint;
 
-  constructor(oldRuleset: Ruleset, newRuleset: Ruleset, rules: RulesDiff) {
+  /** `differing`: by table, NEW's chains not written alike in OLD (see RulesCorrespondence). */
+  constructor(oldRuleset: Ruleset, newRuleset: Ruleset, rules: RulesDiff, differing: ReadonlyMap<TableName, ReadonlySet<string>>) {
     this.hostMask = oldRuleset.family === "ipv4" ? 0xffffffffn : (1n << 128n) - 1n;
     const old = this.index(oldRuleset);
-    this.chains = { old, new: this.index(newRuleset, old) };
+    this.chains = { old, new: this.index(newRuleset, { chains: old, differing }) };
     this.collectChanges(rules);
     if (this.changed.size > 0) this.collectTranslations();
   }
 
   /**
-   * One pass over a snapshot: its chains by name, and its jumps and rewriting rules into the shared lists. A rule
-   * made of the same parts as the earlier snapshot's rule at its place (NEW parsed reusing OLD) is left out: in the
-   * same chain, it leads the same packets to the same place.
+   * One pass over a snapshot: its chains by name, and its jumps and rewriting rules into the shared lists. What a
+   * later snapshot has as the earlier had it leads the same packets to the same places, and is left out: its chains
+   * written alike (unless a user chain named like a target extension makes a jump's kind depend on the chains
+   * declared), and its rules made of the earlier rule's very parts (NEW parsed reusing OLD).
    */
-  private index(ruleset: Ruleset, earlier?: ChainsByTable): ChainsByTable {
+  private index(ruleset: Ruleset, earlier?: { chains: ChainsByTable; differing: ReadonlyMap<TableName, ReadonlySet<string>> }): ChainsByTable {
     const byTable: ChainsByTable = new Map();
     for (const table of ruleset.tables) {
       byTable.set(table.name, chainsByName(table));
       let parents = this.parents.get(table.name);
       if (!parents) this.parents.set(table.name, (parents = new Map()));
-      const earlierChains = earlier?.get(table.name);
+      const earlierChains = earlier?.chains.get(table.name);
+      const differing = earlier?.differing.get(table.name);
+      const alikeKnown = earlierChains !== undefined && !namesTargetExtension(earlierChains) && !namesTargetExtension(chainsByName(table));
       for (const chain of table.chains) {
+        if (alikeKnown && !differing?.has(chain.name)) continue;
         const earlierRules = earlierChains?.get(chain.name)?.rules;
         const rules = chain.rules;
         for (let i = 0; i < rules.length; i++) {

@@ -30,8 +30,11 @@ interface Side {
 export interface RulesCorrespondence {
   /** NEW's line of each OLD line of a rule in a chain written alike in both, and of each chain's declaration in both. */
   lines: LineMap;
-  /** Chains in both whose rules print alike but are written otherwise: not in the diff, yet not the same words. */
-  rewritten: Map<TableName, Set<string>>;
+  /**
+   * By table, the chains not written alike in both: added, removed, renamed (both names), changed, and those whose
+   * rules print alike but are written otherwise. Any other chain is in both, rule for rule in the same words.
+   */
+  differing: Map<TableName, Set<string>>;
 }
 
 /**
@@ -58,7 +61,7 @@ export function diffRules(oldRuleset: Ruleset, newRuleset: Ruleset): RulesDiff {
 
 /** The rules diff, and the correspondence of the rules it found alike (for the levels after it). */
 export function compareRules(oldRuleset: Ruleset, newRuleset: Ruleset): { diff: RulesDiff; correspondence: RulesCorrespondence } {
-  const correspondence: RulesCorrespondence = { lines: new LineMap(), rewritten: new Map() };
+  const correspondence: RulesCorrespondence = { lines: new LineMap(), differing: new Map() };
   // Both sides print as iptables-nft would, so a legacy dump and an nft dump of one ruleset print alike.
   const oldPrinted = new PrintedRules({ family: oldRuleset.family, backend: "nft" });
   const newPrinted = newRuleset.family === oldRuleset.family ? oldPrinted : new PrintedRules({ family: newRuleset.family, backend: "nft" });
@@ -72,11 +75,21 @@ export function compareRules(oldRuleset: Ruleset, newRuleset: Ruleset): { diff: 
     const chains = diffTable(name, oldTable, newTable, old, now, correspondence);
     if (chains.length === 0) continue;
     tables.push({ table: name, presence: oldTable && newTable ? "both" : oldTable ? "old-only" : "new-only", chains });
+    for (const chain of chains) {
+      differingIn(correspondence, name).add(chain.chain);
+      if (chain.kind === "changed" && chain.renamedTo !== undefined) differingIn(correspondence, name).add(chain.renamedTo);
+    }
   }
   const summary = summarise(tables);
   const differs =
     summary.chainsAdded + summary.chainsRemoved + summary.chainsRenamed + summary.policiesChanged + summary.rulesAdded + summary.rulesRemoved + summary.rulesMoved > 0;
   return { diff: { differs, summary, tables }, correspondence };
+}
+
+function differingIn(correspondence: RulesCorrespondence, table: TableName): Set<string> {
+  let chains = correspondence.differing.get(table);
+  if (!chains) correspondence.differing.set(table, (chains = new Set()));
+  return chains;
 }
 
 /** User chains of either table, each name once. */
@@ -265,9 +278,7 @@ function diffChain(table: TableName, oldChain: Chain, newChain: Chain, old: Side
     n++;
   }
   if (changes.length === 0 && !policyChanged) {
-    let rewritten = correspondence.rewritten.get(table);
-    if (!rewritten) correspondence.rewritten.set(table, (rewritten = new Set()));
-    rewritten.add(oldChain.name);
+    differingIn(correspondence, table).add(oldChain.name);
     return undefined;
   }
   return { kind: "changed", chain: oldChain.name, old: chainRef(oldChain), new: chainRef(newChain), policyChanged, changes };

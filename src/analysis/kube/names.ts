@@ -7,7 +7,7 @@ import type { Frontend, ServiceName } from "./types.js";
 
 export type ServiceChainKind = "SVC" | "SVL" | "EXT" | "FW" | "XLB" | "SEP";
 
-const CHAIN_KINDS: ReadonlySet<string> = new Set<ServiceChainKind>(["SVC", "SVL", "EXT", "FW", "XLB", "SEP"]);
+const CHAIN_KINDS: readonly ServiceChainKind[] = ["SVC", "SVL", "EXT", "FW", "XLB", "SEP"];
 const HASH_LENGTH = 16;
 
 /** A base32 character as kube-proxy's hashes use them: A-Z and 2-7. */
@@ -15,15 +15,26 @@ function isHashCharacter(code: number): boolean {
   return (code >= 65 && code <= 90) || (code >= 50 && code <= 55);
 }
 
+/** The kind of a `KUBE-SVC-<hash>` chain or one of its siblings; undefined for any other chain name. */
+export function serviceChainKind(name: string): ServiceChainKind | undefined {
+  // Read by hand, without copying a part: every chain and every jump of a large dump is asked.
+  const dash = name.length - HASH_LENGTH - 1;
+  if (dash < 7 || dash > 8 || name.charCodeAt(dash) !== 45 || !name.startsWith("KUBE-")) return undefined;
+  const kind = CHAIN_KINDS.find((k) => k.length === dash - 5 && name.startsWith(k, 5));
+  if (kind === undefined) return undefined;
+  for (let i = dash + 1; i < name.length; i++) if (!isHashCharacter(name.charCodeAt(i))) return undefined;
+  return kind;
+}
+
+/** The hash of a chain serviceChainKind knows. */
+export function serviceChainHashOf(name: string): string {
+  return name.slice(name.length - HASH_LENGTH);
+}
+
 /** `KUBE-SVC-<hash>` and its siblings; undefined for any other chain name. */
 export function parseServiceChain(name: string): { kind: ServiceChainKind; hash: string } | undefined {
-  // Read by hand: every chain and every jump of a large dump is asked, and a regular expression costs more.
-  const dash = name.length - HASH_LENGTH - 1;
-  if (dash < 7 || name.charCodeAt(dash) !== 45 || !name.startsWith("KUBE-")) return undefined;
-  const kind = name.slice(5, dash);
-  if (!CHAIN_KINDS.has(kind)) return undefined;
-  for (let i = dash + 1; i < name.length; i++) if (!isHashCharacter(name.charCodeAt(i))) return undefined;
-  return { kind: kind as ServiceChainKind, hash: name.slice(dash + 1) };
+  const kind = serviceChainKind(name);
+  return kind === undefined ? undefined : { kind, hash: serviceChainHashOf(name) };
 }
 
 /** `10.96.0.10:53/udp`, `[fd00::a]:53/udp`, `:30071/tcp` for a NodePort: a frontend's identity within a snapshot. */

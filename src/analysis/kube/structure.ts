@@ -7,7 +7,16 @@ import type { Chain, Family, Rule, Ruleset, Table, TableName } from "../../model
 import { inferNodeAddresses } from "../trace/context.js";
 import type { NodeAddress } from "../trace/types.js";
 import { inNet, isLoopback, netOf, parseIp } from "../ip.js";
-import { kubeComment, parseServiceChain, parseServicePortName, serviceChainHash, type KubeComment, type ServiceChainKind } from "./names.js";
+import {
+  kubeComment,
+  parseServiceChain,
+  parseServicePortName,
+  serviceChainHash,
+  serviceChainHashOf,
+  serviceChainKind,
+  type KubeComment,
+  type ServiceChainKind,
+} from "./names.js";
 import { kubeNote, type KubeNote } from "./notes.js";
 import {
   addressTypeLocal,
@@ -93,7 +102,7 @@ interface Draft {
   /** Rules of KUBE-SERVICES, KUBE-NODEPORTS and filter's KUBE-SERVICES / KUBE-EXTERNAL-SERVICES read for it, in order. */
   sharedRules: Rule[];
   /** filter KUBE-NODEPORTS rules of its health check node port, in order. */
-  healthCheckRules: Rule[];
+  healthCheckRules?: Rule[];
   clusterMasquerade?: MasqueradeDraft;
   externalMasquerade?: MasqueradeDraft;
   /** KUBE-SEP chains in kube-proxy's order: the cluster policy chain first, then local-only ones. */
@@ -106,12 +115,12 @@ interface Draft {
   internalLocal: boolean;
   noLocalEndpoints: boolean;
   noEndpoints: boolean;
-  sourceRanges: string[];
+  sourceRanges?: string[];
   healthCheckNodePort?: { port: number; rule: Rule };
   /** What its own chains say of the rule generation. */
-  evidence: Evidence;
+  evidence?: Evidence;
   /** Cluster CIDRs its own chains reveal. */
-  clusterCidrs: string[];
+  clusterCidrs?: string[];
 }
 
 interface Evidence {
@@ -247,15 +256,11 @@ class Reader {
         chains: {},
         ownChains: [],
         sharedRules: [],
-        healthCheckRules: [],
         endpointChains: [],
         externalLocal: false,
         internalLocal: false,
         noLocalEndpoints: false,
         noEndpoints: false,
-        sourceRanges: [],
-        evidence: { old: 0, new: 0 },
-        clusterCidrs: [],
       };
       this.drafts.set(hash, draft);
     }
@@ -283,12 +288,14 @@ class Reader {
 
   private addClusterCidr(cidr: string, draft: Draft | undefined): void {
     this.clusterCidrs.add(cidr);
-    (draft?.clusterCidrs ?? this.sharedClusterCidrs).push(cidr);
+    if (draft === undefined) this.sharedClusterCidrs.push(cidr);
+    else (draft.clusterCidrs ??= []).push(cidr);
   }
 
   private addEvidence(generation: "old" | "new", draft: Draft | undefined): void {
     this.evidence[generation]++;
-    (draft?.evidence ?? this.sharedEvidence)[generation]++;
+    if (draft === undefined) this.sharedEvidence[generation]++;
+    else (draft.evidence ??= { old: 0, new: 0 })[generation]++;
   }
 
   private addFrontend(draft: Draft, frontend: FrontendDraft): void {
@@ -308,11 +315,11 @@ class Reader {
     // KUBE-SVC chains first, so that every service port lists its cluster-wide endpoints first.
     const later: [OwnChainKind, string, Chain][] = [];
     for (const chain of this.natChains) {
-      const parsed = parseServiceChain(chain.name);
-      if (!parsed) continue;
-      if (parsed.kind === "SEP") this.readEndpointChain(chain);
-      else if (parsed.kind === "SVC") this.readServiceChain(parsed.kind, parsed.hash, chain);
-      else later.push([parsed.kind, parsed.hash, chain]);
+      const kind = serviceChainKind(chain.name);
+      if (kind === undefined) continue;
+      if (kind === "SEP") this.readEndpointChain(chain);
+      else if (kind === "SVC") this.readServiceChain(kind, serviceChainHashOf(chain.name), chain);
+      else later.push([kind, serviceChainHashOf(chain.name), chain]);
     }
     for (const [kind, hash, chain] of later) this.readServiceChain(kind, hash, chain);
     return this.readRest(this.evidence);
@@ -350,9 +357,9 @@ class Reader {
     const kept: Draft[] = [];
     for (const draft of earlier.drafts.values()) if (!only.has(draft.hash)) kept.push(draft);
     for (const draft of [...this.drafts.values(), ...kept]) {
-      evidence.old += draft.evidence.old;
-      evidence.new += draft.evidence.new;
-      for (const cidr of draft.clusterCidrs) this.clusterCidrs.add(cidr);
+      evidence.old += draft.evidence?.old ?? 0;
+      evidence.new += draft.evidence?.new ?? 0;
+      for (const cidr of draft.clusterCidrs ?? []) this.clusterCidrs.add(cidr);
     }
     for (const cidr of this.sharedClusterCidrs) this.clusterCidrs.add(cidr);
     this.readMasqueradeMark();
@@ -504,7 +511,7 @@ class Reader {
     for (const rule of chain.rules) {
       this.nameFrom(draft, rule);
       const target = rule.target?.name;
-      const targetChain = target ? parseServiceChain(target) : undefined;
+      const targetKind = target === undefined ? undefined : serviceChainKind(target);
       if (target === "KUBE-MARK-MASQ") {
         const masquerade = { policy: masqueradePolicy(rule, this.family), rule };
         if (kind === "SVC" || kind === "SVL") {
@@ -515,10 +522,10 @@ class Reader {
       } else if (target === "KUBE-MARK-DROP") {
         if (kind === "FW") this.addEvidence("old", draft);
         else draft.noLocalEndpoints = true;
-      } else if (targetChain?.kind === "SEP") {
+      } else if (targetKind === "SEP") {
         this.readEndpointRule(draft, rule, local);
-      } else if (targetChain && targetChain.hash === hash) {
-        this.readInnerJump(draft, kind, rule, targetChain.kind);
+      } else if (targetKind !== undefined && target!.endsWith(hash)) {
+        this.readInnerJump(draft, kind, rule, targetKind);
       } else if (!(kind === "FW" && !target)) {
         // The comment-only rule ending KUBE-FW is kube-proxy's: "other traffic … will be dropped".
         this.unrecognised(rule);
@@ -556,7 +563,7 @@ class Reader {
     if (from === "FW") {
       if (source && !source.negated) {
         // A host range that is one of the service's own IPs is kube-proxy's "allow from node" rule.
-        if (!(source.host && [...draft.frontends.values()].some((f) => f.address === source.cidr.split("/")[0]))) draft.sourceRanges.push(source.cidr);
+        if (!(source.host && [...draft.frontends.values()].some((f) => f.address === source.cidr.split("/")[0]))) (draft.sourceRanges ??= []).push(source.cidr);
       }
       if (to === "XLB") draft.externalLocal = true;
       return;
@@ -641,7 +648,7 @@ class Reader {
       if (check === undefined) continue;
       for (const draft of byKey.get(check.key) ?? []) {
         draft.healthCheckNodePort = { port: check.port, rule };
-        draft.healthCheckRules.push(rule);
+        (draft.healthCheckRules ??= []).push(rule);
         draft.externalLocal = true;
       }
     }
@@ -678,7 +685,7 @@ class Reader {
     const frontend: Frontend = { kind: f.kind, port: f.port, protocol: f.protocol, masquerade, line: f.rule.line, resolutions: [] };
     if (f.address !== undefined) frontend.address = f.address;
     if (f.kind === "nodePort") frontend.localhost = f.localhost === true || this.loopbackNodePorts;
-    if (f.kind === "loadBalancerIP" && draft.sourceRanges.length > 0 && (f.via === "FW" || f.via === undefined)) frontend.sourceRanges = [...draft.sourceRanges];
+    if (f.kind === "loadBalancerIP" && draft.sourceRanges !== undefined && (f.via === "FW" || f.via === undefined)) frontend.sourceRanges = [...draft.sourceRanges];
     return frontend;
   }
 
@@ -972,7 +979,7 @@ function unchanged(draft: Draft, later: LaterSnapshot): boolean {
     if (previousChain !== undefined && later.order("nat", previousChain.name) > later.order("nat", chain.name)) return false;
     previousChain = chain;
   }
-  return inOrder(draft.sharedRules, later) && inOrder(draft.healthCheckRules, later);
+  return inOrder(draft.sharedRules, later) && inOrder(draft.healthCheckRules ?? [], later);
 }
 
 /** Rules read one chain after the other are in the later snapshot, each as it was, in the same order. */
