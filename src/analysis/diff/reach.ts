@@ -98,6 +98,8 @@ function hits(reach: Reach, protocol: number | undefined, candidate: Candidate):
   return !ports || candidate.port === undefined || (candidate.port >= ports.from && candidate.port <= ports.to);
 }
 
+const ANY_REGION = () => true;
+
 /**
  * Regions by destination host, and the others by destination port: a packet to one address and port looks at the
  * regions of its own host and port, and at those that pin neither (the others cannot hold it).
@@ -117,20 +119,35 @@ class RegionIndex<T extends { reach: Reach }> {
   }
 
   /** Calls `visit` with each region the candidate hits, until it returns true; true if one did. */
-  some(protocol: number | undefined, candidate: Candidate, visit: (region: T) => boolean = () => true): boolean {
-    const scan = (list: readonly T[] | undefined) => list !== undefined && list.some((region) => hits(region.reach, protocol, candidate) && visit(region));
-    const scanAll = (lists: Map<unknown, T[]>) => {
-      for (const list of lists.values()) if (scan(list)) return true;
-      return false;
-    };
+  some(protocol: number | undefined, candidate: Candidate, visit: (region: T) => boolean = ANY_REGION): boolean {
     const host = candidate.destination?.host ? candidate.destination.address : undefined;
-    if (host !== undefined ? scan(this.byHost.get(host)) : scanAll(this.byHost)) return true;
-    if (candidate.port !== undefined ? scan(this.byPort.get(candidate.port)) : scanAll(this.byPort)) return true;
-    return scan(this.generic);
+    if (host !== undefined ? this.scan(this.byHost.get(host), protocol, candidate, visit) : this.scanAll(this.byHost, protocol, candidate, visit)) return true;
+    if (candidate.port !== undefined ? this.scan(this.byPort.get(candidate.port), protocol, candidate, visit) : this.scanAll(this.byPort, protocol, candidate, visit)) return true;
+    return this.scan(this.generic, protocol, candidate, visit);
+  }
+
+  private scan(list: readonly T[] | undefined, protocol: number | undefined, candidate: Candidate, visit: (region: T) => boolean): boolean {
+    if (list === undefined) return false;
+    for (const region of list) if (hits(region.reach, protocol, candidate) && visit(region)) return true;
+    return false;
+  }
+
+  private scanAll(lists: ReadonlyMap<unknown, T[]>, protocol: number | undefined, candidate: Candidate, visit: (region: T) => boolean): boolean {
+    for (const list of lists.values()) if (this.scan(list, protocol, candidate, visit)) return true;
+    return false;
   }
 }
 
 const ANY_TRANSLATION: Translation = { destination: "any", port: "any" };
+const UNKNOWN: Candidate = { destination: undefined, port: undefined };
+
+/** A rule that may rewrite a packet's destination, with one of the rewritings it may make. */
+interface Rewriting {
+  rule: Rule;
+  /** The protocol it matches (undefined: any). */
+  protocol: number | undefined;
+  translation: Translation;
+}
 
 /** What a destination-rewriting rule may make of a packet's destination. */
 function translationsOf(rule: Rule, hostMask: bigint): Translation[] {
@@ -372,17 +389,17 @@ export class ChangeReach {
    * rules), with the packets that may reach them. Other rewriting rules cannot bring a packet to a change.
    */
   private collectTranslations(): void {
-    const pending = this.rewriting.flatMap((rule) => translationsOf(rule, this.hostMask).map((translation) => ({ rule, translation })));
-    const relevantTo = (index: RegionIndex<{ reach: Reach }>, entry: (typeof pending)[number]): boolean => {
-      const protocol = entry.rule.protocol && !entry.rule.protocol.negated ? entry.rule.protocol.value.number || undefined : undefined;
-      return index.some(protocol, translate(entry.translation, { destination: undefined, port: undefined }));
-    };
-    let rest = pending;
-    let frontier: typeof pending = [];
-    const split = (index: Parameters<typeof relevantTo>[0]) => {
-      const next: typeof pending = [];
+    let rest: Rewriting[] = [];
+    for (const rule of this.rewriting) {
+      const protocol = rule.protocol && !rule.protocol.negated ? rule.protocol.value.number || undefined : undefined;
+      for (const translation of translationsOf(rule, this.hostMask)) rest.push({ rule, protocol, translation });
+    }
+    let frontier: Rewriting[] = [];
+    // The rewriting rules whose result the index holds go to the frontier; the others wait for the next round.
+    const split = (index: RegionIndex<{ reach: Reach }>) => {
+      const next: Rewriting[] = [];
       frontier = [];
-      for (const entry of rest) (relevantTo(index, entry) ? frontier : next).push(entry);
+      for (const entry of rest) (index.some(entry.protocol, translate(entry.translation, UNKNOWN)) ? frontier : next).push(entry);
       rest = next;
     };
     split(this.changed);
