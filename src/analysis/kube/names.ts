@@ -7,7 +7,7 @@ import type { Frontend, ServiceName } from "./types.js";
 
 export type ServiceChainKind = "SVC" | "SVL" | "EXT" | "FW" | "XLB" | "SEP";
 
-const CHAIN_KINDS: readonly ServiceChainKind[] = ["SVC", "SVL", "EXT", "FW", "XLB", "SEP"];
+const CHAIN_KINDS: ReadonlySet<string> = new Set<ServiceChainKind>(["SVC", "SVL", "EXT", "FW", "XLB", "SEP"]);
 const HASH_LENGTH = 16;
 
 /** A base32 character as kube-proxy's hashes use them: A-Z and 2-7. */
@@ -17,13 +17,13 @@ function isHashCharacter(code: number): boolean {
 
 /** The kind of a `KUBE-SVC-<hash>` chain or one of its siblings; undefined for any other chain name. */
 export function serviceChainKind(name: string): ServiceChainKind | undefined {
-  // Read by hand, without copying a part: every chain and every jump of a large dump is asked.
+  // Read by hand: every chain and every jump of a large dump is asked, and a regular expression costs more.
   const dash = name.length - HASH_LENGTH - 1;
-  if (dash < 7 || dash > 8 || name.charCodeAt(dash) !== 45 || !name.startsWith("KUBE-")) return undefined;
-  const kind = CHAIN_KINDS.find((k) => k.length === dash - 5 && name.startsWith(k, 5));
-  if (kind === undefined) return undefined;
+  if (dash < 7 || name.charCodeAt(dash) !== 45 || !name.startsWith("KUBE-")) return undefined;
+  const kind = name.slice(5, dash);
+  if (!CHAIN_KINDS.has(kind)) return undefined;
   for (let i = dash + 1; i < name.length; i++) if (!isHashCharacter(name.charCodeAt(i))) return undefined;
-  return kind;
+  return kind as ServiceChainKind;
 }
 
 /** The hash of a chain serviceChainKind knows. */
@@ -44,23 +44,9 @@ export function frontendLabel(frontend: Pick<Frontend, "address" | "port" | "pro
 
 const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
-/** Hashes already made: the snapshots of a diff, and every read of one node, name mostly the same service ports. */
-const chainHashes = new Map<string, string>();
-const CHAIN_HASHES_KEPT = 1 << 17;
-
 /** kube-proxy's chain hash: base32(sha256(servicePortName + protocol)), first 16 characters. */
 export function serviceChainHash(key: string, protocol: string): string {
-  const input = key + protocol;
-  let known = chainHashes.get(input);
-  if (known === undefined) {
-    if (chainHashes.size === CHAIN_HASHES_KEPT) chainHashes.clear();
-    chainHashes.set(input, (known = base32Hash(input)));
-  }
-  return known;
-}
-
-function base32Hash(input: string): string {
-  const digest = hash("sha256", input, "buffer");
+  const digest = hash("sha256", key + protocol, "buffer");
   let out = "";
   let value = 0;
   let bits = 0;

@@ -73,12 +73,6 @@ type LineSource = Rule | Chain;
 
 type OwnChainKind = Exclude<ServiceChainKind, "SEP">;
 
-/** A masquerade policy as read, with the rule that says it (its line is that rule's). */
-interface MasqueradeDraft {
-  policy: Exclude<MasqueradePolicy, { kind: "none" }>;
-  rule: Rule;
-}
-
 interface FrontendDraft {
   kind: FrontendKind;
   address?: string;
@@ -87,7 +81,7 @@ interface FrontendDraft {
   localhost?: boolean;
   /** The kind of chain the frontend enters (undefined: filter rules only). */
   via?: ServiceChainKind;
-  rule: Rule;
+  line: number;
 }
 
 interface Draft {
@@ -103,24 +97,25 @@ interface Draft {
   sharedRules: Rule[];
   /** filter KUBE-NODEPORTS rules of its health check node port, in order. */
   healthCheckRules?: Rule[];
-  clusterMasquerade?: MasqueradeDraft;
-  externalMasquerade?: MasqueradeDraft;
+  clusterMasquerade?: MasqueradePolicy;
+  externalMasquerade?: MasqueradePolicy;
   /** KUBE-SEP chains in kube-proxy's order: the cluster policy chain first, then local-only ones. */
   endpointChains: string[];
   localChains?: Set<string>;
-  affinity?: { seconds: number; rule: Rule };
-  /** The `--rcheck` rule that sends a returning client back to each endpoint chain. */
-  affinityRules?: Map<string, Rule>;
+  affinity?: { seconds: number; line: number };
+  /** The line of the `--rcheck` rule that sends a returning client back to each endpoint chain. */
+  affinityRules?: Map<string, number>;
   externalLocal: boolean;
   internalLocal: boolean;
   noLocalEndpoints: boolean;
   noEndpoints: boolean;
   sourceRanges?: string[];
-  healthCheckNodePort?: { port: number; rule: Rule };
-  /** What its own chains say of the rule generation. */
-  evidence?: Evidence;
-  /** Cluster CIDRs its own chains reveal. */
-  clusterCidrs?: string[];
+  healthCheckNodePort?: { port: number; line: number };
+  /** How often its own chains speak for the old and the new rule generation. */
+  evidenceOld: number;
+  evidenceNew: number;
+  /** How often its own chains reveal a cluster CIDR. */
+  revealedCidrs: number;
 }
 
 interface Evidence {
@@ -146,7 +141,7 @@ function isLoopbackAddress(address: string, family: Family): boolean {
   return ip !== undefined && isLoopback(ip);
 }
 
-function masqueradePolicy(rule: Rule, family: Family): MasqueradeDraft["policy"] {
+function masqueradePolicy(rule: Rule, family: Family): MasqueradePolicy {
   const source = sourceNet(rule);
   if (source?.negated) return { kind: "off-cluster", clusterCidr: source.cidr, line: rule.line };
   if (rule.inInterface?.negated) return { kind: "not-from-interface", interface: rule.inInterface.value, line: rule.line };
@@ -204,13 +199,13 @@ class Reader {
   /** Each KUBE-SEP chain's DNAT rule. */
   readonly endpointRules = new Map<string, { rule: Rule; to: { ip: string; port: number; address: string } }>();
   /** Masquerade rules in KUBE-SERVICES / KUBE-NODEPORTS (old generation), by frontend. */
-  frontendMasquerade = new Map<string, MasqueradeDraft>();
+  frontendMasquerade = new Map<string, MasqueradePolicy>();
   readonly nat: Map<string, Chain>;
   private readonly natChains: readonly Chain[];
   readonly filter: Map<string, Chain>;
   readonly notes: KubeNote[] = [];
   /** Cluster CIDRs in the order read, and those that KUBE-SERVICES reveals. */
-  private readonly clusterCidrs = new Set<string>();
+  readonly clusterCidrs = new Set<string>();
   sharedClusterCidrs: string[] = [];
   nodePortAddresses: NodeAddress[] = [];
   loopbackNodePorts: boolean;
@@ -261,6 +256,9 @@ class Reader {
         internalLocal: false,
         noLocalEndpoints: false,
         noEndpoints: false,
+        evidenceOld: 0,
+        evidenceNew: 0,
+        revealedCidrs: 0,
       };
       this.drafts.set(hash, draft);
     }
@@ -289,13 +287,14 @@ class Reader {
   private addClusterCidr(cidr: string, draft: Draft | undefined): void {
     this.clusterCidrs.add(cidr);
     if (draft === undefined) this.sharedClusterCidrs.push(cidr);
-    else (draft.clusterCidrs ??= []).push(cidr);
+    else draft.revealedCidrs++;
   }
 
   private addEvidence(generation: "old" | "new", draft: Draft | undefined): void {
     this.evidence[generation]++;
     if (draft === undefined) this.sharedEvidence[generation]++;
-    else (draft.evidence ??= { old: 0, new: 0 })[generation]++;
+    else if (generation === "old") draft.evidenceOld++;
+    else draft.evidenceNew++;
   }
 
   private addFrontend(draft: Draft, frontend: FrontendDraft): void {
@@ -340,8 +339,8 @@ class Reader {
         if (chain) own.push([kind, hash, chain]);
       }
     }
-    // As read() reads them: KUBE-SVC chains first, then the others in table order.
-    own.sort(([a, , x], [b, , y]) => Number(a !== "SVC") - Number(b !== "SVC") || orderOf(x) - orderOf(y));
+    // As read() reads them: KUBE-SVC chains first, then the others in table order (which matters within a port only).
+    own.sort(([a, h, x], [b, k, y]) => Number(a !== "SVC") - Number(b !== "SVC") || (h < k ? -1 : h > k ? 1 : a === "SVC" ? 0 : orderOf(x) - orderOf(y)));
     for (const [kind, hash, chain] of own) this.readServiceChain(kind, hash, chain);
     for (const draft of this.drafts.values()) {
       for (const name of endpointChainsOf(draft)) {
@@ -353,13 +352,18 @@ class Reader {
     this.nodePortAddresses = earlier.nodePortAddresses;
     this.loopbackNodePorts = earlier.loopbackNodePorts;
     this.sharedClusterCidrs = earlier.sharedClusterCidrs;
+    // The earlier drafts' CIDRs are known only where there was one: then theirs is that one.
+    if (earlier.clusterCidrs.size > 1) return undefined;
     const evidence: Evidence = { ...earlier.sharedEvidence };
-    const kept: Draft[] = [];
-    for (const draft of earlier.drafts.values()) if (!only.has(draft.hash)) kept.push(draft);
-    for (const draft of [...this.drafts.values(), ...kept]) {
-      evidence.old += draft.evidence?.old ?? 0;
-      evidence.new += draft.evidence?.new ?? 0;
-      for (const cidr of draft.clusterCidrs ?? []) this.clusterCidrs.add(cidr);
+    for (const draft of this.drafts.values()) {
+      evidence.old += draft.evidenceOld;
+      evidence.new += draft.evidenceNew;
+    }
+    for (const draft of earlier.drafts.values()) {
+      if (only.has(draft.hash)) continue;
+      evidence.old += draft.evidenceOld;
+      evidence.new += draft.evidenceNew;
+      if (draft.revealedCidrs > 0) for (const cidr of earlier.clusterCidrs) this.clusterCidrs.add(cidr);
     }
     for (const cidr of this.sharedClusterCidrs) this.clusterCidrs.add(cidr);
     this.readMasqueradeMark();
@@ -424,7 +428,7 @@ class Reader {
       if (target === "KUBE-MARK-MASQ" && comment && protocol && port !== undefined && address) {
         // Old kube-proxy marks in KUBE-SERVICES itself, before jumping to the service chain.
         this.addEvidence("old", undefined);
-        this.frontendMasquerade.set(frontendKey(address, port, protocol), { policy: masqueradePolicy(rule, this.family), rule });
+        this.frontendMasquerade.set(frontendKey(address, port, protocol), masqueradePolicy(rule, this.family));
         const source = sourceNet(rule);
         if (source?.negated) this.addClusterCidr(source.cidr, undefined);
         continue;
@@ -438,7 +442,7 @@ class Reader {
       this.name(draft, comment);
       const kind = this.frontendKind(comment, chain.kind);
       if (kind === "clusterIP" && chain.kind === "SVL") draft.internalLocal = true;
-      this.addFrontend(draft, { kind, address, port, protocol, via: chain.kind, rule });
+      this.addFrontend(draft, { kind, address, port, protocol, via: chain.kind, line: rule.line });
     }
   }
   private frontendKind(comment: KubeComment | undefined, via: ServiceChainKind): FrontendKind {
@@ -481,7 +485,7 @@ class Reader {
       }
       if (target === "KUBE-MARK-MASQ") {
         this.addEvidence("old", undefined);
-        this.frontendMasquerade.set(frontendKey(undefined, port, protocol), { policy: masqueradePolicy(rule, this.family), rule });
+        this.frontendMasquerade.set(frontendKey(undefined, port, protocol), masqueradePolicy(rule, this.family));
         continue;
       }
       const chain = parseServiceChain(target);
@@ -492,7 +496,7 @@ class Reader {
       const draft = this.sharedRuleDraft(chain.hash, rule);
       this.nameFrom(draft, rule);
       const loopbackOnly = rule.destination !== undefined && !rule.destination.negated && isLoopbackAddress(rule.destination.value.address, this.family);
-      this.addFrontend(draft, { kind: "nodePort", port, protocol, via: chain.kind, rule, ...(loopbackOnly ? { localhost: true } : {}) });
+      this.addFrontend(draft, { kind: "nodePort", port, protocol, via: chain.kind, line: rule.line, ...(loopbackOnly ? { localhost: true } : {}) });
     }
   }
 
@@ -513,12 +517,12 @@ class Reader {
       const target = rule.target?.name;
       const targetKind = target === undefined ? undefined : serviceChainKind(target);
       if (target === "KUBE-MARK-MASQ") {
-        const masquerade = { policy: masqueradePolicy(rule, this.family), rule };
+        const policy = masqueradePolicy(rule, this.family);
         if (kind === "SVC" || kind === "SVL") {
           this.addEvidence("new", draft);
-          draft.clusterMasquerade = masquerade;
-        } else draft.externalMasquerade = masquerade;
-        if (masquerade.policy.kind === "off-cluster") this.addClusterCidr(masquerade.policy.clusterCidr, draft);
+          draft.clusterMasquerade = policy;
+        } else draft.externalMasquerade = policy;
+        if (policy.kind === "off-cluster") this.addClusterCidr(policy.clusterCidr, draft);
       } else if (target === "KUBE-MARK-DROP") {
         if (kind === "FW") this.addEvidence("old", draft);
         else draft.noLocalEndpoints = true;
@@ -548,9 +552,9 @@ class Reader {
     if (!rule.matches.some((m) => m.name === "comment")) this.uncommentedEndpointRules++;
     const seconds = affinitySeconds(rule);
     if (seconds !== undefined) {
-      draft.affinity ??= { seconds, rule };
+      draft.affinity ??= { seconds, line: rule.line };
       draft.affinityRules ??= new Map();
-      if (!draft.affinityRules.has(chain)) draft.affinityRules.set(chain, rule);
+      if (!draft.affinityRules.has(chain)) draft.affinityRules.set(chain, rule.line);
       return;
     }
     if (local) draft.localChains!.add(chain);
@@ -611,7 +615,7 @@ class Reader {
       if (!address) {
         if (addressTypeLocal(rule, "dst-type")) {
           if (verdict === "DROP") draft.externalLocal = true;
-          this.addFrontend(draft, { kind: "nodePort", port, protocol, rule });
+          this.addFrontend(draft, { kind: "nodePort", port, protocol, line: rule.line });
         } else this.unrecognised(rule);
         continue;
       }
@@ -621,7 +625,7 @@ class Reader {
         if (kind === "clusterIP") draft.internalLocal = true;
         else draft.externalLocal = true;
       }
-      if (!known) this.addFrontend(draft, { kind, address, port, protocol, rule });
+      if (!known) this.addFrontend(draft, { kind, address, port, protocol, line: rule.line });
     }
   }
 
@@ -647,7 +651,7 @@ class Reader {
       const check = healthCheck(rule);
       if (check === undefined) continue;
       for (const draft of byKey.get(check.key) ?? []) {
-        draft.healthCheckNodePort = { port: check.port, rule };
+        draft.healthCheckNodePort = { port: check.port, line: rule.line };
         (draft.healthCheckRules ??= []).push(rule);
         draft.externalLocal = true;
       }
@@ -663,8 +667,8 @@ class Reader {
       this.nameFrom(draft, found.rule);
       const endpoint: Endpoint = { ip: found.to.ip, port: found.to.port, address: found.to.address, chain: chainName, line: found.rule.line };
       if (localKnown) endpoint.local = draft.localChains?.has(chainName) ?? false;
-      const affinityRule = draft.affinityRules?.get(chainName);
-      if (affinityRule !== undefined) endpoint.affinityLine = affinityRule.line;
+      const affinityLine = draft.affinityRules?.get(chainName);
+      if (affinityLine !== undefined) endpoint.affinityLine = affinityLine;
       endpoints.push(endpoint);
     }
     return endpoints;
@@ -673,16 +677,16 @@ class Reader {
   /** The masquerade rule of a frontend in KUBE-SERVICES / KUBE-NODEPORTS (a later read takes them from the earlier one). */
   private frontendMasqueradePolicy(f: FrontendDraft): MasqueradePolicy | undefined {
     if (this.frontendMasquerade.size === 0) return undefined;
-    const policy = this.frontendMasquerade.get(frontendKey(f.address, f.port, f.protocol))?.policy;
-    return policy === undefined || this.only === undefined ? policy : { ...policy, line: this.earlierLine(policy.line) };
+    const policy = this.frontendMasquerade.get(frontendKey(f.address, f.port, f.protocol));
+    return policy === undefined || policy.kind === "none" || this.only === undefined ? policy : { ...policy, line: this.earlierLine(policy.line) };
   }
 
   private frontend(draft: Draft, f: FrontendDraft): Frontend {
     const masquerade =
       this.frontendMasqueradePolicy(f) ??
-      (f.via === undefined ? undefined : (f.kind === "clusterIP" ? draft.clusterMasquerade : draft.externalMasquerade)?.policy) ??
+      (f.via === undefined ? undefined : f.kind === "clusterIP" ? draft.clusterMasquerade : draft.externalMasquerade) ??
       ({ kind: "none" } as const);
-    const frontend: Frontend = { kind: f.kind, port: f.port, protocol: f.protocol, masquerade, line: f.rule.line, resolutions: [] };
+    const frontend: Frontend = { kind: f.kind, port: f.port, protocol: f.protocol, masquerade, line: f.line, resolutions: [] };
     if (f.address !== undefined) frontend.address = f.address;
     if (f.kind === "nodePort") frontend.localhost = f.localhost === true || this.loopbackNodePorts;
     if (f.kind === "loadBalancerIP" && draft.sourceRanges !== undefined && (f.via === "FW" || f.via === undefined)) frontend.sourceRanges = [...draft.sourceRanges];
@@ -692,8 +696,7 @@ class Reader {
   private servicePort(draft: Draft): ServicePort | undefined {
     if (draft.frontends.size === 0) return undefined;
     const protocol = draft.protocol!;
-    const chainNames = (["SVC", "SVL", "EXT", "FW", "XLB"] as const).map((kind) => draft.chains[kind]?.name);
-    const firstChain = chainNames.find((name) => name !== undefined);
+    const firstChain = (draft.chains.SVC ?? draft.chains.SVL ?? draft.chains.EXT ?? draft.chains.FW ?? draft.chains.XLB)?.name;
     let name: ServicePort["name"];
     const parsed = draft.key !== undefined ? parseServicePortName(draft.key) : undefined;
     if (parsed) {
@@ -728,8 +731,8 @@ class Reader {
       frontends,
       line: firstLine(draft, lineAsRead),
     };
-    if (draft.affinity) port.affinity = { seconds: draft.affinity.seconds, line: draft.affinity.rule.line };
-    if (draft.healthCheckNodePort) port.healthCheckNodePort = { port: draft.healthCheckNodePort.port, line: draft.healthCheckNodePort.rule.line };
+    if (draft.affinity) port.affinity = draft.affinity;
+    if (draft.healthCheckNodePort) port.healthCheckNodePort = draft.healthCheckNodePort;
     return port;
   }
 
