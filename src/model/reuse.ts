@@ -72,7 +72,6 @@ export class ReusableRules {
     const excluded = new Set<number>(previous.skippedLines);
     for (const d of previous.diagnostics) excluded.add(d.line);
     for (const table of previous.ruleset.tables) {
-      if (table.statements.some((s) => s.kind === "command")) continue;
       // Lines that made several rules (`-s a,b`) are left out; their rules are next to each other.
       const multiple = new Set<number>();
       for (const chain of table.chains) {
@@ -80,8 +79,12 @@ export class ReusableRules {
         for (let i = 1; i < rules.length; i++) if (rules[i]!.line === rules[i - 1]!.line) multiple.add(rules[i]!.line);
       }
       const rules: ReusableRule[] = [];
+      let commands = false;
       for (const statement of table.statements) {
-        if (statement.kind !== "rule") continue;
+        if (statement.kind !== "rule") {
+          commands ||= statement.kind === "command";
+          continue;
+        }
         const rule = statement;
         if (rule.command !== "append" || rule.position === 0 || excluded.has(rule.line) || multiple.has(rule.line)) continue;
         const text = rule.text;
@@ -91,7 +94,7 @@ export class ReusableRules {
         if (from === 0 ? rule.counters !== undefined : mayHaveSetCounters(text)) continue;
         rules.push({ rule, key: from === 0 ? text : text.slice(from), from, index: rules.length });
       }
-      if (rules.length > 0) this.byTable.set(table.name, new TableRules(rules));
+      if (rules.length > 0 && !commands) this.byTable.set(table.name, new TableRules(rules));
     }
   }
 

@@ -106,6 +106,7 @@ function publishedPorts(ruleset: Ruleset, nodeAddress: string): PublishedPort[] 
   return published;
 }
 
+/** Every target of both snapshots, in no order. */
 function collectTargets(pair: SnapshotPair): TargetDraft[] {
   const maps = pair.serviceMaps();
   const nodeAddress = pair.traceSetup().setup.nodeAddresses[0]!.address;
@@ -143,7 +144,7 @@ function collectTargets(pair: SnapshotPair): TargetDraft[] {
       target.published ??= { side, table: port.rule.table, chain: port.rule.chain, line: port.rule.line };
     }
   }
-  return [...drafts.values()].sort((a, b) => (a.destination < b.destination ? -1 : a.destination > b.destination ? 1 : a.port - b.port || a.protocol.localeCompare(b.protocol)));
+  return [...drafts.values()];
 }
 
 function publicTarget(draft: TargetDraft): TrafficTarget {
@@ -200,12 +201,13 @@ export function diffTraffic(pair: SnapshotPair): TrafficDiff {
   const { setup, notes } = pair.traceSetup();
   const family = pair.old.ruleset.family;
   const targets = collectTargets(pair);
+  // Only the targets a change can reach are traced, and only they need their order.
+  const traced = targets
+    .filter((draft) => pair.mayDiffer({ dst: draft.destination, protocol: protocolNumber(draft.protocol), dport: draft.port }))
+    .sort((a, b) => (a.destination < b.destination ? -1 : a.destination > b.destination ? 1 : a.port - b.port || a.protocol.localeCompare(b.protocol)));
   const changes: TrafficChange[] = [];
-  let targetsTraced = 0;
-  for (const draft of targets) {
+  for (const draft of traced) {
     const protocol = protocolNumber(draft.protocol);
-    if (!pair.mayDiffer({ dst: draft.destination, protocol, dport: draft.port })) continue;
-    targetsTraced++;
     let target: TrafficTarget | undefined;
     for (const origin of TRAFFIC_ORIGINS) {
       const src = origin === "external" && draft.sourceRanges ? pair.clientInside(draft.sourceRanges) : setup.clients[origin];
@@ -219,7 +221,7 @@ export function diffTraffic(pair: SnapshotPair): TrafficDiff {
   }
   return {
     differs: changes.length > 0,
-    summary: { targets: targets.length, targetsTraced, changed: changes.length },
+    summary: { targets: targets.length, targetsTraced: traced.length, changed: changes.length },
     setup,
     notes,
     changes,
