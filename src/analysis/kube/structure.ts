@@ -89,7 +89,7 @@ interface Draft {
   /** The service port name of the first rule comment read that names one. */
   key?: string;
   protocol?: ServiceProtocol;
-  frontends: Map<string, FrontendDraft>;
+  frontends: FrontendDraft[];
   /** Its own chains by kind, and in the order read (KUBE-SVC first, then the others in table order). */
   chains: Partial<Record<OwnChainKind, Chain>>;
   ownChains: Chain[];
@@ -124,6 +124,11 @@ interface Evidence {
 }
 
 const frontendKey = (address: string | undefined, port: number, protocol: string) => `${address ?? "node"}|${port}|${protocol}`;
+
+/** A draft's frontend at an address (none: a NodePort), port and protocol; a port has a few. */
+function frontendAt(draft: Draft, address: string | undefined, port: number, protocol: ServiceProtocol): FrontendDraft | undefined {
+  return draft.frontends.find((f) => f.address === address && f.port === port && f.protocol === protocol);
+}
 
 const NAT_CHAINS_READ: ReadonlySet<string> = new Set(["KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-MARK-MASQ"]);
 const FILTER_CHAINS_READ: ReadonlySet<string> = new Set(["KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-NODEPORTS", "KUBE-PROXY-FIREWALL"]);
@@ -247,7 +252,7 @@ class Reader {
     if (!draft) {
       draft = {
         hash,
-        frontends: new Map(),
+        frontends: [],
         chains: {},
         ownChains: [],
         sharedRules: [],
@@ -298,9 +303,8 @@ class Reader {
   }
 
   private addFrontend(draft: Draft, frontend: FrontendDraft): void {
-    const key = frontendKey(frontend.address, frontend.port, frontend.protocol);
-    const known = draft.frontends.get(key);
-    if (!known) draft.frontends.set(key, frontend);
+    const known = frontendAt(draft, frontend.address, frontend.port, frontend.protocol);
+    if (!known) draft.frontends.push(frontend);
     else {
       if (frontend.localhost) known.localhost = true;
       known.via ??= frontend.via;
@@ -567,7 +571,7 @@ class Reader {
     if (from === "FW") {
       if (source && !source.negated) {
         // A host range that is one of the service's own IPs is kube-proxy's "allow from node" rule.
-        if (!(source.host && [...draft.frontends.values()].some((f) => f.address === source.cidr.split("/")[0]))) (draft.sourceRanges ??= []).push(source.cidr);
+        if (!(source.host && draft.frontends.some((f) => f.address === source.cidr.split("/")[0]))) (draft.sourceRanges ??= []).push(source.cidr);
       }
       if (to === "XLB") draft.externalLocal = true;
       return;
@@ -619,7 +623,7 @@ class Reader {
         } else this.unrecognised(rule);
         continue;
       }
-      const known = draft.frontends.get(frontendKey(address, port, protocol));
+      const known = frontendAt(draft, address, port, protocol);
       const kind: FrontendKind = known?.kind ?? this.filterFrontendKind(draft, chainName, generation);
       if (verdict === "DROP") {
         if (kind === "clusterIP") draft.internalLocal = true;
@@ -630,7 +634,7 @@ class Reader {
   }
 
   private filterFrontendKind(draft: Draft, chainName: string, generation: RuleGeneration): FrontendKind {
-    const hasClusterIP = [...draft.frontends.values()].some((f) => f.kind === "clusterIP");
+    const hasClusterIP = draft.frontends.some((f) => f.kind === "clusterIP");
     if (chainName === "KUBE-SERVICES") {
       // kube-proxy writes the cluster IP first; old versions put load-balancer IPs' REJECTs here too.
       if (!hasClusterIP) return "clusterIP";
@@ -694,7 +698,7 @@ class Reader {
   }
 
   private servicePort(draft: Draft): ServicePort | undefined {
-    if (draft.frontends.size === 0) return undefined;
+    if (draft.frontends.length === 0) return undefined;
     const protocol = draft.protocol!;
     const firstChain = (draft.chains.SVC ?? draft.chains.SVL ?? draft.chains.EXT ?? draft.chains.FW ?? draft.chains.XLB)?.name;
     let name: ServicePort["name"];
@@ -707,7 +711,7 @@ class Reader {
       name = { key: chain, from: "chain" };
       this.notes.push(kubeNote("name-from-chain", { chain }));
     }
-    const frontends = [...draft.frontends.values()].map((f) => this.frontend(draft, f)).sort(byKindAndLine);
+    const frontends = draft.frontends.map((f) => this.frontend(draft, f)).sort(byKindAndLine);
     const endpoints = this.endpoints(draft);
     const hasLoadBalancer = frontends.some((f) => f.kind === "loadBalancerIP");
     const type: ServiceType = hasLoadBalancer ? "LoadBalancer" : frontends.some((f) => f.kind === "nodePort") ? "NodePort" : "ClusterIP";
