@@ -7,16 +7,6 @@ import { leadingCounters, type CountersSyntax } from "../../grammar/index.js";
 import type { ParseResult } from "./build.js";
 import type { Rule, TableName } from "./types.js";
 
-interface ReusableRule {
-  readonly rule: Rule;
-  /** The line's text after its counters. */
-  readonly key: string;
-  /** Column where the command starts, after the `[p:b]` counters: every column of the rule counts from 0 before them. */
-  readonly from: number;
-  /** Index in its table's rules. */
-  readonly index: number;
-}
-
 /** An unquoted `-c`: counters written in the text win over the `[p:b]` in front of it. */
 const SETS_COUNTERS = /(^|[ \t])(-c|--set-counters)([ \t]|$)/;
 const mayHaveSetCounters = (text: string): boolean =>
@@ -26,39 +16,48 @@ const mayHaveSetCounters = (text: string): boolean =>
 const LOOKAHEAD = 16;
 
 /**
- * The reusable rules of one table in line order. A later snapshot mostly has the same lines in the
- * same order: each line is compared with the rule after the last one found, then with a few past it,
- * and only when many lines are not found so (a reordered dump) are all rules hashed by text.
+ * The reusable rules of one table in line order, each with the column where its command starts (after the `[p:b]`
+ * counters: every column of the rule counts from 0 before them). A later snapshot mostly has the same lines in the
+ * same order: each line is compared with the rule after the last one found, then with a few past it, and only when
+ * many lines are not found so (a reordered dump) are all rules hashed by text.
  */
 class TableRules {
   private next = 0;
   private lookups = 0;
   private misses = 0;
-  private byText: Map<string, ReusableRule> | undefined;
+  private byText: Map<string, number> | undefined;
 
-  constructor(private readonly rules: readonly ReusableRule[]) {}
+  constructor(
+    private readonly rules: readonly Rule[],
+    private readonly froms: readonly number[],
+  ) {}
+
+  /** The line's text after its counters is the rule's (compared in place: most lines have no counters to cut). */
+  private isAt(i: number, key: string, from: number): boolean {
+    const text = this.rules[i]!.text;
+    return this.froms[i] === from && text.length - from === key.length && text.startsWith(key, from);
+  }
 
   find(key: string, from: number): Rule | undefined {
     const rules = this.rules;
     this.lookups++;
     const end = Math.min(rules.length, this.next + LOOKAHEAD);
     for (let i = this.next; i < end; i++) {
-      const candidate = rules[i]!;
-      if (candidate.key === key && candidate.from === from) {
+      if (this.isAt(i, key, from)) {
         this.next = i + 1;
-        return candidate.rule;
+        return rules[i];
       }
     }
     this.misses++;
     if (this.byText === undefined) {
       if (this.lookups < 256 || this.misses * 8 < this.lookups) return undefined;
       this.byText = new Map();
-      for (let i = rules.length - 1; i >= 0; i--) this.byText.set(rules[i]!.key, rules[i]!);
+      for (let i = rules.length - 1; i >= 0; i--) this.byText.set(rules[i]!.text.slice(this.froms[i]), i);
     }
     const found = this.byText.get(key);
-    if (found === undefined || found.from !== from) return undefined;
-    this.next = found.index + 1;
-    return found.rule;
+    if (found === undefined || this.froms[found] !== from) return undefined;
+    this.next = found + 1;
+    return rules[found];
   }
 }
 
@@ -72,16 +71,20 @@ export class ReusableRules {
     const excluded = new Set<number>(previous.skippedLines);
     for (const d of previous.diagnostics) excluded.add(d.line);
     for (const table of previous.ruleset.tables) {
-      if (table.statements.some((s) => s.kind === "command")) continue;
       // Lines that made several rules (`-s a,b`) are left out; their rules are next to each other.
       const multiple = new Set<number>();
       for (const chain of table.chains) {
         const rules = chain.rules;
         for (let i = 1; i < rules.length; i++) if (rules[i]!.line === rules[i - 1]!.line) multiple.add(rules[i]!.line);
       }
-      const rules: ReusableRule[] = [];
+      const rules: Rule[] = [];
+      const froms: number[] = [];
+      let commands = false;
       for (const statement of table.statements) {
-        if (statement.kind !== "rule") continue;
+        if (statement.kind !== "rule") {
+          commands ||= statement.kind === "command";
+          continue;
+        }
         const rule = statement;
         if (rule.command !== "append" || rule.position === 0 || excluded.has(rule.line) || multiple.has(rule.line)) continue;
         const text = rule.text;
@@ -89,9 +92,10 @@ export class ReusableRules {
         if (from === undefined) continue;
         // Without `[p:b]`, a rule has counters only from a `-c` in its text.
         if (from === 0 ? rule.counters !== undefined : mayHaveSetCounters(text)) continue;
-        rules.push({ rule, key: from === 0 ? text : text.slice(from), from, index: rules.length });
+        rules.push(rule);
+        froms.push(from);
       }
-      if (rules.length > 0) this.byTable.set(table.name, new TableRules(rules));
+      if (rules.length > 0 && !commands) this.byTable.set(table.name, new TableRules(rules, froms));
     }
   }
 

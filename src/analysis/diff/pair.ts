@@ -3,24 +3,24 @@
 // outcomes differ), and which packets the changes can reach. Each piece is made when a level first asks.
 
 import { clientPicker } from "../kube/clients.js";
-import { readServiceMap } from "../kube/index.js";
-import { namedAddresses } from "../kube/structure.js";
+import { namedAddresses, readLaterServiceMap, readServiceMap } from "../kube/structure.js";
 import type { ServiceMap } from "../kube/types.js";
 import { defaultContext } from "../trace/context.js";
 import type { NodeAddress, Origin, PacketSpec, TraceContext, TraceResult } from "../trace/types.js";
 import { createTracer, type Tracer } from "../trace/walk.js";
 import type { Ruleset } from "../../model/types.js";
+import { laterSnapshot } from "./later.js";
 import { diffNote, type DiffNote } from "./notes.js";
 import { ChangeReach, type ProbePacket } from "./reach.js";
-import { diffRules } from "./rules.js";
+import { compareRules, type RulesCorrespondence } from "./rules.js";
 import type { RulesDiff, TraceSetup } from "./types.js";
 
 export interface PairOptions {
   /** The node's addresses (`--node-ip`); default: inferred from OLD, else from NEW. */
   nodeAddresses?: NodeAddress[];
   /**
-   * Trace every packet in both snapshots, also those no change can reach. Slower, same answer: the tests
-   * check that.
+   * Trace every packet in both snapshots, also those no change can reach, and read NEW's service map whole.
+   * Slower, same answer: the tests check that.
    */
   exhaustive?: boolean;
 }
@@ -61,7 +61,7 @@ const isStandIn = (address: NodeAddress) => address.source.kind === "inferred" &
 export class SnapshotPair {
   readonly old: SnapshotSide;
   readonly new: SnapshotSide;
-  private rulesDiff: RulesDiff | undefined;
+  private rulesComparison: { diff: RulesDiff; correspondence: RulesCorrespondence } | undefined;
   private maps: { old: ServiceMap; new: ServiceMap; nodeAddressesFrom: TraceSetup["nodeAddressesFrom"] } | undefined;
   private setupInstance: { setup: TraceSetup; notes: DiffNote[] } | undefined;
   private reachInstance: ChangeReach | undefined;
@@ -78,7 +78,11 @@ export class SnapshotPair {
   }
 
   rules(): RulesDiff {
-    return (this.rulesDiff ??= diffRules(this.old.ruleset, this.new.ruleset));
+    return this.comparison().diff;
+  }
+
+  private comparison(): { diff: RulesDiff; correspondence: RulesCorrespondence } {
+    return (this.rulesComparison ??= compareRules(this.old.ruleset, this.new.ruleset));
   }
 
   /** Both service maps (structure only: frontends are traced by the levels), with the same node addresses. */
@@ -86,8 +90,12 @@ export class SnapshotPair {
     if (this.maps) return this.maps;
     const given = this.options.nodeAddresses?.length ? { nodeAddresses: this.options.nodeAddresses } : {};
     const old = readServiceMap(this.old.ruleset, given);
-    // One inference is enough: NEW is read with OLD's node addresses, unless OLD has only a stand-in.
-    const now = readServiceMap(this.new.ruleset, given.nodeAddresses || isStandIn(old.nodeAddresses[0]!) ? given : { nodeAddresses: old.nodeAddresses });
+    // One inference is enough: NEW is read with OLD's node addresses, unless OLD has only a stand-in. Its service
+    // ports whose rules did not change are taken from OLD's read.
+    const newOptions = given.nodeAddresses || isStandIn(old.nodeAddresses[0]!) ? given : { nodeAddresses: old.nodeAddresses };
+    const now = this.options.exhaustive
+      ? readServiceMap(this.new.ruleset, newOptions)
+      : readLaterServiceMap(old, laterSnapshot(this.old.ruleset, this.new.ruleset, this.comparison().diff, this.comparison().correspondence), newOptions);
     let nodeAddresses = old.nodeAddresses;
     let nodeAddressesFrom: TraceSetup["nodeAddressesFrom"] = "old";
     if (given.nodeAddresses) nodeAddressesFrom = "given";
@@ -156,7 +164,7 @@ export class SnapshotPair {
   /** False when no change can reach the packet, from any client: both snapshots are sure to treat it alike. */
   mayDiffer(packet: ProbePacket): boolean {
     if (this.options.exhaustive) return true;
-    this.reachInstance ??= new ChangeReach(this.old.ruleset, this.new.ruleset, this.rules());
+    this.reachInstance ??= new ChangeReach(this.old.ruleset, this.new.ruleset, this.rules(), this.comparison().correspondence.differing);
     // The services and traffic levels ask about the same frontends.
     const key = `${packet.dst}|${packet.protocol}|${packet.dport ?? ""}`;
     let answer = this.reachAnswers.get(key);

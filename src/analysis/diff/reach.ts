@@ -8,7 +8,9 @@
 // A packet is judged as sent and also with every destination a DNAT rule it may meet could give it.
 
 import { addressToBigInt } from "../../model/addresses.js";
+import { targetSpecs } from "../../model/extensions.js";
 import { BUILTIN_CHAINS, type Chain, type PortRange, type Rule, type Ruleset, type TableName } from "../../model/types.js";
+import { addTo, chainsByName, sameParts } from "./snapshots.js";
 import { footprintOf, networksDisjoint, type Network } from "./footprint.js";
 import type { RulesDiff } from "./types.js";
 
@@ -96,35 +98,56 @@ function hits(reach: Reach, protocol: number | undefined, candidate: Candidate):
   return !ports || candidate.port === undefined || (candidate.port >= ports.from && candidate.port <= ports.to);
 }
 
-/** Regions by destination host, so that a packet to one address looks at its own and the generic ones only. */
+const ANY_REGION = () => true;
+
+/**
+ * Regions by destination host, and the others by destination port: a packet to one address and port looks at the
+ * regions of its own host and port, and at those that pin neither (the others cannot hold it).
+ */
 class RegionIndex<T extends { reach: Reach }> {
   private readonly byHost = new Map<bigint, T[]>();
+  private readonly byPort = new Map<number, T[]>();
   private readonly generic: T[] = [];
   size = 0;
 
   add(region: T): void {
     this.size++;
-    const destination = region.reach.destination;
-    if (!destination?.host) {
-      this.generic.push(region);
-      return;
-    }
-    const list = this.byHost.get(destination.address);
-    if (list) list.push(region);
-    else this.byHost.set(destination.address, [region]);
+    const { destination, destinationPorts: ports } = region.reach;
+    if (destination?.host) addTo(this.byHost, destination.address, region);
+    else if (ports && ports.from === ports.to) addTo(this.byPort, ports.from, region);
+    else this.generic.push(region);
   }
 
   /** Calls `visit` with each region the candidate hits, until it returns true; true if one did. */
-  some(protocol: number | undefined, candidate: Candidate, visit: (region: T) => boolean = () => true): boolean {
+  some(protocol: number | undefined, candidate: Candidate, visit: (region: T) => boolean = ANY_REGION): boolean {
     const host = candidate.destination?.host ? candidate.destination.address : undefined;
-    const scan = (list: readonly T[] | undefined) => list !== undefined && list.some((region) => hits(region.reach, protocol, candidate) && visit(region));
-    if (host !== undefined) return scan(this.byHost.get(host)) || scan(this.generic);
-    for (const list of this.byHost.values()) if (scan(list)) return true;
-    return scan(this.generic);
+    if (host !== undefined ? this.scan(this.byHost.get(host), protocol, candidate, visit) : this.scanAll(this.byHost, protocol, candidate, visit)) return true;
+    if (candidate.port !== undefined ? this.scan(this.byPort.get(candidate.port), protocol, candidate, visit) : this.scanAll(this.byPort, protocol, candidate, visit)) return true;
+    return this.scan(this.generic, protocol, candidate, visit);
+  }
+
+  private scan(list: readonly T[] | undefined, protocol: number | undefined, candidate: Candidate, visit: (region: T) => boolean): boolean {
+    if (list === undefined) return false;
+    for (const region of list) if (hits(region.reach, protocol, candidate) && visit(region)) return true;
+    return false;
+  }
+
+  private scanAll(lists: ReadonlyMap<unknown, T[]>, protocol: number | undefined, candidate: Candidate, visit: (region: T) => boolean): boolean {
+    for (const list of lists.values()) if (this.scan(list, protocol, candidate, visit)) return true;
+    return false;
   }
 }
 
 const ANY_TRANSLATION: Translation = { destination: "any", port: "any" };
+const UNKNOWN: Candidate = { destination: undefined, port: undefined };
+
+/** A rule that may rewrite a packet's destination, with one of the rewritings it may make. */
+interface Rewriting {
+  rule: Rule;
+  /** The protocol it matches (undefined: any). */
+  protocol: number | undefined;
+  translation: Translation;
+}
 
 /** What a destination-rewriting rule may make of a packet's destination. */
 function translationsOf(rule: Rule, hostMask: bigint): Translation[] {
@@ -157,7 +180,13 @@ function candidateKey(candidate: Candidate): string {
   return `${candidate.destination ? `${candidate.destination.address.toString(16)}/${candidate.destination.mask.toString(16)}` : "*"}:${candidate.port ?? "*"}`;
 }
 
-type ChainsByTable = Map<TableName, Map<string, Chain>>;
+type ChainsByTable = Map<TableName, ReadonlyMap<string, Chain>>;
+
+/** A user chain has the name of a target extension: a jump by that name is parsed by what is declared before it. */
+function namesTargetExtension(chains: ReadonlyMap<string, Chain>): boolean {
+  for (const name of targetSpecs.keys()) if (chains.get(name)?.builtin === false) return true;
+  return false;
+}
 
 export class ChangeReach {
   /** The jump and goto rules into each chain, from both snapshots. */
@@ -173,32 +202,43 @@ export class ChangeReach {
   private unbounded = false;
   private readonly hostMask: bigint;
 
-  constructor(oldRuleset: Ruleset, newRuleset: Ruleset, rules: RulesDiff) {
+  /** `differing`: by table, NEW's chains not written alike in OLD (see RulesCorrespondence). */
+  constructor(oldRuleset: Ruleset, newRuleset: Ruleset, rules: RulesDiff, differing: ReadonlyMap<TableName, ReadonlySet<string>>) {
     this.hostMask = oldRuleset.family === "ipv4" ? 0xffffffffn : (1n << 128n) - 1n;
-    this.chains = { old: this.index(oldRuleset), new: this.index(newRuleset) };
+    const old = this.index(oldRuleset);
+    this.chains = { old, new: this.index(newRuleset, { chains: old, differing }) };
     this.collectChanges(rules);
     if (this.changed.size > 0) this.collectTranslations();
   }
 
-  /** One pass over a snapshot: its chains by name, and its jumps and rewriting rules into the shared lists. */
-  private index(ruleset: Ruleset): ChainsByTable {
+  /**
+   * One pass over a snapshot: its chains by name, and its jumps and rewriting rules into the shared lists. What a
+   * later snapshot has as the earlier had it leads the same packets to the same places, and is left out: its chains
+   * written alike (unless a user chain named like a target extension makes a jump's kind depend on the chains
+   * declared), and its rules made of the earlier rule's very parts (NEW parsed reusing OLD).
+   */
+  private index(ruleset: Ruleset, earlier?: { chains: ChainsByTable; differing: ReadonlyMap<TableName, ReadonlySet<string>> }): ChainsByTable {
     const byTable: ChainsByTable = new Map();
     for (const table of ruleset.tables) {
-      const chains = new Map<string, Chain>();
-      byTable.set(table.name, chains);
+      byTable.set(table.name, chainsByName(table));
       let parents = this.parents.get(table.name);
       if (!parents) this.parents.set(table.name, (parents = new Map()));
+      const earlierChains = earlier?.chains.get(table.name);
+      const differing = earlier?.differing.get(table.name);
+      const alikeKnown = earlierChains !== undefined && !namesTargetExtension(earlierChains) && !namesTargetExtension(chainsByName(table));
       for (const chain of table.chains) {
-        chains.set(chain.name, chain);
-        for (const rule of chain.rules) {
+        if (alikeKnown && !differing?.has(chain.name)) continue;
+        const earlierRules = earlierChains?.get(chain.name)?.rules;
+        const rules = chain.rules;
+        for (let i = 0; i < rules.length; i++) {
+          const rule = rules[i]!;
           const target = rule.target;
-          if (target?.kind === "chain") {
-            const list = parents.get(target.name);
-            if (list) list.push(rule);
-            else parents.set(target.name, [rule]);
-          } else if (target?.kind === "extension" && (!target.known || REWRITING_TARGETS.has(target.name))) {
-            this.rewriting.push(rule);
-          }
+          const leads = target?.kind === "chain" || (target?.kind === "extension" && (!target.known || REWRITING_TARGETS.has(target.name)));
+          if (!leads) continue;
+          const earlierRule = earlierRules?.[i];
+          if (earlierRule !== undefined && sameParts(rule, earlierRule)) continue;
+          if (target.kind === "chain") addTo(parents, target.name, rule);
+          else this.rewriting.push(rule);
         }
       }
     }
@@ -349,17 +389,17 @@ export class ChangeReach {
    * rules), with the packets that may reach them. Other rewriting rules cannot bring a packet to a change.
    */
   private collectTranslations(): void {
-    const pending = this.rewriting.flatMap((rule) => translationsOf(rule, this.hostMask).map((translation) => ({ rule, translation })));
-    const relevantTo = (index: RegionIndex<{ reach: Reach }>, entry: (typeof pending)[number]): boolean => {
-      const protocol = entry.rule.protocol && !entry.rule.protocol.negated ? entry.rule.protocol.value.number || undefined : undefined;
-      return index.some(protocol, translate(entry.translation, { destination: undefined, port: undefined }));
-    };
-    let rest = pending;
-    let frontier: typeof pending = [];
-    const split = (index: Parameters<typeof relevantTo>[0]) => {
-      const next: typeof pending = [];
+    let rest: Rewriting[] = [];
+    for (const rule of this.rewriting) {
+      const protocol = rule.protocol && !rule.protocol.negated ? rule.protocol.value.number || undefined : undefined;
+      for (const translation of translationsOf(rule, this.hostMask)) rest.push({ rule, protocol, translation });
+    }
+    let frontier: Rewriting[] = [];
+    // The rewriting rules whose result the index holds go to the frontier; the others wait for the next round.
+    const split = (index: RegionIndex<{ reach: Reach }>) => {
+      const next: Rewriting[] = [];
       frontier = [];
-      for (const entry of rest) (relevantTo(index, entry) ? frontier : next).push(entry);
+      for (const entry of rest) (index.some(entry.protocol, translate(entry.translation, UNKNOWN)) ? frontier : next).push(entry);
       rest = next;
     };
     split(this.changed);

@@ -9,7 +9,8 @@
 
 import type { CodecContext } from "../../model/codecs.js";
 import { formatRule } from "../../model/print.js";
-import { BUILTIN_CHAINS, TABLE_NAMES, type Chain, type Rule, type Ruleset, type Table, type TableName } from "../../model/types.js";
+import { BUILTIN_CHAINS, TABLE_NAMES, type Chain, type MatchModule, type Rule, type Ruleset, type Table, type TableName } from "../../model/types.js";
+import { addTo, chainsByName, LineMap, sameParts, writtenText } from "./snapshots.js";
 import { footprintOf, footprintsDisjoint, pointOf, type Footprint } from "./footprint.js";
 import { alignSequences } from "./sequence.js";
 import type { ChainDiff, ChainRef, RuleChange, RuleRef, RulesDiff, RulesDiffSummary, TableDiff } from "./types.js";
@@ -22,38 +23,86 @@ interface Side {
   context: CodecContext;
   /** Jumps to these chains print with the name given (OLD: the chains renamed in NEW, so that jumps compare alike). */
   renames?: ReadonlyMap<string, string>;
+  printed: PrintedRules;
 }
 
-function side(ruleset: Ruleset): Side {
-  // Both sides print as iptables-nft would, so a legacy dump and an nft dump of one ruleset print alike.
-  return { ruleset, context: { family: ruleset.family, backend: "nft" } };
+/** What the comparison found beyond the diff: which rules are in both snapshots in the same words, and where. */
+export interface RulesCorrespondence {
+  /** NEW's line of each OLD line of a rule in a chain written alike in both, and of each chain's declaration in both. */
+  lines: LineMap;
+  /**
+   * By table, the chains not written alike in both: added, removed, renamed (both names), changed, and those whose
+   * rules print alike but are written otherwise. Any other chain is in both, rule for rule in the same words.
+   */
+  differing: Map<TableName, Set<string>>;
+}
+
+/**
+ * Canonical texts printed so far, by the rule's matches: a rule of the same chain made of the same parts prints
+ * the same. Both sides share one when they print alike, so that NEW's rules taken from OLD are not printed again.
+ */
+class PrintedRules {
+  private readonly byMatches = new Map<readonly MatchModule[], { rule: Rule; text: string }>();
+
+  constructor(readonly context: CodecContext) {}
+
+  text(rule: Rule): string {
+    const known = this.byMatches.get(rule.matches);
+    if (known !== undefined && known.rule.chain === rule.chain && sameParts(known.rule, rule)) return known.text;
+    const text = formatRule(rule, this.context, false);
+    this.byMatches.set(rule.matches, { rule, text });
+    return text;
+  }
 }
 
 export function diffRules(oldRuleset: Ruleset, newRuleset: Ruleset): RulesDiff {
-  const old = side(oldRuleset);
-  const now = side(newRuleset);
+  return compareRules(oldRuleset, newRuleset).diff;
+}
+
+/** The rules diff, and the correspondence of the rules it found alike (for the levels after it). */
+export function compareRules(oldRuleset: Ruleset, newRuleset: Ruleset): { diff: RulesDiff; correspondence: RulesCorrespondence } {
+  const correspondence: RulesCorrespondence = { lines: new LineMap(), differing: new Map() };
+  // Both sides print as iptables-nft would, so a legacy dump and an nft dump of one ruleset print alike.
+  const oldPrinted = new PrintedRules({ family: oldRuleset.family, backend: "nft" });
+  const newPrinted = newRuleset.family === oldRuleset.family ? oldPrinted : new PrintedRules({ family: newRuleset.family, backend: "nft" });
+  const old: Side = { ruleset: oldRuleset, context: oldPrinted.context, printed: oldPrinted };
+  const now: Side = { ruleset: newRuleset, context: newPrinted.context, printed: newPrinted };
   const tables: TableDiff[] = [];
   for (const name of TABLE_NAMES) {
     const oldTable = oldRuleset.tables.find((t) => t.name === name);
     const newTable = newRuleset.tables.find((t) => t.name === name);
     if (!oldTable && !newTable) continue;
-    const chains = diffTable(name, oldTable, newTable, old, now);
+    const chains = diffTable(name, oldTable, newTable, old, now, correspondence);
     if (chains.length === 0) continue;
     tables.push({ table: name, presence: oldTable && newTable ? "both" : oldTable ? "old-only" : "new-only", chains });
+    for (const chain of chains) {
+      differingIn(correspondence, name).add(chain.chain);
+      if (chain.kind === "changed" && chain.renamedTo !== undefined) differingIn(correspondence, name).add(chain.renamedTo);
+    }
   }
   const summary = summarise(tables);
   const differs =
     summary.chainsAdded + summary.chainsRemoved + summary.chainsRenamed + summary.policiesChanged + summary.rulesAdded + summary.rulesRemoved + summary.rulesMoved > 0;
-  return { differs, summary, tables };
+  return { diff: { differs, summary, tables }, correspondence };
 }
 
-/** Built-in chains in hook order, then user chains in strcmp order, as iptables-save lists them. */
-function chainNames(name: TableName, oldTable: Table | undefined, newTable: Table | undefined): string[] {
-  const builtins: readonly string[] = BUILTIN_CHAINS[name];
-  const users = new Set<string>();
-  for (const table of [oldTable, newTable]) for (const chain of table?.chains ?? []) if (!chain.builtin) users.add(chain.name);
-  const sorted = [...users].map((chain) => ({ chain, bytes: Buffer.from(chain, "utf8") })).sort((a, b) => Buffer.compare(a.bytes, b.bytes));
-  return [...builtins, ...sorted.map((s) => s.chain)];
+function differingIn(correspondence: RulesCorrespondence, table: TableName): Set<string> {
+  let chains = correspondence.differing.get(table);
+  if (!chains) correspondence.differing.set(table, (chains = new Set()));
+  return chains;
+}
+
+/** User chains of either table, each name once. */
+function userChainNames(oldTable: Table | undefined, newTable: Table | undefined, oldChains: ReadonlyMap<string, Chain>): string[] {
+  const names: string[] = [];
+  for (const chain of oldTable?.chains ?? []) if (!chain.builtin) names.push(chain.name);
+  for (const chain of newTable?.chains ?? []) if (!chain.builtin && !oldChains.has(chain.name)) names.push(chain.name);
+  return names;
+}
+
+/** strcmp order, as iptables-save lists user chains. */
+function byteOrder(a: ChainDiff, b: ChainDiff): number {
+  return Buffer.compare(Buffer.from(a.chain, "utf8"), Buffer.from(b.chain, "utf8"));
 }
 
 /** A built-in chain the dump does not show behaves as an empty chain with policy ACCEPT. */
@@ -113,36 +162,42 @@ function addCandidate(byKey: Map<string, { old: Chain[]; new: Chain[] }>, key: s
   candidates[side].push(chain);
 }
 
-function diffTable(name: TableName, oldTable: Table | undefined, newTable: Table | undefined, plainOld: Side, now: Side): ChainDiff[] {
-  const diffs: ChainDiff[] = [];
-  const builtins: readonly string[] = BUILTIN_CHAINS[name];
-  const oldChains = new Map(oldTable?.chains.map((c) => [c.name, c]));
-  const newChains = new Map(newTable?.chains.map((c) => [c.name, c]));
+/** Built-in chains in hook order, then user chains in strcmp order, as iptables-save lists them. */
+function diffTable(
+  name: TableName, oldTable: Table | undefined, newTable: Table | undefined, plainOld: Side, now: Side, correspondence: RulesCorrespondence,
+): ChainDiff[] {
+  const oldChains = chainsByName(oldTable);
+  const newChains = chainsByName(newTable);
   const renames = findRenames(oldChains, newChains, plainOld, now);
   const old: Side = renames.size > 0 ? { ...plainOld, renames } : plainOld;
   const renamedTo = new Set(renames.values());
-  for (const chainName of chainNames(name, oldTable, newTable)) {
-    if (renamedTo.has(chainName)) continue;
+  const diffOf = (chainName: string, builtin: boolean): ChainDiff | undefined => {
     const renamed = renames.get(chainName);
     if (renamed !== undefined) {
       const oldChain = oldChains.get(chainName)!;
       const newChain = newChains.get(renamed)!;
-      diffs.push({ kind: "changed", chain: chainName, renamedTo: renamed, old: chainRef(oldChain), new: chainRef(newChain), policyChanged: false, changes: [] });
-      continue;
+      return { kind: "changed", chain: chainName, renamedTo: renamed, old: chainRef(oldChain), new: chainRef(newChain), policyChanged: false, changes: [] };
     }
-    const builtin = builtins.includes(chainName);
     const oldChain = oldChains.get(chainName) ?? (builtin ? impliedBuiltin(chainName) : undefined);
     const newChain = newChains.get(chainName) ?? (builtin ? impliedBuiltin(chainName) : undefined);
-    if (oldChain && newChain) {
-      const diff = diffChain(oldChain, newChain, old, now);
-      if (diff) diffs.push(diff);
-    } else if (newChain) {
-      diffs.push({ kind: "added", chain: chainName, new: chainRef(newChain), rules: newChain.rules.map((r) => ruleRef(r, now)) });
-    } else if (oldChain) {
-      diffs.push({ kind: "removed", chain: chainName, old: chainRef(oldChain), rules: oldChain.rules.map((r) => ruleRef(r, old)) });
-    }
+    if (oldChain && newChain) return diffChain(name, oldChain, newChain, old, now, correspondence);
+    if (newChain) return { kind: "added", chain: chainName, new: chainRef(newChain), rules: newChain.rules.map((r) => ruleRef(r, now)) };
+    if (oldChain) return { kind: "removed", chain: chainName, old: chainRef(oldChain), rules: oldChain.rules.map((r) => ruleRef(r, old)) };
+    return undefined;
+  };
+  const builtinDiffs: ChainDiff[] = [];
+  for (const chainName of BUILTIN_CHAINS[name]) {
+    const diff = diffOf(chainName, true);
+    if (diff) builtinDiffs.push(diff);
   }
-  return diffs;
+  // Most chains have no difference: only those that do are put in order.
+  const userDiffs: ChainDiff[] = [];
+  for (const chainName of userChainNames(oldTable, newTable, oldChains)) {
+    if (renamedTo.has(chainName)) continue;
+    const diff = diffOf(chainName, false);
+    if (diff) userDiffs.push(diff);
+  }
+  return [...builtinDiffs, ...userDiffs.sort(byteOrder)];
 }
 
 function chainRef(chain: Chain): ChainRef {
@@ -154,7 +209,7 @@ function canonicalText(rule: Rule, side: Side): string {
   const renamed = target?.kind === "chain" ? side.renames?.get(target.name) : undefined;
   // A copy: the model is shared and frozen.
   if (renamed !== undefined) return formatRule({ ...rule, target: { ...target!, name: renamed } }, side.context, false);
-  return formatRule(rule, side.context, false);
+  return side.printed.text(rule);
 }
 
 /** The canonical text after `-A CHAIN`: what a rule says, wherever it stands. */
@@ -166,25 +221,16 @@ function ruleRef(rule: Rule, side: Side, text = canonicalText(rule, side)): Rule
   return { line: rule.line, position: rule.position, rule: text };
 }
 
-/** The rule as written without its counters: equal texts are equal rules, whatever their canonical form. */
-function writtenText(rule: Rule): string {
-  return rule.text.charCodeAt(0) === 91 /* [ */ ? rule.text.slice(rule.text.indexOf("]") + 1).trimStart() : rule.text;
-}
-
 function sameWriting(a: readonly Rule[], b: readonly Rule[]): boolean {
   return a.length === b.length && a.every((rule, i) => writtenText(rule) === writtenText(b[i]));
 }
 
-function addTo<K>(groups: Map<K, number[]>, key: K, value: number): void {
-  const list = groups.get(key);
-  if (list) list.push(value);
-  else groups.set(key, [value]);
-}
-
-function diffChain(oldChain: Chain, newChain: Chain, old: Side, now: Side): ChainDiff | undefined {
+function diffChain(table: TableName, oldChain: Chain, newChain: Chain, old: Side, now: Side, correspondence: RulesCorrespondence): ChainDiff | undefined {
   const policyChanged = oldChain.policy !== newChain.policy;
+  if (oldChain.line !== 0) correspondence.lines.set(oldChain.line, newChain.line);
   // Most chains of two snapshots are written identically; canonical printing is only needed for the others.
   if (sameWriting(oldChain.rules, newChain.rules) && old.ruleset.family === now.ruleset.family) {
+    oldChain.rules.forEach((rule, i) => correspondence.lines.set(rule.line, newChain.rules[i]!.line));
     return policyChanged ? { kind: "changed", chain: oldChain.name, old: chainRef(oldChain), new: chainRef(newChain), policyChanged, changes: [] } : undefined;
   }
   const ids = new Map<string, number>();
@@ -231,7 +277,10 @@ function diffChain(oldChain: Chain, newChain: Chain, old: Side, now: Side): Chai
     o++;
     n++;
   }
-  if (changes.length === 0 && !policyChanged) return undefined;
+  if (changes.length === 0 && !policyChanged) {
+    differingIn(correspondence, table).add(oldChain.name);
+    return undefined;
+  }
   return { kind: "changed", chain: oldChain.name, old: chainRef(oldChain), new: chainRef(newChain), policyChanged, changes };
 }
 

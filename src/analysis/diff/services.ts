@@ -8,6 +8,7 @@
 import { protocolNumber, summarize } from "../kube/resolve.js";
 import type { ClientClass, Frontend, FrontendKind, FrontendResolution, MasqueradePolicy, ServiceMap, ServicePort } from "../kube/types.js";
 import { frontendLabel } from "../kube/names.js";
+import { portsTaken } from "../kube/structure.js";
 import type { Family } from "../../model/types.js";
 import { diffNote, type DiffNote } from "./notes.js";
 import { sameShare, type SnapshotPair } from "./pair.js";
@@ -90,16 +91,17 @@ function matchServicePorts(oldMap: ServiceMap, newMap: ServiceMap): { matched: M
   return { matched, removed, added: newMap.services.filter((s) => !paired.has(s)) };
 }
 
-function masqueradeKey(policy: MasqueradePolicy): string {
-  switch (policy.kind) {
+/** The same clients masqueraded (where the rule stands does not count). */
+function sameMasquerade(a: MasqueradePolicy, b: MasqueradePolicy): boolean {
+  switch (a.kind) {
     case "all":
     case "node-sources":
     case "none":
-      return policy.kind;
+      return a.kind === b.kind;
     case "off-cluster":
-      return `${policy.kind} ${policy.clusterCidr}`;
+      return b.kind === a.kind && b.clusterCidr === a.clusterCidr;
     case "not-from-interface":
-      return `${policy.kind} ${policy.interface}`;
+      return b.kind === a.kind && b.interface === a.interface;
   }
 }
 
@@ -138,15 +140,57 @@ function sameShares(a: ShareView, b: ShareView): boolean {
   );
 }
 
-const sameList = (a: readonly string[] | undefined, b: readonly string[] | undefined) => [...(a ?? [])].sort().join(",") === [...(b ?? [])].sort().join(",");
+/** Frontends at the same address, port and protocol: of the same label. */
+const sameFrontendPlace = (a: Frontend, b: Frontend) => a.address === b.address && a.port === b.port && a.protocol === b.protocol;
+
+interface FrontendPartners {
+  /** NEW's frontend for each of OLD's, by index. */
+  partners: readonly (Frontend | undefined)[];
+  added: readonly Frontend[];
+}
+
+/** How many services (namespace/name) some of `ports` name and no port of `map` does. */
+function servicesNotIn(ports: readonly ServicePort[], map: ServiceMap): number {
+  const counted = new Set<string>();
+  for (const { name } of ports) {
+    if (name.from !== "comment") continue;
+    const service = `${name.namespace}/${name.name}`;
+    if (!counted.has(service) && !namesService(map, name)) counted.add(service);
+  }
+  return counted.size;
+}
+
+/** A port of the map (in name order) names the service: its key is `namespace/name`, or that and a port name. */
+function namesService(map: ServiceMap, { namespace, name }: ServicePort["name"]): boolean {
+  const prefix = `${namespace}/${name}`;
+  const ports = map.services;
+  let low = 0;
+  let high = ports.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (ports[middle]!.name.key < prefix) low = middle + 1;
+    else high = middle;
+  }
+  // Keys that start alike are together in name order.
+  for (let i = low; i < ports.length && ports[i]!.name.key.startsWith(prefix); i++) {
+    const other = ports[i]!.name;
+    if (other.from === "comment" && other.namespace === namespace && other.name === name) return true;
+  }
+  return false;
+}
+
+const sameList = (a: readonly string[] | undefined, b: readonly string[] | undefined) => a === b || [...(a ?? [])].sort().join(",") === [...(b ?? [])].sort().join(",");
 
 class ServicesComparer {
   readonly summary: ServicesDiffSummary;
   private readonly maps: { old: ServiceMap; new: ServiceMap };
   private readonly family: Family;
+  /** NEW's ports taken from OLD's map, with OLD's. */
+  private readonly taken: ReadonlyMap<ServicePort, ServicePort>;
 
   constructor(private readonly pair: SnapshotPair) {
     this.maps = pair.serviceMaps();
+    this.taken = portsTaken(this.maps.new);
     this.family = this.maps.old.family;
     this.summary = {
       oldServicePorts: this.maps.old.services.length,
@@ -186,11 +230,10 @@ class ServicesComparer {
     this.summary.servicePortsAdded = added.length;
     this.summary.servicePortsRemoved = removed.length;
     this.summary.servicePortsChanged = servicePorts.filter((d) => d.kind === "changed").length;
-    const services = (map: ServiceMap) => new Set(map.services.filter((s) => s.name.from === "comment").map((s) => `${s.name.namespace}/${s.name.name}`));
-    const oldServices = services(this.maps.old);
-    const newServices = services(this.maps.new);
-    this.summary.servicesAdded = [...newServices].filter((s) => !oldServices.has(s)).length;
-    this.summary.servicesRemoved = [...oldServices].filter((s) => !newServices.has(s)).length;
+    // A service only one side names has a port there that is not paired by name.
+    const pairedByFrontend = matched.filter((m) => m.matchedBy === "frontend");
+    this.summary.servicesAdded = servicesNotIn([...added, ...pairedByFrontend.map((m) => m.new)], this.maps.old);
+    this.summary.servicesRemoved = servicesNotIn([...removed, ...pairedByFrontend.map((m) => m.old)], this.maps.new);
     return { differs: servicePorts.length > 0, summary: this.summary, setup: this.pair.traceSetup().setup, notes: this.notes(), servicePorts };
   }
 
@@ -207,6 +250,11 @@ class ServicesComparer {
 
   private changes(old: ServicePort, now: ServicePort): ServicePortChange[] {
     const changes: ServicePortChange[] = [];
+    // A port NEW's map took from OLD's says the same: only where its connections go may differ.
+    if (this.taken.get(now) === old) {
+      this.shareChanges(old, now, this.frontendPartners(old, now), changes);
+      return changes;
+    }
     // Rules say which service has no (local) endpoints only in their comments: where one side has none, the
     // states cannot be compared (the traced shares still are).
     if (old.state !== now.state && old.name.from === now.name.from) changes.push({ kind: "state", old: old.state, new: now.state });
@@ -219,43 +267,49 @@ class ServicesComparer {
     if (old.affinity?.seconds !== now.affinity?.seconds) {
       changes.push({ kind: "affinity", ...(old.affinity ? { old: old.affinity } : {}), ...(now.affinity ? { new: now.affinity } : {}) });
     }
-    changes.push(...this.frontendChanges(old, now), ...this.endpointChanges(old, now), ...this.shareChanges(old, now));
+    const partners = this.frontendPartners(old, now);
+    this.frontendChanges(old, partners, changes);
+    this.endpointChanges(old, now, changes);
+    this.shareChanges(old, now, partners, changes);
     return changes;
   }
 
-  private frontendChanges(old: ServicePort, now: ServicePort): ServicePortChange[] {
-    const changes: ServicePortChange[] = [];
+  /** Each frontend of OLD's port with NEW's frontend of the same label (if any), and NEW's frontends OLD's has not. */
+  private frontendPartners(old: ServicePort, now: ServicePort): FrontendPartners {
+    // Mostly a port keeps its frontends in their order: then no label need be made.
+    const inPlace = old.frontends.length === now.frontends.length && old.frontends.every((f, i) => sameFrontendPlace(f, now.frontends[i]!));
+    if (inPlace) return { partners: now.frontends, added: [] };
     const newFrontends = new Map(now.frontends.map((f) => [labelOf(f, this.family), f]));
-    const oldLabels = new Set<string>();
-    for (const frontend of old.frontends) {
-      const label = labelOf(frontend, this.family);
-      oldLabels.add(label);
-      const partner = newFrontends.get(label);
+    const partners = old.frontends.map((f) => newFrontends.get(labelOf(f, this.family)));
+    const paired = new Set(partners);
+    return { partners, added: [...newFrontends.values()].filter((f) => !paired.has(f)) };
+  }
+
+  private frontendChanges(old: ServicePort, { partners, added }: FrontendPartners, changes: ServicePortChange[]): void {
+    old.frontends.forEach((frontend, i) => {
+      const partner = partners[i];
       if (!partner) {
         changes.push({ kind: "frontend-removed", old: frontendRef(frontend) });
         this.summary.frontendsRemoved++;
-        continue;
+        return;
       }
-      if (!sameFrontendKind(frontend.kind, partner.kind)) changes.push({ kind: "frontend-kind", frontend: label, old: frontend.kind, new: partner.kind });
+      if (!sameFrontendKind(frontend.kind, partner.kind)) changes.push({ kind: "frontend-kind", frontend: labelOf(frontend, this.family), old: frontend.kind, new: partner.kind });
       if (!sameList(frontend.sourceRanges, partner.sourceRanges)) {
-        changes.push({ kind: "source-ranges", frontend: label, old: frontend.sourceRanges ?? [], new: partner.sourceRanges ?? [] });
+        changes.push({ kind: "source-ranges", frontend: labelOf(frontend, this.family), old: frontend.sourceRanges ?? [], new: partner.sourceRanges ?? [] });
       }
-      if (masqueradeKey(frontend.masquerade) !== masqueradeKey(partner.masquerade)) {
-        changes.push({ kind: "masquerade", frontend: label, old: frontend.masquerade, new: partner.masquerade });
+      if (!sameMasquerade(frontend.masquerade, partner.masquerade)) {
+        changes.push({ kind: "masquerade", frontend: labelOf(frontend, this.family), old: frontend.masquerade, new: partner.masquerade });
       }
-    }
-    for (const [label, frontend] of newFrontends) {
-      if (oldLabels.has(label)) continue;
+    });
+    for (const frontend of added) {
       changes.push({ kind: "frontend-added", new: frontendRef(frontend) });
       this.summary.frontendsAdded++;
     }
-    return changes;
   }
 
-  private endpointChanges(old: ServicePort, now: ServicePort): ServicePortChange[] {
+  private endpointChanges(old: ServicePort, now: ServicePort, changes: ServicePortChange[]): void {
     const unchanged = old.endpoints.length === now.endpoints.length && old.endpoints.every((e, i) => e.address === now.endpoints[i]!.address && e.local === now.endpoints[i]!.local);
-    if (unchanged) return [];
-    const changes: ServicePortChange[] = [];
+    if (unchanged) return;
     const newEndpoints = new Map(now.endpoints.map((e) => [e.address, e]));
     const oldAddresses = new Set<string>();
     for (const endpoint of old.endpoints) {
@@ -273,21 +327,18 @@ class ServicesComparer {
       changes.push({ kind: "endpoint-added", new: endpointRef(endpoint) });
       this.summary.endpointsAdded++;
     }
-    return changes;
   }
 
   /** Where new connections go, for the clients `services` shows, on frontends both snapshots have. */
-  private shareChanges(old: ServicePort, now: ServicePort): ServicePortChange[] {
+  private shareChanges(old: ServicePort, now: ServicePort, { partners }: FrontendPartners, changes: ServicePortChange[]): void {
     const setup = this.pair.traceSetup().setup;
-    const newFrontends = new Map(now.frontends.map((f) => [labelOf(f, this.family), f]));
-    const groups = new Map<string, Extract<ServicePortChange, { kind: "shares" }>>();
-    for (const frontend of old.frontends) {
-      const label = labelOf(frontend, this.family);
-      const partner = newFrontends.get(label);
-      if (!partner) continue;
+    let groups: Map<string, Extract<ServicePortChange, { kind: "shares" }>> | undefined;
+    old.frontends.forEach((frontend, i) => {
+      const partner = partners[i];
+      if (!partner) return;
       const destination = frontend.address ?? setup.nodeAddresses[0]!.address;
       const protocol = protocolNumber(frontend.protocol);
-      if (!this.pair.mayDiffer({ dst: destination, protocol, dport: frontend.port })) continue;
+      if (!this.pair.mayDiffer({ dst: destination, protocol, dport: frontend.port })) return;
       const clients: ClientClass[] = ["off-cluster"];
       // As `services` does: pods are traced apart where externalTrafficPolicy=Local treats them differently.
       if ((old.externalTrafficPolicy === "Local" || now.externalTrafficPolicy === "Local") && frontend.kind !== "clusterIP") clients.push("pod");
@@ -301,12 +352,13 @@ class ServicesComparer {
         const newView = shareView(summarize(this.pair.new.trace(packet, this.pair.context(origin)), client, now, this.maps.new.masqueradeMark));
         if (sameShares(oldView, newView)) continue;
         const key = `${client} ${JSON.stringify(oldView)} ${JSON.stringify(newView)}`;
-        const group = groups.get(key);
+        const label = labelOf(frontend, this.family);
+        const group = (groups ??= new Map()).get(key);
         if (group) group.frontends.push(label);
         else groups.set(key, { kind: "shares", client, frontends: [label], old: oldView, new: newView });
       }
-    }
-    return [...groups.values()];
+    });
+    if (groups) changes.push(...groups.values());
   }
 }
 

@@ -4,6 +4,7 @@
 // node addresses and clients on both sides. Targets no change can reach are not traced: they fare alike.
 
 import { protocolNumber } from "../kube/resolve.js";
+import { portsTaken } from "../kube/structure.js";
 import type { ServiceMap, ServiceProtocol } from "../kube/types.js";
 import { formatEndpoint } from "../ip.js";
 import type { Origin, TraceResult } from "../trace/types.js";
@@ -105,6 +106,7 @@ function publishedPorts(ruleset: Ruleset, nodeAddress: string): PublishedPort[] 
   return published;
 }
 
+/** Every target of both snapshots, in no order. */
 function collectTargets(pair: SnapshotPair): TargetDraft[] {
   const maps = pair.serviceMaps();
   const nodeAddress = pair.traceSetup().setup.nodeAddresses[0]!.address;
@@ -121,10 +123,15 @@ function collectTargets(pair: SnapshotPair): TargetDraft[] {
     ["old", maps.old, pair.old.ruleset],
     ["new", maps.new, pair.new.ruleset],
   ];
+  // A port NEW took from OLD has OLD's frontends: they are NEW's targets too.
+  const taken = portsTaken(maps.new);
+  const inBoth = new Set(taken.values());
   for (const [side, map] of sides) {
     for (const service of map.services) {
+      if (side === "new" && taken.has(service)) continue;
       for (const frontend of service.frontends) {
         const target = draft(frontend.address ?? nodeAddress, frontend.port, frontend.protocol, side);
+        if (inBoth.has(service)) target.inNew = true;
         target.services.add(service.name.key);
         if (frontend.kind === "nodePort") target.nodePort = true;
         if (frontend.sourceRanges) target.sourceRanges ??= frontend.sourceRanges;
@@ -137,7 +144,7 @@ function collectTargets(pair: SnapshotPair): TargetDraft[] {
       target.published ??= { side, table: port.rule.table, chain: port.rule.chain, line: port.rule.line };
     }
   }
-  return [...drafts.values()].sort((a, b) => (a.destination < b.destination ? -1 : a.destination > b.destination ? 1 : a.port - b.port || a.protocol.localeCompare(b.protocol)));
+  return [...drafts.values()];
 }
 
 function publicTarget(draft: TargetDraft): TrafficTarget {
@@ -194,12 +201,13 @@ export function diffTraffic(pair: SnapshotPair): TrafficDiff {
   const { setup, notes } = pair.traceSetup();
   const family = pair.old.ruleset.family;
   const targets = collectTargets(pair);
+  // Only the targets a change can reach are traced, and only they need their order.
+  const traced = targets
+    .filter((draft) => pair.mayDiffer({ dst: draft.destination, protocol: protocolNumber(draft.protocol), dport: draft.port }))
+    .sort((a, b) => (a.destination < b.destination ? -1 : a.destination > b.destination ? 1 : a.port - b.port || a.protocol.localeCompare(b.protocol)));
   const changes: TrafficChange[] = [];
-  let targetsTraced = 0;
-  for (const draft of targets) {
+  for (const draft of traced) {
     const protocol = protocolNumber(draft.protocol);
-    if (!pair.mayDiffer({ dst: draft.destination, protocol, dport: draft.port })) continue;
-    targetsTraced++;
     let target: TrafficTarget | undefined;
     for (const origin of TRAFFIC_ORIGINS) {
       const src = origin === "external" && draft.sourceRanges ? pair.clientInside(draft.sourceRanges) : setup.clients[origin];
@@ -213,7 +221,7 @@ export function diffTraffic(pair: SnapshotPair): TrafficDiff {
   }
   return {
     differs: changes.length > 0,
-    summary: { targets: targets.length, targetsTraced, changed: changes.length },
+    summary: { targets: targets.length, targetsTraced: traced.length, changed: changes.length },
     setup,
     notes,
     changes,

@@ -15,15 +15,26 @@ function isHashCharacter(code: number): boolean {
   return (code >= 65 && code <= 90) || (code >= 50 && code <= 55);
 }
 
-/** `KUBE-SVC-<hash>` and its siblings; undefined for any other chain name. */
-export function parseServiceChain(name: string): { kind: ServiceChainKind; hash: string } | undefined {
+/** The kind of a `KUBE-SVC-<hash>` chain or one of its siblings; undefined for any other chain name. */
+export function serviceChainKind(name: string): ServiceChainKind | undefined {
   // Read by hand: every chain and every jump of a large dump is asked, and a regular expression costs more.
   const dash = name.length - HASH_LENGTH - 1;
   if (dash < 7 || name.charCodeAt(dash) !== 45 || !name.startsWith("KUBE-")) return undefined;
   const kind = name.slice(5, dash);
   if (!CHAIN_KINDS.has(kind)) return undefined;
   for (let i = dash + 1; i < name.length; i++) if (!isHashCharacter(name.charCodeAt(i))) return undefined;
-  return { kind: kind as ServiceChainKind, hash: name.slice(dash + 1) };
+  return kind as ServiceChainKind;
+}
+
+/** The hash of a chain serviceChainKind knows. */
+export function serviceChainHashOf(name: string): string {
+  return name.slice(name.length - HASH_LENGTH);
+}
+
+/** `KUBE-SVC-<hash>` and its siblings; undefined for any other chain name. */
+export function parseServiceChain(name: string): { kind: ServiceChainKind; hash: string } | undefined {
+  const kind = serviceChainKind(name);
+  return kind === undefined ? undefined : { kind, hash: serviceChainHashOf(name) };
 }
 
 /** `10.96.0.10:53/udp`, `[fd00::a]:53/udp`, `:30071/tcp` for a NodePort: a frontend's identity within a snapshot. */
