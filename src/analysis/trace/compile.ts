@@ -1,6 +1,6 @@
-// Rules compiled once into conditions (what must hold for the rule to match) and an effect
-// (what its target does). A condition answers true, false, or a split: a random share, or an
-// uncertain fact the walk must branch on.
+// Rules compiled into conditions (what must hold for the rule to match) and an effect (what its
+// target does, compiled when the rule first matches). A condition answers true, false, or a split:
+// a random share, or an uncertain fact the walk must branch on.
 
 import { canonicalOptions } from "../../model/print.js";
 import { matchSpecs, targetSpecs, type ExtensionSpec } from "../../model/extensions.js";
