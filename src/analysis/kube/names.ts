@@ -90,7 +90,8 @@ export interface KubeComment {
   role: CommentRole;
 }
 
-const SUFFIXED = / (cluster IP|external IP|loadbalancer IP|has no endpoints|has no local endpoints|health check node port)$/;
+/** Roles said after the name; none ends another, so at most one ends a comment. */
+const SUFFIXED: readonly CommentRole[] = ["cluster IP", "external IP", "loadbalancer IP", "has no endpoints", "has no local endpoints", "health check node port"];
 const WRAPPED: readonly [RegExp, CommentRole][] = [
   [/^(.+) -> \S+$/, "endpoint"],
   [/^(?:masquerade traffic for|pod traffic for|masquerade LOCAL traffic for|route LOCAL traffic for) (.+) external destinations$/, "external destinations"],
@@ -101,10 +102,12 @@ const WRAPPED: readonly [RegExp, CommentRole][] = [
 ];
 
 function parseComment(text: string): KubeComment | undefined {
-  const suffixed = SUFFIXED.exec(text);
-  if (suffixed) {
-    const key = text.slice(0, suffixed.index);
-    return parseServicePortName(key) ? { key, role: suffixed[1] as CommentRole } : undefined;
+  // Compared by hand: every rule of KUBE-SERVICES is asked, and a regular expression tries each place in the text.
+  for (const role of SUFFIXED) {
+    const at = text.length - role.length - 1;
+    if (at < 0 || !text.endsWith(role) || text.charCodeAt(at) !== 32) continue;
+    const key = text.slice(0, at);
+    return parseServicePortName(key) ? { key, role } : undefined;
   }
   for (const [pattern, role] of WRAPPED) {
     const match = pattern.exec(text);
