@@ -4,7 +4,7 @@ import { findJumpLoops } from "../analysis/jump-loops.js";
 import { hasErrors, type Diagnostic } from "../diagnostics.js";
 import { inputProblemMessage, readInput, type InputProblem } from "../input.js";
 import { parseRulesetText, type ParseResult } from "../model/build.js";
-import type { Family } from "../model/types.js";
+import type { Family, Ruleset, Target } from "../model/types.js";
 import { paletteFor } from "./color.js";
 import { ExitCode } from "./exit-codes.js";
 import { renderDiagnostics } from "./render-diagnostics.js";
@@ -42,6 +42,41 @@ export function lineRanges(lines: readonly number[]): string {
   return parts.join(", ");
 }
 
+/** Parses whose jump loops were looked for, and added to their diagnostics. */
+const loopsChecked = new WeakSet<ParseResult>();
+
+/**
+ * A parse that reused an earlier one without loops has none either when each of its jumps is one the earlier
+ * parse made (the same target in the same chain): only a jump of its own could close a loop.
+ */
+function jumpLoops(result: ParseResult, earlier: ParseResult | undefined): Diagnostic[] {
+  const earlierLoopFree = earlier !== undefined && loopsChecked.has(earlier) && !earlier.diagnostics.some((d) => d.kind === "jump-loop");
+  return earlierLoopFree && jumpsAllTakenFrom(result.ruleset, earlier.ruleset) ? [] : findJumpLoops(result.ruleset);
+}
+
+function jumpsAllTakenFrom(ruleset: Ruleset, earlier: Ruleset): boolean {
+  const jumps = new Set<Target>();
+  everyJump(earlier, (target) => {
+    jumps.add(target);
+    return true;
+  });
+  return everyJump(ruleset, (target) => jumps.has(target));
+}
+
+/** Whether `test` holds for the target of every jump and goto (asked until it does not). */
+function everyJump(ruleset: Ruleset, test: (target: Target) => boolean): boolean {
+  for (const table of ruleset.tables) {
+    for (let c = 0; c < table.chains.length; c++) {
+      const rules = table.chains[c]!.rules;
+      for (let r = 0; r < rules.length; r++) {
+        const target = rules[r]!.target;
+        if (target?.kind === "chain" && !test(target)) return false;
+      }
+    }
+  }
+  return true;
+}
+
 function inputExitCode(problem: InputProblem): ExitCode {
   return problem.kind === "stdin-is-terminal" ? ExitCode.usage : ExitCode.unreadableInput;
 }
@@ -54,9 +89,10 @@ export function loadDump(options: LoadOptions): Loaded {
   }
   const result = parseRulesetText(input.text, { lenient: options.lenient, family: options.family, reuse: options.reuse });
   // iptables refuses to load jump loops; a dump that has one did not come from the kernel.
-  for (const loop of findJumpLoops(result.ruleset)) {
+  for (const loop of jumpLoops(result, options.reuse)) {
     result.diagnostics.push(options.lenient ? { ...loop, severity: "warning" } : loop);
   }
+  loopsChecked.add(result);
   const shown: Diagnostic[] = options.quiet ? result.diagnostics.filter((d) => d.severity === "error") : result.diagnostics;
   if (shown.length > 0) {
     process.stderr.write(renderDiagnostics(shown, input.name, input.text, paletteFor(process.stderr)) + "\n");

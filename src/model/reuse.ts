@@ -16,10 +16,11 @@ const mayHaveSetCounters = (text: string): boolean =>
 const LOOKAHEAD = 16;
 
 /**
- * The reusable rules of one table in line order, each with the column where its command starts (after the `[p:b]`
- * counters: every column of the rule counts from 0 before them). A later snapshot mostly has the same lines in the
- * same order: each line is compared with the rule after the last one found, then with a few past it, and only when
- * many lines are not found so (a reordered dump) are all rules hashed by text.
+ * The reusable rules of one table in line order, each with its line's text after the counters and the column where
+ * its command starts (after the `[p:b]` counters: every column of the rule counts from 0 before them). A later
+ * snapshot mostly has the same lines in the same order: each line is compared with the rule after the last one
+ * found, then with a few past it, and only when many lines are not found so (a reordered dump) are all rules
+ * hashed by text.
  */
 class TableRules {
   private next = 0;
@@ -29,35 +30,30 @@ class TableRules {
 
   constructor(
     private readonly rules: readonly Rule[],
+    private readonly keys: readonly string[],
     private readonly froms: readonly number[],
   ) {}
 
-  /** The line's text after its counters is the rule's (compared in place: most lines have no counters to cut). */
-  private isAt(i: number, key: string, from: number): boolean {
-    const text = this.rules[i]!.text;
-    return this.froms[i] === from && text.length - from === key.length && text.startsWith(key, from);
-  }
-
   find(key: string, from: number): Rule | undefined {
-    const rules = this.rules;
+    const keys = this.keys;
     this.lookups++;
-    const end = Math.min(rules.length, this.next + LOOKAHEAD);
+    const end = Math.min(keys.length, this.next + LOOKAHEAD);
     for (let i = this.next; i < end; i++) {
-      if (this.isAt(i, key, from)) {
+      if (keys[i] === key && this.froms[i] === from) {
         this.next = i + 1;
-        return rules[i];
+        return this.rules[i];
       }
     }
     this.misses++;
     if (this.byText === undefined) {
       if (this.lookups < 256 || this.misses * 8 < this.lookups) return undefined;
       this.byText = new Map();
-      for (let i = rules.length - 1; i >= 0; i--) this.byText.set(rules[i]!.text.slice(this.froms[i]), i);
+      for (let i = keys.length - 1; i >= 0; i--) this.byText.set(keys[i]!, i);
     }
     const found = this.byText.get(key);
     if (found === undefined || this.froms[found] !== from) return undefined;
     this.next = found + 1;
-    return rules[found];
+    return this.rules[found];
   }
 }
 
@@ -78,6 +74,7 @@ export class ReusableRules {
         for (let i = 1; i < rules.length; i++) if (rules[i]!.line === rules[i - 1]!.line) multiple.add(rules[i]!.line);
       }
       const rules: Rule[] = [];
+      const keys: string[] = [];
       const froms: number[] = [];
       let commands = false;
       for (const statement of table.statements) {
@@ -93,9 +90,10 @@ export class ReusableRules {
         // Without `[p:b]`, a rule has counters only from a `-c` in its text.
         if (from === 0 ? rule.counters !== undefined : mayHaveSetCounters(text)) continue;
         rules.push(rule);
+        keys.push(from === 0 ? text : text.slice(from));
         froms.push(from);
       }
-      if (rules.length > 0 && !commands) this.byTable.set(table.name, new TableRules(rules, froms));
+      if (rules.length > 0 && !commands) this.byTable.set(table.name, new TableRules(rules, keys, froms));
     }
   }
 

@@ -28,8 +28,9 @@ export function laterSnapshot(oldRuleset: Ruleset, newRuleset: Ruleset, rules: R
     }
   }
   // The changed chains' rules in both, where the rules level left them alike in print (their words are checked).
-  for (const [from, to] of places) correspondence.lines.set(from.line, to.line);
+  places.forEach((to, from) => correspondence.lines.set(from.line, to.line));
   let order: Map<string, number> | undefined;
+  const sameOrder = new Map<TableName, boolean>();
   return {
     ruleset: newRuleset,
     changedChains,
@@ -53,7 +54,28 @@ export function laterSnapshot(oldRuleset: Ruleset, newRuleset: Ruleset, rules: R
       }
       return order.get(name) ?? -1;
     },
+    sameChainOrder(table) {
+      let same = sameOrder.get(table);
+      if (same === undefined) sameOrder.set(table, (same = inSameOrder(oldRuleset, newRuleset, table, changedChains.get(table))));
+      return same;
+    },
   };
+}
+
+/** The chains of a table both snapshots have (those not `differing`) stand in the same order in both. */
+function inSameOrder(oldRuleset: Ruleset, newRuleset: Ruleset, table: TableName, differing: ReadonlySet<string> | undefined): boolean {
+  const chainsOf = (ruleset: Ruleset) => ruleset.tables.find((t) => t.name === table)?.chains ?? [];
+  const oldChains = chainsOf(oldRuleset);
+  const newChains = chainsOf(newRuleset);
+  const inBoth = (chain: Chain) => differing === undefined || !differing.has(chain.name);
+  let j = 0;
+  for (let i = 0; i < oldChains.length; i++) {
+    if (!inBoth(oldChains[i]!)) continue;
+    while (j < newChains.length && !inBoth(newChains[j]!)) j++;
+    if (j === newChains.length || newChains[j]!.name !== oldChains[i]!.name) return false;
+    j++;
+  }
+  return true;
 }
 
 /** A changed chain's rules: those kept in order and those moved, each OLD rule with its NEW one; the others alone. */

@@ -128,7 +128,7 @@ class RegionIndex<T extends { reach: Reach }> {
 
   private scan(list: readonly T[] | undefined, protocol: number | undefined, candidate: Candidate, visit: (region: T) => boolean): boolean {
     if (list === undefined) return false;
-    for (const region of list) if (hits(region.reach, protocol, candidate) && visit(region)) return true;
+    for (let i = 0; i < list.length; i++) if (hits(list[i]!.reach, protocol, candidate) && visit(list[i]!)) return true;
     return false;
   }
 
@@ -219,14 +219,16 @@ export class ChangeReach {
    */
   private index(ruleset: Ruleset, earlier?: { chains: ChainsByTable; differing: ReadonlyMap<TableName, ReadonlySet<string>> }): ChainsByTable {
     const byTable: ChainsByTable = new Map();
-    for (const table of ruleset.tables) {
+    for (let t = 0; t < ruleset.tables.length; t++) {
+      const table = ruleset.tables[t]!;
       byTable.set(table.name, chainsByName(table));
       let parents = this.parents.get(table.name);
       if (!parents) this.parents.set(table.name, (parents = new Map()));
       const earlierChains = earlier?.chains.get(table.name);
       const differing = earlier?.differing.get(table.name);
       const alikeKnown = earlierChains !== undefined && !namesTargetExtension(earlierChains) && !namesTargetExtension(chainsByName(table));
-      for (const chain of table.chains) {
+      for (let c = 0; c < table.chains.length; c++) {
+        const chain = table.chains[c]!;
         if (alikeKnown && !differing?.has(chain.name)) continue;
         const earlierRules = earlierChains?.get(chain.name)?.rules;
         const rules = chain.rules;
@@ -390,16 +392,18 @@ export class ChangeReach {
    */
   private collectTranslations(): void {
     let rest: Rewriting[] = [];
-    for (const rule of this.rewriting) {
+    for (let r = 0; r < this.rewriting.length; r++) {
+      const rule = this.rewriting[r]!;
       const protocol = rule.protocol && !rule.protocol.negated ? rule.protocol.value.number || undefined : undefined;
-      for (const translation of translationsOf(rule, this.hostMask)) rest.push({ rule, protocol, translation });
+      const translations = translationsOf(rule, this.hostMask);
+      for (let t = 0; t < translations.length; t++) rest.push({ rule, protocol, translation: translations[t]! });
     }
     let frontier: Rewriting[] = [];
     // The rewriting rules whose result the index holds go to the frontier; the others wait for the next round.
     const split = (index: RegionIndex<{ reach: Reach }>) => {
       const next: Rewriting[] = [];
       frontier = [];
-      for (const entry of rest) (index.some(entry.protocol, translate(entry.translation, UNKNOWN)) ? frontier : next).push(entry);
+      for (let i = 0; i < rest.length; i++) (index.some(rest[i]!.protocol, translate(rest[i]!.translation, UNKNOWN)) ? frontier : next).push(rest[i]!);
       rest = next;
     };
     split(this.changed);

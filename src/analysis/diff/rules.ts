@@ -95,8 +95,10 @@ function differingIn(correspondence: RulesCorrespondence, table: TableName): Set
 /** User chains of either table, each name once. */
 function userChainNames(oldTable: Table | undefined, newTable: Table | undefined, oldChains: ReadonlyMap<string, Chain>): string[] {
   const names: string[] = [];
-  for (const chain of oldTable?.chains ?? []) if (!chain.builtin) names.push(chain.name);
-  for (const chain of newTable?.chains ?? []) if (!chain.builtin && !oldChains.has(chain.name)) names.push(chain.name);
+  const oldAll = oldTable?.chains ?? [];
+  const newAll = newTable?.chains ?? [];
+  for (let i = 0; i < oldAll.length; i++) if (!oldAll[i]!.builtin) names.push(oldAll[i]!.name);
+  for (let i = 0; i < newAll.length; i++) if (!newAll[i]!.builtin && !oldChains.has(newAll[i]!.name)) names.push(newAll[i]!.name);
   return names;
 }
 
@@ -192,7 +194,9 @@ function diffTable(
   }
   // Most chains have no difference: only those that do are put in order.
   const userDiffs: ChainDiff[] = [];
-  for (const chainName of userChainNames(oldTable, newTable, oldChains)) {
+  const names = userChainNames(oldTable, newTable, oldChains);
+  for (let i = 0; i < names.length; i++) {
+    const chainName = names[i]!;
     if (renamedTo.has(chainName)) continue;
     const diff = diffOf(chainName, false);
     if (diff) userDiffs.push(diff);
@@ -241,8 +245,13 @@ function diffChain(table: TableName, oldChain: Chain, newChain: Chain, old: Side
   };
   const oldTexts = oldChain.rules.map((r) => canonicalText(r, old));
   const newTexts = newChain.rules.map((r) => canonicalText(r, now));
-  const oldIds = Int32Array.from(oldTexts, intern);
-  const newIds = Int32Array.from(newTexts, intern);
+  const idsOf = (texts: readonly string[]) => {
+    const interned = new Int32Array(texts.length);
+    for (let i = 0; i < texts.length; i++) interned[i] = intern(texts[i]!);
+    return interned;
+  };
+  const oldIds = idsOf(oldTexts);
+  const newIds = idsOf(newTexts);
   const { oldToNew, newToOld } = alignSequences(oldIds, newIds);
 
   // A rule deleted in one place and inserted in another is a move: pair them per text, in order.

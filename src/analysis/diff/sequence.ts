@@ -112,8 +112,10 @@ function alignShared(
   const newIndex: number[] = [];
   for (let n = newFrom; n < newTo; n++) if (inOld.has(now[n])) newIndex.push(n);
   if (oldIndex.length === 0 || newIndex.length === 0) return;
-  const a = Int32Array.from(oldIndex, (o) => old[o]);
-  const b = Int32Array.from(newIndex, (n) => now[n]);
+  const a = new Int32Array(oldIndex.length);
+  for (let i = 0; i < oldIndex.length; i++) a[i] = old[oldIndex[i]!];
+  const b = new Int32Array(newIndex.length);
+  for (let i = 0; i < newIndex.length; i++) b[i] = now[newIndex[i]!];
   myers(a, b, (x, y) => keep(oldIndex[x], newIndex[y]));
 }
 

@@ -55,7 +55,8 @@ interface Matched {
 /** Pairs service ports by name and protocol; then, where a name is missing on one side, by a shared frontend. */
 function matchServicePorts(oldMap: ServiceMap, newMap: ServiceMap): { matched: Matched[]; removed: ServicePort[]; added: ServicePort[] } {
   const byName = new Map<string, ServicePort[]>();
-  for (const service of newMap.services) {
+  for (let i = 0; i < newMap.services.length; i++) {
+    const service = newMap.services[i]!;
     if (service.name.from !== "comment") continue;
     const list = byName.get(portKey(service));
     if (list) list.push(service);
@@ -64,7 +65,8 @@ function matchServicePorts(oldMap: ServiceMap, newMap: ServiceMap): { matched: M
   const matched: Matched[] = [];
   const paired = new Set<ServicePort>();
   const unmatchedOld: ServicePort[] = [];
-  for (const service of oldMap.services) {
+  for (let i = 0; i < oldMap.services.length; i++) {
+    const service = oldMap.services[i]!;
     const partner = service.name.from === "comment" ? byName.get(portKey(service))?.shift() : undefined;
     if (partner) {
       matched.push({ old: service, new: partner, matchedBy: "name" });

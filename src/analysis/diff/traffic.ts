@@ -87,7 +87,8 @@ function publishedPorts(ruleset: Ruleset, nodeAddress: string): PublishedPort[] 
   const published: PublishedPort[] = [];
   for (const table of ruleset.tables) {
     const chains = table.name === "filter" ? reachableChains(table, ["INPUT"]) : undefined;
-    for (const chain of table.chains) {
+    for (let c = 0; c < table.chains.length; c++) {
+      const chain = table.chains[c]!;
       if (isKubeChain(chain.name) || (chains && !chains.has(chain.name))) continue;
       for (const rule of chain.rules) {
         const target = rule.target?.name;
@@ -127,9 +128,11 @@ function collectTargets(pair: SnapshotPair): TargetDraft[] {
   const taken = portsTaken(maps.new);
   const inBoth = new Set(taken.values());
   for (const [side, map] of sides) {
-    for (const service of map.services) {
+    for (let s = 0; s < map.services.length; s++) {
+      const service = map.services[s]!;
       if (side === "new" && taken.has(service)) continue;
-      for (const frontend of service.frontends) {
+      for (let f = 0; f < service.frontends.length; f++) {
+        const frontend = service.frontends[f]!;
         const target = draft(frontend.address ?? nodeAddress, frontend.port, frontend.protocol, side);
         if (inBoth.has(service)) target.inNew = true;
         target.services.add(service.name.key);

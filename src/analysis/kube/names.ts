@@ -46,13 +46,14 @@ const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
 /** kube-proxy's chain hash: base32(sha256(servicePortName + protocol)), first 16 characters. */
 export function serviceChainHash(key: string, protocol: string): string {
-  const digest = hash("sha256", key + protocol, "buffer");
+  // One character a byte: a string is lighter than a Buffer, and every service port is hashed.
+  const digest = hash("sha256", key + protocol, "binary");
   let out = "";
   let value = 0;
   let bits = 0;
   // 16 base32 characters are the first 80 bits, ten bytes.
   for (let i = 0; i < 10; i++) {
-    value = ((value << 8) | digest[i]!) & 0xffff;
+    value = ((value << 8) | digest.charCodeAt(i)) & 0xffff;
     bits += 8;
     while (bits >= 5) {
       out += BASE32[(value >>> (bits - 5)) & 31];
@@ -90,7 +91,8 @@ export interface KubeComment {
   role: CommentRole;
 }
 
-const SUFFIXED = / (cluster IP|external IP|loadbalancer IP|has no endpoints|has no local endpoints|health check node port)$/;
+/** Roles said after the name; none ends another, so at most one ends a comment. */
+const SUFFIXED: readonly CommentRole[] = ["cluster IP", "external IP", "loadbalancer IP", "has no endpoints", "has no local endpoints", "health check node port"];
 const WRAPPED: readonly [RegExp, CommentRole][] = [
   [/^(.+) -> \S+$/, "endpoint"],
   [/^(?:masquerade traffic for|pod traffic for|masquerade LOCAL traffic for|route LOCAL traffic for) (.+) external destinations$/, "external destinations"],
@@ -101,10 +103,13 @@ const WRAPPED: readonly [RegExp, CommentRole][] = [
 ];
 
 function parseComment(text: string): KubeComment | undefined {
-  const suffixed = SUFFIXED.exec(text);
-  if (suffixed) {
-    const key = text.slice(0, suffixed.index);
-    return parseServicePortName(key) ? { key, role: suffixed[1] as CommentRole } : undefined;
+  // Compared by hand: every rule of KUBE-SERVICES is asked, and a regular expression tries each place in the text.
+  for (let i = 0; i < SUFFIXED.length; i++) {
+    const role = SUFFIXED[i]!;
+    const at = text.length - role.length - 1;
+    if (at < 0 || !text.endsWith(role) || text.charCodeAt(at) !== 32) continue;
+    const key = text.slice(0, at);
+    return parseServicePortName(key) ? { key, role } : undefined;
   }
   for (const [pattern, role] of WRAPPED) {
     const match = pattern.exec(text);
@@ -115,9 +120,13 @@ function parseComment(text: string): KubeComment | undefined {
 
 /** The first comment of the rule that names a service port (calico rules may carry two comments). */
 export function kubeComment(rule: Rule): KubeComment | undefined {
-  for (const match of rule.matches) {
+  // Asked of every rule of KUBE-SERVICES: the loops count by index (see structure.ts).
+  const matches = rule.matches;
+  for (let i = 0; i < matches.length; i++) {
+    const match = matches[i]!;
     if (match.name !== "comment") continue;
-    for (const option of match.options) {
+    for (let j = 0; j < match.options.length; j++) {
+      const option = match.options[j]!;
       if (option.value.kind !== "string") continue;
       const parsed = parseComment(option.value.value);
       if (parsed) return parsed;

@@ -4,13 +4,21 @@ import type { AddressMask, ExtensionOption, Family, Rule } from "../../model/typ
 import { formatEndpoint } from "../ip.js";
 import type { ServiceProtocol } from "./types.js";
 
+// Asked of every rule the service map reads: the loops count by index (see structure.ts).
 function option(rule: Rule, module: string, name: string): ExtensionOption | undefined {
-  for (const match of rule.matches) {
-    if (match.name !== module) continue;
-    const found = match.options.find((o) => o.name === name);
-    if (found) return found;
+  const matches = rule.matches;
+  for (let i = 0; i < matches.length; i++) {
+    if (matches[i]!.name !== module) continue;
+    const options = matches[i]!.options;
+    for (let j = 0; j < options.length; j++) if (options[j]!.name === name) return options[j];
   }
   return undefined;
+}
+
+export function hasComment(rule: Rule): boolean {
+  const matches = rule.matches;
+  for (let i = 0; i < matches.length; i++) if (matches[i]!.name === "comment") return true;
+  return false;
 }
 
 export function protocolOf(rule: Rule): ServiceProtocol | undefined {
@@ -21,9 +29,11 @@ export function protocolOf(rule: Rule): ServiceProtocol | undefined {
 }
 
 /** The single destination port the rule matches (`--dport N` of tcp/udp/sctp). */
+const PORT_MODULES = ["tcp", "udp", "sctp"] as const;
+
 export function destinationPort(rule: Rule): number | undefined {
-  for (const module of ["tcp", "udp", "sctp"]) {
-    const dport = option(rule, module, "dport");
+  for (let i = 0; i < PORT_MODULES.length; i++) {
+    const dport = option(rule, PORT_MODULES[i], "dport");
     if (!dport || dport.negated) continue;
     if (dport.value.kind === "port-range" && dport.value.range.from === dport.value.range.to) return dport.value.range.from;
   }

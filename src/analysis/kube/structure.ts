@@ -1,7 +1,8 @@
 // Reads kube-proxy's KUBE-* chains into the Service map's skeleton: service ports, their names,
 // frontends, endpoints, policies and masquerade rules. Where connections go is left to the tracer
 // (resolve.ts). Both rule generations are understood, in any rule order, IPv4 and IPv6; see
-// ../shared/docs/kube-proxy-rules.md for the shapes.
+// ../shared/docs/kube-proxy-rules.md for the shapes. The loops over every chain and rule count by index: a command
+// reads a dump once, mostly before its code is optimised, and an unoptimised for-of makes an object per element.
 
 import type { Chain, Family, Rule, Ruleset, Table, TableName } from "../../model/types.js";
 import { inferNodeAddresses } from "../trace/context.js";
@@ -21,6 +22,7 @@ import { kubeNote, type KubeNote } from "./notes.js";
 import {
   addressTypeLocal,
   affinitySeconds,
+  hasComment,
   destinationHost,
   destinationPort,
   dnatDestination,
@@ -66,6 +68,8 @@ export interface LaterSnapshot {
   chain(snapshot: "earlier" | "later", table: TableName, name: string): Chain | undefined;
   /** Where the later snapshot's chain of that name stands among its table's chains. */
   order(table: TableName, name: string): number;
+  /** The chains both snapshots have stand in the same order in both. */
+  sameChainOrder(table: TableName): boolean;
 }
 
 /** Where a line of the map comes from: a rule, or a chain (its declaration). */
@@ -137,7 +141,8 @@ const FILTER_SERVICE_CHAINS = ["KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES"] as con
 /** The chains of a table the reader asks for by name (the last of a name, as a map of all would hold): a nat table has tens of thousands. */
 function namedChains(table: Table | undefined, names: ReadonlySet<string>): Map<string, Chain> {
   const chains = new Map<string, Chain>();
-  for (const chain of table?.chains ?? []) if (names.has(chain.name)) chains.set(chain.name, chain);
+  const all = table?.chains ?? [];
+  for (let i = 0; i < all.length; i++) if (names.has(all[i]!.name)) chains.set(all[i]!.name, all[i]!);
   return chains;
 }
 
@@ -317,7 +322,9 @@ class Reader {
     this.readShared();
     // KUBE-SVC chains first, so that every service port lists its cluster-wide endpoints first.
     const later: [OwnChainKind, string, Chain][] = [];
-    for (const chain of this.natChains) {
+    const natChains = this.natChains;
+    for (let i = 0; i < natChains.length; i++) {
+      const chain = natChains[i]!;
       const kind = serviceChainKind(chain.name);
       if (kind === undefined) continue;
       if (kind === "SEP") this.readEndpointChain(chain);
@@ -359,16 +366,16 @@ class Reader {
     // The earlier drafts' CIDRs are known only where there was one: then theirs is that one.
     if (earlier.clusterCidrs.size > 1) return undefined;
     const evidence: Evidence = { ...earlier.sharedEvidence };
-    for (const draft of this.drafts.values()) {
+    this.drafts.forEach((draft) => {
       evidence.old += draft.evidenceOld;
       evidence.new += draft.evidenceNew;
-    }
-    for (const draft of earlier.drafts.values()) {
-      if (only.has(draft.hash)) continue;
+    });
+    earlier.drafts.forEach((draft) => {
+      if (only.has(draft.hash)) return;
       evidence.old += draft.evidenceOld;
       evidence.new += draft.evidenceNew;
       if (draft.revealedCidrs > 0) for (const cidr of earlier.clusterCidrs) this.clusterCidrs.add(cidr);
-    }
+    });
     for (const cidr of this.sharedClusterCidrs) this.clusterCidrs.add(cidr);
     this.readMasqueradeMark();
     this.generation = generationOf(evidence, this.filter.has("KUBE-PROXY-FIREWALL"));
@@ -376,7 +383,8 @@ class Reader {
     this.readFiltered();
     const read = this.ports();
     const takenFrom = new Map<ServicePort, ServicePort>();
-    for (const port of earlierMap.services) if (!only.has(port.hash)) takenFrom.set(this.relined(port, earlier.drafts.get(port.hash)!), port);
+    const ports = earlierMap.services;
+    for (let i = 0; i < ports.length; i++) if (!only.has(ports[i]!.hash)) takenFrom.set(this.relined(ports[i]!, earlier.drafts.get(ports[i]!.hash)!), ports[i]!);
     const map = this.mapOf(mergeByName(read, [...takenFrom.keys()]));
     taken.set(map, takenFrom);
     return map;
@@ -415,7 +423,9 @@ class Reader {
   }
 
   private readServices(): void {
-    for (const rule of this.nat.get("KUBE-SERVICES")?.rules ?? []) {
+    const rules = this.nat.get("KUBE-SERVICES")?.rules ?? [];
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i]!;
       if (this.only !== undefined) {
         const reading = servicesRule(rule);
         if (reading.kind !== "frontend" || !this.only.has(reading.chain.hash)) continue;
@@ -475,7 +485,9 @@ class Reader {
   }
 
   private readNodePorts(): void {
-    for (const rule of this.nat.get("KUBE-NODEPORTS")?.rules ?? []) {
+    const rules = this.nat.get("KUBE-NODEPORTS")?.rules ?? [];
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i]!;
       if (this.only !== undefined) {
         const hash = nodePortsRuleHash(rule);
         if (hash === undefined || !this.only.has(hash)) continue;
@@ -516,7 +528,9 @@ class Reader {
     }
     const local = kind === "SVL" || kind === "XLB";
     if (local) draft.localChains ??= new Set();
-    for (const rule of chain.rules) {
+    const rules = chain.rules;
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i]!;
       this.nameFrom(draft, rule);
       const target = rule.target?.name;
       const targetKind = target === undefined ? undefined : serviceChainKind(target);
@@ -542,7 +556,9 @@ class Reader {
   }
 
   private readEndpointChain(chain: Chain): void {
-    for (const rule of chain.rules) {
+    const rules = chain.rules;
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i]!;
       const to = dnatDestination(rule, this.family);
       if (to) {
         this.endpointRules.set(chain.name, { rule, to });
@@ -553,7 +569,7 @@ class Reader {
 
   private readEndpointRule(draft: Draft, rule: Rule, local: boolean): void {
     const chain = rule.target!.name;
-    if (!rule.matches.some((m) => m.name === "comment")) this.uncommentedEndpointRules++;
+    if (!hasComment(rule)) this.uncommentedEndpointRules++;
     const seconds = affinitySeconds(rule);
     if (seconds !== undefined) {
       draft.affinity ??= { seconds, line: rule.line };
@@ -665,7 +681,9 @@ class Reader {
   private endpoints(draft: Draft): Endpoint[] {
     const localKnown = draft.localChains !== undefined || (draft.noLocalEndpoints && (draft.externalLocal || draft.internalLocal));
     const endpoints: Endpoint[] = [];
-    for (const chainName of draft.endpointChains) {
+    const chains = draft.endpointChains;
+    for (let i = 0; i < chains.length; i++) {
+      const chainName = chains[i]!;
       const found = this.endpointRules.get(chainName);
       if (!found) continue;
       this.nameFrom(draft, found.rule);
@@ -820,8 +838,8 @@ function mergeByName(few: readonly ServicePort[], many: readonly ServicePort[]):
 /** A port's first line: of the rules and chains read for it, the first. */
 function firstLine(draft: Draft, lineOf: (source: LineSource) => number): number {
   let line = Infinity;
-  for (const rule of draft.sharedRules) line = Math.min(line, lineOf(rule));
-  for (const chain of draft.ownChains) line = Math.min(line, lineOf(chain));
+  for (let i = 0; i < draft.sharedRules.length; i++) line = Math.min(line, lineOf(draft.sharedRules[i]!));
+  for (let i = 0; i < draft.ownChains.length; i++) line = Math.min(line, lineOf(draft.ownChains[i]!));
   return line;
 }
 
@@ -850,9 +868,11 @@ export function namedAddresses(map: ServiceMap): ReadonlySet<string> {
   let addresses = named.get(map);
   if (!addresses) {
     const found = new Set<string>();
-    for (const service of map.services) {
-      for (const f of service.frontends) if (f.address) found.add(f.address);
-      for (const e of service.endpoints) found.add(e.ip);
+    const services = map.services;
+    for (let i = 0; i < services.length; i++) {
+      const { frontends, endpoints } = services[i]!;
+      for (let j = 0; j < frontends.length; j++) if (frontends[j]!.address) found.add(frontends[j]!.address!);
+      for (let j = 0; j < endpoints.length; j++) found.add(endpoints[j]!.ip);
     }
     named.set(map, (addresses = found));
   }
@@ -899,7 +919,9 @@ function readAfter(earlier: Reader, earlierMap: ServiceMap, later: LaterSnapshot
   if (earlier.noted || earlier.family !== later.ruleset.family) return undefined;
   const dirty = changedPorts(earlier, later);
   if (dirty === undefined) return undefined;
-  for (const draft of earlier.drafts.values()) if (!dirty.has(draft.hash) && !unchanged(draft, later)) dirty.add(draft.hash);
+  earlier.drafts.forEach((draft) => {
+    if (!dirty.has(draft.hash) && !unchanged(draft, later)) dirty.add(draft.hash);
+  });
   const earlierLine = (line: number): number => {
     const now = later.line(line);
     if (now === undefined) throw new Error(`line ${line} of a port taken from the earlier snapshot is not in the later one`);
@@ -975,16 +997,21 @@ function sharedRulePort(rule: Rule): string | { healthCheckKey: string } | "glob
 /** The draft reads the same in the later snapshot: its own and its endpoint chains the same, its shared rules there in the same order. */
 function unchanged(draft: Draft, later: LaterSnapshot): boolean {
   const changed = later.changedChains.get("nat");
+  const own = draft.ownChains;
   if (changed !== undefined) {
-    for (const chain of draft.ownChains) if (changed.has(chain.name)) return false;
-    for (const name of endpointChainsOf(draft)) if (changed.has(name)) return false;
+    for (let i = 0; i < own.length; i++) if (changed.has(own[i]!.name)) return false;
+    const endpoints = draft.endpointChains;
+    for (let i = 0; i < endpoints.length; i++) if (changed.has(endpoints[i]!)) return false;
+    if (draft.affinityRules !== undefined) for (const name of draft.affinityRules.keys()) if (changed.has(name)) return false;
   }
-  // KUBE-SVC is read first; the others in table order.
-  let previousChain: Chain | undefined;
-  for (const chain of draft.ownChains) {
-    if (chain === draft.chains.SVC) continue;
-    if (previousChain !== undefined && later.order("nat", previousChain.name) > later.order("nat", chain.name)) return false;
-    previousChain = chain;
+  // KUBE-SVC is read first; the others in table order, which both snapshots mostly share.
+  if (!later.sameChainOrder("nat")) {
+    let previousChain: Chain | undefined;
+    for (let i = 0; i < own.length; i++) {
+      if (own[i] === draft.chains.SVC) continue;
+      if (previousChain !== undefined && later.order("nat", previousChain.name) > later.order("nat", own[i]!.name)) return false;
+      previousChain = own[i];
+    }
   }
   return inOrder(draft.sharedRules, later) && inOrder(draft.healthCheckRules ?? [], later);
 }
@@ -992,7 +1019,8 @@ function unchanged(draft: Draft, later: LaterSnapshot): boolean {
 /** Rules read one chain after the other are in the later snapshot, each as it was, in the same order. */
 function inOrder(rules: readonly Rule[], later: LaterSnapshot): boolean {
   let previous: Rule | undefined;
-  for (const rule of rules) {
+  for (let i = 0; i < rules.length; i++) {
+    const rule = rules[i]!;
     const now = later.counterpart(rule);
     if (now === undefined || !later.sameRule(rule, now)) return false;
     if (previous !== undefined && previous.table === now.table && previous.chain === now.chain && now.position <= previous.position) return false;
