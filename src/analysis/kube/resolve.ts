@@ -6,6 +6,7 @@
 import type { Ruleset } from "../../model/types.js";
 import { defaultContext } from "../trace/context.js";
 import type { Outcome, PacketSpec, TraceContext, TraceResult } from "../trace/types.js";
+import { sortStably } from "../trace/order.js";
 import { createTracer, type Tracer } from "../trace/walk.js";
 import { clientPicker } from "./clients.js";
 import type { ClientClass, Endpoint, EndpointShare, Frontend, FrontendResolution, FrontendVerdict, ServiceMap, ServicePort, ServiceProtocol } from "./types.js";
@@ -29,6 +30,12 @@ export function masqueraded(outcome: Outcome, masqueradeMark: number | undefined
 // A trace's outcomes and a service's endpoints are few: scanning them beats hashing their freshly built address strings.
 const SCANNED = 16;
 
+/** The first item with the address: a loop, as quick as find without making a closure per call. */
+function withAddress<T extends { address: string }>(items: readonly T[], address: string): T | undefined {
+  for (const item of items) if (item.address === address) return item;
+  return undefined;
+}
+
 /** A service port's endpoints by address: the first one with the address, and the last position it has (its rank). */
 class EndpointsByAddress {
   private readonly index: Map<string, { endpoint: Endpoint; rank: number }> | undefined;
@@ -44,12 +51,13 @@ class EndpointsByAddress {
   }
 
   endpoint(address: string): Endpoint | undefined {
-    return this.index ? this.index.get(address)?.endpoint : this.endpoints.find((e) => e.address === address);
+    return this.index ? this.index.get(address)?.endpoint : withAddress(this.endpoints, address);
   }
 
   rank(address: string): number {
-    const rank = this.index ? this.index.get(address)?.rank : this.endpoints.findLastIndex((e) => e.address === address);
-    return rank === undefined || rank < 0 ? Number.MAX_SAFE_INTEGER : rank;
+    if (this.index) return this.index.get(address)?.rank ?? Number.MAX_SAFE_INTEGER;
+    for (let rank = this.endpoints.length - 1; rank >= 0; rank--) if (this.endpoints[rank]!.address === address) return rank;
+    return Number.MAX_SAFE_INTEGER;
   }
 }
 
@@ -70,7 +78,7 @@ export function summarize(result: TraceResult, client: ClientClass, service: Ser
     }
     const address = outcome.dnat.to;
     const masquerade = masqueraded(outcome, masqueradeMark);
-    let share = sharesByAddress ? sharesByAddress.get(address) : shares.find((s) => s.address === address);
+    let share = sharesByAddress ? sharesByAddress.get(address) : withAddress(shares, address);
     if (!share) {
       const endpoint = endpoints.endpoint(address);
       share = { address, probability: 0, masquerade };
@@ -95,7 +103,7 @@ export function summarize(result: TraceResult, client: ClientClass, service: Ser
     }
   }
   // In kube-proxy's order (the tracer lists outcomes by probability), unknown endpoints last.
-  shares.sort((a, b) => endpoints.rank(a.address) - endpoints.rank(b.address) || a.address.localeCompare(b.address));
+  sortStably(shares, (a, b) => endpoints.rank(a.address) - endpoints.rank(b.address) || a.address.localeCompare(b.address));
   let verdict: FrontendVerdict = "mixed";
   if (others.length === 0 && shares.length > 0) verdict = "dnat";
   else if (shares.length === 0 && others.length === 1) {

@@ -7,6 +7,7 @@ import type { Chain, Family, Rule, Ruleset, TableName } from "../../model/types.
 import { formatEndpoint, isLoopback, parseIp, parseNet, inNet, type Net } from "../ip.js";
 import { compileRule, ruleEffect, type CompiledRule, type Effect, type NatPick, type Split } from "./compile.js";
 import { OwnedFlow, type Address, type CtState, type Env, type Flow, type InterfaceKnowledge } from "./flow.js";
+import { sortStably } from "./order.js";
 import type {
   Assumption,
   Delivery,
@@ -309,6 +310,8 @@ interface DerivedContext {
   localAddresses: Set<string>;
   routes: { net: Net; prefix: number; iface: string }[];
   assumptions?: string[];
+  /** The node's address on each interface a walk asked about (interfaceAddress), by family. */
+  interfaceAddresses: Record<Family, Map<string | null | undefined, Address>>;
 }
 
 // What a context implies is computed once per context object: bulk callers trace many packets with one.
@@ -323,6 +326,7 @@ function derivedContext(context: TraceContext, family: Family): DerivedContext {
         .map((r) => ({ net: parseNet(r.network, family), prefix: Number(r.network.split("/")[1] ?? (family === "ipv4" ? 32 : 128)), iface: r.interface }))
         .filter((r): r is { net: Net; prefix: number; iface: string } => r.net !== undefined)
         .sort((a, b) => b.prefix - a.prefix),
+      interfaceAddresses: { ipv4: new Map(), ipv6: new Map() },
     };
     derivedContexts.set(context, derived);
   }
@@ -797,13 +801,18 @@ class Walk {
    * node address it was given.
    */
   private interfaceAddress(iface: string | null | undefined): Address {
-    const known =
-      iface === "lo"
-        ? this.context.nodeAddresses.find((a) => parseIp(a.address, this.family) && !isLoopback(parseIp(a.address, this.family)!))
-        : this.context.nodeAddresses.find((a) => a.interface !== undefined && a.interface === iface);
-    const ip = known ? parseIp(known.address, this.family) : undefined;
-    if (ip) return ip;
-    return { family: this.family, text: `(address of ${iface ?? "the outgoing interface"})`, words: undefined, local: true };
+    const addresses = this.derived.interfaceAddresses[this.family];
+    let address = addresses.get(iface);
+    if (!address) {
+      const known =
+        iface === "lo"
+          ? this.context.nodeAddresses.find((a) => parseIp(a.address, this.family) && !isLoopback(parseIp(a.address, this.family)!))
+          : this.context.nodeAddresses.find((a) => a.interface !== undefined && a.interface === iface);
+      const ip = known ? parseIp(known.address, this.family) : undefined;
+      address = ip ?? { family: this.family, text: `(address of ${iface ?? "the outgoing interface"})`, words: undefined, local: true };
+      addresses.set(iface, address);
+    }
+    return address;
   }
 
   /** RETURN or the end of a user chain: back to the caller, or the policy when there is none. */
@@ -1094,6 +1103,6 @@ export function mergeOutcomes(outcomes: readonly Outcome[]): Outcome[] {
     }
     current = next.filter((k): k is Keyed => k !== undefined);
   }
-  current.sort((a, b) => b.outcome.probability - a.outcome.probability || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  sortStably(current, (a, b) => b.outcome.probability - a.outcome.probability || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return current.map((k) => k.outcome);
 }
