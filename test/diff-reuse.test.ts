@@ -12,71 +12,52 @@ import { generateCluster, mulberry32, RICH_FEATURE_MIX, renderDump, type Cluster
 
 const SEED = Number(process.env.IPTSCOPE_FUZZ_SEED ?? 20_261_126);
 
-/** What changes between the snapshots; indexes are taken modulo what there is, so that shrinking stays meaningful. */
-type Edit =
-  | { kind: "scale-out"; service: number }
-  | { kind: "scale-in"; service: number }
-  | { kind: "delete-service"; service: number }
-  | { kind: "add-service" }
-  | { kind: "traffic-policy"; service: number }
-  | { kind: "affinity"; service: number }
-  | { kind: "source-ranges"; service: number }
-  | { kind: "shuffle-services"; seed: number }
-  | { kind: "custom-chain-drop"; service: number }
-  | { kind: "mark-rule" }
-  | { kind: "dnat-rule"; service: number; other: number }
-  | { kind: "policy"; chain: "FORWARD" | "INPUT" | "OUTPUT" }
-  | { kind: "rename-chain"; which: number }
-  | { kind: "line-edits"; seed: number }
-  | { kind: "without-comments" }
-  | { kind: "endpoint-port"; rule: number }
-  | { kind: "drop-endpoint-rule"; rule: number }
-  | { kind: "swap-service-rules"; rule: number }
-  | { kind: "duplicate-service-rule"; rule: number }
-  | { kind: "no-endpoints-rule"; service: number }
-  | { kind: "health-check"; service: number }
-  | { kind: "reverse-chain-declarations" }
-  | { kind: "unrecognised-rule"; service: number }
-  | { kind: "masquerade-mark" }
-  | { kind: "masquerade-source"; rule: number }
-  | { kind: "no-proxy-firewall" }
-  | { kind: "proxy-firewall" }
-  | { kind: "local-chain"; rule: number }
-  | { kind: "firewall-masquerade"; rule: number };
+const index = fc.nat({ max: 1000 });
+
+/**
+ * What changes between the snapshots, by kind, with the arbitraries of its parameters; indexes are taken modulo
+ * what there is, so that shrinking stays meaningful.
+ */
+const EDITS = {
+  "scale-out": { service: index },
+  "scale-in": { service: index },
+  "delete-service": { service: index },
+  "add-service": {},
+  "traffic-policy": { service: index },
+  affinity: { service: index },
+  "source-ranges": { service: index },
+  "shuffle-services": { seed: index },
+  "custom-chain-drop": { service: index },
+  "mark-rule": {},
+  "dnat-rule": { service: index, other: index },
+  policy: { chain: fc.constantFrom("FORWARD" as const, "INPUT" as const, "OUTPUT" as const) },
+  "rename-chain": { which: index },
+  "line-edits": { seed: index },
+  "without-comments": {},
+  "endpoint-port": { rule: index },
+  "drop-endpoint-rule": { rule: index },
+  "swap-service-rules": { rule: index },
+  "duplicate-service-rule": { rule: index },
+  "no-endpoints-rule": { service: index },
+  "health-check": { service: index },
+  "reverse-chain-declarations": {},
+  "unrecognised-rule": { service: index },
+  "masquerade-mark": {},
+  "masquerade-source": { rule: index },
+  "no-proxy-firewall": {},
+  "proxy-firewall": {},
+  "local-chain": { rule: index },
+  "firewall-masquerade": { rule: index },
+} satisfies Record<string, Record<string, fc.Arbitrary<unknown>>>;
+
+type Edit = {
+  [K in keyof typeof EDITS]: { kind: K } & { [P in keyof (typeof EDITS)[K]]: (typeof EDITS)[K][P] extends fc.Arbitrary<infer V> ? V : never };
+}[keyof typeof EDITS];
 
 type ClusterEdit = Extract<Edit, { kind: "scale-out" | "scale-in" | "delete-service" | "add-service" | "traffic-policy" | "affinity" | "source-ranges" | "shuffle-services" }>;
 
-const index = fc.nat({ max: 1000 });
-const editArbitrary: fc.Arbitrary<Edit> = fc.oneof(
-  fc.record({ kind: fc.constant("scale-out" as const), service: index }),
-  fc.record({ kind: fc.constant("scale-in" as const), service: index }),
-  fc.record({ kind: fc.constant("delete-service" as const), service: index }),
-  fc.record({ kind: fc.constant("add-service" as const) }),
-  fc.record({ kind: fc.constant("traffic-policy" as const), service: index }),
-  fc.record({ kind: fc.constant("affinity" as const), service: index }),
-  fc.record({ kind: fc.constant("source-ranges" as const), service: index }),
-  fc.record({ kind: fc.constant("shuffle-services" as const), seed: index }),
-  fc.record({ kind: fc.constant("custom-chain-drop" as const), service: index }),
-  fc.record({ kind: fc.constant("mark-rule" as const) }),
-  fc.record({ kind: fc.constant("dnat-rule" as const), service: index, other: index }),
-  fc.record({ kind: fc.constant("policy" as const), chain: fc.constantFrom("FORWARD" as const, "INPUT" as const, "OUTPUT" as const) }),
-  fc.record({ kind: fc.constant("rename-chain" as const), which: index }),
-  fc.record({ kind: fc.constant("line-edits" as const), seed: index }),
-  fc.record({ kind: fc.constant("without-comments" as const) }),
-  fc.record({ kind: fc.constant("endpoint-port" as const), rule: index }),
-  fc.record({ kind: fc.constant("drop-endpoint-rule" as const), rule: index }),
-  fc.record({ kind: fc.constant("swap-service-rules" as const), rule: index }),
-  fc.record({ kind: fc.constant("duplicate-service-rule" as const), rule: index }),
-  fc.record({ kind: fc.constant("no-endpoints-rule" as const), service: index }),
-  fc.record({ kind: fc.constant("health-check" as const), service: index }),
-  fc.record({ kind: fc.constant("reverse-chain-declarations" as const) }),
-  fc.record({ kind: fc.constant("unrecognised-rule" as const), service: index }),
-  fc.record({ kind: fc.constant("masquerade-mark" as const) }),
-  fc.record({ kind: fc.constant("masquerade-source" as const), rule: index }),
-  fc.record({ kind: fc.constant("no-proxy-firewall" as const) }),
-  fc.record({ kind: fc.constant("proxy-firewall" as const) }),
-  fc.record({ kind: fc.constant("local-chain" as const), rule: index }),
-  fc.record({ kind: fc.constant("firewall-masquerade" as const), rule: index }),
+const editArbitrary = fc.oneof(
+  ...Object.entries(EDITS).map(([kind, parameters]) => fc.record({ kind: fc.constant(kind), ...parameters }) as fc.Arbitrary<Edit>),
 );
 
 /** Indexes of the lines whose rule (after any counters) matches. */
