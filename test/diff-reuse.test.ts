@@ -321,6 +321,8 @@ describe("diff with NEW parsed reusing OLD", () => {
           // A port's only change: a chain of its own more, or a later health check rule.
           { ...EXAMPLE, edits: [{ kind: "local-chain", rule: 4 }] },
           { ...EXAMPLE, seed: 4, edits: [{ kind: "health-check", service: 7 }] },
+          // KUBE-SERVICES rules in another order (the old generation marks frontends there too).
+          { ...EXAMPLE, seed: 9994, generation: "old", order: "restore", edits: [{ kind: "swap-service-rules", rule: 958 }, { kind: "swap-service-rules", rule: 3 }] },
           // A second cluster CIDR: which comes first depends on the order of every chain.
           ...[0, 5, 9].map((rule): Case => ({ ...EXAMPLE, edits: [{ kind: "masquerade-source", rule }] })),
         ].map((example) => [example]),
