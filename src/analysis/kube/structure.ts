@@ -223,6 +223,8 @@ class Reader {
   /** Evidence of the rule generation: all of it, and what KUBE-SERVICES / KUBE-NODEPORTS say. */
   private readonly evidence: Evidence = { old: 0, new: 0 };
   sharedEvidence: Evidence = { old: 0, new: 0 };
+  /** The rules of KUBE-SERVICES and KUBE-NODEPORTS that concern no one port (node ports, old masquerade rules), in order. */
+  readonly globalRules: Rule[] = [];
   private masqueradeMark: number | undefined;
   generation: RuleGeneration = "unknown";
   /** The rules made notes (those on node addresses come after). */
@@ -432,6 +434,7 @@ class Reader {
       }
       const target = rule.target?.name ?? "";
       if (target === "KUBE-NODEPORTS") {
+        this.globalRules.push(rule);
         this.readNodePortJump(rule);
         continue;
       }
@@ -442,6 +445,7 @@ class Reader {
       if (target === "KUBE-MARK-MASQ" && comment && protocol && port !== undefined && address) {
         // Old kube-proxy marks in KUBE-SERVICES itself, before jumping to the service chain.
         this.addEvidence("old", undefined);
+        this.globalRules.push(rule);
         this.frontendMasquerade.set(frontendKey(address, port, protocol), masqueradePolicy(rule, this.family));
         const source = sourceNet(rule);
         if (source?.negated) this.addClusterCidr(source.cidr, undefined);
@@ -501,6 +505,7 @@ class Reader {
       }
       if (target === "KUBE-MARK-MASQ") {
         this.addEvidence("old", undefined);
+        this.globalRules.push(rule);
         this.frontendMasquerade.set(frontendKey(undefined, port, protocol), masqueradePolicy(rule, this.family));
         continue;
       }
@@ -916,7 +921,8 @@ export function portsTaken(map: ServiceMap): ReadonlyMap<ServicePort, ServicePor
 const NONE_TAKEN: ReadonlyMap<ServicePort, ServicePort> = new Map();
 
 function readAfter(earlier: Reader, earlierMap: ServiceMap, later: LaterSnapshot): ServiceMap | undefined {
-  if (earlier.noted || earlier.family !== later.ruleset.family) return undefined;
+  // What concerns no one port is taken from the earlier read: its rules must be there, as they were.
+  if (earlier.noted || earlier.family !== later.ruleset.family || !inOrder(earlier.globalRules, later)) return undefined;
   const dirty = changedPorts(earlier, later);
   if (dirty === undefined) return undefined;
   earlier.drafts.forEach((draft) => {
