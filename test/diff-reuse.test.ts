@@ -311,7 +311,7 @@ describe("diff with NEW parsed reusing OLD", () => {
       }),
       {
         seed: SEED,
-        numRuns: Number(process.env.IPTSCOPE_DIFF_REUSE_RUNS ?? 60),
+        numRuns: Number(process.env.IPTSCOPE_DIFF_REUSE_RUNS ?? 100),
         endOnFailure: true,
         examples: [
           // Where reading order decides: two masquerade rules for external clients, their chains declared in another order.
