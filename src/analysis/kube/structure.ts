@@ -165,19 +165,16 @@ const isChain = (source: LineSource): source is Chain => "builtin" in source;
 const chainLine = (chain: Chain) => chain.line || (chain.rules[0]?.line ?? 0);
 const lineAsRead = (source: LineSource) => (isChain(source) ? chainLine(source) : source.line);
 
-/** What a rule of nat KUBE-SERVICES is to the reader. */
-type ServicesRule =
-  | { kind: "frontend"; chain: { kind: OwnChainKind; hash: string } }
-  /** The jump to KUBE-NODEPORTS, old kube-proxy's masquerade rules and unrecognised rules: they concern no one port. */
-  | { kind: "global" }
-  | { kind: "ignored" };
-
-function servicesRule(rule: Rule): ServicesRule {
+/**
+ * The hash of the port a rule of nat KUBE-SERVICES is read for; "global" for one that concerns no one port (the
+ * jump to KUBE-NODEPORTS, old kube-proxy's masquerade rules, unrecognised rules); undefined for one not read.
+ */
+function servicesRulePort(rule: Rule): string | "global" | undefined {
   const target = rule.target?.name ?? "";
-  if (target === "KUBE-NODEPORTS" || target === "KUBE-MARK-MASQ") return { kind: "global" };
-  const chain = parseServiceChain(target);
-  if (chain && chain.kind !== "SEP") return { kind: "frontend", chain: { kind: chain.kind, hash: chain.hash } };
-  return chain || kubeComment(rule) ? { kind: "global" } : { kind: "ignored" };
+  if (target === "KUBE-NODEPORTS" || target === "KUBE-MARK-MASQ") return "global";
+  const kind = serviceChainKind(target);
+  if (kind !== undefined && kind !== "SEP") return serviceChainHashOf(target);
+  return kind !== undefined || kubeComment(rule) ? "global" : undefined;
 }
 
 /** The hash of the service port a rule of nat KUBE-NODEPORTS is for; undefined for others (masquerade, unrecognised). */
@@ -429,8 +426,8 @@ class Reader {
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
       if (this.only !== undefined) {
-        const reading = servicesRule(rule);
-        if (reading.kind !== "frontend" || !this.only.has(reading.chain.hash)) continue;
+        const port = servicesRulePort(rule);
+        if (port === undefined || port === "global" || !this.only.has(port)) continue;
       }
       const target = rule.target?.name ?? "";
       if (target === "KUBE-NODEPORTS") {
@@ -956,8 +953,8 @@ function changedPorts(earlier: Reader, later: LaterSnapshot): Set<string> | unde
     }
   }
   for (const [rules, moved] of [[later.changedRules, false], [later.movedRules, true]] as const) {
-    for (const rule of rules) {
-      const port = sharedRulePort(rule);
+    for (let i = 0; i < rules.length; i++) {
+      const port = sharedRulePort(rules[i]!);
       if (port === "global") return undefined;
       // A port whose rules only moved is checked in its own order (see unchanged).
       if (port === undefined || moved) continue;
@@ -978,10 +975,7 @@ const SHARED_CHAINS: Partial<Record<TableName, ReadonlySet<string>>> = {
 function sharedRulePort(rule: Rule): string | { healthCheckKey: string } | "global" | undefined {
   switch (rule.table) {
     case "nat":
-      if (rule.chain === "KUBE-SERVICES") {
-        const reading = servicesRule(rule);
-        return reading.kind === "frontend" ? reading.chain.hash : reading.kind === "global" ? "global" : undefined;
-      }
+      if (rule.chain === "KUBE-SERVICES") return servicesRulePort(rule);
       if (rule.chain === "KUBE-NODEPORTS") return nodePortsRuleHash(rule) ?? "global";
       return undefined;
     case "filter": {
