@@ -1,10 +1,11 @@
 // Shared by every command: read the input, parse it, report diagnostics, decide whether to go on.
 
+import { chainsByName } from "../analysis/diff/snapshots.js";
 import { findJumpLoops } from "../analysis/jump-loops.js";
 import { hasErrors, type Diagnostic } from "../diagnostics.js";
 import { inputProblemMessage, readInput, type InputProblem } from "../input.js";
 import { parseRulesetText, type ParseResult } from "../model/build.js";
-import type { Family, Ruleset, Target } from "../model/types.js";
+import type { Family, Ruleset, Table, Target } from "../model/types.js";
 import { paletteFor } from "./color.js";
 import { ExitCode } from "./exit-codes.js";
 import { renderDiagnostics } from "./render-diagnostics.js";
@@ -46,35 +47,63 @@ export function lineRanges(lines: readonly number[]): string {
 const loopsChecked = new WeakSet<ParseResult>();
 
 /**
- * A parse that reused an earlier one without loops has none either when each of its jumps is one the earlier
- * parse made (the same target in the same chain): only a jump of its own could close a loop.
+ * The jump loops of a parse. One that reused an earlier parse without loops holds the earlier parse's jumps (their
+ * very targets, in the same chains) and jumps of its own: any loop goes through one of its own, so it is among the
+ * chains those lead to (for kube-proxy's rules, a few service chains), looked through first.
  */
 function jumpLoops(result: ParseResult, earlier: ParseResult | undefined): Diagnostic[] {
   const earlierLoopFree = earlier !== undefined && loopsChecked.has(earlier) && !earlier.diagnostics.some((d) => d.kind === "jump-loop");
-  return earlierLoopFree && jumpsAllTakenFrom(result.ruleset, earlier.ruleset) ? [] : findJumpLoops(result.ruleset);
+  return earlierLoopFree && !ownJumpsLoop(result.ruleset, earlier.ruleset) ? [] : findJumpLoops(result.ruleset);
 }
 
-function jumpsAllTakenFrom(ruleset: Ruleset, earlier: Ruleset): boolean {
-  const jumps = new Set<Target>();
-  everyJump(earlier, (target) => {
-    jumps.add(target);
-    return true;
-  });
-  return everyJump(ruleset, (target) => jumps.has(target));
-}
-
-/** Whether `test` holds for the target of every jump and goto (asked until it does not). */
-function everyJump(ruleset: Ruleset, test: (target: Target) => boolean): boolean {
+/** Whether the chains the ruleset's own jumps (those not the earlier ruleset's) lead to hold a loop. */
+function ownJumpsLoop(ruleset: Ruleset, earlier: Ruleset): boolean {
+  const earlierJumps = new Set<Target>();
+  forEachJump(earlier.tables, (target) => earlierJumps.add(target));
   for (const table of ruleset.tables) {
+    const chains = chainsByName(table);
+    const own: string[] = [];
+    forEachJump([table], (target) => {
+      if (!earlierJumps.has(target)) own.push(target.name);
+    });
+    // Depth first from each: a chain met again while still open closes a loop.
+    const done = new Set<string>();
+    const open = new Set<string>();
+    for (const start of own) {
+      if (done.has(start)) continue;
+      const stack: { chain: string; next: number }[] = [{ chain: start, next: 0 }];
+      open.add(start);
+      while (stack.length > 0) {
+        const top = stack[stack.length - 1]!;
+        const rules = chains.get(top.chain)?.rules ?? [];
+        const rule = rules[top.next++];
+        if (rule === undefined) {
+          stack.pop();
+          open.delete(top.chain);
+          done.add(top.chain);
+          continue;
+        }
+        const target = rule.target;
+        if (target?.kind !== "chain" || !chains.has(target.name) || done.has(target.name)) continue;
+        if (open.has(target.name)) return true;
+        open.add(target.name);
+        stack.push({ chain: target.name, next: 0 });
+      }
+    }
+  }
+  return false;
+}
+
+function forEachJump(tables: readonly Table[], visit: (target: Target) => void): void {
+  for (const table of tables) {
     for (let c = 0; c < table.chains.length; c++) {
       const rules = table.chains[c]!.rules;
       for (let r = 0; r < rules.length; r++) {
         const target = rules[r]!.target;
-        if (target?.kind === "chain" && !test(target)) return false;
+        if (target?.kind === "chain") visit(target);
       }
     }
   }
-  return true;
 }
 
 function inputExitCode(problem: InputProblem): ExitCode {

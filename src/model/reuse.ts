@@ -37,7 +37,8 @@ class TableRules {
   find(key: string, from: number): Rule | undefined {
     const keys = this.keys;
     this.lookups++;
-    const end = Math.min(keys.length, this.next + LOOKAHEAD);
+    // Once the rules are hashed, a line not at the next rule is looked up by its text at once.
+    const end = Math.min(keys.length, this.next + (this.byText === undefined ? LOOKAHEAD : 1));
     for (let i = this.next; i < end; i++) {
       if (keys[i] === key && this.froms[i] === from) {
         this.next = i + 1;

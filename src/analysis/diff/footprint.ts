@@ -94,25 +94,34 @@ export function footprintsDisjoint(a: Footprint, b: Footprint): boolean {
 }
 
 /**
- * The fields a footprint pins to a single value (its shape) and those values (its point). Rules of one shape
- * with different points are disjoint without further tests; only rules of the same point, or of other shapes,
- * need {@link footprintsDisjoint}. This keeps the check linear on chains like KUBE-SERVICES.
+ * The fields a footprint pins to a single value (its shape), and with the values it pins them to (its point). Rules
+ * of one shape at different points are disjoint without further tests; only rules at the same point, or of other
+ * shapes, need {@link footprintsDisjoint}. This keeps the check linear on chains like KUBE-SERVICES.
  */
-export function pointOf(footprint: Footprint): { shape: string; point: string } {
-  const shape: string[] = [];
-  const point: string[] = [];
-  const pin = (field: string, value: string | undefined) => {
-    if (value === undefined) return;
-    shape.push(field);
-    point.push(value);
-  };
-  pin("p", footprint.protocol?.toString());
-  pin("s", footprint.source?.host ? footprint.source.address.toString(16) : undefined);
-  pin("d", footprint.destination?.host ? footprint.destination.address.toString(16) : undefined);
-  pin("i", footprint.inInterface?.endsWith("+") ? undefined : footprint.inInterface);
-  pin("o", footprint.outInterface?.endsWith("+") ? undefined : footprint.outInterface);
-  const single = (range: PortRange | undefined) => (range && range.from === range.to ? String(range.from) : undefined);
-  pin("sp", single(footprint.sourcePorts));
-  pin("dp", single(footprint.destinationPorts));
-  return { shape: shape.join(","), point: point.join(" ") };
+export function shapeOf(footprint: Footprint): string {
+  const single = (range: PortRange | undefined) => range !== undefined && range.from === range.to;
+  return (
+    (footprint.protocol !== undefined ? "p" : "") +
+    (footprint.source?.host ? "s" : "") +
+    (footprint.destination?.host ? "d" : "") +
+    (footprint.inInterface !== undefined && !footprint.inInterface.endsWith("+") ? "i" : "") +
+    (footprint.outInterface !== undefined && !footprint.outInterface.endsWith("+") ? "o" : "") +
+    (single(footprint.sourcePorts) ? "S" : "") +
+    (single(footprint.destinationPorts) ? "D" : "")
+  );
+}
+
+/** The shape and the values it pins (every value by itself: interface names and numbers hold no space). */
+export function pointOf(footprint: Footprint, shape: string): string {
+  const { protocol, source, destination, inInterface, outInterface, sourcePorts, destinationPorts } = footprint;
+  return [
+    shape,
+    shape.includes("p") ? protocol : "",
+    shape.includes("s") ? source!.address.toString(16) : "",
+    shape.includes("d") ? destination!.address.toString(16) : "",
+    shape.includes("i") ? inInterface : "",
+    shape.includes("o") ? outInterface : "",
+    shape.includes("S") ? sourcePorts!.from : "",
+    shape.includes("D") ? destinationPorts!.from : "",
+  ].join(" ");
 }

@@ -11,7 +11,7 @@ import type { CodecContext } from "../../model/codecs.js";
 import { formatRule } from "../../model/print.js";
 import { BUILTIN_CHAINS, TABLE_NAMES, type Chain, type MatchModule, type Rule, type Ruleset, type Table, type TableName } from "../../model/types.js";
 import { addTo, chainsByName, LineMap, sameParts, writtenText } from "./snapshots.js";
-import { footprintOf, footprintsDisjoint, pointOf, type Footprint } from "./footprint.js";
+import { footprintOf, footprintsDisjoint, pointOf, shapeOf, type Footprint } from "./footprint.js";
 import { alignSequences } from "./sequence.js";
 import type { ChainDiff, ChainRef, RuleChange, RuleRef, RulesDiff, RulesDiffSummary, TableDiff } from "./types.js";
 
@@ -315,33 +315,38 @@ function neutralMoves(oldRules: readonly Rule[], oldToNew: Int32Array, movedTo: 
     newIndex[o] = n;
     common.push(o);
   }
-  const placed = new Map<number, { footprint: Footprint; shape: string; pointKey: string }>();
+  // By OLD index, for the rules on both sides.
+  const footprints: Footprint[] = [];
+  const shapes: string[] = [];
+  const points: string[] = [];
   const byShape = new Map<string, number[]>();
   const byPoint = new Map<string, number[]>();
-  for (const o of common) {
-    const footprint = footprintOf(oldRules[o]);
-    const { shape, point } = pointOf(footprint);
-    const pointKey = `${shape}|${point}`;
-    placed.set(o, { footprint, shape, pointKey });
+  for (let i = 0; i < common.length; i++) {
+    const o = common[i]!;
+    const footprint = (footprints[o] = footprintOf(oldRules[o]));
+    const shape = (shapes[o] = shapeOf(footprint));
+    const point = (points[o] = pointOf(footprint, shape));
     addTo(byShape, shape, o);
-    addTo(byPoint, pointKey, o);
+    addTo(byPoint, point, o);
   }
 
   let budget = REORDER_CHECK_BUDGET;
   const passesOnlyDisjoint = (m: number, others: readonly number[]): boolean => {
     budget -= others.length;
     if (budget < 0) return false;
-    const footprint = placed.get(m)!.footprint;
-    for (const p of others) {
+    const footprint = footprints[m]!;
+    for (let i = 0; i < others.length; i++) {
+      const p = others[i]!;
       if (p === m || (p < m) === (newIndex[p] < newIndex[m])) continue;
-      if (!footprintsDisjoint(footprint, placed.get(p)!.footprint)) return false;
+      if (!footprintsDisjoint(footprint, footprints[p]!)) return false;
     }
     return true;
   };
-  for (const m of moved) {
+  for (let i = 0; i < moved.length; i++) {
+    const m = moved[i]!;
     // Same shape, other point: disjoint by construction. Same point, or another shape: test each.
-    const { shape, pointKey } = placed.get(m)!;
-    let ok = passesOnlyDisjoint(m, byPoint.get(pointKey)!);
+    const shape = shapes[m]!;
+    let ok = passesOnlyDisjoint(m, byPoint.get(points[m]!)!);
     for (const [otherShape, members] of byShape) {
       if (!ok) break;
       if (otherShape !== shape) ok = passesOnlyDisjoint(m, members);

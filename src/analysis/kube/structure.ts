@@ -165,19 +165,16 @@ const isChain = (source: LineSource): source is Chain => "builtin" in source;
 const chainLine = (chain: Chain) => chain.line || (chain.rules[0]?.line ?? 0);
 const lineAsRead = (source: LineSource) => (isChain(source) ? chainLine(source) : source.line);
 
-/** What a rule of nat KUBE-SERVICES is to the reader. */
-type ServicesRule =
-  | { kind: "frontend"; chain: { kind: OwnChainKind; hash: string } }
-  /** The jump to KUBE-NODEPORTS, old kube-proxy's masquerade rules and unrecognised rules: they concern no one port. */
-  | { kind: "global" }
-  | { kind: "ignored" };
-
-function servicesRule(rule: Rule): ServicesRule {
+/**
+ * The hash of the port a rule of nat KUBE-SERVICES is read for; "global" for one that concerns no one port (the
+ * jump to KUBE-NODEPORTS, old kube-proxy's masquerade rules, unrecognised rules); undefined for one not read.
+ */
+function servicesRulePort(rule: Rule): string | "global" | undefined {
   const target = rule.target?.name ?? "";
-  if (target === "KUBE-NODEPORTS" || target === "KUBE-MARK-MASQ") return { kind: "global" };
-  const chain = parseServiceChain(target);
-  if (chain && chain.kind !== "SEP") return { kind: "frontend", chain: { kind: chain.kind, hash: chain.hash } };
-  return chain || kubeComment(rule) ? { kind: "global" } : { kind: "ignored" };
+  if (target === "KUBE-NODEPORTS" || target === "KUBE-MARK-MASQ") return "global";
+  const kind = serviceChainKind(target);
+  if (kind !== undefined && kind !== "SEP") return serviceChainHashOf(target);
+  return kind !== undefined || kubeComment(rule) ? "global" : undefined;
 }
 
 /** The hash of the service port a rule of nat KUBE-NODEPORTS is for; undefined for others (masquerade, unrecognised). */
@@ -223,6 +220,8 @@ class Reader {
   /** Evidence of the rule generation: all of it, and what KUBE-SERVICES / KUBE-NODEPORTS say. */
   private readonly evidence: Evidence = { old: 0, new: 0 };
   sharedEvidence: Evidence = { old: 0, new: 0 };
+  /** The rules of KUBE-SERVICES and KUBE-NODEPORTS that concern no one port (node ports, old masquerade rules), in order. */
+  readonly globalRules: Rule[] = [];
   private masqueradeMark: number | undefined;
   generation: RuleGeneration = "unknown";
   /** The rules made notes (those on node addresses come after). */
@@ -427,11 +426,12 @@ class Reader {
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
       if (this.only !== undefined) {
-        const reading = servicesRule(rule);
-        if (reading.kind !== "frontend" || !this.only.has(reading.chain.hash)) continue;
+        const port = servicesRulePort(rule);
+        if (port === undefined || port === "global" || !this.only.has(port)) continue;
       }
       const target = rule.target?.name ?? "";
       if (target === "KUBE-NODEPORTS") {
+        this.globalRules.push(rule);
         this.readNodePortJump(rule);
         continue;
       }
@@ -442,6 +442,7 @@ class Reader {
       if (target === "KUBE-MARK-MASQ" && comment && protocol && port !== undefined && address) {
         // Old kube-proxy marks in KUBE-SERVICES itself, before jumping to the service chain.
         this.addEvidence("old", undefined);
+        this.globalRules.push(rule);
         this.frontendMasquerade.set(frontendKey(address, port, protocol), masqueradePolicy(rule, this.family));
         const source = sourceNet(rule);
         if (source?.negated) this.addClusterCidr(source.cidr, undefined);
@@ -501,6 +502,7 @@ class Reader {
       }
       if (target === "KUBE-MARK-MASQ") {
         this.addEvidence("old", undefined);
+        this.globalRules.push(rule);
         this.frontendMasquerade.set(frontendKey(undefined, port, protocol), masqueradePolicy(rule, this.family));
         continue;
       }
@@ -916,7 +918,8 @@ export function portsTaken(map: ServiceMap): ReadonlyMap<ServicePort, ServicePor
 const NONE_TAKEN: ReadonlyMap<ServicePort, ServicePort> = new Map();
 
 function readAfter(earlier: Reader, earlierMap: ServiceMap, later: LaterSnapshot): ServiceMap | undefined {
-  if (earlier.noted || earlier.family !== later.ruleset.family) return undefined;
+  // What concerns no one port is taken from the earlier read: its rules must be there, as they were.
+  if (earlier.noted || earlier.family !== later.ruleset.family || !inOrder(earlier.globalRules, later)) return undefined;
   const dirty = changedPorts(earlier, later);
   if (dirty === undefined) return undefined;
   earlier.drafts.forEach((draft) => {
@@ -950,8 +953,8 @@ function changedPorts(earlier: Reader, later: LaterSnapshot): Set<string> | unde
     }
   }
   for (const [rules, moved] of [[later.changedRules, false], [later.movedRules, true]] as const) {
-    for (const rule of rules) {
-      const port = sharedRulePort(rule);
+    for (let i = 0; i < rules.length; i++) {
+      const port = sharedRulePort(rules[i]!);
       if (port === "global") return undefined;
       // A port whose rules only moved is checked in its own order (see unchanged).
       if (port === undefined || moved) continue;
@@ -972,10 +975,7 @@ const SHARED_CHAINS: Partial<Record<TableName, ReadonlySet<string>>> = {
 function sharedRulePort(rule: Rule): string | { healthCheckKey: string } | "global" | undefined {
   switch (rule.table) {
     case "nat":
-      if (rule.chain === "KUBE-SERVICES") {
-        const reading = servicesRule(rule);
-        return reading.kind === "frontend" ? reading.chain.hash : reading.kind === "global" ? "global" : undefined;
-      }
+      if (rule.chain === "KUBE-SERVICES") return servicesRulePort(rule);
       if (rule.chain === "KUBE-NODEPORTS") return nodePortsRuleHash(rule) ?? "global";
       return undefined;
     case "filter": {
