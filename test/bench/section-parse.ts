@@ -45,44 +45,62 @@ function probeLegacyRestore(): Availability {
   return { available: true };
 }
 
-function measureParse(context: BenchContext, file: string): SizeResult["parse"] | string {
+function parseOnce(file: string): ParseOneResult | string {
   const parseOne = fileURLToPath(new URL("./parse-one.js", import.meta.url));
-  const runs: ParseOneResult[] = [];
-  for (let i = 0; i < context.runs; i++) {
-    const run = timedSpawn(process.execPath, ["--expose-gc", parseOne, file]);
-    if (run.error !== undefined) return run.error.message;
-    if (run.status !== 0) return `parse-one exited ${run.status}: ${run.stderr.trim().split("\n").slice(0, 3).join(" | ")}`;
-    try {
-      runs.push(lastJsonLine<ParseOneResult>(run.stdout));
-    } catch {
-      return `unreadable parse-one output: ${run.stdout.slice(0, 200)}`;
-    }
+  const run = timedSpawn(process.execPath, ["--expose-gc", parseOne, file]);
+  if (run.error !== undefined) return run.error.message;
+  if (run.status !== 0) return `parse-one exited ${run.status}: ${run.stderr.trim().split("\n").slice(0, 3).join(" | ")}`;
+  try {
+    return lastJsonLine<ParseOneResult>(run.stdout);
+  } catch {
+    return `unreadable parse-one output: ${run.stdout.slice(0, 200)}`;
   }
-  return {
-    runs,
-    medianMs: median(runs.map((r) => r.ms)),
-    peakRssMB: Math.max(...runs.map((r) => r.maxRssMB)),
-    rules: runs[0].rules,
-    errors: runs[0].errors,
-    diagnostics: runs[0].diagnostics,
-    heapMB: median(runs.map((r) => r.heapMB)),
-  };
 }
 
-function measureLegacyRestore(context: BenchContext, file: string): SizeResult["iptables"] | string {
+function legacyRestoreOnce(file: string): number | string {
+  const fd = openSync(file, "r");
+  try {
+    const run = timedSpawn("unshare", ["-n", "iptables-legacy-restore", "--test"], { stdio: [fd, "ignore", "pipe"] });
+    if (run.error !== undefined) return run.error.message;
+    if (run.status !== 0) return `exit ${run.status}: ${run.stderr.trim().split("\n")[0]}`;
+    return run.ms;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * iptscope's runs and iptables' alternate: other work on the machine that comes and goes then slows both alike,
+ * and the ratio of the medians stays a comparison on equal terms.
+ */
+function measureSize(context: BenchContext, result: SizeResult, legacy: Availability): void {
+  const runs: ParseOneResult[] = [];
   const runsMs: number[] = [];
+  if (!legacy.available) result.iptablesError = `unavailable: ${legacy.reason}`;
   for (let i = 0; i < context.runs; i++) {
-    const fd = openSync(file, "r");
-    try {
-      const run = timedSpawn("unshare", ["-n", "iptables-legacy-restore", "--test"], { stdio: [fd, "ignore", "pipe"] });
-      if (run.error !== undefined) return run.error.message;
-      if (run.status !== 0) return `exit ${run.status}: ${run.stderr.trim().split("\n")[0]}`;
-      runsMs.push(run.ms);
-    } finally {
-      closeSync(fd);
+    if (result.parseError === undefined) {
+      const parse = parseOnce(result.file);
+      if (typeof parse === "string") result.parseError = parse;
+      else runs.push(parse);
+    }
+    if (result.iptablesError === undefined) {
+      const ms = legacyRestoreOnce(result.file);
+      if (typeof ms === "string") result.iptablesError = ms;
+      else runsMs.push(ms);
     }
   }
-  return { runsMs, medianMs: median(runsMs) };
+  if (result.parseError === undefined && runs[0] !== undefined) {
+    result.parse = {
+      runs,
+      medianMs: median(runs.map((r) => r.ms)),
+      peakRssMB: Math.max(...runs.map((r) => r.maxRssMB)),
+      rules: runs[0].rules,
+      errors: runs[0].errors,
+      diagnostics: runs[0].diagnostics,
+      heapMB: median(runs.map((r) => r.heapMB)),
+    };
+  }
+  if (result.iptablesError === undefined && runsMs.length > 0) result.iptables = { runsMs, medianMs: median(runsMs) };
 }
 
 export const parseSection: BenchSection = {
@@ -95,16 +113,7 @@ export const parseSection: BenchSection = {
       const fixture = kubeFixture(context, services);
       const result: SizeResult = { services, file: fixture.file, bytes: fixture.bytes, lines: fixture.lines, expectedRules: fixture.rules };
       context.log(`parse: ${formatNumber(services)} services (${formatNumber(fixture.bytes / MIB, 1)} MiB), ${context.runs} runs`);
-      const parse = measureParse(context, fixture.file);
-      if (typeof parse === "string") result.parseError = parse;
-      else result.parse = parse;
-      if (legacy.available) {
-        const iptables = measureLegacyRestore(context, fixture.file);
-        if (typeof iptables === "string") result.iptablesError = iptables;
-        else result.iptables = iptables;
-      } else {
-        result.iptablesError = `unavailable: ${legacy.reason}`;
-      }
+      measureSize(context, result, legacy);
       results.push(result);
     }
 
@@ -169,7 +178,7 @@ export const parseSection: BenchSection = {
 
     const notes = [
       "parse ms: median of the parseRuleset() call alone, each run in a fresh `node --expose-gc` process; RSS: peak (maxRSS) of those processes.",
-      "iptables ms: median wall time of `unshare -n iptables-legacy-restore --test < FILE` (process start and reading included).",
+      "iptables ms: median wall time of `unshare -n iptables-legacy-restore --test < FILE` (process start and reading included); its runs alternate with iptscope's.",
       "heap MiB: heap in use after the parse with the result still referenced (after GC).",
     ];
     if (!legacy.available) notes.push(`iptables-legacy-restore --test is n/a here: ${legacy.reason}`);
