@@ -1,8 +1,10 @@
 import type { IToken, TokenType } from "chevrotain";
 import type { ArgToken } from "./tokenizer.js";
+import { ArgToken as Word } from "./tokenizer.js";
 import {
-  Append, Bang, coreOptionTokens, Delete, DeleteChain, ExtensionOption, FamilyFlag, Flush, Goto, Insert, Jump,
-  MatchFlag, NewChain, Protocol, RenameChain, Replace, SetCounters, SetPolicy, Value, Zero, Fragment,
+  Append, Bang, CORE_LONG_OPTIONS, coreOptionTokens, Delete, DeleteChain, ExtensionOption, FamilyFlag, Flush, Goto,
+  IgnoredFlag, IgnoredValueOption, Insert, Jump, MatchFlag, NewChain, Protocol, RenameChain, Replace, SetCounters,
+  SetPolicy, Value, Zero, Fragment, type CoreLongOption,
 } from "./tokens.js";
 
 /** One long option of an extension: its names without `--`, and how many arguments it takes. */
@@ -34,8 +36,10 @@ export interface ClassifiedToken extends IToken, Omit<ArgToken, "tokenType" | "i
   greedy?: boolean;
   /** The option's full name when it was given abbreviated (getopt_long accepts unique prefixes). */
   resolvedName?: string;
-  /** Set when the abbreviation fits options of several extensions. */
+  /** Set when the abbreviation fits several options getopt_long knows at that point. */
   ambiguous?: boolean;
+  /** A value written in the option's word (`--dport=80`), made a word of its own after it. */
+  attached?: boolean;
 }
 
 /** Owners are shared: options only carry them to the model builder. */
@@ -123,6 +127,11 @@ class LoadedExtensions {
     return matchOwner(this.merged[this.merged.length - 1 - position]!.latest);
   }
 
+  /** Whether a module iptscope does not know is loaded: options nothing else has are taken to be its. */
+  hasUnknown(): boolean {
+    return this.merged.some((m) => m.table === null);
+  }
+
   get count(): number {
     return this.merged.length + (this.target === undefined ? 0 : 1);
   }
@@ -134,33 +143,50 @@ interface Resolution {
   name: string;
 }
 
-/**
- * getopt_long over iptables' merged option table: an exact name wins; otherwise a prefix
- * of exactly one option is taken; several prefixes are ambiguous.
- */
-function resolveOption(name: string, loaded: LoadedExtensions): Resolution | "ambiguous" | undefined {
+/** The option of an extension table that has `name` exactly, in getopt's order of the loaded tables. */
+function exactExtensionOption(name: string, loaded: LoadedExtensions): Resolution | undefined {
   const count = loaded.count;
   for (let position = 0; position < count; position++) {
     const options = loaded.tableAt(position);
     const exact = options && exactName(options, name);
     if (exact) return { owner: loaded.ownerAt(position), arity: exact.arity, name: exact.names[0]! };
   }
-  let prefix: Resolution | undefined;
-  let prefixCount = 0;
+  return undefined;
+}
+
+/** What getopt_long makes of `--NAME`: a core option, an extension's option, several (ambiguous) or none. */
+type LongResolution = { kind: "core"; option: CoreLongOption } | { kind: "extension"; resolution: Resolution } | "ambiguous" | undefined;
+
+/**
+ * getopt_long over iptables' merged option table (its own options first, then the loaded extensions'): an exact
+ * name wins; otherwise the options the name is a prefix of, which are ambiguous unless they are one option (one
+ * `val`: `--sr` is `--src`, which is `--source`).
+ */
+function resolveLong(name: string, loaded: LoadedExtensions): LongResolution {
+  if (name.length === 0) return undefined;
+  for (const option of CORE_LONG_OPTIONS) if (option.name === name) return { kind: "core", option };
+  const exact = exactExtensionOption(name, loaded);
+  if (exact) return { kind: "extension", resolution: exact };
+  let found: LongResolution;
+  let foundKey: string | undefined;
+  const take = (key: string, resolution: LongResolution): boolean => {
+    if (foundKey === undefined) [found, foundKey] = [resolution, key];
+    return foundKey === key;
+  };
+  for (const option of CORE_LONG_OPTIONS) {
+    if (option.name.startsWith(name) && !take(`-${option.letter}`, { kind: "core", option })) return "ambiguous";
+  }
+  const count = loaded.count;
   for (let position = 0; position < count; position++) {
     const options = loaded.tableAt(position);
     if (!options) continue;
     for (const option of options) {
-      for (const candidate of option.names) {
-        if (candidate.startsWith(name) && prefix?.name !== option.names[0]) {
-          prefix = { owner: loaded.ownerAt(position), arity: option.arity, name: option.names[0]! };
-          prefixCount++;
-        }
-      }
+      if (!option.names.some((candidate) => candidate.startsWith(name))) continue;
+      const resolution: Resolution = { owner: loaded.ownerAt(position), arity: option.arity, name: option.names[0]! };
+      if (!take(`${position} ${option.names[0]}`, { kind: "extension", resolution })) return "ambiguous";
     }
   }
-  if (prefixCount > 1) return "ambiguous";
-  return prefix;
+  return found;
 }
 
 function resolveImplicit(name: string, module: string, options: readonly OptionSyntax[]): Resolution | "ambiguous" | undefined {
@@ -190,24 +216,61 @@ function token(type: TokenType, arg: ArgToken): ClassifiedToken {
 
 const DIGITS = /^[0-9]+$/;
 
+// Quotes only group characters into a word: getopt sees `"--dport"` and `"!"` as it sees them unquoted.
 function isOptionLike(arg: ArgToken): boolean {
-  return !arg.quoted && arg.value.length > 1 && arg.value.charCodeAt(0) === 0x2d;
+  return arg.value.length > 1 && arg.value.charCodeAt(0) === 0x2d;
 }
 
 function isBang(arg: ArgToken): boolean {
-  return !arg.quoted && arg.value === "!";
+  return arg.value === "!";
+}
+
+/** How many words after a core option are its values, and what the classifier learns from the first. */
+function coreValues(core: TokenType, args: readonly ArgToken[], index: number): number {
+  const next = args[index + 1];
+  switch (core) {
+    case Insert:
+    case Delete:
+      return args[index + 2] !== undefined && DIGITS.test(args[index + 2]!.value) ? 2 : 1;
+    case Replace:
+    case SetPolicy:
+    case RenameChain:
+    case SetCounters:
+      return 2;
+    case DeleteChain:
+    case Flush:
+    case Zero:
+      return next !== undefined && !isOptionLike(next) && !isBang(next) ? 1 : 0;
+    case Fragment:
+    case FamilyFlag:
+    case IgnoredFlag:
+      return 0;
+    default:
+      return 1;
+  }
+}
+
+/**
+ * A word made after `arg` for the value written in it (`--dport=80`). getopt passes what follows `=` to an
+ * extension; iptables' own options read the whole word (argv[optind - 1]) instead.
+ */
+function attachedWord(arg: ArgToken, value: string, start: number): ArgToken {
+  const word = new Word(value, start, arg.end, arg.quoted);
+  token(Value, word).attached = true;
+  return word;
 }
 
 const loaded = new LoadedExtensions();
 
 /**
  * Classifies the arguments of one command line into grammar tokens, in place (the returned
- * array is `args`). A word is an option or a value depending on the options that the
- * extensions loaded so far define, exactly as iptables' getopt_long over its merged option
- * table decides.
+ * array is `args`, with a word spliced in after an option for a value written in its word:
+ * `--dport=80`). A word is an option or a value depending on the options that the extensions
+ * loaded so far define, exactly as iptables' getopt_long over its merged option table decides.
  */
-export function classifyArgs(args: readonly ArgToken[], catalog: ExtensionCatalog): ClassifiedToken[] {
+export function classifyArgs(args: ArgToken[], catalog: ExtensionCatalog): { tokens: ClassifiedToken[]; attachedWords: boolean } {
   loaded.reset();
+  let attachedWords = false;
   let protocol: string | undefined;
   let implicitLoaded: string | undefined;
   let forced = 0;
@@ -226,56 +289,49 @@ export function classifyArgs(args: readonly ArgToken[], catalog: ExtensionCatalo
       token(Value, arg);
       continue;
     }
-    const core = coreOptionTokens.get(arg.value);
+    if (arg.value === "--" && index === args.length - 1) {
+      // getopt's end of options, with nothing after it (iptables refuses any word left over).
+      token(IgnoredFlag, arg);
+      continue;
+    }
+    let core = coreOptionTokens.get(arg.value);
+    let long: LongResolution;
+    let refusedCore = false;
+    let attached: string | undefined;
+    const isLong = arg.value.charCodeAt(1) === 0x2d;
+    if (core === undefined && isLong) {
+      const equals = arg.value.indexOf("=", 2);
+      if (equals >= 0) attached = arg.value.slice(equals + 1);
+      long = resolveLong(equals < 0 ? arg.value.slice(2) : arg.value.slice(2, equals), loaded);
+      if (long !== undefined && long !== "ambiguous" && long.kind === "core") {
+        // An option iptables-restore refuses with a rule (--table, --numeric, …) goes the unknown-option way.
+        if (long.option.token !== undefined && (attached === undefined || long.option.takesArgument)) core = long.option.token;
+        else refusedCore = true;
+      }
+    }
     if (core !== undefined) {
       token(core, arg);
+      if (attached !== undefined) {
+        args.splice(index + 1, 0, attachedWord(arg, arg.value, arg.start));
+        attachedWords = true;
+      }
+      forced = coreValues(core, args, index);
       const next = args[index + 1];
-      switch (core) {
-        case MatchFlag:
-          if (next) loaded.addMatch(next.value, catalog.matchOptions(next.value));
-          forced = 1;
-          break;
-        case Jump:
-          if (next) loaded.target = catalog.targetOptions(next.value);
-          forced = 1;
-          break;
-        case Protocol:
-          if (next) protocol = next.value;
-          forced = 1;
-          break;
-        case Insert:
-        case Delete:
-          forced = args[index + 2] !== undefined && DIGITS.test(args[index + 2]!.value) ? 2 : 1;
-          break;
-        case Replace:
-        case SetPolicy:
-        case RenameChain:
-        case SetCounters:
-          forced = 2;
-          break;
-        case DeleteChain:
-        case Flush:
-        case Zero:
-          forced = next !== undefined && !isOptionLike(next) && !isBang(next) ? 1 : 0;
-          break;
-        case Fragment:
-        case FamilyFlag:
-          forced = 0;
-          break;
-        case Append:
-        case NewChain:
-        case Goto:
-        default:
-          forced = 1;
+      if (next) {
+        if (core === MatchFlag) loaded.addMatch(next.value, catalog.matchOptions(next.value));
+        else if (core === Jump) loaded.target = catalog.targetOptions(next.value);
+        else if (core === Protocol) protocol = next.value;
       }
       continue;
     }
-    const optionName = arg.value.startsWith("--") ? arg.value.slice(2) : arg.value.slice(1);
+    const optionName = isLong ? (attached === undefined ? arg.value.slice(2) : arg.value.slice(2, arg.value.length - attached.length - 1)) : arg.value.slice(1);
     const classified = token(ExtensionOption, arg);
     let arity: number | undefined;
     let owner: OptionOwner | undefined;
-    let resolution = resolveOption(optionName, loaded);
-    if (resolution === undefined && protocol !== undefined) {
+    // A single dash starts short options, and no extension has any.
+    let resolution: Resolution | "ambiguous" | undefined =
+      !isLong || refusedCore ? undefined : long === "ambiguous" ? "ambiguous" : long?.kind === "extension" ? long.resolution : undefined;
+    if (resolution === undefined && protocol !== undefined && isLong && !refusedCore && optionName.length > 0) {
       const implicit = implicitLoaded ?? catalog.implicitMatch(protocol);
       const options = implicit === undefined ? null : catalog.matchOptions(implicit);
       if (implicit !== undefined && options) {
@@ -286,9 +342,27 @@ export function classifyArgs(args: readonly ArgToken[], catalog: ExtensionCatalo
     if (resolution === "ambiguous") {
       classified.ambiguous = true;
     } else if (resolution !== undefined) {
-      owner = resolution.owner;
-      arity = resolution.arity;
-      if (resolution.name !== optionName) classified.resolvedName = resolution.name;
+      if (attached !== undefined && resolution.arity === 0) {
+        // getopt refuses a value for an option without one: iptables reports the word as an unknown option.
+        resolution = undefined;
+      } else {
+        owner = resolution.owner;
+        arity = resolution.arity;
+        if (resolution.name !== optionName || attached !== undefined) classified.resolvedName = resolution.name;
+        if (attached !== undefined) {
+          args.splice(index + 1, 0, attachedWord(arg, attached, arg.quoted ? arg.start : arg.end - attached.length));
+          attachedWords = true;
+          arity--;
+          forced = 1;
+        }
+      }
+    }
+    if (owner === undefined && attached !== undefined && !classified.ambiguous && !loaded.hasUnknown()) {
+      // A word with `=` that names no option getopt knows (or one without a value) is an unknown option; after a
+      // module iptscope does not know, it is that module's, kept verbatim.
+      classified.owner = NO_OWNER;
+      forced = 0;
+      continue;
     }
     if (owner === undefined) {
       // Options of an extension we do not know take every following plain word, so the
@@ -311,7 +385,7 @@ export function classifyArgs(args: readonly ArgToken[], catalog: ExtensionCatalo
       }
     }
     classified.owner = owner;
-    forced = arity ?? 0;
+    forced += arity ?? 0;
   }
-  return args as unknown as ClassifiedToken[];
+  return { tokens: args as unknown as ClassifiedToken[], attachedWords };
 }

@@ -4,8 +4,8 @@ import type { ClassifiedToken, OptionOwner } from "./classify.js";
 import type { ArgToken } from "./tokenizer.js";
 import {
   allTokens, Append, Bang, CoreValueOption, Delete, DeleteChain, Destination, ExtensionOption, FamilyFlag, Flush,
-  Fragment, Goto, InInterface, Insert, Jump, MatchFlag, NewChain, OutInterface, Protocol, RenameChain, Replace,
-  SetCounters, SetPolicy, Source, Value, Zero,
+  Fragment, Goto, IgnoredFlag, IgnoredValueOption, InInterface, Insert, Jump, MatchFlag, NewChain, OutInterface,
+  Protocol, RenameChain, Replace, SetCounters, SetPolicy, Source, Value, Zero,
 } from "./tokens.js";
 
 export type CommandKind =
@@ -31,7 +31,9 @@ export type RuleItemSyntax =
       ambiguous: boolean;
     }
   | { kind: "set-counters"; optionToken: ArgToken; packets: ArgToken; bytes: ArgToken }
-  | { kind: "family"; optionToken: ArgToken; family: 4 | 6 };
+  | { kind: "family"; optionToken: ArgToken; family: 4 | 6 }
+  /** `-v`, `-M PROGRAM`: taken and without effect on the rule. */
+  | { kind: "ignored"; optionToken: ArgToken; value?: ArgToken };
 
 /** One iptables command (`-A CHAIN rule…`, `-N CHAIN`, …) as written. */
 export interface CommandSyntax {
@@ -127,6 +129,8 @@ class CommandParser extends EmbeddedActionsParser {
         kind: "set-counters", optionToken: arg(this.CONSUME(SetCounters)), packets: arg(this.CONSUME4(Value)), bytes: arg(this.CONSUME5(Value)),
       }),
     },
+    { ALT: () => ({ kind: "ignored", optionToken: arg(this.CONSUME(IgnoredFlag)) }) },
+    { ALT: () => ({ kind: "ignored", optionToken: arg(this.CONSUME(IgnoredValueOption)), value: arg(this.consume(10, Value)) }) },
     {
       ALT: () => {
         const optionToken = this.CONSUME(FamilyFlag);
@@ -207,6 +211,8 @@ const tokenLabels: Record<string, string> = {
   Goto: "an option",
   SetCounters: "an option",
   FamilyFlag: "an option",
+  IgnoredFlag: "an option",
+  IgnoredValueOption: "an option",
   CommandToken: "a command (-A, -I, -D, -R, -N, -X, -F, -Z, -P, -E)",
   Append: "a command (-A, -I, -D, -R, -N, -X, -F, -Z, -P, -E)",
   Insert: "a command (-A, -I, -D, -R, -N, -X, -F, -Z, -P, -E)",

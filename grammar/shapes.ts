@@ -112,11 +112,11 @@ const READERS: ReadonlyMap<string, Reads> = new Map([
 /** Walks the trie along `words`; with `cache` set, adds the missing nodes. */
 function walk(node: ShapeNode, words: Words, catalog: ExtensionCatalog, cache?: ShapeCache): ShapeNode | undefined {
   let reads = Reads.Nothing;
-  const { values, quoted } = words;
+  const { values } = words;
   for (let i = 0; i < words.count; i++) {
     const value = values[i]!;
     let next: ShapeNode | undefined;
-    if (!quoted[i] && ((value.length > 1 && value.charCodeAt(0) === 0x2d) || value === "!")) {
+    if ((value.length > 1 && value.charCodeAt(0) === 0x2d) || value === "!") {
       next = node.words?.get(value);
       if (next === undefined && cache) next = adopt(node, "words", value, added(cache, READERS.get(value)));
     } else if (reads === Reads.Name || (reads === Reads.Target && catalog.targetOptions(value) !== null)) {
@@ -147,7 +147,9 @@ export function knownShape(cache: ShapeCache, words: Words, catalog: ExtensionCa
 }
 
 /** The shape of a line the parser accepted (`tokens` made from `words`), kept for the next lines. */
-export function rememberShape(cache: ShapeCache, words: Words, tokens: readonly ArgToken[], catalog: ExtensionCatalog, command: CommandSyntax): CommandShape {
+export function rememberShape(
+  cache: ShapeCache, words: Words, tokens: readonly ArgToken[], catalog: ExtensionCatalog, command: CommandSyntax, keep = true,
+): CommandShape {
   const at = new Map<ArgToken, number>();
   tokens.forEach((token, index) => at.set(token, index));
   const position = (token: ArgToken | undefined): number => (token === undefined ? -1 : at.get(token)!);
@@ -171,6 +173,8 @@ export function rememberShape(cache: ShapeCache, words: Words, tokens: readonly 
         return uniform({ kind: "set-counters", optionToken: position(item.optionToken), packets: position(item.packets), bytes: position(item.bytes) });
       case "family":
         return uniform({ kind: "family", optionToken: position(item.optionToken), family: item.family });
+      case "ignored":
+        return uniform({ kind: "ignored", optionToken: position(item.optionToken), value: position(item.value) });
       default: {
         const never: never = item;
         throw new Error(`unhandled rule item ${JSON.stringify(never)}`);
@@ -178,7 +182,7 @@ export function rememberShape(cache: ShapeCache, words: Words, tokens: readonly 
     }
   });
   const shape: CommandShape = { kind: command.kind, commandToken: position(command.commandToken), operands: command.operands.map(position), items };
-  if (cache.nodes + words.count <= MAX_NODES) walk(cache.root, words, catalog, cache)!.outcome = shape;
+  if (keep && cache.nodes + words.count <= MAX_NODES) walk(cache.root, words, catalog, cache)!.outcome = shape;
   return shape;
 }
 

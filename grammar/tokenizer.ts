@@ -188,6 +188,12 @@ export class Words {
     }
   }
 
+  /** Replaces the words with `tokens` (the classifier may have split some). */
+  refill(tokens: readonly ArgToken[]): void {
+    this.count = 0;
+    for (const token of tokens) this.add(token.value, token.start, token.end, token.quoted);
+  }
+
   /** The words as tokens, for the parser. */
   tokens(): ArgToken[] {
     const tokens: ArgToken[] = new Array(this.count);

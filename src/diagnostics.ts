@@ -181,7 +181,7 @@ const info: { [K in DiagnosticKind]: KindInfo<K> } = {
   "unknown-option": { severity: "error", message: (d) => `unknown option '${d.option}'` },
   "ambiguous-option": {
     severity: "error",
-    message: (d) => `'${d.option}' abbreviates options of several loaded extensions; write it in full`,
+    message: (d) => `'${d.option}' abbreviates several options iptables knows there (its own and the loaded extensions'); write it in full`,
   },
   "option-needs-protocol": {
     severity: "error",

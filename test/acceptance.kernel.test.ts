@@ -59,6 +59,18 @@ const DUMPS = [
   "-A INPUT -s 10.0.0.1/08", "-A INPUT -s 10.0.0.00000000000001", "-A INPUT -s 10.0.0.256", "-A INPUT -s 10.0.0.", "-A INPUT -i eth0+ -o lo",
   "-A INPUT -i abcdefghijklmnop", "-A INPUT -i eth/0", "-A INPUT -i \"\"", "-A INPUT -p 256", "-A INPUT -p 0", "-A INPUT -p ALL", "-A INPUT -p 0x11",
   "-A INPUT -p ip", "-A INPUT -s 10.0.0.1,10.0.0.2 ! -d 10.0.0.3",
+  // getopt_long: abbreviations over iptables' own options and the loaded extensions' together, values after `=`,
+  // quoted options, options iptables-restore takes and ignores.
+  "-A INPUT --sou 10.0.0.1 -j ACCEPT", "-A INPUT --in-int eth0 --j ACCEPT", "-A INPUT --sr 10.0.0.1 --ds 10.0.0.2",
+  "-A INPUT -p tcp --so 80 -j ACCEPT", "-A INPUT -p tcp -m tcp --so 80 -j ACCEPT", "-A INPUT -p tcp -m tcp --sp 80",
+  "-A INPUT -m comment --c x", "-A INPUT -m comment --comm x --pro udp", "-A INPUT --ma tcp -p tcp", "-A INPUT --m tcp -p tcp",
+  "-A INPUT --frag -j ACCEPT", "-A INPUT --fragment", "-A INPUT --ip -j ACCEPT", "-A INPUT --in eth0", "-A INPUT --p tcp",
+  "-A INPUT -p tcp --dport=80 -j ACCEPT", "-A INPUT -p tcp --tcp-flags=SYN,ACK SYN", "-A INPUT -p tcp --syn=1",
+  "-A INPUT -m comment --comment= -j ACCEPT", "-A INPUT -m comment --comment=\"a b\"", "-A INPUT -m comment \"--comment=a=b\"",
+  "-A INPUT --source=10.0.0.1", "-A INPUT --fragments=1", "-A INPUT -p tcp -m tcp --dport 80 --",
+  "-A INPUT -p tcp \"--dport\" 80", "-A INPUT \"-j\" ACCEPT", "-A INPUT \"!\" -s 10.0.0.1",
+  "-A INPUT -v -v -j ACCEPT", "-A INPUT --verbose", "-A INPUT ! -v", "-A INPUT -M /bin/true -j ACCEPT", "-A INPUT --mod x",
+  "-A INPUT -n", "-A INPUT --ex", "-A INPUT -p tcp --t 80", "-A INPUT --wait", "-A INPUT -p tcp -j REJECT --reject tcp-reset",
 ].map((lines) => `*filter\n:INPUT ACCEPT [0:0]\n${lines}\nCOMMIT\n`);
 
 // Extensions allowed in some hooks only, in user chains reached (or not) from built-in chains, through jumps and

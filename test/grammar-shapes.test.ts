@@ -83,11 +83,21 @@ describe("replayed line shapes", () => {
     expect(refused).toBeGreaterThan(500);
   });
 
-  it("do not confuse a quoted word with an option of the same spelling", () => {
+  it("read a quoted option as getopt does, as the option", () => {
     const shared = freshCatalog();
-    const option = parseLine("-A INPUT -m -j --dport 80", shared);
-    const quoted = parseLine('-A INPUT -m -j "--dport" 80', shared);
-    expect(plain(quoted)).toEqual(plain(parseLine('-A INPUT -m -j "--dport" 80', freshCatalog())));
-    expect(plain(option)).not.toEqual(plain(quoted));
+    const option = plain(parseLine("-A INPUT -p tcp --dport 80", shared)) as { command: { items: { kind: string }[] } };
+    const quoted = plain(parseLine('-A INPUT -p tcp "--dport" 80', shared)) as typeof option;
+    expect(quoted).toEqual(plain(parseLine('-A INPUT -p tcp "--dport" 80', freshCatalog())));
+    expect(quoted.command).toEqual(option.command);
+    expect(quoted.command.items.map((item) => item.kind)).toEqual(["core", "option"]);
+  });
+
+  it("split a value written in an option's word, and keep no shape for such a line", () => {
+    const shared = freshCatalog();
+    const split = plain(parseLine("-A INPUT -p tcp --dport=80 -j ACCEPT", shared)) as { words: string[][] };
+    expect(split.words[0]).toEqual(["-A", "INPUT", "-p", "tcp", "--dport=80", "80", "-j", "ACCEPT"]);
+    expect(split.words[1]).toEqual([0, 3, 9, 12, 16, 24, 27, 30]);
+    const next = plain(parseLine("-A INPUT -p tcp --dport=81 -j ACCEPT", shared)) as typeof split;
+    expect(next.words[0]![5]).toBe("81");
   });
 });

@@ -953,6 +953,8 @@ export class RulesetBuilder {
           draft.familyOnly = wanted;
           break;
         }
+        case "ignored":
+          break;
         default: {
           const never: never = item;
           throw new Error(`unhandled rule item ${JSON.stringify(never)}`);

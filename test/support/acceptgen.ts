@@ -113,6 +113,45 @@ const HOME: [RegExp, TableName, readonly string[]][] = [
   [/^-j REJECT/, "filter", ["INPUT", "FORWARD", "OUTPUT"]],
 ];
 
+const LONG_CORE: Record<string, readonly string[]> = {
+  "-s": ["--source", "--src"], "-d": ["--destination", "--dst"], "-i": ["--in-interface"], "-o": ["--out-interface"],
+  "-p": ["--protocol"], "-m": ["--match"], "-j": ["--jump"], "-g": ["--goto"], "-f": ["--fragments"],
+};
+
+/**
+ * The rule's options as people write them to iptables-restore and getopt_long reads them: long names for core
+ * options, abbreviations (unique, ambiguous or none), a value after `=`, quoted option words.
+ */
+function respell(r: Random, rule: string): string {
+  const words = rule.match(/"[^"]*"|\S+/g) ?? [];
+  const out: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    let word = words[i]!;
+    if (LONG_CORE[word] && chance(r, 0.5)) word = pick(r, LONG_CORE[word]!);
+    if (!word.startsWith("--") || !chance(r, 0.4)) {
+      out.push(word);
+      continue;
+    }
+    const next = words[i + 1];
+    switch (pick(r, ["abbreviate", "abbreviate", "equals", "quote"] as const)) {
+      case "abbreviate":
+        word = word.slice(0, 3 + Math.floor(r() * (word.length - 3)));
+        break;
+      case "equals":
+        if (next !== undefined && !next.startsWith("-") && next !== "!") {
+          word = `${word}=${next}`;
+          i++;
+        }
+        break;
+      case "quote":
+        word = `"${word}"`;
+        break;
+    }
+    out.push(word);
+  }
+  return out.join(" ");
+}
+
 /** One rule, alone in its table, as iptables-restore input. */
 export function generateAcceptCase(seed: number, family: "ipv4" | "ipv6"): AcceptCase {
   const r = mulberry32(seed);
@@ -127,7 +166,8 @@ export function generateAcceptCase(seed: number, family: "ipv4" | "ipv6"): Accep
   const matches = pick(r, [0, 1, 1, 2]);
   for (let i = 0; i < matches; i++) parts.push(pick(r, MATCHES));
   if (target) parts.push(target);
-  const rule = withAddresses(r, parts.join(" "), family);
+  const written = withAddresses(r, parts.join(" "), family);
+  const rule = chance(r, 0.3) ? respell(r, written) : written;
   const text = `*${table}\n:${chain} ACCEPT [0:0]\n-A ${chain} ${rule}\nCOMMIT\n`;
   return { family, table, chain, rule, text };
 }

@@ -163,7 +163,8 @@ export function kernelRoundTrip(text: string, opts: RoundTripOptions = {}): Roun
   return { ok: true, saved: result.stdout };
 }
 
-const SET_REFERENCE = /--(?:match-set|add-set|del-set)\s+("(?:[^"\\]|\\.)*"|\S+)\s+(\S+)/g;
+/** `--match-set NAME FLAGS` and its spellings for getopt: abbreviated, quoted, with `=`. */
+const SET_REFERENCE = /"?--(?:match|add|del)-s[a-z-]*"?(?:=|\s+)("(?:[^"\\]|\\.)*"|[^\s"]+)\s+(\S+)/g;
 
 /**
  * The ipsets a dump refers to (`--match-set NAME FLAGS`, SET target `--add-set`/`--del-set`), ready to pass as
