@@ -2,9 +2,9 @@ import type { IToken, TokenType } from "chevrotain";
 import type { ArgToken } from "./tokenizer.js";
 import { ArgToken as Word } from "./tokenizer.js";
 import {
-  Append, Bang, CORE_LONG_OPTIONS, coreOptionTokens, Delete, DeleteChain, ExtensionOption, FamilyFlag, Flush, Goto,
+  Append, Bang, CORE_LONG_OPTIONS, CORE_SHORT_OPTIONS, coreOptionTokens, Delete, DeleteChain, ExtensionOption, FamilyFlag, Flush, Goto,
   IgnoredFlag, IgnoredValueOption, Insert, Jump, MatchFlag, NewChain, Protocol, RenameChain, Replace, SetCounters,
-  SetPolicy, Value, Zero, Fragment, type CoreLongOption,
+  SetPolicy, Value, Zero, Fragment, type CoreOption,
 } from "./tokens.js";
 
 /** One long option of an extension: its names without `--`, and how many arguments it takes. */
@@ -155,7 +155,7 @@ function exactExtensionOption(name: string, loaded: LoadedExtensions): Resolutio
 }
 
 /** What getopt_long makes of `--NAME`: a core option, an extension's option, several (ambiguous) or none. */
-type LongResolution = { kind: "core"; option: CoreLongOption } | { kind: "extension"; resolution: Resolution } | "ambiguous" | undefined;
+type LongResolution = { kind: "core"; name: string; option: CoreOption } | { kind: "extension"; resolution: Resolution } | "ambiguous" | undefined;
 
 /**
  * getopt_long over iptables' merged option table (its own options first, then the loaded extensions'): an exact
@@ -164,7 +164,7 @@ type LongResolution = { kind: "core"; option: CoreLongOption } | { kind: "extens
  */
 function resolveLong(name: string, loaded: LoadedExtensions): LongResolution {
   if (name.length === 0) return undefined;
-  for (const option of CORE_LONG_OPTIONS) if (option.name === name) return { kind: "core", option };
+  for (const long of CORE_LONG_OPTIONS) if (long.name === name) return { kind: "core", name: long.name, option: long.option };
   const exact = exactExtensionOption(name, loaded);
   if (exact) return { kind: "extension", resolution: exact };
   let found: LongResolution;
@@ -173,8 +173,8 @@ function resolveLong(name: string, loaded: LoadedExtensions): LongResolution {
     if (foundKey === undefined) [found, foundKey] = [resolution, key];
     return foundKey === key;
   };
-  for (const option of CORE_LONG_OPTIONS) {
-    if (option.name.startsWith(name) && !take(`-${option.letter}`, { kind: "core", option })) return "ambiguous";
+  for (const long of CORE_LONG_OPTIONS) {
+    if (long.name.startsWith(name) && !take(`-${long.option.letter}`, { kind: "core", name: long.name, option: long.option })) return "ambiguous";
   }
   const count = loaded.count;
   for (let position = 0; position < count; position++) {
@@ -250,14 +250,34 @@ function coreValues(core: TokenType, args: readonly ArgToken[], index: number): 
   }
 }
 
-/**
- * A word made after `arg` for the value written in it (`--dport=80`). getopt passes what follows `=` to an
- * extension; iptables' own options read the whole word (argv[optind - 1]) instead.
- */
-function attachedWord(arg: ArgToken, value: string, start: number): ArgToken {
-  const word = new Word(value, start, arg.end, arg.quoted);
-  token(Value, word).attached = true;
+/** A word cut out of `arg` (an option of a cluster, a value written in an option's word), or made for it. */
+function cutWord(arg: ArgToken, value: string, start: number, end: number): ArgToken {
+  const word = new Word(value, start, end, arg.quoted);
+  (word as unknown as ClassifiedToken).attached = true;
   return word;
+}
+
+/** The value getopt gives an option whose argument was written in its word: optarg, or the whole word. */
+function writtenValue(arg: ArgToken, option: CoreOption, optarg: string, start: number): ArgToken {
+  return option.value === "word" ? cutWord(arg, arg.value, arg.start, arg.end) : cutWord(arg, optarg, arg.quoted ? arg.start : start, arg.end);
+}
+
+/**
+ * getopt's reading of `-abc`: options without an argument, then at most one that takes the rest of the word as
+ * its argument (or the next word, when nothing is left). Undefined when a letter is not one iptables-restore takes
+ * with a rule: the word is an unknown option, as iptables says.
+ */
+function shortCluster(arg: ArgToken): ArgToken[] | undefined {
+  const words: ArgToken[] = [];
+  for (let i = 1; i < arg.value.length; i++) {
+    const option = CORE_SHORT_OPTIONS.get(arg.value[i]!);
+    if (option?.token === undefined) return undefined;
+    words.push(cutWord(arg, `-${option.letter}`, arg.quoted ? arg.start : arg.start + i, arg.quoted ? arg.end : arg.start + i + 1));
+    if (option.argument === "none") continue;
+    if (i + 1 < arg.value.length) words.push(writtenValue(arg, option, arg.value.slice(i + 1), arg.start + i + 1));
+    break;
+  }
+  return words;
 }
 
 const loaded = new LoadedExtensions();
@@ -296,23 +316,34 @@ export function classifyArgs(args: ArgToken[], catalog: ExtensionCatalog): { tok
     }
     let core = coreOptionTokens.get(arg.value);
     let long: LongResolution;
-    let refusedCore = false;
+    /** iptables' own option the word names, when iptables-restore does not take it with a rule. */
+    let refusedCore: string | undefined;
     let attached: string | undefined;
     const isLong = arg.value.charCodeAt(1) === 0x2d;
+    if (core === undefined && !isLong) {
+      const cluster = shortCluster(arg);
+      if (cluster !== undefined) {
+        // Each option of the cluster (and a value written in it) is read as a word of its own.
+        args.splice(index, 1, ...cluster);
+        attachedWords = true;
+        index--;
+        continue;
+      }
+    }
     if (core === undefined && isLong) {
       const equals = arg.value.indexOf("=", 2);
       if (equals >= 0) attached = arg.value.slice(equals + 1);
       long = resolveLong(equals < 0 ? arg.value.slice(2) : arg.value.slice(2, equals), loaded);
       if (long !== undefined && long !== "ambiguous" && long.kind === "core") {
         // An option iptables-restore refuses with a rule (--table, --numeric, …) goes the unknown-option way.
-        if (long.option.token !== undefined && (attached === undefined || long.option.takesArgument)) core = long.option.token;
-        else refusedCore = true;
+        if (long.option.token !== undefined && (attached === undefined || long.option.argument !== "none")) core = long.option.token;
+        else refusedCore = long.name;
       }
     }
     if (core !== undefined) {
       token(core, arg);
-      if (attached !== undefined) {
-        args.splice(index + 1, 0, attachedWord(arg, arg.value, arg.start));
+      if (attached !== undefined && long !== undefined && long !== "ambiguous" && long.kind === "core") {
+        args.splice(index + 1, 0, writtenValue(arg, long.option, attached, arg.end - attached.length));
         attachedWords = true;
       }
       forced = coreValues(core, args, index);
@@ -330,8 +361,8 @@ export function classifyArgs(args: ArgToken[], catalog: ExtensionCatalog): { tok
     let owner: OptionOwner | undefined;
     // A single dash starts short options, and no extension has any.
     let resolution: Resolution | "ambiguous" | undefined =
-      !isLong || refusedCore ? undefined : long === "ambiguous" ? "ambiguous" : long?.kind === "extension" ? long.resolution : undefined;
-    if (resolution === undefined && protocol !== undefined && isLong && !refusedCore && optionName.length > 0) {
+      !isLong || refusedCore !== undefined ? undefined : long === "ambiguous" ? "ambiguous" : long?.kind === "extension" ? long.resolution : undefined;
+    if (resolution === undefined && protocol !== undefined && isLong && refusedCore === undefined && optionName.length > 0) {
       const implicit = implicitLoaded ?? catalog.implicitMatch(protocol);
       const options = implicit === undefined ? null : catalog.matchOptions(implicit);
       if (implicit !== undefined && options) {
@@ -350,7 +381,7 @@ export function classifyArgs(args: ArgToken[], catalog: ExtensionCatalog): { tok
         arity = resolution.arity;
         if (resolution.name !== optionName || attached !== undefined) classified.resolvedName = resolution.name;
         if (attached !== undefined) {
-          args.splice(index + 1, 0, attachedWord(arg, attached, arg.quoted ? arg.start : arg.end - attached.length));
+          args.splice(index + 1, 0, cutWord(arg, attached, arg.quoted ? arg.start : arg.end - attached.length, arg.end));
           attachedWords = true;
           arity--;
           forced = 1;
@@ -367,7 +398,7 @@ export function classifyArgs(args: ArgToken[], catalog: ExtensionCatalog): { tok
     if (owner === undefined) {
       // Options of an extension we do not know take every following plain word, so the
       // rule still round-trips; the model reports the option as unknown.
-      if (!classified.ambiguous) {
+      if (!classified.ambiguous && refusedCore === undefined) {
         for (let position = 0; position < loaded.count; position++) {
           if (loaded.tableAt(position) === null) {
             owner = loaded.ownerAt(position);
@@ -384,6 +415,7 @@ export function classifyArgs(args: ArgToken[], catalog: ExtensionCatalog): { tok
         arity++;
       }
     }
+    if (refusedCore !== undefined) classified.resolvedName = refusedCore;
     classified.owner = owner;
     forced += arity ?? 0;
   }

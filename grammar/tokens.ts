@@ -75,37 +75,56 @@ export const coreOptionTokens: ReadonlyMap<string, TokenType> = new Map<string, 
   ["-M", IgnoredValueOption], ["--modprobe", IgnoredValueOption],
 ]);
 
-/** A long option of iptables' own table (original_opts in iptables.c), in its order there. */
-export interface CoreLongOption {
-  name: string;
-  /** getopt's `val`: options with one are the same option (`--source`, `--src`). */
+/**
+ * One of iptables' own options as getopt sees it (the optstring and original_opts of iptables.c). iptables reads
+ * the value of some from getopt's optarg (what follows `=` or the letter) and of others from the whole word that
+ * held it (argv[optind - 1]: `-ptcp` names the protocol "-ptcp", `-mtcp` loads tcp).
+ */
+export interface CoreOption {
   letter: string;
-  takesArgument: boolean;
-  /** The token of the option; undefined for those iptables-restore refuses with a rule (`--table`, `--numeric`, …). */
+  argument: "none" | "required" | "optional";
+  value: "optarg" | "word";
+  /** The token of the option; undefined for those iptables-restore refuses with a rule (`-t`, `-n`, `-L`, …). */
   token: TokenType | undefined;
 }
 
-const longOption = (name: string, letter: string, takesArgument: boolean): CoreLongOption => ({
-  name, letter, takesArgument, token: coreOptionTokens.get(`-${letter}`),
+const coreOption = (letter: string, argument: CoreOption["argument"], value: CoreOption["value"] = "optarg"): CoreOption => ({
+  letter, argument, value, token: coreOptionTokens.get(`-${letter}`),
 });
+
+export const CORE_SHORT_OPTIONS: ReadonlyMap<string, CoreOption> = new Map(
+  [
+    coreOption("A", "required"), coreOption("C", "required"), coreOption("D", "required"), coreOption("R", "required"),
+    coreOption("I", "required"), coreOption("L", "optional"), coreOption("S", "optional"), coreOption("M", "required"),
+    coreOption("F", "optional"), coreOption("Z", "optional"), coreOption("N", "required"), coreOption("X", "optional"),
+    coreOption("E", "required"), coreOption("P", "required"), coreOption("V", "none"), coreOption("h", "optional"),
+    coreOption("o", "required", "word"), coreOption("p", "required", "word"), coreOption("s", "required", "word"),
+    coreOption("d", "required", "word"), coreOption("j", "required", "word"), coreOption("i", "required", "word"),
+    coreOption("f", "none"), coreOption("v", "none"), coreOption("w", "optional"), coreOption("W", "optional"),
+    coreOption("n", "none"), coreOption("t", "required"), coreOption("m", "required"), coreOption("x", "none"),
+    coreOption("c", "required"), coreOption("g", "required"), coreOption("4", "none"), coreOption("6", "none"),
+    coreOption("0", "none"),
+  ].map((option) => [option.letter, option]),
+);
+
+/** A long option of iptables' own table, in its order there. */
+export interface CoreLongOption {
+  name: string;
+  option: CoreOption;
+}
 
 /**
  * getopt_long resolves an abbreviation over this table and the loaded extensions' options together, so an
  * abbreviation may name a core option (`--sou` is `--source`) or be ambiguous with one (`--so` after `-m tcp`).
- * Options with an optional argument (`--list`, `--wait`, …) count as taking one.
+ * Options with one letter are one option (getopt's `val`: `--source`, `--src`).
  */
-export const CORE_LONG_OPTIONS: readonly CoreLongOption[] = [
-  longOption("append", "A", true), longOption("delete", "D", true), longOption("check", "C", true),
-  longOption("insert", "I", true), longOption("replace", "R", true), longOption("list", "L", true),
-  longOption("list-rules", "S", true), longOption("flush", "F", true), longOption("zero", "Z", true),
-  longOption("new-chain", "N", true), longOption("delete-chain", "X", true), longOption("rename-chain", "E", true),
-  longOption("policy", "P", true), longOption("source", "s", true), longOption("destination", "d", true),
-  longOption("src", "s", true), longOption("dst", "d", true), longOption("protocol", "p", true),
-  longOption("in-interface", "i", true), longOption("jump", "j", true), longOption("table", "t", true),
-  longOption("match", "m", true), longOption("numeric", "n", false), longOption("out-interface", "o", true),
-  longOption("verbose", "v", false), longOption("wait", "w", true), longOption("wait-interval", "W", true),
-  longOption("exact", "x", false), longOption("fragments", "f", false), longOption("version", "V", false),
-  longOption("help", "h", true), longOption("line-numbers", "0", false), longOption("modprobe", "M", true),
-  longOption("set-counters", "c", true), longOption("goto", "g", true), longOption("ipv4", "4", false),
-  longOption("ipv6", "6", false),
-];
+export const CORE_LONG_OPTIONS: readonly CoreLongOption[] = (
+  [
+    ["append", "A"], ["delete", "D"], ["check", "C"], ["insert", "I"], ["replace", "R"], ["list", "L"], ["list-rules", "S"],
+    ["flush", "F"], ["zero", "Z"], ["new-chain", "N"], ["delete-chain", "X"], ["rename-chain", "E"], ["policy", "P"],
+    ["source", "s"], ["destination", "d"], ["src", "s"], ["dst", "d"], ["protocol", "p"], ["in-interface", "i"], ["jump", "j"],
+    ["table", "t"], ["match", "m"], ["numeric", "n"], ["out-interface", "o"], ["verbose", "v"], ["wait", "w"],
+    ["wait-interval", "W"], ["exact", "x"], ["fragments", "f"], ["version", "V"], ["help", "h"], ["line-numbers", "0"],
+    ["modprobe", "M"], ["set-counters", "c"], ["goto", "g"], ["ipv4", "4"], ["ipv6", "6"],
+  ] as const
+).map(([name, letter]) => ({ name, option: CORE_SHORT_OPTIONS.get(letter)! }));

@@ -39,7 +39,8 @@ interface DiagnosticDetails {
   "bad-protocol": { value: string };
   "bad-value": { option: string; value: string; expected: string };
   "option-not-negatable": { option: string };
-  "unknown-option": { option: string };
+  /** `coreOption`: iptables' own option the word names, one iptables-restore does not take with a rule. */
+  "unknown-option": { option: string; coreOption?: string };
   "ambiguous-option": { option: string };
   "option-needs-protocol": { option: string; module: string };
   "unknown-match": { module: string };
@@ -178,7 +179,13 @@ const info: { [K in DiagnosticKind]: KindInfo<K> } = {
   "bad-protocol": { severity: "error", message: (d) => `unknown protocol '${d.value}'` },
   "bad-value": { severity: "error", message: (d) => `bad value '${d.value}' for ${d.option}: expected ${d.expected}` },
   "option-not-negatable": { severity: "error", message: (d) => `'${d.option}' cannot be negated with '!'` },
-  "unknown-option": { severity: "error", message: (d) => `unknown option '${d.option}'` },
+  "unknown-option": {
+    severity: "error",
+    message: (d) =>
+      d.coreOption === undefined
+        ? `unknown option '${d.option}'`
+        : `'${d.option}' is iptables' own --${d.coreOption}, which has no place in a rule (iptables-restore refuses it, or for --help and --version prints and stops reading)`,
+  },
   "ambiguous-option": {
     severity: "error",
     message: (d) => `'${d.option}' abbreviates several options iptables knows there (its own and the loaded extensions'); write it in full`,

@@ -71,6 +71,11 @@ const DUMPS = [
   "-A INPUT -p tcp \"--dport\" 80", "-A INPUT \"-j\" ACCEPT", "-A INPUT \"!\" -s 10.0.0.1",
   "-A INPUT -v -v -j ACCEPT", "-A INPUT --verbose", "-A INPUT ! -v", "-A INPUT -M /bin/true -j ACCEPT", "-A INPUT --mod x",
   "-A INPUT -n", "-A INPUT --ex", "-A INPUT -p tcp --t 80", "-A INPUT --wait", "-A INPUT -p tcp -j REJECT --reject tcp-reset",
+  // getopt's optarg (-m, -g, commands) or the whole word (-p, -s, -d, -i, -o, -j) as the value; short options in clusters.
+  "-A INPUT -p tcp --match=tcp --dport 80", "-A INPUT -p tcp -mtcp --dport 80", ":X - [0:0]\n-A INPUT --goto=X", ":X - [0:0]\n-A INPUT -gX",
+  "-A INPUT --jump=ACCEPT", "-A INPUT -jACCEPT", "-A INPUT --protocol=tcp", "-A INPUT -ptcp", "-A INPUT --in-interface=eth0", "-A INPUT -ieth0",
+  "-A INPUT --modprobe=x", "-A INPUT -m ttl --ttl 3", "-A INPUT -vj ACCEPT", "-A INPUT -fj ACCEPT", "-A INPUT -4vj ACCEPT", "-A INPUT -vfs 10.0.0.1",
+  "-A INPUT -p tcp -m tcp -dport 80", "-A INPUT -tfilter", "--append=INPUT -j ACCEPT", "-AINPUT -j ACCEPT", "-A INPUT -c 1 2 -j ACCEPT",
 ].map((lines) => `*filter\n:INPUT ACCEPT [0:0]\n${lines}\nCOMMIT\n`);
 
 // Extensions allowed in some hooks only, in user chains reached (or not) from built-in chains, through jumps and

@@ -1120,7 +1120,7 @@ export class RulesetBuilder {
       this.report(
         item.ambiguous
           ? diagnostic("ambiguous-option", this.at(item.optionToken, line), { option: optionWord })
-          : diagnostic("unknown-option", this.at(item.optionToken, line), { option: optionWord }),
+          : diagnostic("unknown-option", this.at(item.optionToken, line), { option: optionWord, ...(item.resolvedName === undefined ? {} : { coreOption: item.resolvedName }) }),
       );
       return;
     }

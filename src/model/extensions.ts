@@ -353,7 +353,7 @@ const ttl: ExtensionSpec = {
   exclusive: [["ttl-eq", "ttl-lt", "ttl-gt"]],
   required: [["ttl-eq", "ttl-lt", "ttl-gt"]],
   families: ["ipv4"],
-  options: [neg("ttl-eq", 1, c.unsigned(255)), opt("ttl-lt", 1, c.unsigned(255)), opt("ttl-gt", 1, c.unsigned(255))],
+  options: [neg("ttl-eq", 1, c.unsigned(255), { aliases: ["ttl"] }), opt("ttl-lt", 1, c.unsigned(255)), opt("ttl-gt", 1, c.unsigned(255))],
 };
 
 const rpfilter: ExtensionSpec = {
@@ -368,7 +368,7 @@ const hl: ExtensionSpec = {
   exclusive: [["hl-eq", "hl-lt", "hl-gt"]],
   required: [["hl-eq", "hl-lt", "hl-gt"]],
   families: ["ipv6"],
-  options: [neg("hl-eq", 1, c.unsigned(255)), opt("hl-lt", 1, c.unsigned(255)), opt("hl-gt", 1, c.unsigned(255))],
+  options: [neg("hl-eq", 1, c.unsigned(255), { aliases: ["hl"] }), opt("hl-lt", 1, c.unsigned(255)), opt("hl-gt", 1, c.unsigned(255))],
 };
 
 /** The match mode is checked and printed as libxt_sctp prints it; the chunk list is kept as written. */

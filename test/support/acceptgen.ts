@@ -127,16 +127,25 @@ function respell(r: Random, rule: string): string {
   const out: string[] = [];
   for (let i = 0; i < words.length; i++) {
     let word = words[i]!;
+    const next = words[i + 1];
+    if (LONG_CORE[word] && next !== undefined && !next.startsWith("-") && !next.startsWith('"') && chance(r, 0.2)) {
+      // getopt takes `-ptcp` as `-p` with `tcp`, but iptables reads some options' value from the whole word.
+      out.push(`${word}${next}`);
+      i++;
+      continue;
+    }
     if (LONG_CORE[word] && chance(r, 0.5)) word = pick(r, LONG_CORE[word]!);
     if (!word.startsWith("--") || !chance(r, 0.4)) {
       out.push(word);
       continue;
     }
-    const next = words[i + 1];
     switch (pick(r, ["abbreviate", "abbreviate", "equals", "quote"] as const)) {
-      case "abbreviate":
-        word = word.slice(0, 3 + Math.floor(r() * (word.length - 3)));
+      case "abbreviate": {
+        const abbreviated = word.slice(0, 3 + Math.floor(r() * (word.length - 3)));
+        // --help and --version make iptables-restore print and stop, loading nothing: no verdict to compare.
+        if (!"--help".startsWith(abbreviated) && !"--version".startsWith(abbreviated)) word = abbreviated;
         break;
+      }
       case "equals":
         if (next !== undefined && !next.startsWith("-") && next !== "!") {
           word = `${word}=${next}`;
