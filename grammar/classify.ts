@@ -411,7 +411,9 @@ export function classifyArgs(args: ArgToken[], catalog: ExtensionCatalog): { tok
       arity = 0;
       while (index + 1 + arity < args.length) {
         const following = args[index + 1 + arity]!;
-        if (isOptionLike(following) || isBang(following)) break;
+        // iptables-save quotes values and never options: a quoted word is taken as a value here, where the arity
+        // that would decide it is unknown.
+        if ((isOptionLike(following) || isBang(following)) && !following.quoted) break;
         arity++;
       }
     }

@@ -67,3 +67,34 @@ describe("fmt (faithful) keeps the input's structure", () => {
     );
   });
 });
+
+describe("options as getopt_long reads them for iptables", () => {
+  const canonical = (rule: string) => {
+    const { ruleset, diagnostics } = parseRuleset(`*filter\n:INPUT ACCEPT [0:0]\n:X - [0:0]\n${rule}\nCOMMIT\n`);
+    const errors = diagnostics.filter((d) => d.severity === "error").map((d) => d.message);
+    return errors.length > 0 ? errors : formatRuleset(ruleset, { canonical: true }).split("\n").filter((l) => l.startsWith("-A "));
+  };
+
+  it("resolves abbreviations over iptables' own options and the loaded extensions' together", () => {
+    expect(canonical("-A INPUT --sou 10.0.0.1 --in-int eth0 --j ACCEPT")).toEqual(["-A INPUT -s 10.0.0.1/32 -i eth0 -j ACCEPT"]);
+    // Before tcp is loaded --so can only be --source; after -m tcp it is ambiguous with --source-port.
+    expect(canonical("-A INPUT -p tcp --so 80")).toEqual(["-A INPUT -s 80.0.0.0/32 -p tcp"]);
+    expect(canonical("-A INPUT -p tcp -m tcp --so 80")).toEqual([expect.stringContaining("'--so' abbreviates several options")]);
+    expect(canonical("-A INPUT -m ttl --ttl 3")).toEqual(["-A INPUT -m ttl --ttl-eq 3"]);
+    expect(canonical("-A INPUT --num")).toEqual([expect.stringContaining("iptables' own --numeric")]);
+  });
+
+  it("takes a value after '=' from optarg or, for -p -s -d -i -o -j, the whole word; short options cluster", () => {
+    expect(canonical("-A INPUT -p tcp --match=tcp --dport=80 --goto=X")).toEqual(["-A INPUT -p tcp -m tcp --dport 80 -g X"]);
+    expect(canonical('-A INPUT -m comment --comment="a b" -vj ACCEPT')).toEqual(['-A INPUT -m comment --comment "a b" -j ACCEPT']);
+    expect(canonical("-A INPUT -ieth0 -mtcp -ptcp")).toEqual([expect.stringContaining("unknown protocol '-ptcp'")]);
+    expect(canonical("-A INPUT -ieth0 -4fj DROP")).toEqual(["-A INPUT -i -ieth0 -f -j DROP"]);
+    expect(canonical("-A INPUT --protocol=tcp")).toEqual([expect.stringContaining("unknown protocol '--protocol=tcp'")]);
+  });
+
+  it("reads quoted options and '!' as options, but keeps a quoted word a value of a module it does not model", () => {
+    expect(canonical('-A INPUT "!" -s 10.0.0.1 "-j" ACCEPT')).toEqual(["-A INPUT ! -s 10.0.0.1/32 -j ACCEPT"]);
+    expect(canonical('-A INPUT -p tcp "--dport" 22 -M x -v --')).toEqual(["-A INPUT -p tcp -m tcp --dport 22"]);
+    expect(canonical('-A INPUT -m string --string "-foo" --algo bm -j DROP')).toEqual(['-A INPUT -m string --string "-foo" --algo bm -j DROP']);
+  });
+});
