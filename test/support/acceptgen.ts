@@ -176,7 +176,7 @@ export function generateAcceptCase(seed: number, family: "ipv4" | "ipv6"): Accep
   for (let i = 0; i < matches; i++) parts.push(pick(r, MATCHES));
   if (target) parts.push(target);
   const written = withAddresses(r, parts.join(" "), family);
-  const rule = chance(r, 0.3) ? respell(r, written) : written;
+  const rule = chance(r, 0.2) ? respell(r, written) : written;
   const text = `*${table}\n:${chain} ACCEPT [0:0]\n-A ${chain} ${rule}\nCOMMIT\n`;
   return { family, table, chain, rule, text };
 }
