@@ -225,7 +225,7 @@ function isBang(arg: ArgToken): boolean {
   return arg.value === "!";
 }
 
-/** How many words after a core option are its values, and what the classifier learns from the first. */
+/** How many words after a core option are its values. */
 function coreValues(core: TokenType, args: readonly ArgToken[], index: number): number {
   const next = args[index + 1];
   switch (core) {
@@ -280,6 +280,13 @@ function shortCluster(arg: ArgToken): ArgToken[] | undefined {
   return words;
 }
 
+/** The long name of each of iptables' own options that iptables-restore does not take with a rule, by letter. */
+const REFUSED_SHORT_NAMES: ReadonlyMap<string, string> = new Map(
+  CORE_LONG_OPTIONS.filter((long) => long.option.token === undefined)
+    .reverse()
+    .map((long) => [long.option.letter, long.name]),
+);
+
 const loaded = new LoadedExtensions();
 
 /**
@@ -321,6 +328,7 @@ export function classifyArgs(args: ArgToken[], catalog: ExtensionCatalog): { tok
     let attached: string | undefined;
     const isLong = arg.value.charCodeAt(1) === 0x2d;
     if (core === undefined && !isLong) {
+      refusedCore = arg.value.length === 2 ? REFUSED_SHORT_NAMES.get(arg.value[1]!) : undefined;
       const cluster = shortCluster(arg);
       if (cluster !== undefined) {
         // Each option of the cluster (and a value written in it) is read as a word of its own.
