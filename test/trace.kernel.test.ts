@@ -10,7 +10,7 @@ import { judgeFlow, sampledFlows, tracersFor, type FlowVerdict } from "./support
 import { samplesDir } from "./support/files.js";
 import { generateKubeProxyDumpWithTruth, type FeatureMix, type GeneratedDump } from "./support/kubegen.js";
 import { netlabDescribe, runLab, type LabFlow, type LabTopology } from "./support/netlab.js";
-import { generateTraceCase } from "./support/tracegen.js";
+import { generateTraceCase, traceTopology } from "./support/tracegen.js";
 
 const ndescribe = netlabDescribe();
 const LAB_TIMEOUT = 120_000;
@@ -196,6 +196,30 @@ ndescribe("tracer agrees with the kernel on the other samples and hand-written c
       { from: "pod", proto: "udp", src: "10.244.0.5", dst: "10.244.1.5", dport: 53, packets: 1 },
       { from: "node", proto: "udp", src: "192.168.1.2", dst: "192.168.1.2", dport: 53, packets: 1 },
     ]);
+  });
+});
+
+// Cases the random sweep (npm run sweep:kernel) found, cut down to what each needs.
+ndescribe("tracer agrees with the kernel on what the random sweep found", () => {
+  it("a datagram the node's own POSTROUTING drops fails its send (EPERM) with no answer: a drop, not INPUT's REJECT", { timeout: LAB_TIMEOUT }, async () => {
+    const ruleset = [
+      "*mangle",
+      ":PREROUTING ACCEPT [0:0]",
+      ":INPUT ACCEPT [0:0]",
+      ":FORWARD ACCEPT [0:0]",
+      ":OUTPUT ACCEPT [0:0]",
+      ":POSTROUTING ACCEPT [0:0]",
+      "-A POSTROUTING -p udp -m conntrack --ctstate NEW -m statistic --mode random --probability 0.33333333349 -j DROP",
+      "COMMIT",
+      "*filter",
+      ":INPUT DROP [0:0]",
+      ":FORWARD ACCEPT [0:0]",
+      ":OUTPUT ACCEPT [0:0]",
+      "-A INPUT -m statistic --mode random --probability 0.75 -j REJECT --reject-with icmp6-port-unreachable",
+      "COMMIT",
+      "",
+    ].join("\n");
+    await agreement(ruleset, traceTopology("ipv6"), [{ from: "node", proto: "udp", src: "2001:db8:0:1::10", dst: "2001:db8:0:1::10", dport: 8080, packets: 240 }]);
   });
 });
 

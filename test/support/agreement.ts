@@ -74,8 +74,13 @@ function describeObservation(p: PacketObservation): string {
 // the kernel takes the first address of any interface) by role: "(address of cali4cb69fbbe33)".
 const ROLE_ADDRESS = /^\(address of /;
 
-/** Whether one observed packet is what the outcome predicts: verdict, where it went, and the packet itself. */
-function agrees(o: Outcome, p: PacketObservation, nodeAddresses: ReadonlySet<string>): boolean {
+/**
+ * Whether one observed packet is what the outcome predicts: verdict, where it went, and the packet itself.
+ * `strict`: a REJECT needs the answer it sends. A datagram the node's own output path drops fails its send with
+ * EPERM and leaves no answer, so a bare send error (or no answer at all, for a source NAT rewrote) is a REJECT's
+ * only when no DROP explains it.
+ */
+function agrees(o: Outcome, p: PacketObservation, nodeAddresses: ReadonlySet<string>, strict: boolean): boolean {
   const fate = p.fate;
   const sameAddress = (predicted: string, observed: string) => predicted === observed || (ROLE_ADDRESS.test(predicted) && nodeAddresses.has(observed));
   const samePacket = (t: { src: string; sport: number; dst: string; dport: number }) =>
@@ -91,7 +96,7 @@ function agrees(o: Outcome, p: PacketObservation, nodeAddresses: ReadonlySet<str
     case "dropped":
       // The lab ties answers to the source the packet was sent from; the answer to a packet whose source NAT
       // rewrote (masqueraded on its way out, then rejected when it came back in through lo) goes elsewhere.
-      if (o.verdict === "REJECT") return p.responses.some((r) => r.kind === "icmp" || r.kind === "tcp-reset") || p.sendError !== undefined || (o.snat !== undefined && p.responses.length === 0);
+      if (o.verdict === "REJECT") return p.responses.some((r) => r.kind === "icmp" || r.kind === "tcp-reset") || (!strict && (p.sendError !== undefined || (o.snat !== undefined && p.responses.length === 0)));
       return o.verdict === "DROP" && p.responses.length === 0;
   }
 }
@@ -140,7 +145,7 @@ export function judgeFlow(tracers: AgreementTracers, ruleset: string, topology: 
       expected.set(destinationKey(o), { mean: e.mean + o.probability, variance: e.variance + o.probability * (1 - o.probability) });
     }
     const candidates = sticky ? [...result.outcomes, ...tracer.trace(spec, { ...context, assumeNoAffinity: false }).outcomes] : result.outcomes;
-    const match = candidates.find((o) => agrees(o, packet, nodeAddresses));
+    const match = candidates.find((o) => agrees(o, packet, nodeAddresses, true)) ?? candidates.find((o) => agrees(o, packet, nodeAddresses, false));
     if (!match) {
       problems.push(`packet ${i + 1} (sport ${packet.sport}): kernel ${describeObservation(packet)}; tracer ${result.outcomes.map((o) => describeOutcome(o, family)).join(" | ")}`);
       continue;
