@@ -5,7 +5,7 @@
 import { parseProtocol } from "../../model/protocols.js";
 import type { Chain, Family, Rule, Ruleset, TableName } from "../../model/types.js";
 import { formatEndpoint, isLoopback, parseIp, parseNet, inNet, type Net } from "../ip.js";
-import { compileRule, ruleEffect, type CompiledRule, type Effect, type NatPick, type Split } from "./compile.js";
+import { compileRule, invertedPortPairsOf, ruleEffect, type CompiledRule, type Effect, type InvertedPortPairs, type NatPick, type Split } from "./compile.js";
 import { OwnedFlow, type Address, type CtState, type Env, type Flow, type InterfaceKnowledge } from "./flow.js";
 import { sortStably } from "./order.js";
 import type {
@@ -159,6 +159,7 @@ export function createTracer(ruleset: Ruleset, options: TracerOptions = {}): Tra
 /** A ruleset as walks see it: each chain compiled in place of itself when a walk first enters it. */
 class CompiledRuleset {
   readonly family: Family;
+  readonly invertedPortPairs: InvertedPortPairs;
   private readonly chainsByTable = new Map<TableName, Map<string, Chain | CompiledChain>>();
   /** The chain each table pass of a hook starts in, once looked up (null: there is none). */
   private readonly starts: Record<Hook, (CompiledChain | null | undefined)[]> = { PREROUTING: [], INPUT: [], FORWARD: [], OUTPUT: [], POSTROUTING: [] };
@@ -168,6 +169,7 @@ class CompiledRuleset {
     private readonly indexLargeChains: boolean,
   ) {
     this.family = ruleset.family;
+    this.invertedPortPairs = invertedPortPairsOf(ruleset);
     for (const table of ruleset.tables) {
       const chains = new Map<string, Chain | CompiledChain>();
       for (const chain of table.chains) chains.set(chain.name, chain);
@@ -567,7 +569,7 @@ class Walk {
   }
 
   private compile(chain: CompiledChain, index: number): CompiledRule {
-    const compiled = compileRule(chain.chain.rules[index]!, this.family);
+    const compiled = compileRule(chain.chain.rules[index]!, this.family, this.ruleset.invertedPortPairs);
     if (chain.activations > 1) chain.rules[index] = compiled;
     return compiled;
   }
