@@ -163,6 +163,11 @@ function portText(r: Random): string {
   return chance(r, 0.2) ? `${p}:${p + int(r, 0, 400)}` : String(p);
 }
 
+/** A port or range as a source port may be: the lab's senders take theirs from 20000 up, NAT may move them below. */
+function sourcePortText(r: Random): string {
+  return pick(r, ["1024:65535", "20000:30000", "20000:20100", "0:1023", String(pick(r, PORTS))]);
+}
+
 const markText = (r: Random, masked: boolean) => {
   const value = pick(r, MARK_VALUES);
   return masked ? `${hex(value)}/${hex(pick(r, MARK_MASKS))}` : hex(value);
@@ -188,7 +193,7 @@ const MATCHES: [string, number, (c: RuleContext) => string | undefined][] = [
     (c) => {
       if (!c.protocol) return undefined;
       const parts: string[] = [];
-      if (chance(c.r, 0.3)) parts.push(`${bang(c.r, 0.15)}--sport ${chance(c.r, 0.5) ? "1024:65535" : portText(c.r)}`);
+      if (chance(c.r, 0.3)) parts.push(`${bang(c.r, 0.15)}--sport ${chance(c.r, 0.5) ? sourcePortText(c.r) : portText(c.r)}`);
       if (parts.length === 0 || chance(c.r, 0.7)) parts.push(`${bang(c.r, 0.15)}--dport ${portText(c.r)}`);
       return `-m ${c.protocol} ${parts.join(" ")}`;
     },
@@ -198,8 +203,10 @@ const MATCHES: [string, number, (c: RuleContext) => string | undefined][] = [
     0.12,
     (c) => {
       if (!c.protocol) return undefined;
-      const ports = [...new Set(Array.from({ length: int(c.r, 1, 3) }, () => pick(c.r, PORTS)))].join(",");
-      return `-m multiport ${bang(c.r, 0.15)}${pick(c.r, ["--dports", "--dports", "--sports", "--ports"])} ${ports}`;
+      const option = pick(c.r, ["--dports", "--dports", "--sports", "--ports"]);
+      const port = () => (option !== "--dports" && chance(c.r, 0.3) ? sourcePortText(c.r) : chance(c.r, 0.15) ? portText(c.r) : String(pick(c.r, PORTS)));
+      const ports = [...new Set(Array.from({ length: int(c.r, 1, 3) }, port))].join(",");
+      return `-m multiport ${bang(c.r, 0.15)}${option} ${ports}`;
     },
   ],
   [
@@ -214,6 +221,9 @@ const MATCHES: [string, number, (c: RuleContext) => string | undefined][] = [
       if (chance(c.r, 0.1)) parts.push(`${bang(c.r)}--ctreplsrc ${addressWithPrefix(c)}`);
       if (chance(c.r, 0.1)) parts.push(`${bang(c.r)}--ctrepldst ${addressWithPrefix(c)}`);
       if (chance(c.r, 0.1)) parts.push(`${bang(c.r)}--ctorigdstport ${pick(c.r, PORTS)}`);
+      if (chance(c.r, 0.06)) parts.push(`${bang(c.r)}--ctorigsrcport ${sourcePortText(c.r)}`);
+      if (chance(c.r, 0.06)) parts.push(`${bang(c.r)}--ctreplsrcport ${pick(c.r, PORTS)}`);
+      if (chance(c.r, 0.06)) parts.push(`${bang(c.r)}--ctrepldstport ${sourcePortText(c.r)}`);
       if (chance(c.r, 0.1)) parts.push(`${bang(c.r)}--ctproto ${pick(c.r, ["tcp", "udp"])}`);
       if (chance(c.r, 0.05)) parts.push(`--ctdir ${pick(c.r, ["ORIGINAL", "REPLY"])}`);
       if (chance(c.r, 0.08)) parts.push(`${bang(c.r)}--ctstatus ${pick(c.r, ["CONFIRMED", "SEEN_REPLY", "ASSURED", "EXPECTED"])}`);
@@ -275,6 +285,7 @@ const MATCHES: [string, number, (c: RuleContext) => string | undefined][] = [
       return `-m rpfilter${options.map((o) => ` ${o}`).join("")}`;
     },
   ],
+  ["pkttype", 0.03, (c) => `-m pkttype ${bang(c.r, 0.3)}--pkt-type ${pick(c.r, ["unicast", "unicast", "multicast", "broadcast"])}`],
   ["statistic", 0.12, (c) => `-m statistic --mode random ${bang(c.r, 0.1)}--probability ${pick(c.r, ["0.25", "0.5", "0.33333333349", "0.75"])}`],
   ["comment", 0.08, (c) => `-m comment --comment "${pick(c.r, ["allow web", "kube: svc", "policy 7"])}"`],
 ];
@@ -380,6 +391,9 @@ function rule(c: RuleContext, last: boolean): string {
   if (chance(r, 0.45)) {
     c.protocol = chance(r, 0.6) ? "tcp" : "udp";
     parts.push(`-p ${c.protocol}`);
+  } else if (chance(r, 0.05)) {
+    // Not one protocol: no port match can follow.
+    parts.push(`! -p ${pick(r, ["tcp", "udp"])}`);
   }
   let action = target(c);
   // Few matches per rule, so that rules match often enough for their targets to matter; but a rule that
