@@ -200,8 +200,8 @@ ndescribe("tracer agrees with the kernel on the other samples and hand-written c
   });
 });
 
-// Cases the random sweep (npm run sweep:kernel) found, cut down to what each needs.
-ndescribe("tracer agrees with the kernel on what the random sweep found", () => {
+// Cases the random sweep (npm run sweep:kernel) and probes around its findings turned up, cut down to what each needs.
+ndescribe("tracer agrees with the kernel on what the random sweep and probes around it found", () => {
   it("a datagram the node's own POSTROUTING drops fails its send (EPERM) with no answer: a drop, not INPUT's REJECT", { timeout: LAB_TIMEOUT }, async () => {
     const ruleset = [
       "*mangle",
@@ -222,6 +222,34 @@ ndescribe("tracer agrees with the kernel on what the random sweep found", () => 
     ].join("\n");
     await agreement(ruleset, traceTopology("ipv6"), [{ from: "node", proto: "udp", src: "2001:db8:0:1::10", dst: "2001:db8:0:1::10", dport: 8080, packets: 240 }]);
   });
+
+  for (const family of ["ipv4", "ipv6"] as const) {
+    it(`forwarding takes one off the ${family === "ipv4" ? "TTL" : "hop limit"} before FORWARD, and refuses a packet with one left (${family})`, { timeout: LAB_TIMEOUT }, async () => {
+      const [match, target] = family === "ipv4" ? ["-m ttl --ttl-eq", "-j TTL --ttl-set"] : ["-m hl --hl-eq", "-j HL --hl-set"];
+      const topology = traceTopology(family);
+      const [client, pod, one, two] = family === "ipv4" ? ["192.168.1.100", "10.244.0.5", "10.244.0.8", "10.244.0.9"] : ["2001:db8:0:1::5", "fd00:10:244:1::5", "fd00:10:244:1::8", "fd00:10:244:1::9"];
+      const host = family === "ipv4" ? 32 : 128;
+      const ruleset = [
+        "*mangle",
+        ":PREROUTING ACCEPT [0:0]",
+        ":INPUT ACCEPT [0:0]",
+        ":FORWARD ACCEPT [0:0]",
+        ":OUTPUT ACCEPT [0:0]",
+        ":POSTROUTING ACCEPT [0:0]",
+        `-A PREROUTING -s ${one}/${host} ${target} 1`,
+        `-A PREROUTING -s ${two}/${host} ${target} 2`,
+        `-A FORWARD ${match} 64 -j DROP`,
+        `-A POSTROUTING ${match} 1 -j DROP`,
+        `-A INPUT ${match} 64 -j MARK --set-xmark 0x64/0xffffffff`,
+        "COMMIT",
+        "",
+      ].join("\n");
+      await agreement(ruleset, topology, [
+        ...[pod, one, two].map((src): LabFlow => ({ from: "pod", proto: "udp", src, dst: client, dport: 53, packets: 1 })),
+        { from: "pod", proto: "udp", src: pod, dst: topology.external.nodeAddresses[0]!.split("/")[0]!, dport: 53, packets: 1 },
+      ]);
+    });
+  }
 
   // iptables-nft 1.8.8 to 1.8.10 compare the two ports as one word: the rule matches unless both are equal.
   for (const backend of ["nft", "legacy"] as const) {

@@ -108,6 +108,9 @@ function agrees(o: Outcome, p: PacketObservation, nodeAddresses: ReadonlySet<str
 const destinationKey = (o: Outcome) =>
   o.verdict === "ACCEPT" ? [o.verdict, o.delivery, o.outInterface, o.packet.src, o.packet.dst, o.packet.dport].join(" ") : o.verdict;
 
+// Every lab namespace is new, so its sockets send with the default TTL and hop limit.
+const LAB_TTL = 64;
+
 const ruleId = (table: string, chain: string, position: number) => `${table}/${chain} #${position}`;
 
 /** A tracer for the ruleset, and one that keeps every walk unmerged with its own path (for rule counters). */
@@ -132,7 +135,7 @@ export function judgeFlow(tracers: AgreementTracers, ruleset: string, topology: 
   const protocol = flow.proto === "tcp" ? 6 : 17;
   // Session affinity: recent lists remember clients across packets and flows, so a sticky service's
   // packets are judged against every branch, the affinity ones included.
-  const first = { src: flow.src, dst: flow.dst, protocol, sport: observation.perPacket[0]?.sport ?? 40000, dport: flow.dport };
+  const first = { src: flow.src, dst: flow.dst, protocol, sport: observation.perPacket[0]?.sport ?? 40000, dport: flow.dport, ttl: LAB_TTL };
   const affinityOutcomes = tracers.walks.trace(first, { ...context, assumeNoAffinity: false }).outcomes;
   const sticky = affinityOutcomes.some((o) => o.uncertain.some((u) => u.kind === "recent-list"));
   for (const [i, packet] of observation.perPacket.entries()) {
@@ -208,7 +211,7 @@ export function judgeFlow(tracers: AgreementTracers, ruleset: string, topology: 
 export function sampledFlows(tracers: AgreementTracers, ruleset: string, topology: LabTopology, flows: LabFlow[], packets = 240): LabFlow[] {
   return flows.map((flow) => {
     if (flow.sport !== undefined || flow.packets >= packets) return flow;
-    const packet = { src: flow.src, dst: flow.dst, protocol: flow.proto === "tcp" ? 6 : 17, sport: 40000, dport: flow.dport };
+    const packet = { src: flow.src, dst: flow.dst, protocol: flow.proto === "tcp" ? 6 : 17, sport: 40000, dport: flow.dport, ttl: LAB_TTL };
     const outcomes = tracers.merged.trace(packet, labContext(topology, flow, ruleset)).outcomes;
     const random = outcomes.length > 1 && outcomes.every((o) => o.uncertain.length === 0);
     return random ? { ...flow, packets } : flow;

@@ -872,7 +872,7 @@ class Walk {
           return enterHook(branch, "INPUT");
         }
         flow.outInterface = this.route(flow.dst, local);
-        return enterHook(branch, "FORWARD");
+        return this.forward(branch);
       case "INPUT":
         return this.finish(branch, "ACCEPT", "local");
       case "FORWARD":
@@ -927,6 +927,19 @@ class Walk {
       flow.inKnowledge = { matches: [...flow.inKnowledge.matches, back.iface], notMatches: flow.inKnowledge.notMatches };
     }
     flow.outInterface = back.iface;
+    return this.forward(branch);
+  }
+
+  /**
+   * ip_forward and ip6_forward take one off the TTL (hop limit) before the FORWARD hook, and a packet that has
+   * no hop left is answered with ICMP time exceeded and goes no further. false: the branch has ended.
+   */
+  private forward(branch: Branch): boolean {
+    const flow = branch.flow;
+    if (flow.ttl !== undefined) {
+      if (flow.ttl <= 1) return this.finish(branch, "REJECT", undefined, `routing: TTL ${flow.ttl} cannot be forwarded (ICMP time exceeded)`);
+      flow.ttl--;
+    }
     return enterHook(branch, "FORWARD");
   }
 
