@@ -285,6 +285,16 @@ const MATCHES: [string, number, (c: RuleContext) => string | undefined][] = [
       return `-m rpfilter${options.map((o) => ` ${o}`).join("")}`;
     },
   ],
+  [
+    "ttl",
+    0.04,
+    (c) => {
+      // Senders start at 64; forwarding takes one off before FORWARD, a TTL target may set any.
+      const [module, prefix] = c.family === "ipv4" ? ["ttl", "ttl"] : ["hl", "hl"];
+      const value = pick(c.r, [64, 63, 1, 2]);
+      return pick(c.r, [`-m ${module} ${bang(c.r)}--${prefix}-eq ${value}`, `-m ${module} --${prefix}-lt ${value}`, `-m ${module} --${prefix}-gt ${value}`]);
+    },
+  ],
   ["pkttype", 0.03, (c) => `-m pkttype ${bang(c.r, 0.3)}--pkt-type ${pick(c.r, ["unicast", "unicast", "multicast", "broadcast"])}`],
   ["statistic", 0.12, (c) => `-m statistic --mode random ${bang(c.r, 0.1)}--probability ${pick(c.r, ["0.25", "0.5", "0.33333333349", "0.75"])}`],
   ["comment", 0.08, (c) => `-m comment --comment "${pick(c.r, ["allow web", "kube: svc", "policy 7"])}"`],
@@ -292,7 +302,7 @@ const MATCHES: [string, number, (c: RuleContext) => string | undefined][] = [
 
 type TargetName =
   | "ACCEPT" | "DROP" | "RETURN" | "REJECT" | "jump" | "goto" | "MARK" | "CONNMARK" | "NOTRACK"
-  | "DNAT" | "REDIRECT" | "SNAT" | "MASQUERADE" | "none";
+  | "DNAT" | "REDIRECT" | "SNAT" | "MASQUERADE" | "TTL" | "none";
 
 function targetWeights(c: RuleContext): [TargetName, number | undefined][] {
   const { table, chain } = c;
@@ -313,6 +323,7 @@ function targetWeights(c: RuleContext): [TargetName, number | undefined][] {
     ["REDIRECT", nat && (owner === "PREROUTING" || owner === "OUTPUT") && c.protocol ? 0.08 : 0],
     ["SNAT", nat && (owner === "POSTROUTING" || owner === "INPUT") ? 0.15 : 0],
     ["MASQUERADE", nat && owner === "POSTROUTING" ? 0.2 : 0],
+    ["TTL", table === "mangle" ? 0.04 : 0],
     ["none", 0.04],
   ];
 }
@@ -376,6 +387,10 @@ function target(c: RuleContext): string {
     case "MASQUERADE": {
       const ports = c.protocol && chance(r, 0.2) ? ` --to-ports ${int(r, 1024, 2000)}-${int(r, 2001, 3000)}` : "";
       return `-j MASQUERADE${ports}${chance(r, 0.25) ? pick(r, [" --random", " --random-fully"]) : ""}`;
+    }
+    case "TTL": {
+      const [name, prefix] = c.family === "ipv4" ? ["TTL", "ttl"] : ["HL", "hl"];
+      return pick(r, [`-j ${name} --${prefix}-set ${pick(r, [1, 2, 64, 200])}`, `-j ${name} --${prefix}-dec ${pick(r, [1, 63])}`, `-j ${name} --${prefix}-inc 1`]);
     }
     case "none":
       return "";
