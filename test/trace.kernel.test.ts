@@ -223,6 +223,26 @@ ndescribe("tracer agrees with the kernel on what the random sweep and probes aro
     await agreement(ruleset, traceTopology("ipv6"), [{ from: "node", proto: "udp", src: "2001:db8:0:1::10", dst: "2001:db8:0:1::10", dport: 8080, packets: 240 }]);
   });
 
+  it("a rule on a source port range counts only the packets whose own source port is in it", { timeout: LAB_TIMEOUT }, async () => {
+    const ruleset = [
+      "*mangle",
+      ":PREROUTING ACCEPT [0:0]",
+      ":INPUT ACCEPT [0:0]",
+      ":FORWARD ACCEPT [0:0]",
+      ":OUTPUT ACCEPT [0:0]",
+      ":POSTROUTING ACCEPT [0:0]",
+      "-A PREROUTING -p tcp -m tcp --sport 20000:20100 --dport 22 -j MARK --and-mark 0x1ff",
+      "-A FORWARD -p tcp -m multiport --sports 20000:20009,20030 -j MARK --set-xmark 0x1/0xffffffff",
+      "COMMIT",
+      "",
+    ].join("\n");
+    // The lab gives each packet a source port of its own, counting up from 20000 across a run's flows.
+    await agreement(ruleset, traceTopology("ipv4"), [
+      { from: "external", proto: "tcp", src: "203.0.113.7", dst: "198.51.100.20", dport: 22, packets: 60 },
+      { from: "external", proto: "tcp", src: "203.0.113.7", dst: "198.51.100.20", dport: 22, packets: 60 },
+    ]);
+  });
+
   for (const family of ["ipv4", "ipv6"] as const) {
     it(`forwarding takes one off the ${family === "ipv4" ? "TTL" : "hop limit"} before FORWARD, and refuses a packet with one left (${family})`, { timeout: LAB_TIMEOUT }, async () => {
       const [match, target] = family === "ipv4" ? ["-m ttl --ttl-eq", "-j TTL --ttl-set"] : ["-m hl --hl-eq", "-j HL --hl-set"];

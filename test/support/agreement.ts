@@ -179,26 +179,40 @@ export function judgeFlow(tracers: AgreementTracers, ruleset: string, topology: 
     }
   }
 
-  // Rules hit: every rule the kernel counted must be on a predicted walk; a rule that every walk
-  // crosses k times (whichever branch is real) must have counted k times every packet.
+  // Rules hit: every rule the kernel counted must be on a predicted walk. Each packet has its own source port,
+  // so each is walked: where every walk of every packet agrees how often it crosses a rule (whichever branch is
+  // real), the kernel must have counted the sum of those.
   const predicted = new Set<string>();
-  const walks = tracers.walks.trace(first, context).outcomes;
-  for (const o of [...walks, ...(sticky ? affinityOutcomes : [])]) for (const s of o.path) if (s.rule > 0) predicted.add(ruleId(s.table, s.chain, s.rule));
-  const crossings = walks.map((o) => {
-    const times = new Map<string, number>();
-    for (const s of o.path) if (s.rule > 0) times.set(ruleId(s.table, s.chain, s.rule), (times.get(ruleId(s.table, s.chain, s.rule)) ?? 0) + 1);
-    return times;
-  });
+  if (sticky) for (const o of affinityOutcomes) for (const s of o.path) if (s.rule > 0) predicted.add(ruleId(s.table, s.chain, s.rule));
+  const packetCrossings = observation.perPacket.map((packet) =>
+    tracers.walks.trace({ ...first, sport: packet.sport }, context).outcomes.map((o) => {
+      const times = new Map<string, number>();
+      for (const s of o.path) {
+        if (s.rule === 0) continue;
+        const id = ruleId(s.table, s.chain, s.rule);
+        predicted.add(id);
+        times.set(id, (times.get(id) ?? 0) + 1);
+      }
+      return times;
+    }),
+  );
   for (const hit of observation.ruleHits) {
     const id = ruleId(hit.table, hit.chain, hit.position);
     if (!predicted.has(id)) problems.push(`kernel counted ${hit.packets} packet(s) on ${id} (${hit.rule}), which no predicted path crosses`);
   }
   if (!sticky) {
     const counted = new Map(observation.ruleHits.map((h) => [ruleId(h.table, h.chain, h.position), h.packets]));
-    for (const [id, times] of crossings[0] ?? []) {
-      if (!crossings.every((c) => c.get(id) === times)) continue;
-      const expected = times * observation.perPacket.length;
-      if ((counted.get(id) ?? 0) !== expected) problems.push(`every predicted path crosses ${id} ${times} time(s), but the kernel counted ${counted.get(id) ?? 0} for ${observation.perPacket.length} packet(s)`);
+    for (const id of predicted) {
+      let expected = 0;
+      let determined = true;
+      for (const walks of packetCrossings) {
+        const times = walks[0]?.get(id) ?? 0;
+        if (!walks.every((w) => (w.get(id) ?? 0) === times)) determined = false;
+        expected += times;
+      }
+      if (determined && (counted.get(id) ?? 0) !== expected) {
+        problems.push(`every predicted path crosses ${id} ${expected} time(s) in all, but the kernel counted ${counted.get(id) ?? 0} for ${observation.perPacket.length} packet(s)`);
+      }
     }
   }
   return { flow, prediction, problems };
