@@ -243,6 +243,29 @@ ndescribe("tracer agrees with the kernel on what the random sweep and probes aro
     ]);
   });
 
+  it("DNAT and REDIRECT to a port range keep a destination port in it and give any other the range's first", { timeout: LAB_TIMEOUT }, async () => {
+    const ruleset = [
+      "*nat",
+      ":PREROUTING ACCEPT [0:0]",
+      ":INPUT ACCEPT [0:0]",
+      ":OUTPUT ACCEPT [0:0]",
+      ":POSTROUTING ACCEPT [0:0]",
+      "-A PREROUTING -p tcp -d 10.96.0.10/32 -j DNAT --to-destination 10.244.0.5:8000-8100",
+      "-A PREROUTING -p tcp -d 10.96.0.20/32 -j REDIRECT --to-ports 50-100",
+      "-A OUTPUT -p udp -d 10.96.0.10/32 -j DNAT --to-destination 10.244.0.8:50-100",
+      "-A OUTPUT -p udp -d 10.96.0.20/32 -j REDIRECT --to-ports 8000-8100",
+      "COMMIT",
+      "",
+    ].join("\n");
+    const flows: LabFlow[] = [];
+    for (const dport of [8080, 80]) {
+      for (const dst of ["10.96.0.10", "10.96.0.20"]) {
+        flows.push({ from: "external", proto: "tcp", src: "192.168.1.100", dst, dport, packets: 1 }, { from: "node", proto: "udp", src: "192.168.1.2", dst, dport, packets: 1 });
+      }
+    }
+    await agreement(ruleset, traceTopology("ipv4"), flows);
+  });
+
   for (const family of ["ipv4", "ipv6"] as const) {
     it(`forwarding takes one off the ${family === "ipv4" ? "TTL" : "hop limit"} before FORWARD, and refuses a packet with one left (${family})`, { timeout: LAB_TIMEOUT }, async () => {
       const [match, target] = family === "ipv4" ? ["-m ttl --ttl-eq", "-j TTL --ttl-set"] : ["-m hl --hl-eq", "-j HL --hl-set"];

@@ -356,6 +356,19 @@ describe("conntrack entries, address types and source selection as the kernel ha
     expect(r.outcomes.map((o) => [o.delivery, o.packet.src])).toEqual([["local", "fd00::1"]]);
   });
 
+  it("keeps a destination port already in a DNAT or REDIRECT port range, and gives any other the range's first port", () => {
+    const nat = (rules: string) => `*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n${rules}COMMIT\n`;
+    const dump = nat("-A PREROUTING -p tcp -d 10.96.0.10/32 -j DNAT --to-destination 10.244.0.5:8000-8100\n-A PREROUTING -p tcp -d 10.96.0.20/32 -j REDIRECT --to-ports 50-100\n-A PREROUTING -p tcp -d 10.96.0.30/32 -j DNAT --to-destination 10.244.0.5:8000-8100 --random\n");
+    const to = (dst: string, dport: number) => trace(dump, { dst, dport }, { inInterface: "eth0", nodeAddresses: [{ address: "192.168.1.2", interface: "eth0", source: { kind: "given" } }] })
+      .outcomes.map((o) => [`${o.packet.dst}:${o.packet.dport}`, o.uncertain.map((u) => u.kind)]);
+    expect(to("10.96.0.10", 8080)).toEqual([["10.244.0.5:8080", []]]);
+    expect(to("10.96.0.10", 80)).toEqual([["10.244.0.5:8000", []]]);
+    expect(to("10.96.0.20", 80)).toEqual([["192.168.1.2:80", []]]);
+    expect(to("10.96.0.20", 8080)).toEqual([["192.168.1.2:50", []]]);
+    // --random picks any port of the range, the one already there too.
+    expect(to("10.96.0.30", 8080)).toEqual([["10.244.0.5:8000", ["nat-range"]]]);
+  });
+
   it("takes one off the TTL when forwarding, before FORWARD, and answers a packet with none left with time exceeded", () => {
     const dump = mangle("-A PREROUTING -s 10.0.0.8/32 -j TTL --ttl-set 1\n-A FORWARD -m ttl --ttl-eq 64 -j DROP\n-A POSTROUTING -m ttl --ttl-eq 63 -j MARK --set-mark 0x63\n-A INPUT -m ttl --ttl-eq 64 -j MARK --set-mark 0x64\n");
     const fate = (src: string, dst: string, ttl?: number) =>

@@ -34,8 +34,8 @@ export type Effect =
   | { kind: "reject"; with: string }
   | { kind: "return" }
   | { kind: "jump"; chain: string; goto: boolean }
-  | { kind: "dnat"; pick: NatPick; target: "DNAT" }
-  | { kind: "redirect"; ports: { from: number; to: number } | undefined }
+  | { kind: "dnat"; pick: NatPick; randomPort: boolean; target: "DNAT" }
+  | { kind: "redirect"; ports: { from: number; to: number } | undefined; randomPort: boolean }
   | { kind: "snat"; pick: NatPick; ports: { from: number; to: number } | undefined; randomPort: boolean }
   | { kind: "masquerade"; ports: { from: number; to: number } | undefined; randomPort: boolean }
   | { kind: "mark"; value: number; mask: number }
@@ -49,10 +49,13 @@ export type Effect =
   | { kind: "unknown"; target: string }
   | { kind: "none" };
 
-/** What a NAT target takes from its range: the first address and port (none: the packet's own), and whether there were more. */
+/**
+ * What a NAT target takes from its range: the first address (none: the packet's own), the ports (none: the
+ * packet's own), and whether the kernel picks among several addresses, which the dump cannot tell.
+ */
 export interface NatPick {
   address: Address | undefined;
-  port: number | undefined;
+  ports: { from: number; to: number } | undefined;
   several: boolean;
 }
 
@@ -866,21 +869,21 @@ function compileTarget(target: Target | undefined, context: CodecContext): Effec
     case "DNAT": {
       const value = optionValue(options, "to-destination");
       const range: NatRange = value?.kind === "nat-range" ? value.range : {};
-      const several = range.fromAddress !== range.toAddress || (range.fromPort !== undefined && range.fromPort !== range.toPort);
-      return { kind: "dnat", pick: { address: firstAddress(range, context.family), port: range.fromPort, several }, target: "DNAT" };
+      const ports = range.fromPort !== undefined ? { from: range.fromPort, to: range.toPort ?? range.fromPort } : undefined;
+      return { kind: "dnat", pick: { address: firstAddress(range, context.family), ports, several: range.fromAddress !== range.toAddress }, randomPort: randomizesPorts(options), target: "DNAT" };
     }
     case "SNAT": {
       // The source port is not picked from the range: it is kept when it is in it.
       const value = optionValue(options, "to-source");
       const range: NatRange = value?.kind === "nat-range" ? value.range : {};
       const ports = range.fromPort !== undefined ? { from: range.fromPort, to: range.toPort ?? range.fromPort } : undefined;
-      const pick = { address: firstAddress(range, context.family), port: undefined, several: range.fromAddress !== range.toAddress };
+      const pick = { address: firstAddress(range, context.family), ports: undefined, several: range.fromAddress !== range.toAddress };
       return { kind: "snat", pick, ports, randomPort: randomizesPorts(options) };
     }
     case "MASQUERADE":
       return { kind: "masquerade", ports: portsOf(options), randomPort: randomizesPorts(options) };
     case "REDIRECT":
-      return { kind: "redirect", ports: portsOf(options) };
+      return { kind: "redirect", ports: portsOf(options), randomPort: randomizesPorts(options) };
     case "MARK": {
       const value = optionValue(options, "set-xmark");
       return value?.kind === "mark" ? { kind: "mark", value: value.value >>> 0, mask: (value.mask ?? 0xffffffff) >>> 0 } : { kind: "unknown", target: "MARK" };

@@ -676,7 +676,9 @@ class Walk {
       case "dnat":
       case "redirect": {
         const rewrite =
-          effect.kind === "dnat" ? this.pickFromRange(branch, effect.pick, compiled, branch.flow.dst, branch.flow.dport) : this.redirectTarget(branch, effect.ports);
+          effect.kind === "dnat"
+            ? this.pickFromRange(branch, effect.pick, effect.randomPort, compiled, branch.flow.dst, branch.flow.dport)
+            : this.redirectTarget(branch, effect.ports, effect.randomPort, compiled);
         const flow = branch.flow;
         const from = formatEndpoint(flow.dst.text, flow.dport, this.family);
         const to = formatEndpoint(rewrite.address.text, rewrite.port, this.family);
@@ -693,7 +695,7 @@ class Walk {
         let port = flow.sport;
         let portRange: { from: number; to: number } | undefined;
         if (effect.kind === "snat") {
-          address = this.pickFromRange(branch, effect.pick, compiled, flow.src, flow.sport).address;
+          address = this.pickFromRange(branch, effect.pick, false, compiled, flow.src, flow.sport).address;
           portRange = effect.ports;
         } else {
           // IPv6 picks the source by RFC 6724, whose first rule prefers the destination itself when it is local.
@@ -784,17 +786,35 @@ class Walk {
     return true;
   }
 
-  /** The first address and port of a NAT range; where it names none, the packet's own. */
-  private pickFromRange(branch: Branch, pick: NatPick, compiled: CompiledRule, address: Address, port: number | undefined): { address: Address; port: number | undefined } {
-    if (pick.several) branch.assumptions = [...branch.assumptions, { ...uncertainty("nat-range", compiled.rule.text.split(" --to")[1]?.trim() ?? "the range", compiled.line), assumed: true }];
-    return { address: pick.address ?? address, port: pick.port ?? port };
+  /** The first address of a NAT range (where it names none, the packet's own) and the port destination NAT gives. */
+  private pickFromRange(branch: Branch, pick: NatPick, randomPort: boolean, compiled: CompiledRule, address: Address, port: number | undefined): { address: Address; port: number | undefined } {
+    if (pick.several) this.assumeNatRange(branch, compiled);
+    return { address: pick.address ?? address, port: this.destinationPort(branch, pick.ports, randomPort, compiled, port) };
   }
 
-  private redirectTarget(branch: Branch, ports: { from: number; to: number } | undefined): { address: Address; port: number | undefined } {
+  /**
+   * get_unique_tuple keeps a destination port that is in the range; nf_nat_l4proto_unique_tuple gives any other
+   * the range's first port, or with --random a random one, which the walk cannot know.
+   */
+  private destinationPort(branch: Branch, ports: { from: number; to: number } | undefined, randomPort: boolean, compiled: CompiledRule, port: number | undefined): number | undefined {
+    if (!ports) return port;
+    if (randomPort && ports.from !== ports.to) {
+      this.assumeNatRange(branch, compiled);
+      return ports.from;
+    }
+    return port !== undefined && port >= ports.from && port <= ports.to ? port : ports.from;
+  }
+
+  private assumeNatRange(branch: Branch, compiled: CompiledRule): void {
+    if (branch.assumptions.some((a) => a.kind === "nat-range" && a.line === compiled.line)) return;
+    branch.assumptions = [...branch.assumptions, { ...uncertainty("nat-range", compiled.rule.text.split(" --to")[1]?.trim() ?? "the range", compiled.line), assumed: true }];
+  }
+
+  private redirectTarget(branch: Branch, ports: { from: number; to: number } | undefined, randomPort: boolean, compiled: CompiledRule): { address: Address; port: number | undefined } {
     const flow = branch.flow;
     const address: Address =
       branch.hook === "OUTPUT" ? this.address(this.family === "ipv4" ? "127.0.0.1" : "::1") : this.interfaceAddress(flow.inInterface);
-    return { address, port: ports ? ports.from : flow.dport };
+    return { address, port: this.destinationPort(branch, ports, randomPort, compiled, flow.dport) };
   }
 
   /**
