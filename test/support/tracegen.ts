@@ -328,7 +328,10 @@ function targetWeights(c: RuleContext): [TargetName, number | undefined][] {
   ];
 }
 
-function natAddress(c: RuleContext, address: string, port: number | undefined): string {
+/** Ranges that hold some of PORTS and not others, so that both a kept port and the range's first show up. */
+const PORT_RANGES = ["8000-8100", "50-100", "20-30"];
+
+function natAddress(c: RuleContext, address: string, port: number | string | undefined): string {
   if (port === undefined) return address;
   return c.family === "ipv6" ? `[${address}]:${port}` : `${address}:${port}`;
 }
@@ -373,11 +376,11 @@ function target(c: RuleContext): string {
       const to = chance(r, 0.05)
         ? plan.node.loopback
         : pick(r, [plan.node.external, plan.node.pods, ...plan.pods, ...plan.remote, ...plan.clients, ...plan.internet, ...plan.extra]);
-      const port = c.protocol && chance(r, 0.6) ? pick(r, PORTS) : undefined;
+      const port = c.protocol && chance(r, 0.6) ? (chance(r, 0.25) ? pick(r, PORT_RANGES) : pick(r, PORTS)) : undefined;
       return `-j DNAT --to-destination ${natAddress(c, to, port)}`;
     }
     case "REDIRECT":
-      return `-j REDIRECT${chance(r, 0.8) ? ` --to-ports ${pick(r, PORTS)}` : ""}`;
+      return `-j REDIRECT${chance(r, 0.8) ? ` --to-ports ${chance(r, 0.25) ? pick(r, PORT_RANGES) : pick(r, PORTS)}` : ""}`;
     case "SNAT": {
       const to = pick(r, [plan.node.external, plan.node.pods, plan.node.remote, ...plan.internet, ...plan.clients]);
       const range = c.protocol && chance(r, 0.25) ? `:${int(r, 1024, 2000)}-${int(r, 2001, 3000)}` : "";
