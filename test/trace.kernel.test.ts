@@ -266,6 +266,27 @@ ndescribe("tracer agrees with the kernel on what the random sweep and probes aro
     await agreement(ruleset, traceTopology("ipv4"), flows);
   });
 
+  it("DNAT and SNAT to an address range pick by a hash of the connection's addresses; a source in the range stays", { timeout: LAB_TIMEOUT }, async () => {
+    const nat = (rules: string[]) => ["*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]", ...rules, "COMMIT", ""].join("\n");
+    const v4 = nat([
+      "-A PREROUTING -d 10.96.0.0/12 -j DNAT --to-destination 10.244.0.5-10.244.0.9",
+      "-A POSTROUTING -o eth0 -s 10.244.0.5/32 -j SNAT --to-source 192.168.1.2-192.168.1.9",
+      "-A POSTROUTING -o eth0 -s 10.244.0.8/32 -j SNAT --to-source 10.244.0.1-10.244.0.9",
+      "-A POSTROUTING -o eth0 -s 10.244.0.9/32 -j SNAT --to-source 198.51.100.1-198.51.100.9 --persistent",
+    ]);
+    const flows = (clients: string[], services: string[], pods: string[], outside: string[]): LabFlow[] => [
+      ...clients.flatMap((src) => services.map((dst): LabFlow => ({ from: "external", proto: "udp", src, dst, dport: 53, packets: 1 }))),
+      ...pods.flatMap((src) => outside.map((dst): LabFlow => ({ from: "pod", proto: "udp", src, dst, dport: 53, packets: 1 }))),
+    ];
+    await agreement(v4, traceTopology("ipv4"), flows(["192.168.1.100", "203.0.113.7"], ["10.96.0.10", "10.96.0.20"], ["10.244.0.5", "10.244.0.8", "10.244.0.9"], ["192.168.1.100", "198.51.100.20", "203.0.113.7"]));
+    const v6 = nat([
+      "-A PREROUTING -d fd00:10:96::/112 -j DNAT --to-destination fd00:10:244:1::5-fd00:10:244:1::9",
+      "-A POSTROUTING -o eth0 -s fd00:10:244:1::5/128 -j SNAT --to-source 2001:db8:0:1::10-2001:db8:0:1::1:20",
+      "-A POSTROUTING -o eth0 -s fd00:10:244:1::8/128 -j SNAT --to-source fd00:10:244:1::1-fd00:10:244:1::9",
+    ]);
+    await agreement(v6, traceTopology("ipv6"), flows(["2001:db8:0:1::5", "2001:db8:ff::9"], ["fd00:10:96::a", "fd00:10:96::14"], ["fd00:10:244:1::5", "fd00:10:244:1::8"], ["2001:db8:0:1::5", "2001:db8:ff00::20", "2001:db8:ff::9"]));
+  });
+
   for (const family of ["ipv4", "ipv6"] as const) {
     it(`forwarding takes one off the ${family === "ipv4" ? "TTL" : "hop limit"} before FORWARD, and refuses a packet with one left (${family})`, { timeout: LAB_TIMEOUT }, async () => {
       const [match, target] = family === "ipv4" ? ["-m ttl --ttl-eq", "-j TTL --ttl-set"] : ["-m hl --hl-eq", "-j HL --hl-set"];

@@ -369,6 +369,38 @@ describe("conntrack entries, address types and source selection as the kernel ha
     expect(to("10.96.0.30", 8080)).toEqual([["10.244.0.5:8000", ["nat-range"]]]);
   });
 
+  it("picks from an address range as find_best_ips_proto hashes the connection's addresses (kernel-observed picks)", () => {
+    const nat = (rules: string) => `*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n${rules}COMMIT\n`;
+    const v4 = nat(
+      "-A PREROUTING -d 10.96.0.0/12 -j DNAT --to-destination 10.244.0.5-10.244.0.9\n" +
+        "-A POSTROUTING -s 10.244.0.5/32 -j SNAT --to-source 192.168.1.2-192.168.1.9\n" +
+        "-A POSTROUTING -s 10.244.0.8/32 -j SNAT --to-source 10.244.0.1-10.244.0.9\n" +
+        "-A POSTROUTING -s 10.244.0.9/32 -j SNAT --to-source 198.51.100.1-198.51.100.9 --persistent\n",
+    );
+    const packet = (dump: string, src: string, dst: string, family: "ipv4" | "ipv6" = "ipv4") =>
+      createTracer(parseRuleset(dump, { family }).ruleset)
+        .trace({ src, dst, protocol: 17, sport: 20000, dport: 53 }, defaultContext({ origin: "external", inInterface: "eth0" }))
+        .outcomes.map((o) => [`${o.packet.src} → ${o.packet.dst}`, o.uncertain.length]);
+    expect(packet(v4, "192.168.1.100", "10.96.0.10")).toEqual([["192.168.1.100 → 10.244.0.9", 0]]);
+    expect(packet(v4, "192.168.1.100", "10.96.0.20")).toEqual([["192.168.1.100 → 10.244.0.6", 0]]);
+    expect(packet(v4, "203.0.113.7", "10.96.0.20")).toEqual([["203.0.113.7 → 10.244.0.7", 0]]);
+    expect(packet(v4, "10.244.0.5", "198.51.100.20")).toEqual([["192.168.1.5 → 198.51.100.20", 0]]);
+    expect(packet(v4, "10.244.0.5", "203.0.113.7")).toEqual([["192.168.1.3 → 203.0.113.7", 0]]);
+    // A source already in the range stays; --persistent leaves the destination out of the hash.
+    expect(packet(v4, "10.244.0.8", "203.0.113.7")).toEqual([["10.244.0.8 → 203.0.113.7", 0]]);
+    expect(packet(v4, "10.244.0.9", "192.168.1.100")).toEqual([["198.51.100.9 → 192.168.1.100", 0]]);
+    expect(packet(v4, "10.244.0.9", "203.0.113.7")).toEqual([["198.51.100.9 → 203.0.113.7", 0]]);
+    const v6 = nat(
+      "-A PREROUTING -d fd00:10:96::/112 -j DNAT --to-destination fd00:10:244:1::5-fd00:10:244:1::9\n" +
+        "-A POSTROUTING -s fd00:10:244:1::5/128 -j SNAT --to-source 2001:db8:0:1::10-2001:db8:0:1::1:20\n",
+    );
+    expect(packet(v6, "2001:db8:0:1::5", "fd00:10:96::a", "ipv6")).toEqual([["2001:db8:0:1::5 → fd00:10:244:1::9", 0]]);
+    expect(packet(v6, "2001:db8:0:1::5", "fd00:10:96::14", "ipv6")).toEqual([["2001:db8:0:1::5 → fd00:10:244:1::6", 0]]);
+    expect(packet(v6, "2001:db8:ff::9", "fd00:10:96::a", "ipv6")).toEqual([["2001:db8:ff::9 → fd00:10:244:1::6", 0]]);
+    expect(packet(v6, "fd00:10:244:1::5", "2001:db8:0:1::5", "ipv6")).toEqual([["2001:db8:0:1::716 → 2001:db8:0:1::5", 0]]);
+    expect(packet(v6, "fd00:10:244:1::5", "2001:db8:ff00::20", "ipv6")).toEqual([["2001:db8:0:1::b6f3 → 2001:db8:ff00::20", 0]]);
+  });
+
   it("takes one off the TTL when forwarding, before FORWARD, and answers a packet with none left with time exceeded", () => {
     const dump = mangle("-A PREROUTING -s 10.0.0.8/32 -j TTL --ttl-set 1\n-A FORWARD -m ttl --ttl-eq 64 -j DROP\n-A POSTROUTING -m ttl --ttl-eq 63 -j MARK --set-mark 0x63\n-A INPUT -m ttl --ttl-eq 64 -j MARK --set-mark 0x64\n");
     const fate = (src: string, dst: string, ttl?: number) =>

@@ -50,13 +50,16 @@ export type Effect =
   | { kind: "none" };
 
 /**
- * What a NAT target takes from its range: the first address (none: the packet's own), the ports (none: the
- * packet's own), and whether the kernel picks among several addresses, which the dump cannot tell.
+ * What a NAT target takes from its range: the first and last address (none: the packet's own), the ports (none:
+ * the packet's own), whether there are several addresses to pick from, and --persistent, which leaves the
+ * destination out of the pick.
  */
 export interface NatPick {
   address: Address | undefined;
+  last: Address | undefined;
   ports: { from: number; to: number } | undefined;
   several: boolean;
+  persistent: boolean;
 }
 
 export interface CompiledRule {
@@ -829,9 +832,15 @@ function portsOf(options: ExtensionOption[]): { from: number; to: number } | und
   return value?.kind === "port-range" ? value.range : undefined;
 }
 
-function firstAddress(range: NatRange, family: Family): Address | undefined {
-  if (range.fromAddress === undefined) return undefined;
-  return parseIp(range.fromAddress, family) ?? { family, text: range.fromAddress, words: undefined, local: false };
+function rangeAddress(text: string | undefined, family: Family): Address | undefined {
+  if (text === undefined) return undefined;
+  return parseIp(text, family) ?? { family, text, words: undefined, local: false };
+}
+
+function natPick(range: NatRange, ports: { from: number; to: number } | undefined, options: ExtensionOption[], family: Family): NatPick {
+  const address = rangeAddress(range.fromAddress, family);
+  const several = range.toAddress !== undefined && range.fromAddress !== range.toAddress;
+  return { address, last: several ? rangeAddress(range.toAddress, family) : address, ports, several, persistent: options.some((o) => o.name === "persistent") };
 }
 
 /** --random and --random-fully make the kernel pick the source port instead of keeping it. */
@@ -870,14 +879,14 @@ function compileTarget(target: Target | undefined, context: CodecContext): Effec
       const value = optionValue(options, "to-destination");
       const range: NatRange = value?.kind === "nat-range" ? value.range : {};
       const ports = range.fromPort !== undefined ? { from: range.fromPort, to: range.toPort ?? range.fromPort } : undefined;
-      return { kind: "dnat", pick: { address: firstAddress(range, context.family), ports, several: range.fromAddress !== range.toAddress }, randomPort: randomizesPorts(options), target: "DNAT" };
+      return { kind: "dnat", pick: natPick(range, ports, options, context.family), randomPort: randomizesPorts(options), target: "DNAT" };
     }
     case "SNAT": {
       // The source port is not picked from the range: it is kept when it is in it.
       const value = optionValue(options, "to-source");
       const range: NatRange = value?.kind === "nat-range" ? value.range : {};
       const ports = range.fromPort !== undefined ? { from: range.fromPort, to: range.toPort ?? range.fromPort } : undefined;
-      const pick = { address: firstAddress(range, context.family), ports: undefined, several: range.fromAddress !== range.toAddress };
+      const pick = natPick(range, undefined, options, context.family);
       return { kind: "snat", pick, ports, randomPort: randomizesPorts(options) };
     }
     case "MASQUERADE":

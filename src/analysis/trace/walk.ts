@@ -4,7 +4,8 @@
 
 import { parseProtocol } from "../../model/protocols.js";
 import type { Chain, Family, Rule, Ruleset, TableName } from "../../model/types.js";
-import { formatEndpoint, isLoopback, parseIp, parseNet, inNet, type Net } from "../ip.js";
+import { compareWords, formatEndpoint, isLoopback, parseIp, parseNet, inNet, type Net } from "../ip.js";
+import { natRangeAddress } from "./nat-address.js";
 import { compileRule, invertedPortPairsOf, ruleEffect, type CompiledRule, type Effect, type InvertedPortPairs, type NatPick, type Split } from "./compile.js";
 import { OwnedFlow, type Address, type CtState, type Env, type Flow, type InterfaceKnowledge } from "./flow.js";
 import { sortStably } from "./order.js";
@@ -695,7 +696,9 @@ class Walk {
         let port = flow.sport;
         let portRange: { from: number; to: number } | undefined;
         if (effect.kind === "snat") {
-          address = this.pickFromRange(branch, effect.pick, false, compiled, flow.src, flow.sport).address;
+          // get_unique_tuple keeps a source already in the range (its port too, when the range gives ports).
+          const kept = !effect.randomPort && this.inAddressRange(flow.src, effect.pick) && (effect.ports === undefined || (port !== undefined && port >= effect.ports.from && port <= effect.ports.to));
+          if (!kept) address = this.pickFromRange(branch, effect.pick, false, compiled, flow.src, flow.sport).address;
           portRange = effect.ports;
         } else {
           // IPv6 picks the source by RFC 6724, whose first rule prefers the destination itself when it is local.
@@ -786,10 +789,27 @@ class Walk {
     return true;
   }
 
-  /** The first address of a NAT range (where it names none, the packet's own) and the port destination NAT gives. */
+  /** The address NAT picks from its range (where it names none, the packet's own) and the port destination NAT gives. */
   private pickFromRange(branch: Branch, pick: NatPick, randomPort: boolean, compiled: CompiledRule, address: Address, port: number | undefined): { address: Address; port: number | undefined } {
-    if (pick.several) this.assumeNatRange(branch, compiled);
-    return { address: pick.address ?? address, port: this.destinationPort(branch, pick.ports, randomPort, compiled, port) };
+    return { address: this.rangeAddress(branch, pick, compiled) ?? address, port: this.destinationPort(branch, pick.ports, randomPort, compiled, port) };
+  }
+
+  /** One address of several is picked by a hash of the connection's current addresses; unknown ones leave the first, assumed. */
+  private rangeAddress(branch: Branch, pick: NatPick, compiled: CompiledRule): Address | undefined {
+    if (!pick.several) return pick.address;
+    const { src, dst } = branch.flow;
+    const { address: first, last } = pick;
+    if (first?.words !== undefined && last?.words !== undefined && src.words !== undefined && dst.words !== undefined) {
+      return natRangeAddress(src, dst, first, last, pick.persistent);
+    }
+    this.assumeNatRange(branch, compiled);
+    return first;
+  }
+
+  private inAddressRange(address: Address, pick: NatPick): boolean {
+    const { address: first, last } = pick;
+    if (address.words === undefined || first?.words === undefined || last?.words === undefined) return false;
+    return compareWords(address.words, first.words) >= 0 && compareWords(address.words, last.words) <= 0;
   }
 
   /**
