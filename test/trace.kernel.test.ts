@@ -287,6 +287,25 @@ ndescribe("tracer agrees with the kernel on what the random sweep and probes aro
     await agreement(v6, traceTopology("ipv6"), flows(["2001:db8:0:1::5", "2001:db8:ff::9"], ["fd00:10:96::a", "fd00:10:96::14"], ["fd00:10:244:1::5", "fd00:10:244:1::8"], ["2001:db8:0:1::5", "2001:db8:ff00::20", "2001:db8:ff::9"]));
   });
 
+  it("IPv6 masquerade of a packet DNATed to ::1 and sent back out eth0 takes eth0's address, not ::1", { timeout: LAB_TIMEOUT }, async () => {
+    const ruleset = [
+      "*nat",
+      ":PREROUTING ACCEPT [0:0]",
+      ":INPUT ACCEPT [0:0]",
+      ":OUTPUT ACCEPT [0:0]",
+      ":POSTROUTING ACCEPT [0:0]",
+      "-A PREROUTING -p tcp -d fd00:10:244:ff::1/128 -j DNAT --to-destination [::1]:80",
+      "-A POSTROUTING -j MASQUERADE",
+      "COMMIT",
+      "",
+    ].join("\n");
+    await agreement(ruleset, traceTopology("ipv6"), [
+      { from: "external", proto: "tcp", src: "2001:db8:ff::9", dst: "fd00:10:244:ff::1", dport: 443, packets: 2 },
+      { from: "node", proto: "tcp", src: "::1", dst: "::1", dport: 80, packets: 1 },
+      { from: "node", proto: "tcp", src: "2001:db8:0:1::10", dst: "fd00:10:244:ff::1", dport: 443, packets: 1 },
+    ]);
+  });
+
   for (const family of ["ipv4", "ipv6"] as const) {
     it(`forwarding takes one off the ${family === "ipv4" ? "TTL" : "hop limit"} before FORWARD, and refuses a packet with one left (${family})`, { timeout: LAB_TIMEOUT }, async () => {
       const [match, target] = family === "ipv4" ? ["-m ttl --ttl-eq", "-j TTL --ttl-set"] : ["-m hl --hl-eq", "-j HL --hl-set"];

@@ -356,6 +356,22 @@ describe("conntrack entries, address types and source selection as the kernel ha
     expect(r.outcomes.map((o) => [o.delivery, o.packet.src])).toEqual([["local", "fd00::1"]]);
   });
 
+  it("masquerades an IPv6 packet to ::1 sent back out another interface with that interface's address (host scope)", () => {
+    const dump =
+      "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n" +
+      "-A PREROUTING -p tcp -d fd00::1/128 -j DNAT --to-destination [::1]:80\n-A POSTROUTING -j MASQUERADE\nCOMMIT\n";
+    const { ruleset } = parseRuleset(dump, { family: "ipv6" });
+    const nodeAddresses = [
+      { address: "2001:db8::10", interface: "eth0", source: { kind: "given" as const } },
+      { address: "fd00::1", interface: "flannel.1", source: { kind: "given" as const } },
+    ];
+    const r = createTracer(ruleset).trace(
+      { src: "2001:db8:ff::9", dst: "fd00::1", protocol: 6, sport: 40000, dport: 443 },
+      defaultContext({ origin: "external", inInterface: "eth0", nodeAddresses, routes: [{ network: "::/0", interface: "eth0" }] }),
+    );
+    expect(r.outcomes.map((o) => [o.delivery, o.outInterface, `${o.packet.src} → ${o.packet.dst}`])).toEqual([["forward", "eth0", "2001:db8::10 → ::1"]]);
+  });
+
   it("keeps a destination port already in a DNAT or REDIRECT port range, and gives any other the range's first port", () => {
     const nat = (rules: string) => `*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n${rules}COMMIT\n`;
     const dump = nat("-A PREROUTING -p tcp -d 10.96.0.10/32 -j DNAT --to-destination 10.244.0.5:8000-8100\n-A PREROUTING -p tcp -d 10.96.0.20/32 -j REDIRECT --to-ports 50-100\n-A PREROUTING -p tcp -d 10.96.0.30/32 -j DNAT --to-destination 10.244.0.5:8000-8100 --random\n");

@@ -701,8 +701,10 @@ class Walk {
           if (!kept) address = this.pickFromRange(branch, effect.pick, false, compiled, flow.src, flow.sport).address;
           portRange = effect.ports;
         } else {
-          // IPv6 picks the source by RFC 6724, whose first rule prefers the destination itself when it is local.
-          address = this.family === "ipv6" && flow.dst.words !== undefined && this.env.isLocal(flow.dst) ? flow.dst : this.interfaceAddress(flow.outInterface);
+          // IPv6 picks the source by RFC 6724, whose first rule prefers the destination itself when it is local;
+          // but for ::1 (host scope) ipv6_dev_get_saddr looks only at the outgoing interface's addresses.
+          const candidate = this.family === "ipv6" && flow.dst.words !== undefined && this.env.isLocal(flow.dst) && (!isLoopback(flow.dst) || flow.outInterface === "lo");
+          address = candidate ? flow.dst : this.interfaceAddress(flow.outInterface);
           portRange = effect.ports;
         }
         // The kernel keeps the source port when it can, unless told to randomise or given a range
