@@ -377,13 +377,20 @@ function target(c: RuleContext): string {
         ? plan.node.loopback
         : pick(r, [plan.node.external, plan.node.pods, ...plan.pods, ...plan.remote, ...plan.clients, ...plan.internet, ...plan.extra]);
       const port = c.protocol && chance(r, 0.6) ? (chance(r, 0.25) ? pick(r, PORT_RANGES) : pick(r, PORTS)) : undefined;
+      // iptables 1.8.9 reads an IPv6 address range only bracketed with a port: [FIRST-LAST]:PORT.
+      const [first, last] = pick(r, plan.ranges);
+      const persistent = chance(r, 0.3) ? " --persistent" : "";
+      if (chance(r, 0.15) && c.family === "ipv4") return `-j DNAT --to-destination ${first}-${last}${port === undefined ? "" : `:${port}`}${persistent}`;
+      if (chance(r, 0.15) && c.family === "ipv6" && port !== undefined) return `-j DNAT --to-destination [${first}-${last}]:${port}${persistent}`;
       return `-j DNAT --to-destination ${natAddress(c, to, port)}`;
     }
     case "REDIRECT":
       return `-j REDIRECT${chance(r, 0.8) ? ` --to-ports ${chance(r, 0.25) ? pick(r, PORT_RANGES) : pick(r, PORTS)}` : ""}`;
     case "SNAT": {
-      const to = pick(r, [plan.node.external, plan.node.pods, plan.node.remote, ...plan.internet, ...plan.clients]);
+      const [first, last] = pick(r, plan.ranges);
       const range = c.protocol && chance(r, 0.25) ? `:${int(r, 1024, 2000)}-${int(r, 2001, 3000)}` : "";
+      const several = chance(r, 0.15) && (c.family === "ipv4" || range !== "");
+      const to = several ? `${first}-${last}` : pick(r, [plan.node.external, plan.node.pods, plan.node.remote, ...plan.internet, ...plan.clients]);
       const address = range && c.family === "ipv6" ? `[${to}]` : to;
       return `-j SNAT --to-source ${address}${range}${chance(r, 0.2) ? " --random-fully" : ""}`;
     }
