@@ -306,6 +306,28 @@ ndescribe("tracer agrees with the kernel on what the random sweep and probes aro
     ]);
   });
 
+  it("a MASQUERADE that leaves the source as it was is no source NAT for --ctstate SNAT", { timeout: LAB_TIMEOUT }, async () => {
+    const ruleset = [
+      "*nat",
+      ":PREROUTING ACCEPT [0:0]",
+      ":INPUT ACCEPT [0:0]",
+      ":OUTPUT ACCEPT [0:0]",
+      ":POSTROUTING ACCEPT [0:0]",
+      "-A POSTROUTING -j MASQUERADE",
+      "COMMIT",
+      "*filter",
+      ":INPUT ACCEPT [0:0]",
+      ":FORWARD ACCEPT [0:0]",
+      ":OUTPUT ACCEPT [0:0]",
+      "-A INPUT -m conntrack --ctstate SNAT -j DROP",
+      "COMMIT",
+      "",
+    ].join("\n");
+    const own = (addresses: string[]) => addresses.map((src): LabFlow => ({ from: "node", proto: "udp", src, dst: src, dport: 53, packets: 1 }));
+    await agreement(ruleset, traceTopology("ipv4"), own(["192.168.1.2", "10.244.0.1", "127.0.0.1"]));
+    await agreement(ruleset, traceTopology("ipv6"), [...own(["2001:db8:0:1::10", "::1"]), { from: "node", proto: "udp", src: "fd00:10:244:1::1", dst: "2001:db8:0:1::10", dport: 53, packets: 1 }]);
+  });
+
   for (const family of ["ipv4", "ipv6"] as const) {
     it(`forwarding takes one off the ${family === "ipv4" ? "TTL" : "hop limit"} before FORWARD, and refuses a packet with one left (${family})`, { timeout: LAB_TIMEOUT }, async () => {
       const [match, target] = family === "ipv4" ? ["-m ttl --ttl-eq", "-j TTL --ttl-set"] : ["-m hl --hl-eq", "-j HL --hl-set"];

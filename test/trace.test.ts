@@ -356,6 +356,20 @@ describe("conntrack entries, address types and source selection as the kernel ha
     expect(r.outcomes.map((o) => [o.delivery, o.packet.src])).toEqual([["local", "fd00::1"]]);
   });
 
+  it("counts a MASQUERADE that leaves the source as it was as no source NAT (--ctstate SNAT)", () => {
+    const dump =
+      "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -j MASQUERADE\nCOMMIT\n" +
+      filter("", "-A INPUT -m conntrack --ctstate SNAT -j DROP\n");
+    const nodeAddresses = [
+      { address: "192.168.1.2", interface: "eth0", source: { kind: "given" as const } },
+      { address: "10.244.0.1", interface: "cni0", source: { kind: "given" as const } },
+    ];
+    const fate = (src: string) => trace(dump, { src, dst: src, protocol: 17 }, { origin: "node", nodeAddresses }).outcomes.map((o) => [o.verdict, o.packet.src]);
+    // Out of lo, masquerade takes the first address of the node: the packet's own, or not.
+    expect(fate("192.168.1.2")).toEqual([["ACCEPT", "192.168.1.2"]]);
+    expect(fate("10.244.0.1")).toEqual([["DROP", "192.168.1.2"]]);
+  });
+
   it("masquerades an IPv6 packet to ::1 sent back out another interface with that interface's address (host scope)", () => {
     const dump =
       "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n" +

@@ -316,7 +316,8 @@ function stateOption(option: ExtensionOption): Condition | boolean {
     const tracked = flow.conntrack !== "none";
     const hit =
       (CT_STATE_NAMES.has(state) && names.has(state)) ||
-      (tracked && names.has("SNAT") && flow.snat !== undefined) ||
+      // nf_nat_setup_info marks source NAT only when the tuple changed: a MASQUERADE to the address the packet has does not.
+      (tracked && names.has("SNAT") && flow.snat !== undefined && flow.snat.from !== flow.snat.to) ||
       (tracked && names.has("DNAT") && flow.dnat !== undefined);
     return hit !== negated;
   };
