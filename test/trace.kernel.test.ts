@@ -283,8 +283,12 @@ ndescribe("tracer agrees with the kernel on what the random sweep and probes aro
       "-A PREROUTING -d fd00:10:96::/112 -j DNAT --to-destination fd00:10:244:1::5-fd00:10:244:1::9",
       "-A POSTROUTING -o eth0 -s fd00:10:244:1::5/128 -j SNAT --to-source 2001:db8:0:1::10-2001:db8:0:1::1:20",
       "-A POSTROUTING -o eth0 -s fd00:10:244:1::8/128 -j SNAT --to-source fd00:10:244:1::1-fd00:10:244:1::9",
+      "-A PREROUTING -p tcp -d fd00:10:244:ff::1/128 -j DNAT --to-destination [fd00:10:96::1-fd00:10:96::f]:80",
+      "-A PREROUTING -p tcp -d 2001:db8:ff00::20/128 -j DNAT --to-destination [fd00:10:96::1-fd00:10:96::f]:80",
     ]);
-    await agreement(v6, traceTopology("ipv6"), flows(["2001:db8:0:1::5", "2001:db8:ff::9"], ["fd00:10:96::a", "fd00:10:96::14"], ["fd00:10:244:1::5", "fd00:10:244:1::8"], ["2001:db8:0:1::5", "2001:db8:ff00::20", "2001:db8:ff::9"]));
+    await agreement(v6, traceTopology("ipv6"), flows(["2001:db8:0:1::5", "2001:db8:ff::9"], ["fd00:10:96::a", "fd00:10:96::14"], ["fd00:10:244:1::5", "fd00:10:244:1::8"], ["2001:db8:0:1::5", "2001:db8:ff00::20", "2001:db8:ff::9"]).concat(
+      ["fd00:10:244:ff::1", "2001:db8:ff00::20"].map((dst): LabFlow => ({ from: "external", proto: "tcp", src: "2001:db8:ff::9", dst, dport: 443, packets: 1 })),
+    ));
   });
 
   it("IPv6 masquerade of a packet DNATed to ::1 and sent back out eth0 takes eth0's address, not ::1", { timeout: LAB_TIMEOUT }, async () => {

@@ -429,6 +429,10 @@ describe("conntrack entries, address types and source selection as the kernel ha
     expect(packet(v6, "2001:db8:ff::9", "fd00:10:96::a", "ipv6")).toEqual([["2001:db8:ff::9 → fd00:10:244:1::6", 0]]);
     expect(packet(v6, "fd00:10:244:1::5", "2001:db8:0:1::5", "ipv6")).toEqual([["2001:db8:0:1::716 → 2001:db8:0:1::5", 0]]);
     expect(packet(v6, "fd00:10:244:1::5", "2001:db8:ff00::20", "ipv6")).toEqual([["2001:db8:0:1::b6f3 → 2001:db8:ff00::20", 0]]);
+    // Destination NAT mixes each word it has just picked into the hash, not the destination's: it writes over it first.
+    const wide = nat("-A PREROUTING -p udp -j DNAT --to-destination [fd00:10:96::1-fd00:10:96::f]:80\n");
+    expect(packet(wide, "2001:db8:ff::9", "fd00:10:244:ff::1", "ipv6")).toEqual([["2001:db8:ff::9 → fd00:10:96::f", 0]]);
+    expect(packet(wide, "2001:db8:ff::9", "2001:db8:ff00::20", "ipv6")).toEqual([["2001:db8:ff::9 → fd00:10:96::c", 0]]);
   });
 
   it("takes one off the TTL when forwarding, before FORWARD, and answers a packet with none left with time exceeded", () => {

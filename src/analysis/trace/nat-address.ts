@@ -57,8 +57,12 @@ function kernelWords(ip: Ip): number[] {
 /** reciprocal_scale: `value` scaled into [0, range). */
 const scale = (value: number, range: number) => Number((BigInt(value) * BigInt(range)) >> 32n);
 
-/** find_best_ips_proto: the address of [first, last] for a connection from `source` to `destination` (conntrack zone 0). */
-export function natRangeAddress(source: Ip, destination: Ip, first: Ip, last: Ip, persistent: boolean): Ip {
+/**
+ * find_best_ips_proto: the address of [first, last] for a connection from `source` to `destination` (conntrack
+ * zone 0). It writes each word of the pick into the tuple before it mixes that word of the destination into the
+ * hash: for destination NAT that is the word just picked, not the destination's.
+ */
+export function natRangeAddress(source: Ip, destination: Ip, first: Ip, last: Ip, persistent: boolean, rewrites: "source" | "destination"): Ip {
   const family = first.family;
   const max = family === "ipv4" ? 0 : 3;
   const destinationWords = kernelWords(destination);
@@ -73,7 +77,7 @@ export function natRangeAddress(source: Ip, destination: Ip, first: Ip, last: Ip
     const word = (minimum + scale(j, distance)) >>> 0;
     picked.push(word);
     if (word !== high[i]) fullRange = true;
-    if (!persistent) j = (j ^ destinationWords[i]!) >>> 0;
+    if (!persistent) j = (j ^ (rewrites === "destination" ? byteSwap(word) : destinationWords[i]!)) >>> 0;
   }
   const words: Words = family === "ipv4" ? [0, 0, 0, picked[0]!] : [picked[0]!, picked[1]!, picked[2]!, picked[3]!];
   return ipOfWords(words, family);

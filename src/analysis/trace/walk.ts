@@ -678,7 +678,7 @@ class Walk {
       case "redirect": {
         const rewrite =
           effect.kind === "dnat"
-            ? this.pickFromRange(branch, effect.pick, effect.randomPort, compiled, branch.flow.dst, branch.flow.dport)
+            ? this.pickFromRange(branch, effect.pick, "destination", effect.randomPort, compiled, branch.flow.dst, branch.flow.dport)
             : this.redirectTarget(branch, effect.ports, effect.randomPort, compiled);
         const flow = branch.flow;
         const from = formatEndpoint(flow.dst.text, flow.dport, this.family);
@@ -698,7 +698,7 @@ class Walk {
         if (effect.kind === "snat") {
           // get_unique_tuple keeps a source already in the range (its port too, when the range gives ports).
           const kept = !effect.randomPort && this.inAddressRange(flow.src, effect.pick) && (effect.ports === undefined || (port !== undefined && port >= effect.ports.from && port <= effect.ports.to));
-          if (!kept) address = this.pickFromRange(branch, effect.pick, false, compiled, flow.src, flow.sport).address;
+          if (!kept) address = this.pickFromRange(branch, effect.pick, "source", false, compiled, flow.src, flow.sport).address;
           portRange = effect.ports;
         } else {
           // IPv6 picks the source by RFC 6724, whose first rule prefers the destination itself when it is local;
@@ -792,17 +792,25 @@ class Walk {
   }
 
   /** The address NAT picks from its range (where it names none, the packet's own) and the port destination NAT gives. */
-  private pickFromRange(branch: Branch, pick: NatPick, randomPort: boolean, compiled: CompiledRule, address: Address, port: number | undefined): { address: Address; port: number | undefined } {
-    return { address: this.rangeAddress(branch, pick, compiled) ?? address, port: this.destinationPort(branch, pick.ports, randomPort, compiled, port) };
+  private pickFromRange(
+    branch: Branch,
+    pick: NatPick,
+    rewrites: "source" | "destination",
+    randomPort: boolean,
+    compiled: CompiledRule,
+    address: Address,
+    port: number | undefined,
+  ): { address: Address; port: number | undefined } {
+    return { address: this.rangeAddress(branch, pick, compiled, rewrites) ?? address, port: this.destinationPort(branch, pick.ports, randomPort, compiled, port) };
   }
 
   /** One address of several is picked by a hash of the connection's current addresses; unknown ones leave the first, assumed. */
-  private rangeAddress(branch: Branch, pick: NatPick, compiled: CompiledRule): Address | undefined {
+  private rangeAddress(branch: Branch, pick: NatPick, compiled: CompiledRule, rewrites: "source" | "destination"): Address | undefined {
     if (!pick.several) return pick.address;
     const { src, dst } = branch.flow;
     const { address: first, last } = pick;
     if (first?.words !== undefined && last?.words !== undefined && src.words !== undefined && dst.words !== undefined) {
-      return natRangeAddress(src, dst, first, last, pick.persistent);
+      return natRangeAddress(src, dst, first, last, pick.persistent, rewrites);
     }
     this.assumeNatRange(branch, compiled);
     return first;
