@@ -355,4 +355,118 @@ describe("conntrack entries, address types and source selection as the kernel ha
     const r = createTracer(ruleset).trace({ src: "2001:db8::10", dst: "fd00::1", protocol: 6, sport: 40000, dport: 80 }, defaultContext({ origin: "node", nodeAddresses }));
     expect(r.outcomes.map((o) => [o.delivery, o.packet.src])).toEqual([["local", "fd00::1"]]);
   });
+
+  it("counts a MASQUERADE that leaves the source as it was as no source NAT (--ctstate SNAT)", () => {
+    const dump =
+      "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -j MASQUERADE\nCOMMIT\n" +
+      filter("", "-A INPUT -m conntrack --ctstate SNAT -j DROP\n");
+    const nodeAddresses = [
+      { address: "192.168.1.2", interface: "eth0", source: { kind: "given" as const } },
+      { address: "10.244.0.1", interface: "cni0", source: { kind: "given" as const } },
+    ];
+    const fate = (src: string) => trace(dump, { src, dst: src, protocol: 17 }, { origin: "node", nodeAddresses }).outcomes.map((o) => [o.verdict, o.packet.src]);
+    // Out of lo, masquerade takes the first address of the node: the packet's own, or not.
+    expect(fate("192.168.1.2")).toEqual([["ACCEPT", "192.168.1.2"]]);
+    expect(fate("10.244.0.1")).toEqual([["DROP", "192.168.1.2"]]);
+  });
+
+  it("masquerades an IPv6 packet to ::1 sent back out another interface with that interface's address (host scope)", () => {
+    const dump =
+      "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n" +
+      "-A PREROUTING -p tcp -d fd00::1/128 -j DNAT --to-destination [::1]:80\n-A POSTROUTING -j MASQUERADE\nCOMMIT\n";
+    const { ruleset } = parseRuleset(dump, { family: "ipv6" });
+    const nodeAddresses = [
+      { address: "2001:db8::10", interface: "eth0", source: { kind: "given" as const } },
+      { address: "fd00::1", interface: "flannel.1", source: { kind: "given" as const } },
+    ];
+    const r = createTracer(ruleset).trace(
+      { src: "2001:db8:ff::9", dst: "fd00::1", protocol: 6, sport: 40000, dport: 443 },
+      defaultContext({ origin: "external", inInterface: "eth0", nodeAddresses, routes: [{ network: "::/0", interface: "eth0" }] }),
+    );
+    expect(r.outcomes.map((o) => [o.delivery, o.outInterface, `${o.packet.src} → ${o.packet.dst}`])).toEqual([["forward", "eth0", "2001:db8::10 → ::1"]]);
+  });
+
+  it("keeps a destination port already in a DNAT or REDIRECT port range, and gives any other the range's first port", () => {
+    const nat = (rules: string) => `*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n${rules}COMMIT\n`;
+    const dump = nat("-A PREROUTING -p tcp -d 10.96.0.10/32 -j DNAT --to-destination 10.244.0.5:8000-8100\n-A PREROUTING -p tcp -d 10.96.0.20/32 -j REDIRECT --to-ports 50-100\n-A PREROUTING -p tcp -d 10.96.0.30/32 -j DNAT --to-destination 10.244.0.5:8000-8100 --random\n");
+    const to = (dst: string, dport: number) => trace(dump, { dst, dport }, { inInterface: "eth0", nodeAddresses: [{ address: "192.168.1.2", interface: "eth0", source: { kind: "given" } }] })
+      .outcomes.map((o) => [`${o.packet.dst}:${o.packet.dport}`, o.uncertain.map((u) => u.kind)]);
+    expect(to("10.96.0.10", 8080)).toEqual([["10.244.0.5:8080", []]]);
+    expect(to("10.96.0.10", 80)).toEqual([["10.244.0.5:8000", []]]);
+    expect(to("10.96.0.20", 80)).toEqual([["192.168.1.2:80", []]]);
+    expect(to("10.96.0.20", 8080)).toEqual([["192.168.1.2:50", []]]);
+    // --random picks any port of the range, the one already there too.
+    expect(to("10.96.0.30", 8080)).toEqual([["10.244.0.5:8000", ["nat-range"]]]);
+  });
+
+  it("picks from an address range as find_best_ips_proto hashes the connection's addresses (kernel-observed picks)", () => {
+    const nat = (rules: string) => `*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n${rules}COMMIT\n`;
+    const v4 = nat(
+      "-A PREROUTING -d 10.96.0.0/12 -j DNAT --to-destination 10.244.0.5-10.244.0.9\n" +
+        "-A POSTROUTING -s 10.244.0.5/32 -j SNAT --to-source 192.168.1.2-192.168.1.9\n" +
+        "-A POSTROUTING -s 10.244.0.8/32 -j SNAT --to-source 10.244.0.1-10.244.0.9\n" +
+        "-A POSTROUTING -s 10.244.0.9/32 -j SNAT --to-source 198.51.100.1-198.51.100.9 --persistent\n",
+    );
+    const packet = (dump: string, src: string, dst: string, family: "ipv4" | "ipv6" = "ipv4") =>
+      createTracer(parseRuleset(dump, { family }).ruleset)
+        .trace({ src, dst, protocol: 17, sport: 20000, dport: 53 }, defaultContext({ origin: "external", inInterface: "eth0" }))
+        .outcomes.map((o) => [`${o.packet.src} → ${o.packet.dst}`, o.uncertain.length]);
+    expect(packet(v4, "192.168.1.100", "10.96.0.10")).toEqual([["192.168.1.100 → 10.244.0.9", 0]]);
+    expect(packet(v4, "192.168.1.100", "10.96.0.20")).toEqual([["192.168.1.100 → 10.244.0.6", 0]]);
+    expect(packet(v4, "203.0.113.7", "10.96.0.20")).toEqual([["203.0.113.7 → 10.244.0.7", 0]]);
+    expect(packet(v4, "10.244.0.5", "198.51.100.20")).toEqual([["192.168.1.5 → 198.51.100.20", 0]]);
+    expect(packet(v4, "10.244.0.5", "203.0.113.7")).toEqual([["192.168.1.3 → 203.0.113.7", 0]]);
+    // A source already in the range stays; --persistent leaves the destination out of the hash.
+    expect(packet(v4, "10.244.0.8", "203.0.113.7")).toEqual([["10.244.0.8 → 203.0.113.7", 0]]);
+    expect(packet(v4, "10.244.0.9", "192.168.1.100")).toEqual([["198.51.100.9 → 192.168.1.100", 0]]);
+    expect(packet(v4, "10.244.0.9", "203.0.113.7")).toEqual([["198.51.100.9 → 203.0.113.7", 0]]);
+    const v6 = nat(
+      "-A PREROUTING -d fd00:10:96::/112 -j DNAT --to-destination fd00:10:244:1::5-fd00:10:244:1::9\n" +
+        "-A POSTROUTING -s fd00:10:244:1::5/128 -j SNAT --to-source 2001:db8:0:1::10-2001:db8:0:1::1:20\n",
+    );
+    expect(packet(v6, "2001:db8:0:1::5", "fd00:10:96::a", "ipv6")).toEqual([["2001:db8:0:1::5 → fd00:10:244:1::9", 0]]);
+    expect(packet(v6, "2001:db8:0:1::5", "fd00:10:96::14", "ipv6")).toEqual([["2001:db8:0:1::5 → fd00:10:244:1::6", 0]]);
+    expect(packet(v6, "2001:db8:ff::9", "fd00:10:96::a", "ipv6")).toEqual([["2001:db8:ff::9 → fd00:10:244:1::6", 0]]);
+    expect(packet(v6, "fd00:10:244:1::5", "2001:db8:0:1::5", "ipv6")).toEqual([["2001:db8:0:1::716 → 2001:db8:0:1::5", 0]]);
+    expect(packet(v6, "fd00:10:244:1::5", "2001:db8:ff00::20", "ipv6")).toEqual([["2001:db8:0:1::b6f3 → 2001:db8:ff00::20", 0]]);
+    // Destination NAT mixes each word it has just picked into the hash, not the destination's: it writes over it first.
+    const wide = nat("-A PREROUTING -p udp -j DNAT --to-destination [fd00:10:96::1-fd00:10:96::f]:80\n");
+    expect(packet(wide, "2001:db8:ff::9", "fd00:10:244:ff::1", "ipv6")).toEqual([["2001:db8:ff::9 → fd00:10:96::f", 0]]);
+    expect(packet(wide, "2001:db8:ff::9", "2001:db8:ff00::20", "ipv6")).toEqual([["2001:db8:ff::9 → fd00:10:96::c", 0]]);
+  });
+
+  it("takes one off the TTL when forwarding, before FORWARD, and answers a packet with none left with time exceeded", () => {
+    const dump = mangle("-A PREROUTING -s 10.0.0.8/32 -j TTL --ttl-set 1\n-A FORWARD -m ttl --ttl-eq 64 -j DROP\n-A POSTROUTING -m ttl --ttl-eq 63 -j MARK --set-mark 0x63\n-A INPUT -m ttl --ttl-eq 64 -j MARK --set-mark 0x64\n");
+    const fate = (src: string, dst: string, ttl?: number) =>
+      trace(dump, { src, dst, ...(ttl === undefined ? {} : { ttl }) }).outcomes.map((o) => [o.verdict, o.delivery, `0x${o.mark.toString(16)}`, o.error]);
+    expect(fate("10.0.0.5", "10.1.0.9", 64)).toEqual([["ACCEPT", "forward", "0x63", undefined]]);
+    expect(fate("10.0.0.5", "192.168.1.2", 64)).toEqual([["ACCEPT", "local", "0x64", undefined]]);
+    expect(fate("10.0.0.8", "10.1.0.9", 64)).toEqual([["REJECT", undefined, "0x0", "routing: TTL 1 cannot be forwarded (ICMP time exceeded)"]]);
+    // A TTL the trace was not given stays unknown: the matches on it are asked, nothing is decremented.
+    expect(fate("10.0.0.5", "10.1.0.9").map(([verdict]) => verdict).sort()).toEqual(["ACCEPT", "DROP"]);
+  });
+
+  it("asks how '! --sport A ! --dport B' was loaded when one port is equal: iptables-nft 1.8.8 to 1.8.10 compare both as one", () => {
+    const rules = "-A FORWARD -p tcp -m tcp ! --sport 53 ! --dport 443 -j DROP\n-A FORWARD -p udp -m udp ! --sport 53 ! --dport 443 -j DROP\n";
+    const header = (saver: string) => `# Generated by ${saver} on Thu Nov 26 19:48:00 2026\n`;
+    const fates = (dump: string, packet: Partial<PacketSpec>) => trace(dump, packet).outcomes.map((o) => [o.verdict, o.uncertain.map((u) => `${u.kind}=${u.assumed}`)]);
+    const dport443 = { sport: 40000, dport: 443 };
+    expect(fates(filter("", rules), dport443)).toEqual([
+      ["ACCEPT", ["inverted-port-pair=false"]],
+      ["DROP", ["inverted-port-pair=true"]],
+    ]);
+    expect(fates(filter("", rules), { protocol: 17, sport: 53, dport: 80 })).toEqual([
+      ["ACCEPT", ["inverted-port-pair=false"]],
+      ["DROP", ["inverted-port-pair=true"]],
+    ]);
+    // Where the two readings agree there is nothing to ask.
+    expect(fates(filter("", rules), { sport: 40000, dport: 80 })).toEqual([["DROP", []]]);
+    expect(fates(filter("", rules), { sport: 53, dport: 443 })).toEqual([["ACCEPT", []]]);
+    // The header names the tool: legacy and fixed iptables-nft ask each port, 1.8.8 to 1.8.10 both at once.
+    expect(fates(header("iptables-save v1.8.9") + filter("", rules), dport443)).toEqual([["ACCEPT", []]]);
+    expect(fates(header("iptables-nft-save v1.8.11 (nf_tables)") + filter("", rules), dport443)).toEqual([["ACCEPT", []]]);
+    expect(fates(header("iptables-nft-save v1.8.9 (nf_tables)") + filter("", rules), dport443)).toEqual([["DROP", []]]);
+    // A range on either side is asked on its own by every version.
+    expect(fates(filter("", "-A FORWARD -p tcp -m tcp ! --sport 53 ! --dport 400:500 -j DROP\n"), { sport: 40000, dport: 443 })).toEqual([["ACCEPT", []]]);
+  });
 });

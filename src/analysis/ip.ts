@@ -49,6 +49,10 @@ export function parseIp(text: string, family: Family): Ip | undefined {
   return words === undefined ? undefined : { family, text: formatWords(words, family), words };
 }
 
+export function ipOfWords(words: Words, family: Family): Ip {
+  return { family, text: formatWords(words, family), words };
+}
+
 export function familyOfAddress(text: string): Family | undefined {
   if (parseIpv4(text) !== undefined) return "ipv4";
   if (parseIpv6(text) !== undefined) return "ipv6";

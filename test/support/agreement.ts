@@ -74,8 +74,13 @@ function describeObservation(p: PacketObservation): string {
 // the kernel takes the first address of any interface) by role: "(address of cali4cb69fbbe33)".
 const ROLE_ADDRESS = /^\(address of /;
 
-/** Whether one observed packet is what the outcome predicts: verdict, where it went, and the packet itself. */
-function agrees(o: Outcome, p: PacketObservation, nodeAddresses: ReadonlySet<string>): boolean {
+/**
+ * Whether one observed packet is what the outcome predicts: verdict, where it went, and the packet itself.
+ * `strict`: a REJECT needs the answer it sends. A datagram the node's own output path drops fails its send with
+ * EPERM and leaves no answer, so a bare send error (or no answer at all, for a source NAT rewrote) is a REJECT's
+ * only when no DROP explains it.
+ */
+function agrees(o: Outcome, p: PacketObservation, nodeAddresses: ReadonlySet<string>, strict: boolean): boolean {
   const fate = p.fate;
   const sameAddress = (predicted: string, observed: string) => predicted === observed || (ROLE_ADDRESS.test(predicted) && nodeAddresses.has(observed));
   const samePacket = (t: { src: string; sport: number; dst: string; dport: number }) =>
@@ -91,7 +96,7 @@ function agrees(o: Outcome, p: PacketObservation, nodeAddresses: ReadonlySet<str
     case "dropped":
       // The lab ties answers to the source the packet was sent from; the answer to a packet whose source NAT
       // rewrote (masqueraded on its way out, then rejected when it came back in through lo) goes elsewhere.
-      if (o.verdict === "REJECT") return p.responses.some((r) => r.kind === "icmp" || r.kind === "tcp-reset") || p.sendError !== undefined || (o.snat !== undefined && p.responses.length === 0);
+      if (o.verdict === "REJECT") return p.responses.some((r) => r.kind === "icmp" || r.kind === "tcp-reset") || (!strict && (p.sendError !== undefined || (o.snat !== undefined && p.responses.length === 0)));
       return o.verdict === "DROP" && p.responses.length === 0;
   }
 }
@@ -102,6 +107,9 @@ function agrees(o: Outcome, p: PacketObservation, nodeAddresses: ReadonlySet<str
  */
 const destinationKey = (o: Outcome) =>
   o.verdict === "ACCEPT" ? [o.verdict, o.delivery, o.outInterface, o.packet.src, o.packet.dst, o.packet.dport].join(" ") : o.verdict;
+
+// Every lab namespace is new, so its sockets send with the default TTL and hop limit.
+const LAB_TTL = 64;
 
 const ruleId = (table: string, chain: string, position: number) => `${table}/${chain} #${position}`;
 
@@ -127,7 +135,7 @@ export function judgeFlow(tracers: AgreementTracers, ruleset: string, topology: 
   const protocol = flow.proto === "tcp" ? 6 : 17;
   // Session affinity: recent lists remember clients across packets and flows, so a sticky service's
   // packets are judged against every branch, the affinity ones included.
-  const first = { src: flow.src, dst: flow.dst, protocol, sport: observation.perPacket[0]?.sport ?? 40000, dport: flow.dport };
+  const first = { src: flow.src, dst: flow.dst, protocol, sport: observation.perPacket[0]?.sport ?? 40000, dport: flow.dport, ttl: LAB_TTL };
   const affinityOutcomes = tracers.walks.trace(first, { ...context, assumeNoAffinity: false }).outcomes;
   const sticky = affinityOutcomes.some((o) => o.uncertain.some((u) => u.kind === "recent-list"));
   for (const [i, packet] of observation.perPacket.entries()) {
@@ -140,7 +148,7 @@ export function judgeFlow(tracers: AgreementTracers, ruleset: string, topology: 
       expected.set(destinationKey(o), { mean: e.mean + o.probability, variance: e.variance + o.probability * (1 - o.probability) });
     }
     const candidates = sticky ? [...result.outcomes, ...tracer.trace(spec, { ...context, assumeNoAffinity: false }).outcomes] : result.outcomes;
-    const match = candidates.find((o) => agrees(o, packet, nodeAddresses));
+    const match = candidates.find((o) => agrees(o, packet, nodeAddresses, true)) ?? candidates.find((o) => agrees(o, packet, nodeAddresses, false));
     if (!match) {
       problems.push(`packet ${i + 1} (sport ${packet.sport}): kernel ${describeObservation(packet)}; tracer ${result.outcomes.map((o) => describeOutcome(o, family)).join(" | ")}`);
       continue;
@@ -171,26 +179,40 @@ export function judgeFlow(tracers: AgreementTracers, ruleset: string, topology: 
     }
   }
 
-  // Rules hit: every rule the kernel counted must be on a predicted walk; a rule that every walk
-  // crosses k times (whichever branch is real) must have counted k times every packet.
+  // Rules hit: every rule the kernel counted must be on a predicted walk. Each packet has its own source port,
+  // so each is walked: where every walk of every packet agrees how often it crosses a rule (whichever branch is
+  // real), the kernel must have counted the sum of those.
   const predicted = new Set<string>();
-  const walks = tracers.walks.trace(first, context).outcomes;
-  for (const o of [...walks, ...(sticky ? affinityOutcomes : [])]) for (const s of o.path) if (s.rule > 0) predicted.add(ruleId(s.table, s.chain, s.rule));
-  const crossings = walks.map((o) => {
-    const times = new Map<string, number>();
-    for (const s of o.path) if (s.rule > 0) times.set(ruleId(s.table, s.chain, s.rule), (times.get(ruleId(s.table, s.chain, s.rule)) ?? 0) + 1);
-    return times;
-  });
+  if (sticky) for (const o of affinityOutcomes) for (const s of o.path) if (s.rule > 0) predicted.add(ruleId(s.table, s.chain, s.rule));
+  const packetCrossings = observation.perPacket.map((packet) =>
+    tracers.walks.trace({ ...first, sport: packet.sport }, context).outcomes.map((o) => {
+      const times = new Map<string, number>();
+      for (const s of o.path) {
+        if (s.rule === 0) continue;
+        const id = ruleId(s.table, s.chain, s.rule);
+        predicted.add(id);
+        times.set(id, (times.get(id) ?? 0) + 1);
+      }
+      return times;
+    }),
+  );
   for (const hit of observation.ruleHits) {
     const id = ruleId(hit.table, hit.chain, hit.position);
     if (!predicted.has(id)) problems.push(`kernel counted ${hit.packets} packet(s) on ${id} (${hit.rule}), which no predicted path crosses`);
   }
   if (!sticky) {
     const counted = new Map(observation.ruleHits.map((h) => [ruleId(h.table, h.chain, h.position), h.packets]));
-    for (const [id, times] of crossings[0] ?? []) {
-      if (!crossings.every((c) => c.get(id) === times)) continue;
-      const expected = times * observation.perPacket.length;
-      if ((counted.get(id) ?? 0) !== expected) problems.push(`every predicted path crosses ${id} ${times} time(s), but the kernel counted ${counted.get(id) ?? 0} for ${observation.perPacket.length} packet(s)`);
+    for (const id of predicted) {
+      let expected = 0;
+      let determined = true;
+      for (const walks of packetCrossings) {
+        const times = walks[0]?.get(id) ?? 0;
+        if (!walks.every((w) => (w.get(id) ?? 0) === times)) determined = false;
+        expected += times;
+      }
+      if (determined && (counted.get(id) ?? 0) !== expected) {
+        problems.push(`every predicted path crosses ${id} ${expected} time(s) in all, but the kernel counted ${counted.get(id) ?? 0} for ${observation.perPacket.length} packet(s)`);
+      }
     }
   }
   return { flow, prediction, problems };
@@ -203,7 +225,7 @@ export function judgeFlow(tracers: AgreementTracers, ruleset: string, topology: 
 export function sampledFlows(tracers: AgreementTracers, ruleset: string, topology: LabTopology, flows: LabFlow[], packets = 240): LabFlow[] {
   return flows.map((flow) => {
     if (flow.sport !== undefined || flow.packets >= packets) return flow;
-    const packet = { src: flow.src, dst: flow.dst, protocol: flow.proto === "tcp" ? 6 : 17, sport: 40000, dport: flow.dport };
+    const packet = { src: flow.src, dst: flow.dst, protocol: flow.proto === "tcp" ? 6 : 17, sport: 40000, dport: flow.dport, ttl: LAB_TTL };
     const outcomes = tracers.merged.trace(packet, labContext(topology, flow, ruleset)).outcomes;
     const random = outcomes.length > 1 && outcomes.every((o) => o.uncertain.length === 0);
     return random ? { ...flow, packets } : flow;

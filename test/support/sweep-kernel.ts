@@ -239,7 +239,7 @@ class Coverage {
   addFlow(observation: LabObservation, verdict: FlowVerdict): void {
     const { flow } = observation;
     for (const p of observation.perPacket) {
-      const fate = p.fate.kind === "dropped" && (p.responses.length > 0 || p.sendError) ? "rejected" : p.fate.kind;
+      const fate = p.fate.kind === "dropped" && p.responses.length > 0 ? "rejected" : p.fate.kind;
       this.fates.set(fate, (this.fates.get(fate) ?? 0) + 1);
       if ("packet" in p.fate) {
         if (p.fate.packet.dst !== flow.dst || p.fate.packet.dport !== flow.dport) this.dnat++;

@@ -163,6 +163,11 @@ function portText(r: Random): string {
   return chance(r, 0.2) ? `${p}:${p + int(r, 0, 400)}` : String(p);
 }
 
+/** A port or range as a source port may be: the lab's senders take theirs from 20000 up, NAT may move them below. */
+function sourcePortText(r: Random): string {
+  return pick(r, ["1024:65535", "20000:30000", "20000:20100", "0:1023", String(pick(r, PORTS))]);
+}
+
 const markText = (r: Random, masked: boolean) => {
   const value = pick(r, MARK_VALUES);
   return masked ? `${hex(value)}/${hex(pick(r, MARK_MASKS))}` : hex(value);
@@ -188,7 +193,7 @@ const MATCHES: [string, number, (c: RuleContext) => string | undefined][] = [
     (c) => {
       if (!c.protocol) return undefined;
       const parts: string[] = [];
-      if (chance(c.r, 0.3)) parts.push(`${bang(c.r, 0.15)}--sport ${chance(c.r, 0.5) ? "1024:65535" : portText(c.r)}`);
+      if (chance(c.r, 0.3)) parts.push(`${bang(c.r, 0.15)}--sport ${chance(c.r, 0.5) ? sourcePortText(c.r) : portText(c.r)}`);
       if (parts.length === 0 || chance(c.r, 0.7)) parts.push(`${bang(c.r, 0.15)}--dport ${portText(c.r)}`);
       return `-m ${c.protocol} ${parts.join(" ")}`;
     },
@@ -198,8 +203,10 @@ const MATCHES: [string, number, (c: RuleContext) => string | undefined][] = [
     0.12,
     (c) => {
       if (!c.protocol) return undefined;
-      const ports = [...new Set(Array.from({ length: int(c.r, 1, 3) }, () => pick(c.r, PORTS)))].join(",");
-      return `-m multiport ${bang(c.r, 0.15)}${pick(c.r, ["--dports", "--dports", "--sports", "--ports"])} ${ports}`;
+      const option = pick(c.r, ["--dports", "--dports", "--sports", "--ports"]);
+      const port = () => (option !== "--dports" && chance(c.r, 0.3) ? sourcePortText(c.r) : chance(c.r, 0.15) ? portText(c.r) : String(pick(c.r, PORTS)));
+      const ports = [...new Set(Array.from({ length: int(c.r, 1, 3) }, port))].join(",");
+      return `-m multiport ${bang(c.r, 0.15)}${option} ${ports}`;
     },
   ],
   [
@@ -214,6 +221,9 @@ const MATCHES: [string, number, (c: RuleContext) => string | undefined][] = [
       if (chance(c.r, 0.1)) parts.push(`${bang(c.r)}--ctreplsrc ${addressWithPrefix(c)}`);
       if (chance(c.r, 0.1)) parts.push(`${bang(c.r)}--ctrepldst ${addressWithPrefix(c)}`);
       if (chance(c.r, 0.1)) parts.push(`${bang(c.r)}--ctorigdstport ${pick(c.r, PORTS)}`);
+      if (chance(c.r, 0.06)) parts.push(`${bang(c.r)}--ctorigsrcport ${sourcePortText(c.r)}`);
+      if (chance(c.r, 0.06)) parts.push(`${bang(c.r)}--ctreplsrcport ${pick(c.r, PORTS)}`);
+      if (chance(c.r, 0.06)) parts.push(`${bang(c.r)}--ctrepldstport ${sourcePortText(c.r)}`);
       if (chance(c.r, 0.1)) parts.push(`${bang(c.r)}--ctproto ${pick(c.r, ["tcp", "udp"])}`);
       if (chance(c.r, 0.05)) parts.push(`--ctdir ${pick(c.r, ["ORIGINAL", "REPLY"])}`);
       if (chance(c.r, 0.08)) parts.push(`${bang(c.r)}--ctstatus ${pick(c.r, ["CONFIRMED", "SEEN_REPLY", "ASSURED", "EXPECTED"])}`);
@@ -275,13 +285,24 @@ const MATCHES: [string, number, (c: RuleContext) => string | undefined][] = [
       return `-m rpfilter${options.map((o) => ` ${o}`).join("")}`;
     },
   ],
+  [
+    "ttl",
+    0.04,
+    (c) => {
+      // Senders start at 64; forwarding takes one off before FORWARD, a TTL target may set any.
+      const [module, prefix] = c.family === "ipv4" ? ["ttl", "ttl"] : ["hl", "hl"];
+      const value = pick(c.r, [64, 63, 1, 2]);
+      return pick(c.r, [`-m ${module} ${bang(c.r)}--${prefix}-eq ${value}`, `-m ${module} --${prefix}-lt ${value}`, `-m ${module} --${prefix}-gt ${value}`]);
+    },
+  ],
+  ["pkttype", 0.03, (c) => `-m pkttype ${bang(c.r, 0.3)}--pkt-type ${pick(c.r, ["unicast", "unicast", "multicast", "broadcast"])}`],
   ["statistic", 0.12, (c) => `-m statistic --mode random ${bang(c.r, 0.1)}--probability ${pick(c.r, ["0.25", "0.5", "0.33333333349", "0.75"])}`],
   ["comment", 0.08, (c) => `-m comment --comment "${pick(c.r, ["allow web", "kube: svc", "policy 7"])}"`],
 ];
 
 type TargetName =
   | "ACCEPT" | "DROP" | "RETURN" | "REJECT" | "jump" | "goto" | "MARK" | "CONNMARK" | "NOTRACK"
-  | "DNAT" | "REDIRECT" | "SNAT" | "MASQUERADE" | "none";
+  | "DNAT" | "REDIRECT" | "SNAT" | "MASQUERADE" | "TTL" | "none";
 
 function targetWeights(c: RuleContext): [TargetName, number | undefined][] {
   const { table, chain } = c;
@@ -302,11 +323,15 @@ function targetWeights(c: RuleContext): [TargetName, number | undefined][] {
     ["REDIRECT", nat && (owner === "PREROUTING" || owner === "OUTPUT") && c.protocol ? 0.08 : 0],
     ["SNAT", nat && (owner === "POSTROUTING" || owner === "INPUT") ? 0.15 : 0],
     ["MASQUERADE", nat && owner === "POSTROUTING" ? 0.2 : 0],
+    ["TTL", table === "mangle" ? 0.04 : 0],
     ["none", 0.04],
   ];
 }
 
-function natAddress(c: RuleContext, address: string, port: number | undefined): string {
+/** Ranges that hold some of PORTS and not others, so that both a kept port and the range's first show up. */
+const PORT_RANGES = ["8000-8100", "50-100", "20-30"];
+
+function natAddress(c: RuleContext, address: string, port: number | string | undefined): string {
   if (port === undefined) return address;
   return c.family === "ipv6" ? `[${address}]:${port}` : `${address}:${port}`;
 }
@@ -351,20 +376,31 @@ function target(c: RuleContext): string {
       const to = chance(r, 0.05)
         ? plan.node.loopback
         : pick(r, [plan.node.external, plan.node.pods, ...plan.pods, ...plan.remote, ...plan.clients, ...plan.internet, ...plan.extra]);
-      const port = c.protocol && chance(r, 0.6) ? pick(r, PORTS) : undefined;
+      const port = c.protocol && chance(r, 0.6) ? (chance(r, 0.25) ? pick(r, PORT_RANGES) : pick(r, PORTS)) : undefined;
+      // iptables 1.8.9 reads an IPv6 address range only bracketed with a port: [FIRST-LAST]:PORT.
+      const [first, last] = pick(r, plan.ranges);
+      const persistent = chance(r, 0.3) ? " --persistent" : "";
+      if (chance(r, 0.15) && c.family === "ipv4") return `-j DNAT --to-destination ${first}-${last}${port === undefined ? "" : `:${port}`}${persistent}`;
+      if (chance(r, 0.15) && c.family === "ipv6" && port !== undefined) return `-j DNAT --to-destination [${first}-${last}]:${port}${persistent}`;
       return `-j DNAT --to-destination ${natAddress(c, to, port)}`;
     }
     case "REDIRECT":
-      return `-j REDIRECT${chance(r, 0.8) ? ` --to-ports ${pick(r, PORTS)}` : ""}`;
+      return `-j REDIRECT${chance(r, 0.8) ? ` --to-ports ${chance(r, 0.25) ? pick(r, PORT_RANGES) : pick(r, PORTS)}` : ""}`;
     case "SNAT": {
-      const to = pick(r, [plan.node.external, plan.node.pods, plan.node.remote, ...plan.internet, ...plan.clients]);
+      const [first, last] = pick(r, plan.ranges);
       const range = c.protocol && chance(r, 0.25) ? `:${int(r, 1024, 2000)}-${int(r, 2001, 3000)}` : "";
+      const several = chance(r, 0.15) && (c.family === "ipv4" || range !== "");
+      const to = several ? `${first}-${last}` : pick(r, [plan.node.external, plan.node.pods, plan.node.remote, ...plan.internet, ...plan.clients]);
       const address = range && c.family === "ipv6" ? `[${to}]` : to;
       return `-j SNAT --to-source ${address}${range}${chance(r, 0.2) ? " --random-fully" : ""}`;
     }
     case "MASQUERADE": {
       const ports = c.protocol && chance(r, 0.2) ? ` --to-ports ${int(r, 1024, 2000)}-${int(r, 2001, 3000)}` : "";
       return `-j MASQUERADE${ports}${chance(r, 0.25) ? pick(r, [" --random", " --random-fully"]) : ""}`;
+    }
+    case "TTL": {
+      const [name, prefix] = c.family === "ipv4" ? ["TTL", "ttl"] : ["HL", "hl"];
+      return pick(r, [`-j ${name} --${prefix}-set ${pick(r, [1, 2, 64, 200])}`, `-j ${name} --${prefix}-dec ${pick(r, [1, 63])}`, `-j ${name} --${prefix}-inc 1`]);
     }
     case "none":
       return "";
@@ -380,6 +416,9 @@ function rule(c: RuleContext, last: boolean): string {
   if (chance(r, 0.45)) {
     c.protocol = chance(r, 0.6) ? "tcp" : "udp";
     parts.push(`-p ${c.protocol}`);
+  } else if (chance(r, 0.05)) {
+    // Not one protocol: no port match can follow.
+    parts.push(`! -p ${pick(r, ["tcp", "udp"])}`);
   }
   let action = target(c);
   // Few matches per rule, so that rules match often enough for their targets to matter; but a rule that

@@ -107,6 +107,7 @@ export type UncertaintyKind =
   | "queue-verdict"
   | "nat-range"
   | "nat-port"
+  | "inverted-port-pair"
   | "route-localnet"
   | "established-nat"
   | "branch-limit";

@@ -25,6 +25,8 @@ const messages: { [K in UncertaintyKind]: (subject: string) => string } = {
   "route-localnet": (s) =>
     `routing delivers a packet that came in on ${s} to 127.0.0.0/8 only if ${s} has route_localnet=1 (kube-proxy sets it for localhost NodePorts); the dump does not say`,
   "nat-port": (s) => `NAT picked the source port at random (${s}); whether the rule matches depends on which`,
+  "inverted-port-pair": (s) =>
+    `a rule with '${s}' (one port each) and a packet with one of the two ports equal: iptables-nft 1.8.8 to 1.8.10 compare both ports as one word, so the rule matches; legacy iptables and other versions ask each port, so it does not; the dump's header does not say which loaded it`,
   "established-nat": (s) => `NAT bindings of an established connection were made by its first packet (${s})`,
   "branch-limit": (s) => `too many branches (${s}); the rest of the walk was cut`,
 };

@@ -4,8 +4,9 @@
 
 import { parseProtocol } from "../../model/protocols.js";
 import type { Chain, Family, Rule, Ruleset, TableName } from "../../model/types.js";
-import { formatEndpoint, isLoopback, parseIp, parseNet, inNet, type Net } from "../ip.js";
-import { compileRule, ruleEffect, type CompiledRule, type Effect, type NatPick, type Split } from "./compile.js";
+import { compareWords, formatEndpoint, isLoopback, parseIp, parseNet, inNet, type Net } from "../ip.js";
+import { natRangeAddress } from "./nat-address.js";
+import { compileRule, invertedPortPairsOf, ruleEffect, type CompiledRule, type Effect, type InvertedPortPairs, type NatPick, type Split } from "./compile.js";
 import { OwnedFlow, type Address, type CtState, type Env, type Flow, type InterfaceKnowledge } from "./flow.js";
 import { sortStably } from "./order.js";
 import type {
@@ -159,6 +160,7 @@ export function createTracer(ruleset: Ruleset, options: TracerOptions = {}): Tra
 /** A ruleset as walks see it: each chain compiled in place of itself when a walk first enters it. */
 class CompiledRuleset {
   readonly family: Family;
+  readonly invertedPortPairs: InvertedPortPairs;
   private readonly chainsByTable = new Map<TableName, Map<string, Chain | CompiledChain>>();
   /** The chain each table pass of a hook starts in, once looked up (null: there is none). */
   private readonly starts: Record<Hook, (CompiledChain | null | undefined)[]> = { PREROUTING: [], INPUT: [], FORWARD: [], OUTPUT: [], POSTROUTING: [] };
@@ -168,6 +170,7 @@ class CompiledRuleset {
     private readonly indexLargeChains: boolean,
   ) {
     this.family = ruleset.family;
+    this.invertedPortPairs = invertedPortPairsOf(ruleset);
     for (const table of ruleset.tables) {
       const chains = new Map<string, Chain | CompiledChain>();
       for (const chain of table.chains) chains.set(chain.name, chain);
@@ -567,7 +570,7 @@ class Walk {
   }
 
   private compile(chain: CompiledChain, index: number): CompiledRule {
-    const compiled = compileRule(chain.chain.rules[index]!, this.family);
+    const compiled = compileRule(chain.chain.rules[index]!, this.family, this.ruleset.invertedPortPairs);
     if (chain.activations > 1) chain.rules[index] = compiled;
     return compiled;
   }
@@ -674,7 +677,9 @@ class Walk {
       case "dnat":
       case "redirect": {
         const rewrite =
-          effect.kind === "dnat" ? this.pickFromRange(branch, effect.pick, compiled, branch.flow.dst, branch.flow.dport) : this.redirectTarget(branch, effect.ports);
+          effect.kind === "dnat"
+            ? this.pickFromRange(branch, effect.pick, "destination", effect.randomPort, compiled, branch.flow.dst, branch.flow.dport)
+            : this.redirectTarget(branch, effect.ports, effect.randomPort, compiled);
         const flow = branch.flow;
         const from = formatEndpoint(flow.dst.text, flow.dport, this.family);
         const to = formatEndpoint(rewrite.address.text, rewrite.port, this.family);
@@ -691,11 +696,15 @@ class Walk {
         let port = flow.sport;
         let portRange: { from: number; to: number } | undefined;
         if (effect.kind === "snat") {
-          address = this.pickFromRange(branch, effect.pick, compiled, flow.src, flow.sport).address;
+          // get_unique_tuple keeps a source already in the range (its port too, when the range gives ports).
+          const kept = !effect.randomPort && this.inAddressRange(flow.src, effect.pick) && (effect.ports === undefined || (port !== undefined && port >= effect.ports.from && port <= effect.ports.to));
+          if (!kept) address = this.pickFromRange(branch, effect.pick, "source", false, compiled, flow.src, flow.sport).address;
           portRange = effect.ports;
         } else {
-          // IPv6 picks the source by RFC 6724, whose first rule prefers the destination itself when it is local.
-          address = this.family === "ipv6" && flow.dst.words !== undefined && this.env.isLocal(flow.dst) ? flow.dst : this.interfaceAddress(flow.outInterface);
+          // IPv6 picks the source by RFC 6724, whose first rule prefers the destination itself when it is local;
+          // but for ::1 (host scope) ipv6_dev_get_saddr looks only at the outgoing interface's addresses.
+          const candidate = this.family === "ipv6" && flow.dst.words !== undefined && this.env.isLocal(flow.dst) && (!isLoopback(flow.dst) || flow.outInterface === "lo");
+          address = candidate ? flow.dst : this.interfaceAddress(flow.outInterface);
           portRange = effect.ports;
         }
         // The kernel keeps the source port when it can, unless told to randomise or given a range
@@ -782,17 +791,60 @@ class Walk {
     return true;
   }
 
-  /** The first address and port of a NAT range; where it names none, the packet's own. */
-  private pickFromRange(branch: Branch, pick: NatPick, compiled: CompiledRule, address: Address, port: number | undefined): { address: Address; port: number | undefined } {
-    if (pick.several) branch.assumptions = [...branch.assumptions, { ...uncertainty("nat-range", compiled.rule.text.split(" --to")[1]?.trim() ?? "the range", compiled.line), assumed: true }];
-    return { address: pick.address ?? address, port: pick.port ?? port };
+  /** The address NAT picks from its range (where it names none, the packet's own) and the port destination NAT gives. */
+  private pickFromRange(
+    branch: Branch,
+    pick: NatPick,
+    rewrites: "source" | "destination",
+    randomPort: boolean,
+    compiled: CompiledRule,
+    address: Address,
+    port: number | undefined,
+  ): { address: Address; port: number | undefined } {
+    return { address: this.rangeAddress(branch, pick, compiled, rewrites) ?? address, port: this.destinationPort(branch, pick.ports, randomPort, compiled, port) };
   }
 
-  private redirectTarget(branch: Branch, ports: { from: number; to: number } | undefined): { address: Address; port: number | undefined } {
+  /** One address of several is picked by a hash of the connection's current addresses; unknown ones leave the first, assumed. */
+  private rangeAddress(branch: Branch, pick: NatPick, compiled: CompiledRule, rewrites: "source" | "destination"): Address | undefined {
+    if (!pick.several) return pick.address;
+    const { src, dst } = branch.flow;
+    const { address: first, last } = pick;
+    if (first?.words !== undefined && last?.words !== undefined && src.words !== undefined && dst.words !== undefined) {
+      return natRangeAddress(src, dst, first, last, pick.persistent, rewrites);
+    }
+    this.assumeNatRange(branch, compiled);
+    return first;
+  }
+
+  private inAddressRange(address: Address, pick: NatPick): boolean {
+    const { address: first, last } = pick;
+    if (address.words === undefined || first?.words === undefined || last?.words === undefined) return false;
+    return compareWords(address.words, first.words) >= 0 && compareWords(address.words, last.words) <= 0;
+  }
+
+  /**
+   * get_unique_tuple keeps a destination port that is in the range; nf_nat_l4proto_unique_tuple gives any other
+   * the range's first port, or with --random a random one, which the walk cannot know.
+   */
+  private destinationPort(branch: Branch, ports: { from: number; to: number } | undefined, randomPort: boolean, compiled: CompiledRule, port: number | undefined): number | undefined {
+    if (!ports) return port;
+    if (randomPort && ports.from !== ports.to) {
+      this.assumeNatRange(branch, compiled);
+      return ports.from;
+    }
+    return port !== undefined && port >= ports.from && port <= ports.to ? port : ports.from;
+  }
+
+  private assumeNatRange(branch: Branch, compiled: CompiledRule): void {
+    if (branch.assumptions.some((a) => a.kind === "nat-range" && a.line === compiled.line)) return;
+    branch.assumptions = [...branch.assumptions, { ...uncertainty("nat-range", compiled.rule.text.split(" --to")[1]?.trim() ?? "the range", compiled.line), assumed: true }];
+  }
+
+  private redirectTarget(branch: Branch, ports: { from: number; to: number } | undefined, randomPort: boolean, compiled: CompiledRule): { address: Address; port: number | undefined } {
     const flow = branch.flow;
     const address: Address =
       branch.hook === "OUTPUT" ? this.address(this.family === "ipv4" ? "127.0.0.1" : "::1") : this.interfaceAddress(flow.inInterface);
-    return { address, port: ports ? ports.from : flow.dport };
+    return { address, port: this.destinationPort(branch, ports, randomPort, compiled, flow.dport) };
   }
 
   /**
@@ -870,7 +922,7 @@ class Walk {
           return enterHook(branch, "INPUT");
         }
         flow.outInterface = this.route(flow.dst, local);
-        return enterHook(branch, "FORWARD");
+        return this.forward(branch);
       case "INPUT":
         return this.finish(branch, "ACCEPT", "local");
       case "FORWARD":
@@ -925,6 +977,19 @@ class Walk {
       flow.inKnowledge = { matches: [...flow.inKnowledge.matches, back.iface], notMatches: flow.inKnowledge.notMatches };
     }
     flow.outInterface = back.iface;
+    return this.forward(branch);
+  }
+
+  /**
+   * ip_forward and ip6_forward take one off the TTL (hop limit) before the FORWARD hook, and a packet that has
+   * no hop left is answered with ICMP time exceeded and goes no further. false: the branch has ended.
+   */
+  private forward(branch: Branch): boolean {
+    const flow = branch.flow;
+    if (flow.ttl !== undefined) {
+      if (flow.ttl <= 1) return this.finish(branch, "REJECT", undefined, `routing: TTL ${flow.ttl} cannot be forwarded (ICMP time exceeded)`);
+      flow.ttl--;
+    }
     return enterHook(branch, "FORWARD");
   }
 
