@@ -21,7 +21,9 @@ export function formatRuleset(ruleset: Ruleset, options: FormatOptions = {}): st
     ruleset.comments.filter((c) => c.beforeTable === index && !c.insideTable).forEach((c) => out.push(commentText(c.text)));
   ruleset.tables.forEach((table, index) => {
     commentsBefore(index);
-    if (options.canonical) printCanonicalTable(table, ruleset, context, out);
+    if (options.canonical) {
+      if (!(table.nothingMade && context.backend === "nft")) printCanonicalTable(table, ruleset, context, out);
+    }
     else printFaithfulTable(table, out);
   });
   commentsBefore(ruleset.tables.length);
