@@ -223,7 +223,7 @@ const info: { [K in DiagnosticKind]: KindInfo<K> } = {
   "skipped-line": { severity: "warning", message: () => "line skipped (--lenient)" },
   "jump-loop": {
     severity: "error",
-    message: (d) => `jump loop: ${d.cycle.join(" → ")} (iptables refuses to load loops)`,
+    message: (d) => `jump loop: ${d.cycle.join(" → ")} (iptables refuses to load a loop that a built-in chain reaches)`,
   },
   "missing-option": { severity: "error", message: (d) => `'${d.module}' needs ${d.option}; the kernel refuses it without` },
   "value-adjusted": { severity: "warning", message: (d) => `value of ${d.option}: ${d.reason}` },
