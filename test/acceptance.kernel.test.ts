@@ -24,7 +24,7 @@ kdescribe("random rules, valid or not: iptscope accepts what the kernel accepts,
           const seed = FIRST_SEED + i * 7919 + (family === "ipv6" ? 1 : 0) + (backend === "legacy" ? 2 : 0);
           const c = generateAcceptCase(seed, family);
           const kernel = kernelRoundTrip(c.text, { family, backend, ipsets: ipsetsReferenced(c.text, family) });
-          const { ruleset, diagnostics } = parseRuleset(c.text, { family });
+          const { ruleset, diagnostics } = parseRuleset(c.text, { family, backend });
           // What only one backend refuses is a warning (the dump may come from the other).
           const refusedHere = (d: (typeof diagnostics)[number]) => d.kind === "backend-refuses" && d.details.backend === backend;
           const errors = diagnostics.filter((d) => d.severity === "error" || refusedHere(d)).map((d) => d.message);
@@ -95,7 +95,7 @@ kdescribe("whole dumps: iptscope accepts what the kernel accepts, and prints it 
       const disagreements: { dump: string; kernel: string; iptscope: string }[] = [];
       for (const text of [...DUMPS, ...HOOK_DUMPS]) {
         const kernel = kernelRoundTrip(text, { family: "ipv4", backend });
-        const { ruleset, diagnostics } = parseRuleset(text, { family: "ipv4" });
+        const { ruleset, diagnostics } = parseRuleset(text, { family: "ipv4", backend });
         // A policy on a user chain is a warning that says iptables-legacy refuses it.
         const refusedHere = (d: (typeof diagnostics)[number]) =>
           (d.kind === "backend-refuses" && d.details.backend === backend) || (d.kind === "policy-on-user-chain" && backend === "legacy");
