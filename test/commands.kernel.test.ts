@@ -94,6 +94,8 @@ const COMMAND_DUMPS = [
   "*filter\n:U - [0:0]\n[5:6] -A U\n-Z\nCOMMIT\n", "# family: ipv6\n*filter\n:U - [0:0]\n[5:6] -A U\n-Z U\nCOMMIT\n",
   // -X without a chain: iptables-nft deletes the built-in chains without rules too.
   "*filter\n:INPUT DROP [3:4]\n:FORWARD DROP [0:0]\n-A FORWARD\n-X\nCOMMIT\n", "*filter\n:INPUT DROP [3:4]\n-X\n-Z INPUT\nCOMMIT\n",
+  // ip6tables-nft-restore -c loads no rule counters.
+  "# family: ipv6\n*mangle\n[5:99] -A PREROUTING -j ACCEPT\nCOMMIT\n",
   // -R: iptables-nft-restore crashes.
   "*filter\n-A INPUT -j ACCEPT\n-R INPUT 1 -j DROP\nCOMMIT\n",
 ];

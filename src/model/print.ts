@@ -98,8 +98,13 @@ function printCanonicalTable(table: Table, ruleset: Ruleset, context: CodecConte
   const users = table.chains.filter((c) => !c.builtin).sort((a, b) => byteOrder(a.name, b.name));
   const ordered = [...builtins, ...users];
   for (const chain of ordered) out.push(chainDeclaration(chain));
+  // ip6tables-nft-restore 1.8.9 -c loads every rule with no counters.
+  const countersLoaded = !(context.backend === "nft" && ruleset.family === "ipv6");
   for (const chain of ordered) {
-    for (const rule of chain.rules) out.push(formatRule(rule, context, ruleset.hasRuleCounters));
+    for (const rule of chain.rules) {
+      const loaded = countersLoaded || rule.counters === undefined ? rule : { ...rule, counters: undefined };
+      out.push(formatRule(loaded, context, ruleset.hasRuleCounters));
+    }
   }
   out.push("COMMIT");
 }
