@@ -96,6 +96,9 @@ const COMMAND_DUMPS = [
   "*filter\n:INPUT DROP [3:4]\n:FORWARD DROP [0:0]\n-A FORWARD\n-X\nCOMMIT\n", "*filter\n:INPUT DROP [3:4]\n-X\n-Z INPUT\nCOMMIT\n",
   // ip6tables-nft-restore -c loads no rule counters.
   "# family: ipv6\n*mangle\n[5:99] -A PREROUTING -j ACCEPT\nCOMMIT\n",
+  // -X of a built-in chain: iptables-nft deletes it when it made it and it holds no rules.
+  "*filter\n:OUTPUT DROP [4:849]\n-X OUTPUT\nCOMMIT\n", "*filter\n:OUTPUT DROP [0:0]\n-A OUTPUT\n-X OUTPUT\nCOMMIT\n",
+  "*filter\n:INPUT DROP [0:0]\n-X OUTPUT\nCOMMIT\n", "*filter\n:OUTPUT DROP [4:849]\n-X OUTPUT\n-Z OUTPUT\nCOMMIT\n",
   // -R: iptables-nft-restore crashes.
   "*filter\n-A INPUT -j ACCEPT\n-R INPUT 1 -j DROP\nCOMMIT\n",
 ];

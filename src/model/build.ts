@@ -689,7 +689,11 @@ export class RulesetBuilder {
         const deletable: Chain[] = [];
         for (const chain of targets) {
           if (!chain) continue;
-          if (chain.builtin) {
+          if (chain.builtin && state.madeBuiltins.has(chain) && chain.rules.length === 0) {
+            // iptables-nft deletes a built-in chain it has made, when it holds no rules.
+            this.report(diagnostic("backend-refuses", chainAt, { backend: "legacy", reason: `-X of built-in chain '${chain.name}'` }));
+            deletable.push(chain);
+          } else if (chain.builtin) {
             this.report(diagnostic("builtin-chain-operation", chainAt, { chain: chain.name, operation: "delete" }));
           } else if (chain.rules.length > 0) {
             this.report(diagnostic("chain-not-empty", chainAt, { chain: chain.name }));
@@ -699,6 +703,10 @@ export class RulesetBuilder {
         }
         if (deletable.length < targets.length) return;
         for (const chain of deletable) {
+          if (chain.builtin) {
+            this.unmake(state, chain);
+            continue;
+          }
           state.chains.delete(chain.name);
           unnumber(chain.rules);
         }
@@ -818,7 +826,7 @@ export class RulesetBuilder {
     }
     const zeroed = all ? [...state.chains.values()].filter(exists) : named !== undefined && exists(named) ? [named] : [];
     const counted = zeroed.find((c) => c.rules.some((r) => r.counters !== undefined && !sameCounters(r.counters, ZERO)));
-    // ip6tables-nft zeroes such rules; iptables-nft fails to replace them.
+    // iptables-nft fails to replace such rules; ip6tables-nft loaded them without counters (see printCanonicalTable).
     if (counted !== undefined && this.family === "ipv4") {
       const reason = `-Z of chain '${counted.name}', whose rules were given counters`;
       this.report(diagnostic("backend-refuses", all ? { line, column: 1, length: 2 } : chainAt, { backend: "nft", reason }));
@@ -852,11 +860,14 @@ export class RulesetBuilder {
       }));
     }
     if (this.backend === "legacy") return;
-    for (const chain of empty) {
-      state.madeBuiltins.delete(chain);
-      chain.policy = "ACCEPT";
-      chain.counters = ZERO;
-    }
+    for (const chain of empty) this.unmake(state, chain);
+  }
+
+  /** iptables-nft deleted a built-in chain: save prints it with policy ACCEPT and no counters, and it is no chain to -Z. */
+  private unmake(state: TableState, chain: Chain): void {
+    state.madeBuiltins.delete(chain);
+    chain.policy = "ACCEPT";
+    chain.counters = ZERO;
   }
 
   private addRules(
