@@ -42,6 +42,8 @@ interface TableDraft {
   table: TableName;
   r: Random;
   family: "ipv4" | "ipv6";
+  /** User chains a `:` line or -N above declared (not undone by -X or -E): most commands name one of these. */
+  declared: Set<string>;
 }
 
 function address(d: TableDraft): string {
@@ -54,12 +56,17 @@ function body(d: TableDraft): string {
   if (!text.includes("JUMP")) return text;
   const kind = chance(d.r, 0.75) ? "-j" : "-g";
   // Now and then a built-in chain, which no rule may jump to.
-  const chain = chance(d.r, 0.1) ? pick(d.r, BUILTINS[d.table]) : pick(d.r, USER_CHAINS);
+  const chain = chance(d.r, 0.1) ? pick(d.r, BUILTINS[d.table]) : userChain(d);
   return text.replace("JUMP", `${kind} ${chain}`);
 }
 
+/** Mostly a user chain declared above, so that more inputs load; now and then any. */
+function userChain(d: TableDraft): string {
+  return d.declared.size > 0 && chance(d.r, 0.7) ? pick(d.r, [...d.declared]) : pick(d.r, USER_CHAINS);
+}
+
 function anyChain(d: TableDraft): string {
-  return chance(d.r, 0.6) ? pick(d.r, USER_CHAINS) : pick(d.r, BUILTINS[d.table]);
+  return chance(d.r, 0.6) ? userChain(d) : pick(d.r, BUILTINS[d.table]);
 }
 
 /** A rule's spec, now and then with counters before the command. */
@@ -79,6 +86,7 @@ function declaration(d: TableDraft): string {
     return `:${chain} ${chance(d.r, 0.85) ? pick(d.r, ["ACCEPT", "DROP"]) : pick(d.r, POLICIES)} ${counters(d)}`;
   }
   const chain = pick(d.r, USER_CHAINS.slice(0, 3));
+  d.declared.add(chain);
   return `:${chain} ${chance(d.r, 0.9) ? "-" : pick(d.r, POLICIES)} ${counters(d)}`;
 }
 
@@ -98,16 +106,26 @@ function commandLine(d: TableDraft): string {
       return chance(r, 0.5) ? `-D ${anyChain(d)} ${position(d)}` : `-D ${anyChain(d)} ${body(d)}`.trimEnd();
     case "R":
       return ruleLine(d, `-R ${anyChain(d)} ${position(d)}`);
-    case "N":
-      return `-N ${chance(r, 0.85) ? pick(r, USER_CHAINS) : pick(r, BUILTINS[d.table])}`;
-    case "X":
-      return chance(r, 0.3) ? "-X" : `-X ${anyChain(d)}`;
+    case "N": {
+      if (chance(r, 0.15)) return `-N ${pick(r, BUILTINS[d.table])}`;
+      const chain = pick(r, USER_CHAINS);
+      d.declared.add(chain);
+      return `-N ${chain}`;
+    }
+    case "X": {
+      const chain = chance(r, 0.3) ? undefined : anyChain(d);
+      if (chain !== undefined) d.declared.delete(chain);
+      return chain === undefined ? "-X" : `-X ${chain}`;
+    }
     case "F":
       return chance(r, 0.3) ? "-F" : `-F ${anyChain(d)}`;
     case "Z":
       return chance(r, 0.4) ? "-Z" : `-Z ${anyChain(d)}`;
-    case "E":
-      return `-E ${anyChain(d)} ${chance(r, 0.8) ? pick(r, USER_CHAINS) : pick(r, BUILTINS[d.table])}`;
+    case "E": {
+      const [from, to] = [anyChain(d), chance(r, 0.8) ? pick(r, USER_CHAINS) : pick(r, BUILTINS[d.table])];
+      if (d.declared.delete(from) && !BUILTINS[d.table].includes(to)) d.declared.add(to);
+      return `-E ${from} ${to}`;
+    }
     case "P":
       return `-P ${anyChain(d)} ${chance(r, 0.8) ? pick(r, ["ACCEPT", "DROP"]) : pick(r, POLICIES)}`;
     case ":":
@@ -132,10 +150,10 @@ export function generateCommandCase(seed: number, family: "ipv4" | "ipv6"): Comm
   const first = pick(r, tables);
   const second = chance(r, 0.2) ? pick(r, tables.filter((t) => t !== first)) : undefined;
   const lines: string[] = [];
-  if (second === undefined) lines.push(...tableLines({ table: first, r, family }, between(r, 1, 10)));
+  if (second === undefined) lines.push(...tableLines({ table: first, r, family, declared: new Set() }, between(r, 1, 10)));
   else {
-    lines.push(...tableLines({ table: first, r, family }, between(r, 1, 4)));
-    lines.push(...tableLines({ table: second, r, family }, between(r, 1, 4)));
+    lines.push(...tableLines({ table: first, r, family, declared: new Set() }, between(r, 1, 4)));
+    lines.push(...tableLines({ table: second, r, family, declared: new Set() }, between(r, 1, 4)));
   }
   return { family, text: `${lines.join("\n")}\n` };
 }
