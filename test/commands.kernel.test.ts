@@ -99,6 +99,8 @@ const COMMAND_DUMPS = [
   // -X of a built-in chain: iptables-nft deletes it when it made it and it holds no rules.
   "*filter\n:OUTPUT DROP [4:849]\n-X OUTPUT\nCOMMIT\n", "*filter\n:OUTPUT DROP [0:0]\n-A OUTPUT\n-X OUTPUT\nCOMMIT\n",
   "*filter\n:INPUT DROP [0:0]\n-X OUTPUT\nCOMMIT\n", "*filter\n:OUTPUT DROP [4:849]\n-X OUTPUT\n-Z OUTPUT\nCOMMIT\n",
+  // Not a command: DSCP's value is printed `0x%02x` (the acceptance test's printing was compared as "{}" until now).
+  "*mangle\n-A PREROUTING -j DSCP --set-dscp 10\n-A PREROUTING -j DSCP --set-dscp-class EF\nCOMMIT\n",
   // -R: iptables-nft-restore crashes.
   "*filter\n-A INPUT -j ACCEPT\n-R INPUT 1 -j DROP\nCOMMIT\n",
 ];
