@@ -101,8 +101,8 @@ const COMMAND_DUMPS = [
   "*filter\n:INPUT DROP [0:0]\n-X OUTPUT\nCOMMIT\n", "*filter\n:OUTPUT DROP [4:849]\n-X OUTPUT\n-Z OUTPUT\nCOMMIT\n",
   // Not a command: DSCP's value is printed `0x%02x` (the acceptance test's printing was compared as "{}" until now).
   "*mangle\n-A PREROUTING -j DSCP --set-dscp 10\n-A PREROUTING -j DSCP --set-dscp-class EF\nCOMMIT\n",
-  // -R: iptables-nft-restore crashes.
-  "*filter\n-A INPUT -j ACCEPT\n-R INPUT 1 -j DROP\nCOMMIT\n",
+  // -R: iptables-nft-restore crashes; the replacement's counters are printed (with every rule's).
+  "*filter\n-A INPUT -j ACCEPT\n-R INPUT 1 -j DROP\nCOMMIT\n", "*raw\n-N U\n-A U -j ACCEPT\n[9:33] -R U 1 -j CT --notrack\nCOMMIT\n",
 ];
 
 kdescribe("chain and rule commands the sweeps found: iptscope accepts what the kernel accepts, and prints it as iptables-save does", () => {

@@ -652,6 +652,7 @@ export class RulesetBuilder {
           // iptables-nft-restore 1.8.9 dies (SIGSEGV) replacing a rule of the batch it is building, which all are.
           this.report(diagnostic("backend-refuses", chainAt, { backend: "nft", reason: "-R of a rule this input added: iptables-nft-restore crashes" }));
           if (replacement) {
+            if (replacement.counters) this.ruleset.hasRuleCounters = true;
             unnumber(chain.rules.splice(index, 1, replacement));
             this.jumpsUnchecked.add(replacement);
           }
