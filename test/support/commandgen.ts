@@ -69,11 +69,13 @@ function anyChain(d: TableDraft): string {
   return chance(d.r, 0.6) ? userChain(d) : pick(d.r, BUILTINS[d.table]);
 }
 
-/** A rule's spec, now and then with counters before the command. */
+/** A rule's spec, now and then with counters: `[p:b]` before the command, or `-c p b` after it. */
 function ruleLine(d: TableDraft, command: string): string {
   const spec = body(d);
-  const counters = chance(d.r, 0.05) ? `[${between(d.r, 0, 9)}:${between(d.r, 0, 99)}] ` : "";
-  return `${counters}${command}${spec ? ` ${spec}` : ""}`;
+  const [packets, bytes] = [between(d.r, 0, 9), between(d.r, 0, 99)];
+  const prefix = chance(d.r, 0.05) ? `[${packets}:${bytes}] ` : "";
+  const option = prefix === "" && chance(d.r, 0.04) ? ` -c ${packets} ${bytes}` : "";
+  return `${prefix}${command}${option}${spec ? ` ${spec}` : ""}`;
 }
 
 function counters(d: TableDraft): string {
