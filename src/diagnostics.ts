@@ -60,6 +60,8 @@ interface DiagnosticDetails {
   "target-needs-protocol": { target: string; protocols: readonly string[] };
   "conflicting-options": { module: string; options: readonly string[] };
   "backend-refuses": { backend: "legacy" | "nft"; reason: string };
+  /** A command each backend applies its own way; `applied`: the backend whose outcome the model holds. */
+  "backend-differs": { command: string; nft: string; legacy: string; applied: "legacy" | "nft" };
   "negated-address-list": Record<string, never>;
 }
 
@@ -221,7 +223,7 @@ const info: { [K in DiagnosticKind]: KindInfo<K> } = {
   "skipped-line": { severity: "warning", message: () => "line skipped (--lenient)" },
   "jump-loop": {
     severity: "error",
-    message: (d) => `jump loop: ${d.cycle.join(" → ")} (iptables refuses to load loops)`,
+    message: (d) => `jump loop: ${d.cycle.join(" → ")} (iptables refuses to load a loop that a built-in chain reaches)`,
   },
   "missing-option": { severity: "error", message: (d) => `'${d.module}' needs ${d.option}; the kernel refuses it without` },
   "value-adjusted": { severity: "warning", message: (d) => `value of ${d.option}: ${d.reason}` },
@@ -258,6 +260,11 @@ const info: { [K in DiagnosticKind]: KindInfo<K> } = {
   "backend-refuses": {
     severity: "warning",
     message: (d) => `iptables-${d.backend} refuses this (${d.reason}); iptables-${d.backend === "legacy" ? "nft" : "legacy"} accepts it`,
+  },
+  "backend-differs": {
+    severity: "warning",
+    message: (d) =>
+      `${d.command}: iptables-nft-restore ${d.nft}, iptables-legacy-restore ${d.legacy}; the model follows iptables-${d.applied} (see fmt --backend)`,
   },
 };
 

@@ -132,7 +132,7 @@ describe("jump loops: iptables refuses them; iptscope reports the cycle", () => 
     writeFileSync(file, loopDump(2));
     const strict = await runInProcess("trace", file);
     expect(strict.status).toBe(ExitCode.malformedInput);
-    expect(strict.stderr).toMatch(new RegExp(`${file}:\\d+:\\d+: error: jump loop: filter/L\\d → filter/L\\d → filter/L\\d \\(iptables refuses to load loops\\)`));
+    expect(strict.stderr).toMatch(new RegExp(`${file}:\\d+:\\d+: error: jump loop: filter/L\\d → filter/L\\d → filter/L\\d \\(iptables refuses to load a loop that a built-in chain reaches\\)`));
     const lenient = await runInProcess("trace", file, true);
     expect(lenient.status).toBe(ExitCode.ok);
     expect(lenient.stderr).toMatch(/warning: jump loop: filter\/L\d → filter\/L\d → filter\/L\d/);

@@ -143,3 +143,38 @@ describe("extensions allowed in some hooks only, checked through jumps at COMMIT
     expect(errors(added)).toEqual(["5:extension-wrong-chain"]);
   });
 });
+
+describe("commands each backend applies its own way", () => {
+  const parsed = (lines: string[], backend: "nft" | "legacy") => parseRuleset([...lines, ""].join("\n"), { family: "ipv4", backend });
+  const differs = (lines: string[]) =>
+    parsed(lines, "nft").diagnostics.filter((d) => d.kind === "backend-differs").map((d) => `${d.line}:${d.column}:${d.severity}`);
+  const chain = (lines: string[], backend: "nft" | "legacy", name: string) =>
+    parsed(lines, backend).ruleset.tables[0]!.chains.find((c) => c.name === name)!;
+
+  it("-F without a chain: nft flushes nothing, legacy every chain, and a warning says so", () => {
+    const lines = ["*filter", ":INPUT DROP [3:4]", "-A INPUT -j ACCEPT", "-F", "COMMIT"];
+    expect(chain(lines, "nft", "INPUT").rules).toHaveLength(1);
+    expect(chain(lines, "legacy", "INPUT").rules).toHaveLength(0);
+    expect(differs(lines)).toEqual(["4:1:warning"]);
+  });
+
+  it("-Z: nft sets a built-in chain back to ACCEPT without counters, legacy leaves it", () => {
+    const lines = ["*filter", ":INPUT DROP [3:4]", "-Z INPUT", "COMMIT"];
+    expect(chain(lines, "nft", "INPUT")).toMatchObject({ policy: "ACCEPT", counters: { packets: "0", bytes: "0" } });
+    expect(chain(lines, "legacy", "INPUT")).toMatchObject({ policy: "DROP", counters: { packets: "3", bytes: "4" } });
+    expect(differs(lines)).toEqual(["3:4:warning"]);
+  });
+
+  it("a built-in chain declared with '-' keeps its policy", () => {
+    const lines = ["*filter", ":INPUT DROP [1:2]", ":INPUT - [7:8]", "COMMIT"];
+    expect(chain(lines, "nft", "INPUT")).toMatchObject({ policy: "DROP", counters: { packets: "7", bytes: "8" } });
+    expect(chain(lines, "legacy", "INPUT")).toMatchObject({ policy: "DROP", counters: { packets: "1", bytes: "2" } });
+  });
+
+  it("a table no line made anything in is marked, and -P DROP in nat is refused where it is written", () => {
+    expect(parsed(["*filter", "-X", "COMMIT"], "nft").ruleset.tables[0]!.nothingMade).toBe(true);
+    expect(parsed(["*filter", "-N U", "-X", "COMMIT"], "nft").ruleset.tables[0]!.nothingMade).toBeUndefined();
+    const refused = parsed(["*nat", "-P PREROUTING DROP", "COMMIT"], "nft").diagnostics.filter((d) => d.severity === "error");
+    expect(refused.map((d) => `${d.line}:${d.column}:${d.kind}`)).toEqual(["2:15:nat-filtering"]);
+  });
+});

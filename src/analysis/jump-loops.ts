@@ -1,4 +1,4 @@
-// Jump loops: cycles in a table's chain call graph, which iptables refuses to load. Apart from the rule graph so
+// Jump loops: cycles in a table's chain call graph that a built-in chain reaches, which iptables refuses to load. Apart from the rule graph so
 // that every command can check a dump without loading graphology.
 
 import { diagnostic, type Diagnostic } from "../diagnostics.js";
@@ -9,7 +9,8 @@ const OPEN = 1;
 const DONE = 2;
 
 /**
- * Cycles in the chain call graph (jumps and gotos), which iptables refuses to load. Iterative
+ * Cycles in the chain call graph (jumps and gotos) that a built-in chain reaches, which iptables refuses to load
+ * (both backends load a loop among user chains that no built-in chain reaches). Iterative
  * depth-first search, so 10,000-deep chains of jumps do not overflow the stack. Chains are numbered so that
  * a 10,000-service dump's 80,000 jumps cost one name lookup each.
  */
@@ -25,7 +26,7 @@ export function findJumpLoops(ruleset: Ruleset): Diagnostic[] {
     // The index of the next rule to look at in each stacked chain.
     const stackNext: number[] = [];
     for (const root of indexOf.values()) {
-      if (state[root] !== UNSEEN) continue;
+      if (state[root] !== UNSEEN || !chains[root]!.builtin) continue;
       stackChains.push(root);
       stackNext.push(0);
       state[root] = OPEN;

@@ -5,7 +5,7 @@ import { findJumpLoops } from "../analysis/jump-loops.js";
 import { hasErrors, type Diagnostic } from "../diagnostics.js";
 import { inputProblemMessage, readInput, type InputProblem } from "../input.js";
 import { parseRulesetText, type ParseResult } from "../model/build.js";
-import type { Family, Ruleset, Table, Target } from "../model/types.js";
+import type { Backend, Family, Ruleset, Table, Target } from "../model/types.js";
 import { paletteFor } from "./color.js";
 import { ExitCode } from "./exit-codes.js";
 import { renderDiagnostics } from "./render-diagnostics.js";
@@ -18,6 +18,8 @@ export interface LoadOptions {
   quiet?: boolean;
   /** An earlier snapshot's parse, whose unchanged rule lines this one takes instead of building them again. */
   reuse?: ParseResult;
+  /** Whose iptables-restore to follow where the backends differ (fmt --backend). */
+  backend?: Backend;
 }
 
 export type Loaded =
@@ -116,7 +118,7 @@ export function loadDump(options: LoadOptions): Loaded {
     process.stderr.write(`iptscope: ${inputProblemMessage(input.problem)}\n`);
     return { ok: false, exitCode: inputExitCode(input.problem), name: options.file ?? "<stdin>" };
   }
-  const result = parseRulesetText(input.text, { lenient: options.lenient, family: options.family, reuse: options.reuse });
+  const result = parseRulesetText(input.text, { lenient: options.lenient, family: options.family, reuse: options.reuse, backend: options.backend });
   // iptables refuses to load jump loops; a dump that has one did not come from the kernel.
   for (const loop of jumpLoops(result, options.reuse)) {
     result.diagnostics.push(options.lenient ? { ...loop, severity: "warning" } : loop);

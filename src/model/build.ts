@@ -21,7 +21,7 @@ import { isPortProtocol } from "./services.js";
 import { ReusableRules } from "./reuse.js";
 import {
   BUILTIN_CHAINS, TABLE_NAMES,
-  type AddressMask, type BuiltinChainName, type Chain, type Counters, type ExtensionOption, type Family, type MatchModule, type Negatable,
+  type AddressMask, type Backend, type BuiltinChainName, type Chain, type Counters, type ExtensionOption, type Family, type MatchModule, type Negatable,
   type OptionValue, type Policy, type ProtocolSpec, type Rule, type Ruleset, type Table, type TableName, type Target,
 } from "./types.js";
 
@@ -38,6 +38,8 @@ export interface ParseOptions {
    * included; only objects are shared between the two results.
    */
   reuse?: ParseResult;
+  /** Whose iptables-restore to follow where the two leave different rulesets (-F and -Z, say); default nft, as fmt's. */
+  backend?: Backend;
 }
 
 export interface ParseResult {
@@ -78,6 +80,9 @@ interface TableState {
   callers: Map<Chain, Chain | Chain[]>;
   /** Rules placed with an extension the kernel allows in some hooks only. */
   restricted: RestrictedUse[];
+  /** Built-in chains a line made (iptables-nft creates them when first named), and whether any line made a chain. */
+  madeBuiltins: Set<Chain>;
+  madeAny: boolean;
 }
 
 /** A rule with an extension the kernel allows in some hooks only, and the chain it was placed in. */
@@ -268,7 +273,7 @@ const IPV6_ONLY_SPELLINGS =
   /\s(?:-p (?:ipv6-icmp|icmpv6)\s|-m (?:icmp6|hl)\s|-j HL\s|--reject-with icmp6-|--to-(?:destination|source) \[|--(?:ct(?:orig|repl)(?:src|dst)|src-range|dst-range|to-destination|to-source) (?:! )?[0-9A-Fa-f]*:[0-9A-Fa-f]*:)/;
 
 export function parseRulesetText(input: string, options: ParseOptions = {}): ParseResult {
-  const builder = new RulesetBuilder(options.family ?? detectFamily(input), options.lenient === true, options.reuse);
+  const builder = new RulesetBuilder(options.family ?? detectFamily(input), options.lenient === true, options.reuse, options.backend ?? "nft");
   let text = input;
   if (text.charCodeAt(0) === 0xfeff) {
     builder.reportWorkedAround(diagnostic("byte-order-mark", { line: 1, column: 1 }, {}), "ignored");
@@ -334,6 +339,7 @@ export class RulesetBuilder {
     private readonly family: Family,
     private readonly lenient: boolean,
     reuse?: ParseResult,
+    private readonly backend: Backend = "nft",
   ) {
     this.ruleset = { family, tables: [], comments: [], hasRuleCounters: false };
     this.codecContext = { family, protocol: undefined };
@@ -491,7 +497,9 @@ export class RulesetBuilder {
       const chain: Chain = { name: builtin, builtin: true, policy: "ACCEPT", counters: ZERO, line: 0, rules: [] };
       chains.set(builtin, chain);
     }
-    this.current = { table, chains, chainsChanged: false, declared: [], cursor: 0, callers: new Map(), restricted: [] };
+    this.current = {
+      table, chains, chainsChanged: false, declared: [], cursor: 0, callers: new Map(), restricted: [], madeBuiltins: new Set(), madeAny: false,
+    };
     this.tables.set(tableName, this.current);
     this.ruleset.tables.push(table);
   }
@@ -518,10 +526,18 @@ export class RulesetBuilder {
         this.report(diagnostic("bad-policy", { line, column: policyColumn + 1, length: policy.length }, { chain: name, policy }));
         return;
       }
-      existing.policy = policy;
-      existing.counters = counters ?? ZERO;
+      // `-` keeps the policy; iptables-nft takes the counters all the same, iptables-legacy sets both or neither.
+      const newCounters = counters ?? ZERO;
+      if (policy === "-" && !sameCounters(existing.counters, newCounters)) {
+        this.report(diagnostic("backend-differs", chainNameAt(name, line), {
+          command: `:${name} -`, nft: "sets the chain's counters", legacy: "keeps them", applied: this.backend,
+        }));
+      }
+      if (policy !== "-") existing.policy = policy;
+      if (policy !== "-" || this.backend === "nft") existing.counters = newCounters;
       existing.line = line;
       state.declared.push(existing);
+      state.madeBuiltins.add(existing);
     } else {
       if (policy !== "-") {
         this.report(
@@ -532,6 +548,7 @@ export class RulesetBuilder {
       state.chains.set(name, chain);
       state.declared.push(chain);
     }
+    state.madeAny = true;
     state.table.statements.push({ kind: "chain-declaration", chain: name, line });
   }
 
@@ -539,6 +556,8 @@ export class RulesetBuilder {
     const state = this.current!;
     if (line !== undefined) state.table.commitLine = line;
     state.table.chains = [...state.chains.values()];
+    if (state.madeAny) delete state.table.nothingMade;
+    else state.table.nothingMade = true;
     this.checkHooks(state);
     // Jumps were checked as their rules were read; only a chain command since can make one wrong.
     if (state.chainsChanged) this.resolveTargets(state);
@@ -630,7 +649,10 @@ export class RulesetBuilder {
         if (command.kind === "delete") unnumber(chain.rules.splice(index, 1));
         else {
           const replacement = this.buildRules(command, counters, text, line, state.table.name, chain.name)[0];
+          // iptables-nft-restore 1.8.9 dies (SIGSEGV) replacing a rule of the batch it is building, which all are.
+          this.report(diagnostic("backend-refuses", chainAt, { backend: "nft", reason: "-R of a rule this input added: iptables-nft-restore crashes" }));
           if (replacement) {
+            if (replacement.counters) this.ruleset.hasRuleCounters = true;
             unnumber(chain.rules.splice(index, 1, replacement));
             this.jumpsUnchecked.add(replacement);
           }
@@ -655,6 +677,7 @@ export class RulesetBuilder {
           return;
         }
         state.chains.set(chainName, { name: chainName, builtin: false, policy: "-", counters: ZERO, line, rules: [] });
+        state.madeAny = true;
         return;
       }
       case "delete-chain": {
@@ -667,7 +690,11 @@ export class RulesetBuilder {
         const deletable: Chain[] = [];
         for (const chain of targets) {
           if (!chain) continue;
-          if (chain.builtin) {
+          if (chain.builtin && state.madeBuiltins.has(chain) && chain.rules.length === 0) {
+            // iptables-nft deletes a built-in chain it has made, when it holds no rules.
+            this.report(diagnostic("backend-refuses", chainAt, { backend: "legacy", reason: `-X of built-in chain '${chain.name}'` }));
+            deletable.push(chain);
+          } else if (chain.builtin) {
             this.report(diagnostic("builtin-chain-operation", chainAt, { chain: chain.name, operation: "delete" }));
           } else if (chain.rules.length > 0) {
             this.report(diagnostic("chain-not-empty", chainAt, { chain: chain.name }));
@@ -677,16 +704,34 @@ export class RulesetBuilder {
         }
         if (deletable.length < targets.length) return;
         for (const chain of deletable) {
+          if (chain.builtin) {
+            this.unmake(state, chain);
+            continue;
+          }
           state.chains.delete(chain.name);
           unnumber(chain.rules);
         }
+        if (chainName === undefined) this.deleteEmptyBuiltins(state, line);
         return;
       }
       case "flush": {
         statements.push({ kind: "command", command: { kind: "flush", line, text } });
-        const targets = chainName === undefined ? [...state.chains.values()] : [getChain()];
+        let targets: Chain[];
+        if (chainName !== undefined) {
+          const chain = getChain();
+          if (chain) this.made(state, chain);
+          targets = chain ? [chain] : [];
+        } else {
+          targets = [...state.chains.values()];
+          // iptables-nft-restore flushes nothing of the table it is restoring when -F names no chain.
+          if (targets.some((c) => c.rules.length > 0)) {
+            this.report(diagnostic("backend-differs", { line, column: 1, length: 2 }, {
+              command: "-F without a chain", nft: "flushes nothing of the table it restores", legacy: "flushes every chain", applied: this.backend,
+            }));
+          }
+          if (this.backend === "nft") targets = [];
+        }
         for (const chain of targets) {
-          if (!chain) continue;
           unnumber(chain.rules);
           chain.rules = [];
         }
@@ -694,13 +739,7 @@ export class RulesetBuilder {
       }
       case "zero": {
         statements.push({ kind: "command", command: { kind: "zero", line, text } });
-        const targets = chainName === undefined ? [...state.chains.values()] : [getChain()];
-        for (const chain of targets) {
-          if (!chain) continue;
-          chain.counters = ZERO;
-          for (const rule of chain.rules) if (rule.counters) rule.counters = ZERO;
-        }
-        return;
+        return this.zero(state, chainName === undefined ? undefined : getChain(), chainName === undefined, chainAt, line);
       }
       case "policy": {
         statements.push({ kind: "command", command: { kind: "policy", line, text } });
@@ -716,6 +755,12 @@ export class RulesetBuilder {
           this.report(diagnostic("bad-policy", this.named(policyWord, line), { chain: chain.name, policy }));
           return;
         }
+        // A `:` line may give a nat chain a DROP policy, -P may not (both backends).
+        if (policy === "DROP" && state.table.name === "nat") {
+          this.report(diagnostic("nat-filtering", this.named(policyWord, line), {}));
+          return;
+        }
+        this.made(state, chain);
         chain.policy = policy;
         // iptables -P resets the policy counters.
         chain.counters = ZERO;
@@ -762,6 +807,70 @@ export class RulesetBuilder {
     }
   }
 
+  /** A line made or changed `chain`: iptables-nft now has it (and its table) in the kernel. */
+  private made(state: TableState, chain: Chain): void {
+    state.madeAny = true;
+    if (chain.builtin) state.madeBuiltins.add(chain);
+  }
+
+  /**
+   * -Z. iptables-legacy-restore zeroes only what the kernel held before, so nothing of what it restores.
+   * iptables-nft-restore zeroes the chains it has made so far (a built-in chain nothing made yet is no chain to
+   * it), which sets a built-in chain's policy back to ACCEPT; iptables-nft cannot zero a rule given counters.
+   */
+  private zero(state: TableState, named: Chain | undefined, all: boolean, chainAt: DiagnosticPosition, line: number): void {
+    if (!all && named === undefined) return;
+    const exists = (c: Chain) => !c.builtin || state.madeBuiltins.has(c);
+    if (named !== undefined && !exists(named)) {
+      const reason = `-Z of built-in chain '${named.name}', which no line above makes`;
+      this.report(diagnostic("backend-refuses", chainAt, { backend: "nft", reason }));
+    }
+    const zeroed = all ? [...state.chains.values()].filter(exists) : named !== undefined && exists(named) ? [named] : [];
+    const counted = zeroed.find((c) => c.rules.some((r) => r.counters !== undefined && !sameCounters(r.counters, ZERO)));
+    // iptables-nft fails to replace such rules; ip6tables-nft loaded them without counters (see printCanonicalTable).
+    if (counted !== undefined && this.family === "ipv4") {
+      const reason = `-Z of chain '${counted.name}', whose rules were given counters`;
+      this.report(diagnostic("backend-refuses", all ? { line, column: 1, length: 2 } : chainAt, { backend: "nft", reason }));
+    }
+    const changed = zeroed.filter((c) => c.builtin && (c.policy !== "ACCEPT" || !sameCounters(c.counters, ZERO)));
+    if (changed.length > 0) {
+      this.report(diagnostic("backend-differs", all ? { line, column: 1, length: 2 } : chainAt, {
+        command: `-Z of ${changed.map((c) => c.name).join(", ")}`,
+        nft: "sets the policy to ACCEPT and the counters to 0", legacy: "leaves both as this input sets them", applied: this.backend,
+      }));
+    }
+    if (this.backend === "legacy") return;
+    for (const chain of changed) {
+      chain.policy = "ACCEPT";
+      chain.counters = ZERO;
+    }
+    for (const chain of zeroed) for (const rule of chain.rules) if (rule.counters !== undefined) rule.counters = ZERO;
+  }
+
+  /**
+   * iptables-nft-restore's -X without a chain name deletes the built-in chains without rules too: they are no
+   * chains to it until a line makes them again, and save prints them with policy ACCEPT and no counters.
+   */
+  private deleteEmptyBuiltins(state: TableState, line: number): void {
+    const empty = [...state.madeBuiltins].filter((c) => c.rules.length === 0);
+    const changed = empty.filter((c) => c.policy !== "ACCEPT" || !sameCounters(c.counters, ZERO));
+    if (changed.length > 0) {
+      this.report(diagnostic("backend-differs", { line, column: 1, length: 2 }, {
+        command: `-X without a chain, on ${changed.map((c) => c.name).join(", ")}`,
+        nft: "deletes the built-in chains without rules (ACCEPT, no counters)", legacy: "keeps them", applied: this.backend,
+      }));
+    }
+    if (this.backend === "legacy") return;
+    for (const chain of empty) this.unmake(state, chain);
+  }
+
+  /** iptables-nft deleted a built-in chain: save prints it with policy ACCEPT and no counters, and it is no chain to -Z. */
+  private unmake(state: TableState, chain: Chain): void {
+    state.madeBuiltins.delete(chain);
+    chain.policy = "ACCEPT";
+    chain.counters = ZERO;
+  }
+
   private addRules(
     state: TableState, command: CommandShape, chainWord: number | undefined, counters: CountersSyntax | undefined, text: string, line: number,
   ): void {
@@ -779,6 +888,7 @@ export class RulesetBuilder {
     if (this.lenient && this.lineErrors > errorsBefore) return;
     if (rules.length === 0) return;
     if (rules[0]!.counters) this.ruleset.hasRuleCounters = true;
+    this.made(state, chain);
     if (command === undefined || command.kind === "append") {
       for (let i = 0; i < rules.length; i++) append(chain, rules[i]!);
     } else {
@@ -1695,6 +1805,10 @@ function isSynMatch(module: MatchModule): boolean {
 function hasOption(options: readonly ExtensionOption[], name: string): boolean {
   for (let i = 0; i < options.length; i++) if (options[i]!.name === name) return true;
   return false;
+}
+
+function sameCounters(a: Counters, b: Counters): boolean {
+  return a.packets === b.packets && a.bytes === b.bytes;
 }
 
 /** Rules out of their chain keep no position (statements still list them). */

@@ -752,10 +752,11 @@ const DSCP_CLASSES: Record<string, number> = {
   AF22: 20, AF23: 22, AF31: 26, AF32: 28, AF33: 30, AF41: 34, AF42: 36, AF43: 38, EF: 46,
 };
 
+/** libxt_DSCP prints the value as `0x%02x`. */
 const hexByte: Codec = {
   expected: "a number",
   decode: c.unsigned(63).decode,
-  encode: (v) => (v.kind === "number" ? [c.hex(v.value)] : []),
+  encode: (v) => (v.kind === "number" ? [`0x${v.value.toString(16).padStart(2, "0")}`] : []),
 };
 
 const DSCP: ExtensionSpec = {

@@ -21,7 +21,9 @@ export function formatRuleset(ruleset: Ruleset, options: FormatOptions = {}): st
     ruleset.comments.filter((c) => c.beforeTable === index && !c.insideTable).forEach((c) => out.push(commentText(c.text)));
   ruleset.tables.forEach((table, index) => {
     commentsBefore(index);
-    if (options.canonical) printCanonicalTable(table, ruleset, context, out);
+    if (options.canonical) {
+      if (!(table.nothingMade && context.backend === "nft")) printCanonicalTable(table, ruleset, context, out);
+    }
     else printFaithfulTable(table, out);
   });
   commentsBefore(ruleset.tables.length);
@@ -96,8 +98,13 @@ function printCanonicalTable(table: Table, ruleset: Ruleset, context: CodecConte
   const users = table.chains.filter((c) => !c.builtin).sort((a, b) => byteOrder(a.name, b.name));
   const ordered = [...builtins, ...users];
   for (const chain of ordered) out.push(chainDeclaration(chain));
+  // ip6tables-nft-restore 1.8.9 -c loads every rule with no counters.
+  const countersLoaded = !(context.backend === "nft" && ruleset.family === "ipv6");
   for (const chain of ordered) {
-    for (const rule of chain.rules) out.push(formatRule(rule, context, ruleset.hasRuleCounters));
+    for (const rule of chain.rules) {
+      const loaded = countersLoaded || rule.counters === undefined ? rule : { ...rule, counters: undefined };
+      out.push(formatRule(loaded, context, ruleset.hasRuleCounters));
+    }
   }
   out.push("COMMIT");
 }

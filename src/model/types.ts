@@ -3,6 +3,9 @@
 
 export type Family = "ipv4" | "ipv6";
 
+/** The two iptables-restore implementations; a few commands leave different rulesets in each. */
+export type Backend = "nft" | "legacy";
+
 export const TABLE_NAMES = ["raw", "mangle", "nat", "filter", "security"] as const;
 export type TableName = (typeof TABLE_NAMES)[number];
 
@@ -59,6 +62,11 @@ export interface Table {
   commitLine?: number;
   /** Commands in input order, for restore input that is not plain `-A` (faithful printing). */
   statements: Statement[];
+  /**
+   * No line made a chain or a rule in the table (only -F, -Z or -X without a chain name, say): iptables-nft-restore
+   * leaves no such table in the kernel, while iptables-legacy keeps its built-in chains.
+   */
+  nothingMade?: true;
 }
 
 /** A line inside a table block, in input order. */

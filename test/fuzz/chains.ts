@@ -209,3 +209,18 @@ export function hasCycle(calls: Map<string, string[]>): boolean {
   }
   return removed < indegree.size;
 }
+
+/** The calls of the chains a built-in chain reaches (the kernel looks for loops there only). */
+export function reachableCalls(calls: Map<string, string[]>): Map<string, string[]> {
+  const reached = [...calls.keys()].filter((chain) => !/^U\d+$/.test(chain));
+  const seen = new Set(reached);
+  for (let i = 0; i < reached.length; i++) {
+    for (const callee of calls.get(reached[i]!) ?? []) {
+      if (!seen.has(callee)) {
+        seen.add(callee);
+        reached.push(callee);
+      }
+    }
+  }
+  return new Map([...calls].filter(([chain]) => seen.has(chain)));
+}
