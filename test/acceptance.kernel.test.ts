@@ -64,7 +64,8 @@ const DUMPS = [
   "-A INPUT -s 10.0.0.1/33", "-A INPUT -s 10.0.0.1/255.0.255.0", "-A INPUT -s 10.1", "-A INPUT -s 010.0.0.1", "-A INPUT -s 0x0a000001",
   "-A INPUT -s 10.0.0.1/08", "-A INPUT -s 10.0.0.00000000000001", "-A INPUT -s 10.0.0.256", "-A INPUT -s 10.0.0.", "-A INPUT -i eth0+ -o lo",
   "-A INPUT -i abcdefghijklmnop", "-A INPUT -i eth/0", "-A INPUT -i \"\"", "-A INPUT -p 256", "-A INPUT -p 0", "-A INPUT -p ALL", "-A INPUT -p 0x11",
-  "-A INPUT -p ip", "-A INPUT -s 10.0.0.1,10.0.0.2 ! -d 10.0.0.3",
+  "-A INPUT -p ip", "-A INPUT -s 10.0.0.1,10.0.0.2 ! -d 10.0.0.3", "-A INPUT -s 10.0.0.1,10.0.0.2 -d 10.1/0x10 -j ACCEPT",
+  "-A INPUT -d 10.0.0.1,10.0.0.2 -s 10.0.0.3", "-A INPUT -s 10.0.0.1,10.0.0.2 -d 10.0.0.3,10.0.0.4",
   // getopt_long: abbreviations over iptables' own options and the loaded extensions' together, values after `=`,
   // quoted options, options iptables-restore takes and ignores.
   "-A INPUT --sou 10.0.0.1 -j ACCEPT", "-A INPUT --in-int eth0 --j ACCEPT", "-A INPUT --sr 10.0.0.1 --ds 10.0.0.2",

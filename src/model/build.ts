@@ -1107,8 +1107,9 @@ export class RulesetBuilder {
       for (const d of destinations?.length ? destinations : [undefined]) {
         out.push({
           ...rule,
-          source: s ? negatable(s, rule.source!.negated) : undefined,
-          destination: d ? negatable(d, rule.destination!.negated) : undefined,
+          // A side given one address (no list) keeps it in every rule.
+          source: s ? negatable(s, rule.source!.negated) : rule.source,
+          destination: d ? negatable(d, rule.destination!.negated) : rule.destination,
         });
       }
     }
