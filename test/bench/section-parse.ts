@@ -33,6 +33,8 @@ interface SizeResult {
   parse?: { runs: ParseOneResult[]; medianMs: number; peakRssMB: number; rules: number; errors: number; diagnostics: number; heapMB: number };
   parseError?: string;
   iptables?: { runsMs: number[]; medianMs: number };
+  /** iptscope/iptables: the median over the alternating pairs of runs. */
+  ratio?: number;
   iptablesError?: string;
 }
 
@@ -70,8 +72,8 @@ function legacyRestoreOnce(file: string): number | string {
 }
 
 /**
- * iptscope's runs and iptables' alternate: other work on the machine that comes and goes then slows both alike,
- * and the ratio of the medians stays a comparison on equal terms.
+ * iptscope's runs and iptables' alternate: other work on the machine that comes and goes then slows both alike.
+ * The ratio is the median of each pair's ratio, so that a slow spell weighs on both sides of the pairs it falls in.
  */
 function measureSize(context: BenchContext, result: SizeResult, legacy: Availability): void {
   const runs: ParseOneResult[] = [];
@@ -101,6 +103,7 @@ function measureSize(context: BenchContext, result: SizeResult, legacy: Availabi
     };
   }
   if (result.iptablesError === undefined && runsMs.length > 0) result.iptables = { runsMs, medianMs: median(runsMs) };
+  if (result.parse && result.iptables && runs.length === runsMs.length) result.ratio = median(runs.map((r, i) => r.ms / runsMs[i]!));
 }
 
 export const parseSection: BenchSection = {
@@ -131,7 +134,7 @@ export const parseSection: BenchSection = {
         heap: r.parse ? formatNumber(r.parse.heapMB) : null,
         diagnostics: r.parse ? `${r.parse.diagnostics}${r.parse.errors ? ` (${r.parse.errors} err)` : ""}` : null,
         iptablesMs: r.iptables ? formatNumber(r.iptables.medianMs) : null,
-        ratio: r.parse && r.iptables ? `${(r.parse.medianMs / r.iptables.medianMs).toFixed(2)}×` : null,
+        ratio: r.ratio !== undefined ? `${r.ratio.toFixed(2)}×` : null,
       };
     });
 
@@ -140,8 +143,8 @@ export const parseSection: BenchSection = {
     const anchor = at(RSS_CHECK_SIZE) ?? results[results.length - 1];
     if (anchor !== undefined) {
       const label = `@${formatNumber(anchor.services)}`;
-      if (anchor.parse && anchor.iptables) {
-        const ratio = anchor.parse.medianMs / anchor.iptables.medianMs;
+      if (anchor.ratio !== undefined) {
+        const ratio = anchor.ratio;
         checks.push({
           name: `parse time iptscope/iptables ${label}`,
           measured: `${ratio.toFixed(2)}×`,
@@ -178,7 +181,7 @@ export const parseSection: BenchSection = {
 
     const notes = [
       "parse ms: median of the parseRuleset() call alone, each run in a fresh `node --expose-gc` process; RSS: peak (maxRSS) of those processes.",
-      "iptables ms: median wall time of `unshare -n iptables-legacy-restore --test < FILE` (process start and reading included); its runs alternate with iptscope's.",
+      "iptables ms: median wall time of `unshare -n iptables-legacy-restore --test < FILE` (process start and reading included); its runs alternate with iptscope's; ratio: the median of each pair's ratio.",
       "heap MiB: heap in use after the parse with the result still referenced (after GC).",
     ];
     if (!legacy.available) notes.push(`iptables-legacy-restore --test is n/a here: ${legacy.reason}`);
