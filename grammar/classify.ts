@@ -38,8 +38,6 @@ export interface ClassifiedToken extends IToken, Omit<ArgToken, "tokenType" | "i
   resolvedName?: string;
   /** Set when the abbreviation fits several options getopt_long knows at that point. */
   ambiguous?: boolean;
-  /** A value written in the option's word (`--dport=80`), made a word of its own after it. */
-  attached?: boolean;
 }
 
 /** Owners are shared: options only carry them to the model builder. */
@@ -252,9 +250,7 @@ function coreValues(core: TokenType, args: readonly ArgToken[], index: number): 
 
 /** A word cut out of `arg` (an option of a cluster, a value written in an option's word), or made for it. */
 function cutWord(arg: ArgToken, value: string, start: number, end: number): ArgToken {
-  const word = new Word(value, start, end, arg.quoted);
-  (word as unknown as ClassifiedToken).attached = true;
-  return word;
+  return new Word(value, start, end, arg.quoted);
 }
 
 /** The value getopt gives an option whose argument was written in its word: optarg, or the whole word. */
@@ -291,13 +287,13 @@ const loaded = new LoadedExtensions();
 
 /**
  * Classifies the arguments of one command line into grammar tokens, in place (the returned
- * array is `args`, with a word spliced in after an option for a value written in its word:
- * `--dport=80`). A word is an option or a value depending on the options that the extensions
- * loaded so far define, exactly as iptables' getopt_long over its merged option table decides.
+ * array is `args`, with words spliced in where getopt reads one word as several: `--dport=80`,
+ * `-vj`; so it is longer than `args` was exactly then). A word is an option or a value depending
+ * on the options that the extensions loaded so far define, exactly as iptables' getopt_long over
+ * its merged option table decides.
  */
-export function classifyArgs(args: ArgToken[], catalog: ExtensionCatalog): { tokens: ClassifiedToken[]; attachedWords: boolean } {
+export function classifyArgs(args: ArgToken[], catalog: ExtensionCatalog): ClassifiedToken[] {
   loaded.reset();
-  let attachedWords = false;
   let protocol: string | undefined;
   let implicitLoaded: string | undefined;
   let forced = 0;
@@ -333,7 +329,6 @@ export function classifyArgs(args: ArgToken[], catalog: ExtensionCatalog): { tok
       if (cluster !== undefined) {
         // Each option of the cluster (and a value written in it) is read as a word of its own.
         args.splice(index, 1, ...cluster);
-        attachedWords = true;
         index--;
         continue;
       }
@@ -352,7 +347,6 @@ export function classifyArgs(args: ArgToken[], catalog: ExtensionCatalog): { tok
       token(core, arg);
       if (attached !== undefined && long !== undefined && long !== "ambiguous" && long.kind === "core") {
         args.splice(index + 1, 0, writtenValue(arg, long.option, attached, arg.end - attached.length));
-        attachedWords = true;
       }
       forced = coreValues(core, args, index);
       const next = args[index + 1];
@@ -390,8 +384,7 @@ export function classifyArgs(args: ArgToken[], catalog: ExtensionCatalog): { tok
         if (resolution.name !== optionName || attached !== undefined) classified.resolvedName = resolution.name;
         if (attached !== undefined) {
           args.splice(index + 1, 0, cutWord(arg, attached, arg.quoted ? arg.start : arg.end - attached.length, arg.end));
-          attachedWords = true;
-          arity--;
+            arity--;
           forced = 1;
         }
       }
@@ -429,5 +422,5 @@ export function classifyArgs(args: ArgToken[], catalog: ExtensionCatalog): { tok
     classified.owner = owner;
     forced += arity ?? 0;
   }
-  return { tokens: args as unknown as ClassifiedToken[], attachedWords };
+  return args as unknown as ClassifiedToken[];
 }

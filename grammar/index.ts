@@ -140,10 +140,11 @@ export function parseLine(line: string, catalog: ExtensionCatalog): LineSyntax {
   const known = knownShape(shapes, words, catalog);
   if (known !== undefined) return { kind: "command", counters, command: known, words };
   const tokens = words.tokens();
-  const { tokens: classified, attachedWords } = classifyArgs(tokens, catalog);
-  // Values written in an option's word are words of their own from here on, so the line's shape, which is
-  // looked up by its words as written, is not kept.
-  if (attachedWords) words.refill(tokens);
+  const classified = classifyArgs(tokens, catalog);
+  // Words getopt reads as several are words of their own from here on, so the line's shape, which is looked
+  // up by its words as written, is not kept.
+  const split = classified.length !== words.count;
+  if (split) words.refill(tokens);
   const result = parseCommand(classified, line.length);
   if (!result.ok) {
     return {
@@ -153,5 +154,5 @@ export function parseLine(line: string, catalog: ExtensionCatalog): LineSyntax {
       },
     };
   }
-  return { kind: "command", counters, command: rememberShape(shapes, words, tokens, catalog, result.command, !attachedWords), words };
+  return { kind: "command", counters, command: rememberShape(shapes, words, tokens, catalog, result.command, !split), words };
 }

@@ -1453,7 +1453,6 @@ export class RulesetBuilder {
     return parsed;
   }
 
-  /** Rules the kernel (or iptables' final checks) refuse, so that a dump iptscope accepts also loads. */
   /**
    * Rules the kernel (or iptables' final checks) refuse, so that a dump iptscope accepts also loads. `draft`
    * holds the specs the rule's matches and target were built from. Chains a rule is reached from: checkHooks.

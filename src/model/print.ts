@@ -21,10 +21,8 @@ export function formatRuleset(ruleset: Ruleset, options: FormatOptions = {}): st
     ruleset.comments.filter((c) => c.beforeTable === index && !c.insideTable).forEach((c) => out.push(commentText(c.text)));
   ruleset.tables.forEach((table, index) => {
     commentsBefore(index);
-    if (options.canonical) {
-      if (!(table.nothingMade && context.backend === "nft")) printCanonicalTable(table, ruleset, context, out);
-    }
-    else printFaithfulTable(table, out);
+    if (!options.canonical) printFaithfulTable(table, out);
+    else if (!(table.nothingMade && context.backend === "nft")) printCanonicalTable(table, ruleset, context, out);
   });
   commentsBefore(ruleset.tables.length);
   return out.length === 0 ? "" : out.join("\n") + "\n";
