@@ -321,8 +321,11 @@ export function classifyArgs(args: ArgToken[], catalog: ExtensionCatalog): Class
     let long: LongResolution;
     /** iptables' own option the word names, when iptables-restore does not take it with a rule. */
     let refusedCore: string | undefined;
-    let attached: string | undefined;
     const isLong = arg.value.charCodeAt(1) === 0x2d;
+    // getopt_long reads `--name=value` as the option `name` with its value.
+    const equals = isLong ? arg.value.indexOf("=", 2) : -1;
+    const optionName = isLong ? arg.value.slice(2, equals < 0 ? undefined : equals) : arg.value.slice(1);
+    const attached = equals < 0 ? undefined : arg.value.slice(equals + 1);
     if (core === undefined && !isLong) {
       refusedCore = arg.value.length === 2 ? REFUSED_SHORT_NAMES.get(arg.value[1]!) : undefined;
       const cluster = shortCluster(arg);
@@ -334,9 +337,7 @@ export function classifyArgs(args: ArgToken[], catalog: ExtensionCatalog): Class
       }
     }
     if (core === undefined && isLong) {
-      const equals = arg.value.indexOf("=", 2);
-      if (equals >= 0) attached = arg.value.slice(equals + 1);
-      long = resolveLong(equals < 0 ? arg.value.slice(2) : arg.value.slice(2, equals), loaded);
+      long = resolveLong(optionName, loaded);
       if (long !== undefined && long !== "ambiguous" && long.kind === "core") {
         // An option iptables-restore refuses with a rule (--table, --numeric, …) goes the unknown-option way.
         if (long.option.token !== undefined && (attached === undefined || long.option.argument !== "none")) core = long.option.token;
@@ -357,7 +358,6 @@ export function classifyArgs(args: ArgToken[], catalog: ExtensionCatalog): Class
       }
       continue;
     }
-    const optionName = isLong ? (attached === undefined ? arg.value.slice(2) : arg.value.slice(2, arg.value.length - attached.length - 1)) : arg.value.slice(1);
     const classified = token(ExtensionOption, arg);
     let arity: number | undefined;
     let owner: OptionOwner | undefined;
