@@ -4,8 +4,8 @@ import { chainsByName } from "../analysis/diff/snapshots.js";
 import { findJumpLoops } from "../analysis/jump-loops.js";
 import { hasErrors, type Diagnostic } from "../diagnostics.js";
 import { inputProblemMessage, readInput, type InputProblem } from "../input.js";
-import { parseRulesetText, type ParseResult } from "../model/build.js";
-import type { Backend, Family, Ruleset, Table, Target } from "../model/types.js";
+import { parseRulesetText, rulesBuiltAfterReuse, type ParseResult } from "../model/build.js";
+import type { Backend, Family, Rule, Ruleset } from "../model/types.js";
 import { paletteFor } from "./color.js";
 import { ExitCode } from "./exit-codes.js";
 import { renderDiagnostics } from "./render-diagnostics.js";
@@ -55,19 +55,16 @@ const loopsChecked = new WeakSet<ParseResult>();
  */
 function jumpLoops(result: ParseResult, earlier: ParseResult | undefined): Diagnostic[] {
   const earlierLoopFree = earlier !== undefined && loopsChecked.has(earlier) && !earlier.diagnostics.some((d) => d.kind === "jump-loop");
-  return earlierLoopFree && !ownJumpsLoop(result.ruleset, earlier.ruleset) ? [] : findJumpLoops(result.ruleset);
+  const built = earlierLoopFree ? rulesBuiltAfterReuse(result) : undefined;
+  return built !== undefined && !ownJumpsLoop(result.ruleset, built) ? [] : findJumpLoops(result.ruleset);
 }
 
-/** Whether the chains the ruleset's own jumps (those not the earlier ruleset's) lead to hold a loop. */
-function ownJumpsLoop(ruleset: Ruleset, earlier: Ruleset): boolean {
-  const earlierJumps = new Set<Target>();
-  forEachJump(earlier.tables, (target) => earlierJumps.add(target));
+/** Whether the chains that the jumps of `built` (the rules the parse did not take from the earlier one) lead to hold a loop. */
+function ownJumpsLoop(ruleset: Ruleset, built: readonly Rule[]): boolean {
   for (const table of ruleset.tables) {
     const chains = chainsByName(table);
     const own: string[] = [];
-    forEachJump([table], (target) => {
-      if (!earlierJumps.has(target)) own.push(target.name);
-    });
+    for (const rule of built) if (rule.table === table.name && rule.target?.kind === "chain") own.push(rule.target.name);
     // Depth first from each: a chain met again while still open closes a loop.
     const done = new Set<string>();
     const open = new Set<string>();
@@ -94,18 +91,6 @@ function ownJumpsLoop(ruleset: Ruleset, earlier: Ruleset): boolean {
     }
   }
   return false;
-}
-
-function forEachJump(tables: readonly Table[], visit: (target: Target) => void): void {
-  for (const table of tables) {
-    for (let c = 0; c < table.chains.length; c++) {
-      const rules = table.chains[c]!.rules;
-      for (let r = 0; r < rules.length; r++) {
-        const target = rules[r]!.target;
-        if (target?.kind === "chain") visit(target);
-      }
-    }
-  }
 }
 
 function inputExitCode(problem: InputProblem): ExitCode {

@@ -49,6 +49,16 @@ export interface ParseResult {
   skippedLines: number[];
 }
 
+/**
+ * Of a parse that reused an earlier one, the rules it built itself (not taken from the earlier parse), some of them
+ * perhaps not kept: what is new in it is among them.
+ */
+const builtRulesOf = new WeakMap<ParseResult, readonly Rule[]>();
+
+export function rulesBuiltAfterReuse(result: ParseResult): readonly Rule[] | undefined {
+  return builtRulesOf.get(result);
+}
+
 /** The negatables of a value the builder shares among rules (interfaces, protocols), made at its first use. */
 function sharedNegatables<T>(cache: Map<T, Negatables<T>>, value: T): Negatables<T> {
   let shared = cache.get(value);
@@ -334,6 +344,8 @@ export class RulesetBuilder {
 
   /** Rules of an earlier parse that lines of the same text take instead of being built again. */
   private readonly reusable: ReusableRules | undefined;
+  /** With `reusable`: the rules built here, not taken from it. */
+  private readonly built: Rule[] | undefined;
 
   constructor(
     private readonly family: Family,
@@ -344,6 +356,7 @@ export class RulesetBuilder {
     this.ruleset = { family, tables: [], comments: [], hasRuleCounters: false };
     this.codecContext = { family, protocol: undefined };
     this.reusable = reuse !== undefined && reuse.ruleset.family === family ? new ReusableRules(reuse) : undefined;
+    this.built = this.reusable === undefined ? undefined : [];
   }
 
   report(d: Diagnostic): void {
@@ -652,6 +665,7 @@ export class RulesetBuilder {
           // iptables-nft-restore 1.8.9 dies (SIGSEGV) replacing a rule of the batch it is building, which all are.
           this.report(diagnostic("backend-refuses", chainAt, { backend: "nft", reason: "-R of a rule this input added: iptables-nft-restore crashes" }));
           if (replacement) {
+            this.built?.push(replacement);
             if (replacement.counters) this.ruleset.hasRuleCounters = true;
             unnumber(chain.rules.splice(index, 1, replacement));
             this.jumpsUnchecked.add(replacement);
@@ -878,6 +892,7 @@ export class RulesetBuilder {
     if (!chain) return;
     const errorsBefore = this.lineErrors;
     const rules = this.buildRules(command, counters, text, line, state.table.name, chain.name);
+    if (this.built !== undefined) for (let i = 0; i < rules.length; i++) this.built.push(rules[i]!);
     this.placeRules(state, chain, command, rules, line, errorsBefore);
   }
 
@@ -1658,7 +1673,9 @@ export class RulesetBuilder {
     }
     for (const chain of this.renumber) chain.rules.forEach((rule, index) => (rule.position = index + 1));
     this.diagnostics.sort((a, b) => a.line - b.line || a.column - b.column);
-    return { ruleset: this.ruleset, diagnostics: this.diagnostics, skippedLines: this.skippedLines };
+    const result: ParseResult = { ruleset: this.ruleset, diagnostics: this.diagnostics, skippedLines: this.skippedLines };
+    if (this.built !== undefined) builtRulesOf.set(result, this.built);
+    return result;
   }
 }
 

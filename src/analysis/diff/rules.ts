@@ -7,9 +7,10 @@
 // move, and a move past rules that cannot match the same packets is a mere reordering. A user chain that only
 // changed its name (same rules, every jump to it renamed too) is a rename, not a removal and an addition.
 
+import { formatAddressMask, isAnyAddress } from "../../model/addresses.js";
 import type { CodecContext } from "../../model/codecs.js";
 import { formatRule } from "../../model/print.js";
-import { BUILTIN_CHAINS, TABLE_NAMES, type Chain, type MatchModule, type Rule, type Ruleset, type Table, type TableName } from "../../model/types.js";
+import { BUILTIN_CHAINS, TABLE_NAMES, type Chain, type ExtensionOption, type MatchModule, type Rule, type Ruleset, type Table, type TableName } from "../../model/types.js";
 import { addTo, chainsByName, LineMap, sameParts, writtenText } from "./snapshots.js";
 import { footprintOf, footprintsDisjoint, pointOf, shapeOf, type Footprint } from "./footprint.js";
 import { alignSequences } from "./sequence.js";
@@ -237,21 +238,7 @@ function diffChain(table: TableName, oldChain: Chain, newChain: Chain, old: Side
     oldChain.rules.forEach((rule, i) => correspondence.lines.set(rule.line, newChain.rules[i]!.line));
     return policyChanged ? { kind: "changed", chain: oldChain.name, old: chainRef(oldChain), new: chainRef(newChain), policyChanged, changes: [] } : undefined;
   }
-  const ids = new Map<string, number>();
-  const intern = (text: string) => {
-    let id = ids.get(text);
-    if (id === undefined) ids.set(text, (id = ids.size));
-    return id;
-  };
-  const oldTexts = oldChain.rules.map((r) => canonicalText(r, old));
-  const newTexts = newChain.rules.map((r) => canonicalText(r, now));
-  const idsOf = (texts: readonly string[]) => {
-    const interned = new Int32Array(texts.length);
-    for (let i = 0; i < texts.length; i++) interned[i] = intern(texts[i]!);
-    return interned;
-  };
-  const oldIds = idsOf(oldTexts);
-  const newIds = idsOf(newTexts);
+  const { oldIds, newIds } = ruleIds(oldChain.rules, newChain.rules, old, now);
   const { oldToNew, newToOld } = alignSequences(oldIds, newIds);
 
   // A rule deleted in one place and inserted in another is a move: pair them per text, in order.
@@ -271,8 +258,8 @@ function diffChain(table: TableName, oldChain: Chain, newChain: Chain, old: Side
   const neutral = neutralMoves(oldChain.rules, oldToNew, movedTo);
 
   const changes: RuleChange[] = [];
-  const oldRef = (o: number) => ruleRef(oldChain.rules[o], old, oldTexts[o]);
-  const newRef = (n: number) => ruleRef(newChain.rules[n], now, newTexts[n]);
+  const oldRef = (o: number) => ruleRef(oldChain.rules[o]!, old);
+  const newRef = (n: number) => ruleRef(newChain.rules[n]!, now);
   // Hunk by hunk, between rules kept in place: removals first, as diff(1) prints them.
   let o = 0;
   let n = 0;
@@ -291,6 +278,65 @@ function diffChain(table: TableName, oldChain: Chain, newChain: Chain, old: Side
     return undefined;
   }
   return { kind: "changed", chain: oldChain.name, old: chainRef(oldChain), new: chainRef(newChain), policyChanged, changes };
+}
+
+/**
+ * Ids for the rules of a chain on both sides, equal where the canonical texts are. Printing every rule of a long
+ * chain that changed (kube-proxy's KUBE-SERVICES) would cost more than the rest of the comparison, and is not
+ * needed: rules that print alike name the same target and destination, and rules written alike print alike. So
+ * only rules that share their target and destination with a rule written otherwise are printed.
+ */
+function ruleIds(oldRules: readonly Rule[], newRules: readonly Rule[], old: Side, now: Side): { oldIds: Int32Array; newIds: Int32Array } {
+  const ids = new Map<string, number>();
+  const intern = (text: string) => {
+    let id = ids.get(text);
+    if (id === undefined) ids.set(text, (id = ids.size));
+    return id;
+  };
+  // Equal words make equal rules only within one family; a module kept verbatim prints its words as they came.
+  if (old.ruleset.family !== now.ruleset.family || !oldRules.every(printsFromModel) || !newRules.every(printsFromModel)) {
+    const idsOf = (rules: readonly Rule[], side: Side) => Int32Array.from(rules, (rule) => intern(canonicalText(rule, side)));
+    return { oldIds: idsOf(oldRules, old), newIds: idsOf(newRules, now) };
+  }
+  const oldKeys = oldRules.map((rule) => printedTargetAndDestination(rule, old));
+  const newKeys = newRules.map((rule) => printedTargetAndDestination(rule, now));
+  /** By key, the one text its rules are written with, or null when they are written in several ways. */
+  const writings = new Map<string, string | null>();
+  const note = (rules: readonly Rule[], keys: readonly string[]) => {
+    for (let i = 0; i < rules.length; i++) {
+      const written = writtenText(rules[i]!);
+      const known = writings.get(keys[i]!);
+      if (known === undefined) writings.set(keys[i]!, written);
+      else if (known !== null && known !== written) writings.set(keys[i]!, null);
+    }
+  };
+  note(oldRules, oldKeys);
+  note(newRules, newKeys);
+  const idsOf = (rules: readonly Rule[], keys: readonly string[], side: Side) => {
+    const interned = new Int32Array(rules.length);
+    for (let i = 0; i < rules.length; i++) {
+      const key = keys[i]!;
+      interned[i] = writings.get(key) === null ? intern(`printed ${canonicalText(rules[i]!, side)}`) : intern(`written ${key}`);
+    }
+    return interned;
+  };
+  return { oldIds: idsOf(oldRules, oldKeys, old), newIds: idsOf(newRules, newKeys, now) };
+}
+
+/** The rule's matches and target print from their typed values (no option kept as written). */
+function printsFromModel(rule: Rule): boolean {
+  const known = (options: readonly ExtensionOption[]) => options.every((o) => o.value.kind !== "raw");
+  return rule.matches.every((m) => m.known && known(m.options)) && (rule.target === undefined || (rule.target.known && known(rule.target.options)));
+}
+
+/** The target and destination as the rule's canonical text has them. */
+function printedTargetAndDestination(rule: Rule, side: Side): string {
+  const target = rule.target;
+  const renamed = target?.kind === "chain" ? side.renames?.get(target.name) : undefined;
+  const jump = target === undefined ? "" : `${target.goto ? "-g" : "-j"} ${renamed ?? target.name}`;
+  const d = rule.destination;
+  const destination = d === undefined || (!d.negated && isAnyAddress(d.value)) ? "" : `${d.negated ? "! " : ""}-d ${formatAddressMask(d.value)}`;
+  return `${jump} ${destination}`;
 }
 
 /**
