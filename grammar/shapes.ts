@@ -59,6 +59,12 @@ class Children {
     return word === this.word ? this.node : this.others.get(word);
   }
 
+  /** The child for argument `i` of `words`, compared in place with the first child's word. */
+  find(words: Words, i: number): ShapeNode | undefined {
+    if (words.is(i, this.word)) return this.node;
+    return this.others.size === 0 ? undefined : this.others.get(words.read(i));
+  }
+
   set(word: string, node: ShapeNode): void {
     this.others.set(word, node);
   }
@@ -112,28 +118,40 @@ const READERS: ReadonlyMap<string, Reads> = new Map([
 /** Walks the trie along `words`; with `cache` set, adds the missing nodes. */
 function walk(node: ShapeNode, words: Words, catalog: ExtensionCatalog, cache?: ShapeCache): ShapeNode | undefined {
   let reads = Reads.Nothing;
-  const { values } = words;
   for (let i = 0; i < words.count; i++) {
-    const value = values[i]!;
     let next: ShapeNode | undefined;
-    if ((value.length > 1 && value.charCodeAt(0) === 0x2d) || value === "!") {
-      next = node.words?.get(value);
-      if (next === undefined && cache) next = adopt(node, "words", value, added(cache, READERS.get(value)));
-    } else if (reads === Reads.Name || (reads === Reads.Target && catalog.targetOptions(value) !== null)) {
-      next = node.names?.get(value);
-      if (next === undefined && cache) next = adopt(node, "names", value, added(cache));
-    } else if (reads === Reads.Target) {
-      next = node.chain;
-      if (next === undefined && cache) next = node.chain = added(cache);
+    if (isOptionWord(words, i)) {
+      next = node.words?.find(words, i);
+      if (next === undefined && cache) next = adopt(node, "words", words.read(i), added(cache, READERS.get(words.read(i))));
+    } else if (reads === Reads.Name || (reads === Reads.Target && catalog.targetOptions(words.read(i)) !== null)) {
+      next = node.names?.find(words, i);
+      if (next === undefined && cache) next = adopt(node, "names", words.read(i), added(cache));
     } else {
-      next = node.other;
-      if (next === undefined && cache) next = node.other = added(cache);
+      // The trie reads nothing of a value, but the builder will.
+      words.read(i);
+      if (reads === Reads.Target) {
+        next = node.chain;
+        if (next === undefined && cache) next = node.chain = added(cache);
+      } else {
+        next = node.other;
+        if (next === undefined && cache) next = node.other = added(cache);
+      }
     }
     if (next === undefined) return undefined;
     reads = next.reads;
     node = next;
   }
   return node;
+}
+
+/** An option word or `!`, as getopt tells them (a word of more than `-`), told without reading a word not read yet. */
+function isOptionWord(words: Words, i: number): boolean {
+  const value = words.values[i];
+  if (value !== undefined) return (value.length > 1 && value.charCodeAt(0) === 0x2d) || value === "!";
+  const start = words.starts[i]!;
+  const length = words.ends[i]! - start;
+  const first = words.line.charCodeAt(start);
+  return (length > 1 && first === 0x2d) || (length === 1 && first === 0x21);
 }
 
 function added(cache: ShapeCache, reads?: Reads): ShapeNode {

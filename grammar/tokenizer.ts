@@ -51,6 +51,9 @@ export interface TokenizeResult {
   problem?: TokenizeProblem;
 }
 
+/** An argument split() has not read out of its line yet. */
+const UNREAD = undefined as unknown as string;
+
 const isSeparator = (code: number): boolean => code === 0x20 || code === 0x09 || code === 0x0a;
 
 const SPACE = 0x20;
@@ -64,8 +67,14 @@ const BACKSLASH = 0x5c;
  */
 export class Words {
   count = 0;
-  /** Each argument after unquoting, as iptables would see it. */
+  /**
+   * Each argument after unquoting, as iptables would see it. After split(), an unquoted argument is not read out of
+   * the line (undefined) until read() or readAll(): the shape trie knows most option words and compares them in
+   * place (is()), so that a line of a known shape makes strings only of its values.
+   */
   readonly values: string[] = [];
+  /** The line split last (read-only outside). */
+  line = "";
   /** 0-based column of the first character of each argument. */
   readonly starts: number[] = [];
   /** 0-based column one past the last character of each argument. */
@@ -87,6 +96,7 @@ export class Words {
    */
   split(line: string, from = 0): TokenizeProblem | undefined {
     this.count = 0;
+    this.line = line;
     const length = line.length;
     let index = from;
     while (index < length) {
@@ -105,10 +115,9 @@ export class Words {
         plainEnd++;
       }
       if (plainEnd === length || code !== QUOTE) {
-        const value = line.slice(start, plainEnd);
-        this.add(value, start, plainEnd, false);
-        if (value.length > SHORT_TOKEN) {
-          const problem = tooLong(value, start);
+        this.add(UNREAD, start, plainEnd, false);
+        if (plainEnd - start > SHORT_TOKEN) {
+          const problem = tooLong(this.read(this.count - 1), start);
           if (problem) return problem;
         }
         index = plainEnd;
@@ -177,6 +186,7 @@ export class Words {
    */
   splitFields(line: string, from: number, limit: number): void {
     this.count = 0;
+    this.line = line;
     const length = line.length;
     let index = from;
     while (index < length && this.count < limit) {
@@ -188,6 +198,26 @@ export class Words {
     }
   }
 
+  /** Argument `i` as iptables sees it. */
+  read(i: number): string {
+    return (this.values[i] ??= this.line.slice(this.starts[i], this.ends[i]));
+  }
+
+  /** Reads every argument not read yet. */
+  readAll(): void {
+    for (let i = 0; i < this.count; i++) this.values[i] ??= this.line.slice(this.starts[i], this.ends[i]);
+  }
+
+  /** Whether argument `i` is `word`, told without reading it out of the line; when it is, it is read as `word`. */
+  is(i: number, word: string): boolean {
+    const value = this.values[i];
+    if (value !== undefined) return value === word;
+    const start = this.starts[i]!;
+    if (this.ends[i]! - start !== word.length || !this.line.startsWith(word, start)) return false;
+    this.values[i] = word;
+    return true;
+  }
+
   /** Replaces the words with `tokens` (the classifier may have split some). */
   refill(tokens: readonly ArgToken[]): void {
     this.count = 0;
@@ -196,6 +226,7 @@ export class Words {
 
   /** The words as tokens, for the parser. */
   tokens(): ArgToken[] {
+    this.readAll();
     const tokens: ArgToken[] = new Array(this.count);
     for (let i = 0; i < this.count; i++) tokens[i] = new ArgToken(this.values[i]!, this.starts[i]!, this.ends[i]!, this.quoted[i]!);
     return tokens;
