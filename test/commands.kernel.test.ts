@@ -105,6 +105,14 @@ const COMMAND_DUMPS = [
   "*mangle\n-A PREROUTING -j DSCP --set-dscp 10\n-A PREROUTING -j DSCP --set-dscp-class EF\nCOMMIT\n",
   // -R: iptables-nft-restore crashes; the replacement's counters are printed (with every rule's).
   "*filter\n-A INPUT -j ACCEPT\n-R INPUT 1 -j DROP\nCOMMIT\n", "*raw\n-N U\n-A U -j ACCEPT\n[9:33] -R U 1 -j CT --notrack\nCOMMIT\n",
+  // -X of a user chain with rules, or jumped to: iptables-nft-restore leaves the check to the kernel at COMMIT, and a
+  // later -F of the chain holding those rules takes them out of its batch (-F without a chain, or -D, does not).
+  "*filter\n:U - [0:0]\n-A U -j ACCEPT\n-X U\n-N U\n-F U\nCOMMIT\n", "*filter\n:U - [0:0]\n-A U -j ACCEPT\n-X U\n:U - [0:0]\n-F U\nCOMMIT\n",
+  "*filter\n:U - [0:0]\n:V - [0:0]\n-A V -j U\n-X U\n-F V\nCOMMIT\n", "*filter\n:U - [0:0]\n:V - [0:0]\n-A U -j V\n-X\n-N U\n-F U\nCOMMIT\n",
+  "*filter\n:OUTPUT DROP [0:0]\n:U - [0:0]\n-A OUTPUT -j U\n-X U\n-F OUTPUT\nCOMMIT\n",
+  "*filter\n:U - [0:0]\n-A U -j ACCEPT\n-X U\n-N U\nCOMMIT\n", "*filter\n:U - [0:0]\n:V - [0:0]\n-A V -j U\n-X U\n-D V 1\nCOMMIT\n",
+  "*filter\n:U - [0:0]\n-A U -j ACCEPT\n-X U\n-N U\n-F\nCOMMIT\n", "*filter\n:U - [0:0]\n-A U -j ACCEPT\n-X U\nCOMMIT\n*nat\n-N U\n-F U\nCOMMIT\n",
+  "# family: ipv6\n*raw\n:U2 - [8:957]\n:PREROUTING ACCEPT [5:123]\n-A U2 -j ACCEPT\n-X U2\n-N U2\n-N U4\n-F U2\nCOMMIT\n",
 ];
 
 kdescribe("chain and rule commands the sweeps found: iptscope accepts what the kernel accepts, and prints it as iptables-save does", () => {

@@ -177,4 +177,40 @@ describe("commands each backend applies its own way", () => {
     const refused = parsed(["*nat", "-P PREROUTING DROP", "COMMIT"], "nft").diagnostics.filter((d) => d.severity === "error");
     expect(refused.map((d) => `${d.line}:${d.column}:${d.kind}`)).toEqual(["2:15:nat-filtering"]);
   });
+
+  describe("-X of a chain with rules or jumped to: judged at COMMIT, after later -F's took rules out of nft's batch", () => {
+    const outcome = (lines: string[], backend: "nft" | "legacy" = "nft") =>
+      parsed(["*filter", ":U - [0:0]", ":V - [0:0]", ...lines, "COMMIT"], backend).diagnostics.map((d) => `${d.line}:${d.kind}:${d.severity}`);
+    const chains = (lines: string[]) =>
+      parsed(["*filter", ":U - [0:0]", ":V - [0:0]", ...lines, "COMMIT"], "nft").ruleset.tables[0]!.chains.map((c) => `${c.name}:${c.rules.length}`);
+
+    it("passes in nft when a later -F of the chain holding the rules drops them, with a warning that legacy refuses it", () => {
+      for (const backend of ["nft", "legacy"] as const) {
+        expect(outcome(["-A U -j ACCEPT", "-X U", "-N U", "-F U"], backend)).toEqual(["5:backend-refuses:warning"]);
+        expect(outcome(["-A V -j U", "-X U", "-F V"], backend)).toEqual(["5:backend-refuses:warning"]);
+        expect(outcome(["-A U -j V", "-X", "-N U", "-F U"], backend)).toEqual(["5:backend-refuses:warning"]);
+        expect(outcome(["-A INPUT -j U", "-X U", "-F INPUT"], backend)).toEqual(["5:backend-refuses:warning"]);
+      }
+      expect(chains(["-A U -j ACCEPT", "-X U", "-N U", "-F U", "-A U -j DROP"])).toEqual(["INPUT:0", "FORWARD:0", "OUTPUT:0", "V:0", "U:1"]);
+      expect(chains(["-A V -j U", "-X U", "-F V"])).toEqual(["INPUT:0", "FORWARD:0", "OUTPUT:0", "V:0"]);
+    });
+
+    it("fails at the -X line when a rule that held the chain is still in the batch", () => {
+      expect(outcome(["-A U -j ACCEPT", "-X U", "-N U"])).toEqual(["5:chain-not-empty:error"]);
+      expect(outcome(["-A U -j ACCEPT", "-X U", "-N U", "-A U -j DROP"])).toEqual(["5:chain-not-empty:error"]);
+      // -D adds a deletion to the batch, after the -X; -F without a chain flushes nothing in nft.
+      expect(outcome(["-A V -j U", "-X U", "-D V 1"])).toEqual(["5:chain-in-use:error"]);
+      expect(outcome(["-A U -j ACCEPT", "-X U", "-N U", "-F"])).toEqual(["5:chain-not-empty:error"]);
+      // A -F in the next COMMIT is another batch.
+      const later = parsed(["*filter", ":U - [0:0]", "-A U -j ACCEPT", "-X U", "COMMIT", "*nat", "-N U", "-F U", "COMMIT"], "nft");
+      expect(later.diagnostics.map((d) => `${d.line}:${d.kind}`)).toEqual(["4:chain-not-empty"]);
+    });
+
+    it("--lenient judges the -X at its line and skips it, keeping the chain", () => {
+      const text = "*filter\n:U - [0:0]\n-A U -j ACCEPT\n-X U\n-A U -j DROP\nCOMMIT\n";
+      const { ruleset, skippedLines } = parseRuleset(text, { lenient: true });
+      expect(skippedLines).toEqual([4]);
+      expect(ruleset.tables[0]!.chains.find((c) => c.name === "U")!.rules).toHaveLength(2);
+    });
+  });
 });

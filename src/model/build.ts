@@ -93,6 +93,17 @@ interface TableState {
   /** Built-in chains a line made (iptables-nft creates them when first named), and whether any line made a chain. */
   madeBuiltins: Set<Chain>;
   madeAny: boolean;
+  /** -X lines whose deletions the kernel judges at COMMIT (see holdDeletions). */
+  heldDeletions: HeldDeletion[];
+}
+
+/**
+ * A -X line that deleted user chains which still had rules or were jumped to, and for each chain the rules
+ * that kept it busy, less those a later -F has taken out of iptables-nft-restore's batch since.
+ */
+interface HeldDeletion {
+  at: DiagnosticPosition;
+  busy: Map<Chain, Set<Rule>>;
 }
 
 /** A rule with an extension the kernel allows in some hooks only, and the chain it was placed in. */
@@ -512,6 +523,7 @@ export class RulesetBuilder {
     }
     this.current = {
       table, chains, chainsChanged: false, declared: [], cursor: 0, callers: new Map(), restricted: [], madeBuiltins: new Set(), madeAny: false,
+      heldDeletions: [],
     };
     this.tables.set(tableName, this.current);
     this.ruleset.tables.push(table);
@@ -568,6 +580,7 @@ export class RulesetBuilder {
   private commit(line: number | undefined): void {
     const state = this.current!;
     if (line !== undefined) state.table.commitLine = line;
+    this.judgeHeldDeletions(state);
     state.table.chains = [...state.chains.values()];
     if (state.madeAny) delete state.table.nothingMade;
     else state.table.nothingMade = true;
@@ -697,10 +710,6 @@ export class RulesetBuilder {
       case "delete-chain": {
         statements.push({ kind: "command", command: { kind: "delete-chain", line, text } });
         const targets = chainName === undefined ? [...state.chains.values()].filter((c) => !c.builtin) : [getChain()];
-        // -X without a name too fails on a chain that has rules or is jumped to (both backends), and
-        // then deletes nothing: the line is skipped whole.
-        const jumpedTo = new Set<string>();
-        for (const c of state.chains.values()) for (const r of c.rules) if (r.target?.kind === "chain") jumpedTo.add(r.target.name);
         const deletable: Chain[] = [];
         for (const chain of targets) {
           if (!chain) continue;
@@ -710,13 +719,10 @@ export class RulesetBuilder {
             deletable.push(chain);
           } else if (chain.builtin) {
             this.report(diagnostic("builtin-chain-operation", chainAt, { chain: chain.name, operation: "delete" }));
-          } else if (chain.rules.length > 0) {
-            this.report(diagnostic("chain-not-empty", chainAt, { chain: chain.name }));
-          } else if (jumpedTo.has(chain.name)) {
-            this.report(diagnostic("chain-in-use", chainAt, { chain: chain.name }));
           } else deletable.push(chain);
         }
         if (deletable.length < targets.length) return;
+        if (!this.holdDeletions(state, deletable, chainAt)) return;
         for (const chain of deletable) {
           if (chain.builtin) {
             this.unmake(state, chain);
@@ -733,7 +739,10 @@ export class RulesetBuilder {
         let targets: Chain[];
         if (chainName !== undefined) {
           const chain = getChain();
-          if (chain) this.made(state, chain);
+          if (chain) {
+            this.made(state, chain);
+            this.releaseHeldDeletions(state, chain.name);
+          }
           targets = chain ? [chain] : [];
         } else {
           targets = [...state.chains.values()];
@@ -819,6 +828,61 @@ export class RulesetBuilder {
         throw new Error(`unhandled command ${String(never)}`);
       }
     }
+  }
+
+  /**
+   * iptables-nft-restore takes a user chain out of its view at -X whatever it holds, and sends the deletion in its
+   * batch; the kernel refuses it at COMMIT if the chain then still has rules or rules jump to it. A later -F of a
+   * chain takes all of that chain's rules so far out of the batch (releaseHeldDeletions), so such a -X may pass.
+   * iptables-legacy-restore refuses the -X at its line. The model follows iptables-nft, and judges at COMMIT;
+   * --lenient, which cannot take back what later lines did without the chains, judges at the line as legacy does
+   * and skips it whole (false: nothing to delete).
+   */
+  private holdDeletions(state: TableState, chains: readonly Chain[], at: DiagnosticPosition): boolean {
+    const busy = new Map<Chain, Set<Rule>>();
+    for (const chain of chains) if (chain.rules.length > 0) busy.set(chain, new Set(chain.rules));
+    const byName = new Map(chains.map((c) => [c.name, c]));
+    for (const c of state.chains.values()) {
+      for (const rule of c.rules) {
+        const callee = rule.target?.kind === "chain" ? byName.get(rule.target.name) : undefined;
+        if (callee === undefined) continue;
+        const rules = busy.get(callee);
+        if (rules === undefined) busy.set(callee, new Set([rule]));
+        else rules.add(rule);
+      }
+    }
+    if (busy.size === 0) return true;
+    if (!this.lenient) {
+      state.heldDeletions.push({ at, busy });
+      return true;
+    }
+    for (const [chain, rules] of busy) this.report(busyChain(chain, rules, at));
+    return false;
+  }
+
+  /** -F of `chainName`: iptables-nft-restore drops every rule command of that name from its batch (batch_chain_flush). */
+  private releaseHeldDeletions(state: TableState, chainName: string): void {
+    for (const held of state.heldDeletions) {
+      for (const rules of held.busy.values()) for (const rule of rules) if (rule.chain === chainName) rules.delete(rule);
+    }
+  }
+
+  /** The kernel's verdict on held -X lines; the jumps to a chain it keeps are not reported again. */
+  private judgeHeldDeletions(state: TableState): void {
+    for (const { at, busy } of state.heldDeletions) {
+      const refused = [...busy].filter(([, rules]) => rules.size > 0);
+      if (refused.length === 0) {
+        const names = [...busy.keys()].map((c) => `'${c.name}'`).join(", ");
+        const reason = `-X of ${busy.size > 1 ? "chains" : "chain"} ${names} that rules still hold, until a later -F takes them out of iptables-nft's batch`;
+        this.report(diagnostic("backend-refuses", at, { backend: "legacy", reason }));
+        continue;
+      }
+      for (const [chain, rules] of refused) {
+        for (const rule of rules) if (rule.chain !== chain.name) this.jumpsReported.add(rule);
+        this.report(busyChain(chain, rules, at));
+      }
+    }
+    state.heldDeletions = [];
   }
 
   /** A line made or changed `chain`: iptables-nft now has it (and its table) in the kernel. */
@@ -1705,6 +1769,12 @@ function append(chain: Chain, rule: Rule): void {
 }
 
 const chainNameAt = (name: string, line: number): DiagnosticPosition => ({ line, column: 2, length: name.length });
+
+/** Why -X cannot delete `chain`, given the rules that keep it busy. */
+function busyChain(chain: Chain, rules: ReadonlySet<Rule>, at: DiagnosticPosition): Diagnostic {
+  const own = [...rules].some((r) => r.chain === chain.name);
+  return diagnostic(own ? "chain-not-empty" : "chain-in-use", at, { chain: chain.name });
+}
 
 /** Does iptables-nft write this match as nft expressions rather than load the kernel's xt match? udp, and tcp without --tcp-option. */
 function nftWritesNatively(module: MatchModule): boolean {
