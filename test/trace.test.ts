@@ -203,6 +203,16 @@ describe("rule graph", () => {
     expect(loops[0]).toMatchObject({ kind: "jump-loop", severity: "error", line: 4 + depth + 1 + depth });
     expect(loops[0]!.details).toMatchObject({ cycle: expect.arrayContaining(["filter/C0", "filter/C9999"]) });
   });
+
+  it("finds a loop no built-in chain reaches only when searched from chains that lead to it", () => {
+    const text = filter(":A - [0:0]\n:B - [0:0]\n:C - [0:0]\n", "-A FORWARD -j C\n-A A -j B\n-A B -j A\n");
+    const { ruleset, diagnostics } = parseRuleset(text);
+    expect(diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+    expect(findJumpLoops(ruleset)).toEqual([]);
+    expect(findJumpLoops(ruleset, () => ["C"])).toEqual([]);
+    const fromA = findJumpLoops(ruleset, (table) => (table.name === "filter" ? ["A"] : []));
+    expect(fromA.map((d) => d.details)).toEqual([{ cycle: ["filter/A", "filter/B", "filter/A"] }]);
+  });
 });
 
 describe("addresses known by role and merged shares", () => {

@@ -2,7 +2,7 @@
 // that every command can check a dump without loading graphology.
 
 import { diagnostic, type Diagnostic } from "../diagnostics.js";
-import type { Ruleset } from "../model/types.js";
+import type { Ruleset, Table } from "../model/types.js";
 
 const UNSEEN = 0;
 const OPEN = 1;
@@ -12,9 +12,10 @@ const DONE = 2;
  * Cycles in the chain call graph (jumps and gotos) that a built-in chain reaches, which iptables refuses to load
  * (both backends load a loop among user chains that no built-in chain reaches). Iterative
  * depth-first search, so 10,000-deep chains of jumps do not overflow the stack. Chains are numbered so that
- * a 10,000-service dump's 80,000 jumps cost one name lookup each.
+ * a 10,000-service dump's 80,000 jumps cost one name lookup each. With `roots`, the search starts from the chains
+ * it names in each table instead of the built-in ones: the cycles among the chains those lead to.
  */
-export function findJumpLoops(ruleset: Ruleset): Diagnostic[] {
+export function findJumpLoops(ruleset: Ruleset, roots?: (table: Table) => readonly string[]): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   for (const table of ruleset.tables) {
     const chains = table.chains;
@@ -25,8 +26,9 @@ export function findJumpLoops(ruleset: Ruleset): Diagnostic[] {
     const stackChains: number[] = [];
     // The index of the next rule to look at in each stacked chain.
     const stackNext: number[] = [];
-    for (const root of indexOf.values()) {
-      if (state[root] !== UNSEEN || !chains[root]!.builtin) continue;
+    const starts = roots === undefined ? [...indexOf.values()].filter((i) => chains[i]!.builtin) : roots(table).map((name) => indexOf.get(name));
+    for (const root of starts) {
+      if (root === undefined || state[root] !== UNSEEN) continue;
       stackChains.push(root);
       stackNext.push(0);
       state[root] = OPEN;

@@ -1,11 +1,10 @@
 // Shared by every command: read the input, parse it, report diagnostics, decide whether to go on.
 
-import { chainsByName } from "../analysis/diff/snapshots.js";
 import { findJumpLoops } from "../analysis/jump-loops.js";
 import { hasErrors, type Diagnostic } from "../diagnostics.js";
 import { inputProblemMessage, readInput, type InputProblem } from "../input.js";
 import { parseRulesetText, rulesBuiltAfterReuse, type ParseResult } from "../model/build.js";
-import type { Backend, Family, Rule, Ruleset } from "../model/types.js";
+import type { Backend, Family, Rule, Table } from "../model/types.js";
 import { paletteFor } from "./color.js";
 import { ExitCode } from "./exit-codes.js";
 import { renderDiagnostics } from "./render-diagnostics.js";
@@ -56,41 +55,15 @@ const loopsChecked = new WeakSet<ParseResult>();
 function jumpLoops(result: ParseResult, earlier: ParseResult | undefined): Diagnostic[] {
   const earlierLoopFree = earlier !== undefined && loopsChecked.has(earlier) && !earlier.diagnostics.some((d) => d.kind === "jump-loop");
   const built = earlierLoopFree ? rulesBuiltAfterReuse(result) : undefined;
-  return built !== undefined && !ownJumpsLoop(result.ruleset, built) ? [] : findJumpLoops(result.ruleset);
+  if (built !== undefined && findJumpLoops(result.ruleset, (table) => jumpTargets(built, table)).length === 0) return [];
+  return findJumpLoops(result.ruleset);
 }
 
-/** Whether the chains that the jumps of `built` (the rules the parse did not take from the earlier one) lead to hold a loop. */
-function ownJumpsLoop(ruleset: Ruleset, built: readonly Rule[]): boolean {
-  for (const table of ruleset.tables) {
-    const chains = chainsByName(table);
-    const own: string[] = [];
-    for (const rule of built) if (rule.table === table.name && rule.target?.kind === "chain") own.push(rule.target.name);
-    // Depth first from each: a chain met again while still open closes a loop.
-    const done = new Set<string>();
-    const open = new Set<string>();
-    for (const start of own) {
-      if (done.has(start)) continue;
-      const stack: { chain: string; next: number }[] = [{ chain: start, next: 0 }];
-      open.add(start);
-      while (stack.length > 0) {
-        const top = stack[stack.length - 1]!;
-        const rules = chains.get(top.chain)?.rules ?? [];
-        const rule = rules[top.next++];
-        if (rule === undefined) {
-          stack.pop();
-          open.delete(top.chain);
-          done.add(top.chain);
-          continue;
-        }
-        const target = rule.target;
-        if (target?.kind !== "chain" || !chains.has(target.name) || done.has(target.name)) continue;
-        if (open.has(target.name)) return true;
-        open.add(target.name);
-        stack.push({ chain: target.name, next: 0 });
-      }
-    }
-  }
-  return false;
+/** The chains the rules of `table` among `rules` jump to. */
+function jumpTargets(rules: readonly Rule[], table: Table): string[] {
+  const targets: string[] = [];
+  for (const rule of rules) if (rule.table === table.name && rule.target?.kind === "chain") targets.push(rule.target.name);
+  return targets;
 }
 
 function inputExitCode(problem: InputProblem): ExitCode {
