@@ -50,6 +50,28 @@ describe("parse with reuse of an earlier snapshot", () => {
     expect(sharedRules(earlier, reused)).toBeGreaterThan(ruleLines.length / 2);
   });
 
+  it("takes the rules of chains whose rules another sync wrote in another order", () => {
+    const { text } = baseText({ kind: "kube", seed: 5, services: 40, generation: "new", family: "ipv4", restoreOrder: false, counters: false });
+    const lines = text.split("\n");
+    // kube-proxy writes the rules of KUBE-SERVICES (a long chain) and KUBE-NODEPORTS in Go map order: reversed here.
+    const next = [...lines];
+    const tableOf = (i: number) => lines.slice(0, i + 1).filter((l) => l.startsWith("*")).length;
+    for (const chain of ["KUBE-SERVICES", "KUBE-NODEPORTS"]) {
+      const at = lines.flatMap((line, i) => (line.startsWith(`-A ${chain} `) ? [i] : []));
+      for (const table of new Set(at.map(tableOf))) {
+        const inTable = at.filter((i) => tableOf(i) === table);
+        const reversed = inTable.map((i) => lines[i]!).reverse();
+        inTable.forEach((i, k) => (next[i] = reversed[k]!));
+      }
+    }
+    const ruleCount = lines.filter((l) => l.startsWith("-A ")).length;
+    const { reused, earlier } = expectSameAsFresh(text, next.join("\n"));
+    expect(reused.diagnostics).toEqual([]);
+    const withMatches = reused.ruleset.tables.flatMap((t) => t.chains.flatMap((c) => c.rules)).filter((r) => r.matches.length > 0).length;
+    expect(sharedRules(earlier, reused)).toBe(withMatches);
+    expect(withMatches).toBeGreaterThan(ruleCount / 2);
+  });
+
   it("builds again what depends on the chains around a line: a chain declared later, a user chain named like a target", () => {
     const previous = FILTER([":MARK - [0:0]", ":X - [0:0]", "-A INPUT -j MARK", "-A INPUT -j X", "-A INPUT -g X", "-A X -j RETURN"]);
     // MARK is now the target extension (which needs an option), X is declared after the rules that jump to it.

@@ -14,19 +14,26 @@ const mayHaveSetCounters = (text: string): boolean =>
 
 /** How far past the next earlier rule a line is looked for (lines removed since). */
 const LOOKAHEAD = 16;
+/** A chain with more rules than this has its rules hashed by text when a line of it is looked for out of order. */
+const SCANNED_CHAIN = 16;
+
+/** The rules of one chain (indices into the table's), hashed by text once looked up out of order often enough. */
+interface ChainRules {
+  indices: number[];
+  byText: Map<string, number> | undefined;
+}
 
 /**
  * The reusable rules of one table in line order, each with its line's text after the counters and the column where
  * its command starts (after the `[p:b]` counters: every column of the rule counts from 0 before them). A later
  * snapshot mostly has the same lines in the same order: each line is compared with the rule after the last one
- * found, then with a few past it, and only when many lines are not found so (a reordered dump) are all rules
- * hashed by text.
+ * found, then with a few past it. A line not found so is looked for among the rules of its chain: kube-proxy writes
+ * the rules of a chain in another order on each sync (Go map order), but each chain's in one block, so only the
+ * long chains whose rules moved are hashed, not the whole table.
  */
 class TableRules {
   private next = 0;
-  private lookups = 0;
-  private misses = 0;
-  private byText: Map<string, number> | undefined;
+  private chains: Map<string, ChainRules> | undefined;
 
   constructor(
     private readonly rules: readonly Rule[],
@@ -36,25 +43,52 @@ class TableRules {
 
   find(key: string, from: number): Rule | undefined {
     const keys = this.keys;
-    this.lookups++;
-    // Once the rules are hashed, a line not at the next rule is looked up by its text at once.
-    const end = Math.min(keys.length, this.next + (this.byText === undefined ? LOOKAHEAD : 1));
+    const end = Math.min(keys.length, this.next + LOOKAHEAD);
     for (let i = this.next; i < end; i++) {
       if (keys[i] === key && this.froms[i] === from) {
         this.next = i + 1;
         return this.rules[i];
       }
     }
-    this.misses++;
-    if (this.byText === undefined) {
-      if (this.lookups < 256 || this.misses * 8 < this.lookups) return undefined;
-      this.byText = new Map();
-      for (let i = keys.length - 1; i >= 0; i--) this.byText.set(keys[i]!, i);
-    }
-    const found = this.byText.get(key);
+    const found = this.inChain(key);
     if (found === undefined || this.froms[found] !== from) return undefined;
     this.next = found + 1;
     return this.rules[found];
+  }
+
+  /** The index of a rule with this text among the rules of the chain `-A CHAIN` names in it. */
+  private inChain(key: string): number | undefined {
+    if (!key.startsWith("-A ")) return undefined;
+    const space = key.indexOf(" ", 3);
+    const chain = this.chainRules().get(space < 0 ? key.slice(3) : key.slice(3, space));
+    if (chain === undefined) return undefined;
+    const { indices } = chain;
+    if (indices.length <= SCANNED_CHAIN) {
+      for (let i = 0; i < indices.length; i++) if (this.keys[indices[i]!] === key) return indices[i];
+      return undefined;
+    }
+    if (chain.byText === undefined) {
+      chain.byText = new Map();
+      for (let i = indices.length - 1; i >= 0; i--) chain.byText.set(this.keys[indices[i]!]!, indices[i]!);
+    }
+    return chain.byText.get(key);
+  }
+
+  private chainRules(): Map<string, ChainRules> {
+    if (this.chains !== undefined) return this.chains;
+    const chains = new Map<string, ChainRules>();
+    let name: string | undefined;
+    let current: ChainRules | undefined;
+    for (let i = 0; i < this.rules.length; i++) {
+      const chain = this.rules[i]!.chain;
+      if (chain !== name) {
+        name = chain;
+        current = chains.get(chain);
+        if (current === undefined) chains.set(chain, (current = { indices: [], byText: undefined }));
+      }
+      current!.indices.push(i);
+    }
+    return (this.chains = chains);
   }
 }
 
