@@ -120,7 +120,7 @@ function walk(node: ShapeNode, words: Words, catalog: ExtensionCatalog, cache?: 
   let reads = Reads.Nothing;
   for (let i = 0; i < words.count; i++) {
     let next: ShapeNode | undefined;
-    if (isOptionWord(words, i)) {
+    if (words.isOption(i)) {
       next = node.words?.find(words, i);
       if (next === undefined && cache) next = adopt(node, "words", words.read(i), added(cache, READERS.get(words.read(i))));
     } else if (reads === Reads.Name || (reads === Reads.Target && catalog.targetOptions(words.read(i)) !== null)) {
@@ -142,16 +142,6 @@ function walk(node: ShapeNode, words: Words, catalog: ExtensionCatalog, cache?: 
     node = next;
   }
   return node;
-}
-
-/** An option word or `!`, as getopt tells them (a word of more than `-`), told without reading a word not read yet. */
-function isOptionWord(words: Words, i: number): boolean {
-  const value = words.values[i];
-  if (value !== undefined) return (value.length > 1 && value.charCodeAt(0) === 0x2d) || value === "!";
-  const start = words.starts[i]!;
-  const length = words.ends[i]! - start;
-  const first = words.line.charCodeAt(start);
-  return (length > 1 && first === 0x2d) || (length === 1 && first === 0x21);
 }
 
 function added(cache: ShapeCache, reads?: Reads): ShapeNode {

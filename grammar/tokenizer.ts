@@ -73,8 +73,8 @@ export class Words {
    * place (is()), so that a line of a known shape makes strings only of its values.
    */
   readonly values: string[] = [];
-  /** The line split last (read-only outside). */
-  line = "";
+  /** The line split last. */
+  private line = "";
   /** 0-based column of the first character of each argument. */
   readonly starts: number[] = [];
   /** 0-based column one past the last character of each argument. */
@@ -206,6 +206,16 @@ export class Words {
   /** Reads every argument not read yet. */
   readAll(): void {
     for (let i = 0; i < this.count; i++) this.values[i] ??= this.line.slice(this.starts[i], this.ends[i]);
+  }
+
+  /** Whether argument `i` is an option word or `!`, as getopt tells them (a word of more than `-`), told without reading it. */
+  isOption(i: number): boolean {
+    const value = this.values[i];
+    if (value !== undefined) return (value.length > 1 && value.charCodeAt(0) === 0x2d) || value === "!";
+    const start = this.starts[i]!;
+    const length = this.ends[i]! - start;
+    const first = this.line.charCodeAt(start);
+    return (length > 1 && first === 0x2d) || (length === 1 && first === 0x21);
   }
 
   /** Whether argument `i` is `word`, told without reading it out of the line; when it is, it is read as `word`. */

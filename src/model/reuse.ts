@@ -17,7 +17,7 @@ const LOOKAHEAD = 16;
 /** A chain with more rules than this has its rules hashed by text when a line of it is looked for out of order. */
 const SCANNED_CHAIN = 16;
 
-/** The rules of one chain (indices into the table's), hashed by text once looked up out of order often enough. */
+/** The rules of one chain (indices into the table's); a long chain's hashed by text when first looked for out of order. */
 interface ChainRules {
   indices: number[];
   byText: Map<string, number> | undefined;
