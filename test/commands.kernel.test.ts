@@ -113,6 +113,26 @@ const COMMAND_DUMPS = [
   "*filter\n:U - [0:0]\n-A U -j ACCEPT\n-X U\n-N U\nCOMMIT\n", "*filter\n:U - [0:0]\n:V - [0:0]\n-A V -j U\n-X U\n-D V 1\nCOMMIT\n",
   "*filter\n:U - [0:0]\n-A U -j ACCEPT\n-X U\n-N U\n-F\nCOMMIT\n", "*filter\n:U - [0:0]\n-A U -j ACCEPT\n-X U\nCOMMIT\n*nat\n-N U\n-F U\nCOMMIT\n",
   "# family: ipv6\n*raw\n:U2 - [8:957]\n:PREROUTING ACCEPT [5:123]\n-A U2 -j ACCEPT\n-X U2\n-N U2\n-N U4\n-F U2\nCOMMIT\n",
+  // -X without a chain keeps a built-in chain with rules in the kernel but takes it out of iptables-nft's view: a
+  // line naming it makes it again with policy ACCEPT (counters kept), and -D, -I, -Z see only the rules added since.
+  "*filter\n:OUTPUT DROP [5:6]\n-A OUTPUT\n-X\n-F OUTPUT\nCOMMIT\n", "*filter\n:OUTPUT DROP [0:0]\n-A OUTPUT\n-X\n-F OUTPUT\nCOMMIT\n",
+  "*filter\n:OUTPUT DROP [5:6]\n-A OUTPUT -j ACCEPT\n-X\nCOMMIT\n", "*filter\n:OUTPUT DROP [5:6]\n-X\n-A OUTPUT\nCOMMIT\n",
+  "*nat\n:POSTROUTING DROP [5:6]\n-A POSTROUTING\n-X\n-F POSTROUTING\nCOMMIT\n",
+  "# family: ipv6\n*mangle\n:FORWARD DROP [5:6]\n-A FORWARD\n-X\n-A FORWARD -j ACCEPT\nCOMMIT\n",
+  "*filter\n:OUTPUT DROP [5:6]\n-A OUTPUT -j ACCEPT\n-X\n:OUTPUT - [7:8]\nCOMMIT\n", "*filter\n:OUTPUT DROP [5:6]\n-A OUTPUT -j ACCEPT\n-X\n-P OUTPUT DROP\nCOMMIT\n",
+  "*filter\n:OUTPUT DROP [5:6]\n-A OUTPUT -j ACCEPT\n-X\n-D OUTPUT 1\nCOMMIT\n", "*filter\n:OUTPUT DROP [5:6]\n-A OUTPUT -j ACCEPT\n-X\n-D OUTPUT -j ACCEPT\nCOMMIT\n",
+  "*filter\n:OUTPUT DROP [5:6]\n-A OUTPUT -j ACCEPT\n-X\n-A OUTPUT -j DROP\n-D OUTPUT 1\nCOMMIT\n",
+  "*filter\n:OUTPUT DROP [5:6]\n-A OUTPUT -j ACCEPT\n-X\n-I OUTPUT 2 -j DROP\nCOMMIT\n",
+  "*filter\n:OUTPUT DROP [5:6]\n-A OUTPUT -j ACCEPT\n-X\n-A OUTPUT -j DROP\n-I OUTPUT 1 -j RETURN\nCOMMIT\n",
+  "*filter\n:OUTPUT DROP [5:6]\n-A OUTPUT -j ACCEPT\n-X\n-A OUTPUT -j DROP\n-I OUTPUT 2 -j RETURN\nCOMMIT\n",
+  "*filter\n:OUTPUT DROP [5:6]\n-A OUTPUT -j ACCEPT\n-X\n-Z\n-A OUTPUT\nCOMMIT\n", "*filter\n:OUTPUT DROP [5:6]\n-A OUTPUT -j ACCEPT\n-X\n-Z OUTPUT\nCOMMIT\n",
+  "*filter\n:OUTPUT DROP [5:6]\n-A OUTPUT -j ACCEPT\n-Z\n-X\n-A OUTPUT\nCOMMIT\n", "*filter\n:OUTPUT DROP [5:6]\n-A OUTPUT -j ACCEPT\n-F OUTPUT\n-X\n-A OUTPUT\nCOMMIT\n",
+  "*filter\n:OUTPUT DROP [5:6]\n-A OUTPUT -j ACCEPT\n-X\n-A OUTPUT -j DROP\n-X\n-A OUTPUT -j REJECT\nCOMMIT\n",
+  // ... and deletes it, when it sees no rules in it again: the kernel refuses that unless a later -F took them out.
+  "*filter\n:OUTPUT DROP [5:6]\n-A OUTPUT -j ACCEPT\n-X\n-P OUTPUT DROP\n-X\nCOMMIT\n",
+  "*filter\n:OUTPUT DROP [5:6]\n-A OUTPUT -j ACCEPT\n-X\n-P OUTPUT DROP\n-X\n-F OUTPUT\nCOMMIT\n",
+  // A `:` line of a user chain that exists flushes it in the kernel, after the -X: it frees nothing for that -X.
+  "*filter\n:U - [0:0]\n:V - [0:0]\n-A V -j U\n-X U\n:V - [0:0]\nCOMMIT\n",
 ];
 
 kdescribe("chain and rule commands the sweeps found: iptscope accepts what the kernel accepts, and prints it as iptables-save does", () => {

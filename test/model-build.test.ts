@@ -178,6 +178,49 @@ describe("commands each backend applies its own way", () => {
     expect(refused.map((d) => `${d.line}:${d.column}:${d.kind}`)).toEqual(["2:15:nat-filtering"]);
   });
 
+  describe("-X without a chain on a built-in chain with rules: nft keeps it in the kernel but no longer sees it", () => {
+    const filter = (lines: string[]) => ["*filter", ":OUTPUT DROP [5:6]", "-A OUTPUT -j ACCEPT", "-X", ...lines, "COMMIT"];
+    const shown = (lines: string[], backend: "nft" | "legacy") => {
+      const c = chain(filter(lines), backend, "OUTPUT");
+      return `${c.policy} [${c.counters.packets}:${c.counters.bytes}] ${c.rules.map((r) => r.target?.name ?? "-").join(",")}`;
+    };
+    const reported = (lines: string[], backend: "nft" | "legacy" = "nft") =>
+      parsed(filter(lines), backend).diagnostics.map((d) => `${d.line}:${d.kind}${d.kind === "backend-refuses" ? `:${d.details.backend}` : ""}`);
+
+    it("keeps policy, counters and rules until a line names it; then nft sets the policy to ACCEPT and keeps the counters", () => {
+      expect(shown([], "nft")).toBe("DROP [5:6] ACCEPT");
+      expect(shown(["-F OUTPUT"], "nft")).toBe("ACCEPT [5:6] ");
+      expect(shown(["-F OUTPUT"], "legacy")).toBe("DROP [5:6] ");
+      expect(shown(["-A OUTPUT -j DROP"], "nft")).toBe("ACCEPT [5:6] ACCEPT,DROP");
+      expect(shown([":OUTPUT - [7:8]"], "nft")).toBe("ACCEPT [7:8] ACCEPT");
+      expect(shown(["-P OUTPUT DROP"], "nft")).toBe("DROP [0:0] ACCEPT");
+      expect(reported(["-F OUTPUT"])).toEqual(["5:backend-differs"]);
+      expect(reported(["-P OUTPUT DROP"])).toEqual([]);
+      // -Z zeroes what nft sees: not this chain, nor, once made again, its rules from before the -X.
+      expect(shown(["-Z", "-A OUTPUT"], "nft")).toBe("ACCEPT [5:6] ACCEPT,-");
+    });
+
+    it("-D, -I and -Z count only the rules added since in nft", () => {
+      expect(reported(["-D OUTPUT 1"])).toEqual(["5:backend-refuses:nft"]);
+      expect(reported(["-D OUTPUT -j ACCEPT"], "legacy")).toEqual(["5:backend-refuses:nft"]);
+      expect(reported(["-Z OUTPUT"])).toContain("5:backend-refuses:nft");
+      expect(reported(["-I OUTPUT 2 -j DROP"])).toEqual(["5:backend-differs", "5:backend-refuses:nft"]);
+      expect(shown(["-A OUTPUT -j DROP", "-D OUTPUT 1"], "nft")).toBe("ACCEPT [5:6] ACCEPT");
+      expect(shown(["-A OUTPUT -j DROP", "-D OUTPUT 1"], "legacy")).toBe("DROP [5:6] DROP");
+      // -I 1 goes to the head of the kernel's chain; one past the rules nft sees, to its end.
+      expect(shown(["-A OUTPUT -j DROP", "-I OUTPUT 1 -j RETURN"], "nft")).toBe("ACCEPT [5:6] RETURN,ACCEPT,DROP");
+      expect(shown(["-A OUTPUT -j DROP", "-I OUTPUT 2 -j RETURN"], "nft")).toBe("ACCEPT [5:6] ACCEPT,DROP,RETURN");
+      expect(shown(["-A OUTPUT -j DROP", "-I OUTPUT 2 -j RETURN"], "legacy")).toBe("DROP [5:6] ACCEPT,RETURN,DROP");
+    });
+
+    it("a second -X that sees none of its rules deletes it: the kernel refuses that unless a later -F took them out", () => {
+      expect(reported(["-P OUTPUT DROP", "-X"])).toEqual(["6:backend-differs", "6:backend-refuses:nft"]);
+      expect(reported(["-P OUTPUT DROP", "-X", "-F OUTPUT"])).toEqual(["6:backend-differs"]);
+      expect(shown(["-P OUTPUT DROP", "-X", "-F OUTPUT"], "nft")).toBe("ACCEPT [0:0] ");
+      expect(shown(["-A OUTPUT -j DROP", "-X", "-A OUTPUT -j RETURN"], "nft")).toBe("ACCEPT [5:6] ACCEPT,DROP,RETURN");
+    });
+  });
+
   describe("-X of a chain with rules or jumped to: judged at COMMIT, after later -F's took rules out of nft's batch", () => {
     const outcome = (lines: string[], backend: "nft" | "legacy" = "nft") =>
       parsed(["*filter", ":U - [0:0]", ":V - [0:0]", ...lines, "COMMIT"], backend).diagnostics.map((d) => `${d.line}:${d.kind}:${d.severity}`);

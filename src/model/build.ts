@@ -102,6 +102,12 @@ interface TableState {
   heldDeletions: HeldDeletion[];
   /** A user chain named like a target extension was made in the table (it may be gone since): `-j NAME` may then name it. */
   chainNamedLikeTarget: boolean;
+  /**
+   * Built-in chains a -X without a chain took out of iptables-nft-restore's view while the kernel kept them, until a
+   * line makes them again; and the rules iptables-nft no longer sees, until a -F of their chain (see deleteBuiltins).
+   */
+  keptBuiltins: Set<Chain>;
+  unseen: Set<Rule>;
 }
 
 /**
@@ -562,8 +568,7 @@ export class RulesetBuilder {
     }
     this.current = {
       table, chains, chainsChanged: false, declared: [], cursor: 0, callers: new Map(), restricted: [], madeBuiltins: new Set(), madeAny: false,
-      heldDeletions: [],
-      chainNamedLikeTarget: false,
+      heldDeletions: [], keptBuiltins: new Set(), unseen: new Set(), chainNamedLikeTarget: false,
     };
     this.tables.set(tableName, this.current);
     this.ruleset.tables.push(table);
@@ -591,6 +596,7 @@ export class RulesetBuilder {
         this.report(diagnostic("bad-policy", { line, column: policyColumn + 1, length: policy.length }, { chain: name, policy }));
         return;
       }
+      this.made(state, existing, policy === "-" ? chainNameAt(name, line) : undefined);
       // `-` keeps the policy; iptables-nft takes the counters all the same, iptables-legacy sets both or neither.
       const newCounters = counters ?? ZERO;
       if (policy === "-" && !sameCounters(existing.counters, newCounters)) {
@@ -602,7 +608,6 @@ export class RulesetBuilder {
       if (policy !== "-" || this.backend === "nft") existing.counters = newCounters;
       existing.line = line;
       state.declared.push(existing);
-      state.madeBuiltins.add(existing);
     } else {
       if (policy !== "-") {
         this.report(
@@ -700,18 +705,37 @@ export class RulesetBuilder {
         statements.push({ kind: "command", command: { kind: "delete", line, text } });
         if (!chain) return;
         const positionWord = command.operands[1];
+        // iptables-nft counts and matches only the rules it sees (see deleteBuiltins).
+        const seen = this.seenRules(state, chain);
         let index: number;
+        let seenRule: Rule | undefined;
         if (positionWord !== undefined) {
           index = Number(words.values[positionWord]) - 1;
+          seenRule = seen[index];
         } else {
           const spec = this.buildRules(command, counters, text, line, state.table.name, chain.name)[0];
           const key = spec ? ruleKey(spec) : "";
           index = chain.rules.findIndex((r) => ruleKey(r) === key);
+          if (seen !== chain.rules) seenRule = seen.find((r) => ruleKey(r) === key);
         }
         // A position that is not a number is no rule either (iptables: "Invalid rule number").
         if (!Number.isInteger(index) || index < 0 || index >= chain.rules.length) {
           this.report(diagnostic("rule-not-found", chainAt, { chain: chain.name, position: Number.isInteger(index) ? index + 1 : 0 }));
           return;
+        }
+        // -R: iptables-nft refuses it anyway (below).
+        if (seen !== chain.rules && command.kind === "delete") {
+          const seenIndex = seenRule === undefined ? -1 : chain.rules.indexOf(seenRule);
+          if (seenIndex < 0) {
+            const reason = `-D of a rule of '${chain.name}' it no longer sees after -X without a chain`;
+            this.report(diagnostic("backend-refuses", chainAt, { backend: "nft", reason }));
+          } else if (seenIndex !== index) {
+            this.report(diagnostic("backend-differs", chainAt, {
+              command: `-D in '${chain.name}' after -X without a chain`, nft: "finds the rule among those added since", legacy: "among all",
+              applied: this.backend,
+            }));
+            if (this.backend === "nft") index = seenIndex;
+          }
         }
         if (command.kind === "delete") unnumber(chain.rules.splice(index, 1));
         else {
@@ -772,7 +796,7 @@ export class RulesetBuilder {
           state.chains.delete(chain.name);
           unnumber(chain.rules);
         }
-        if (chainName === undefined) this.deleteEmptyBuiltins(state, line);
+        if (chainName === undefined) this.deleteBuiltins(state, line);
         return;
       }
       case "flush": {
@@ -781,8 +805,9 @@ export class RulesetBuilder {
         if (chainName !== undefined) {
           const chain = getChain();
           if (chain) {
-            this.made(state, chain);
+            this.made(state, chain, chainAt);
             this.releaseHeldDeletions(state, chain.name);
+            if (state.unseen.size > 0) for (const rule of chain.rules) state.unseen.delete(rule);
           }
           targets = chain ? [chain] : [];
         } else {
@@ -913,6 +938,14 @@ export class RulesetBuilder {
   private judgeHeldDeletions(state: TableState): void {
     for (const { at, busy } of state.heldDeletions) {
       const refused = [...busy].filter(([, rules]) => rules.size > 0);
+      // Built-in chains: only iptables-nft deletes them (see deleteBuiltins).
+      if ([...busy.keys()].some((c) => c.builtin)) {
+        for (const [chain] of refused) {
+          const reason = `-X without a chain of built-in chain '${chain.name}', whose rules it no longer sees`;
+          this.report(diagnostic("backend-refuses", at, { backend: "nft", reason }));
+        }
+        continue;
+      }
       if (refused.length === 0) {
         const names = [...busy.keys()].map((c) => `'${c.name}'`).join(", ");
         const reason = `-X of ${busy.size > 1 ? "chains" : "chain"} ${names} that rules still hold, until a later -F takes them out of iptables-nft's batch`;
@@ -927,10 +960,30 @@ export class RulesetBuilder {
     state.heldDeletions = [];
   }
 
-  /** A line made or changed `chain`: iptables-nft now has it (and its table) in the kernel. */
-  private made(state: TableState, chain: Chain): void {
+  /**
+   * A line made or changed `chain`: iptables-nft now has it (and its table) in the kernel. `at`: where to report
+   * a difference between the backends a built-in chain made again makes, unless the line sets the policy itself.
+   */
+  private made(state: TableState, chain: Chain, at?: DiagnosticPosition): void {
     state.madeAny = true;
-    if (chain.builtin) state.madeBuiltins.add(chain);
+    if (!chain.builtin) return;
+    state.madeBuiltins.add(chain);
+    if (state.keptBuiltins.size > 0 && state.keptBuiltins.delete(chain)) this.remakeKept(chain, at);
+  }
+
+  /**
+   * iptables-nft-restore makes a built-in chain that -X took out of its view anew: it sends the chain with policy
+   * ACCEPT and no counters, so the kernel's chain, which kept its rules, gets policy ACCEPT and keeps its counters.
+   */
+  private remakeKept(chain: Chain, at: DiagnosticPosition | undefined): void {
+    if (chain.policy === "ACCEPT") return;
+    if (at !== undefined) {
+      this.report(diagnostic("backend-differs", at, {
+        command: `'${chain.name}' named again after -X without a chain`, nft: "sets its policy to ACCEPT", legacy: "keeps its policy",
+        applied: this.backend,
+      }));
+    }
+    if (this.backend === "nft") chain.policy = "ACCEPT";
   }
 
   /**
@@ -940,13 +993,14 @@ export class RulesetBuilder {
    */
   private zero(state: TableState, named: Chain | undefined, all: boolean, chainAt: DiagnosticPosition, line: number): void {
     if (!all && named === undefined) return;
-    const exists = (c: Chain) => !c.builtin || state.madeBuiltins.has(c);
+    const exists = (c: Chain) => !c.builtin || (state.madeBuiltins.has(c) && !state.keptBuiltins.has(c));
     if (named !== undefined && !exists(named)) {
       const reason = `-Z of built-in chain '${named.name}', which no line above makes`;
       this.report(diagnostic("backend-refuses", chainAt, { backend: "nft", reason }));
     }
     const zeroed = all ? [...state.chains.values()].filter(exists) : named !== undefined && exists(named) ? [named] : [];
-    const counted = zeroed.find((c) => c.rules.some((r) => r.counters !== undefined && !sameCounters(r.counters, ZERO)));
+    // It zeroes the rules it sees (see deleteBuiltins).
+    const counted = zeroed.find((c) => this.seenRules(state, c).some((r) => r.counters !== undefined && !sameCounters(r.counters, ZERO)));
     // iptables-nft fails to replace such rules; ip6tables-nft loaded them without counters (see printCanonicalTable).
     if (counted !== undefined && this.family === "ipv4") {
       const reason = `-Z of chain '${counted.name}', whose rules were given counters`;
@@ -964,24 +1018,49 @@ export class RulesetBuilder {
       chain.policy = "ACCEPT";
       chain.counters = ZERO;
     }
-    for (const chain of zeroed) for (const rule of chain.rules) if (rule.counters !== undefined) rule.counters = ZERO;
+    for (const chain of zeroed) for (const rule of this.seenRules(state, chain)) if (rule.counters !== undefined) rule.counters = ZERO;
   }
 
   /**
-   * iptables-nft-restore's -X without a chain name deletes the built-in chains without rules too: they are no
-   * chains to it until a line makes them again, and save prints them with policy ACCEPT and no counters.
+   * iptables-nft-restore's -X without a chain name deletes the built-in chains it has made and sees no rules in
+   * too: they are no chains to it until a line makes them again, and save prints them with policy ACCEPT and no
+   * counters. A built-in chain it sees rules in it does not delete, but takes out of its view all the same: the
+   * kernel keeps the chain (policy, counters, rules), a line naming it makes it again (remakeKept), and the rules
+   * are no rules to iptables-nft's -D, -I, -R and -Z, until a -F of the chain. A chain all of whose rules are such
+   * rules it does delete, and the kernel refuses that at COMMIT unless a later -F took them out of the batch.
    */
-  private deleteEmptyBuiltins(state: TableState, line: number): void {
-    const empty = [...state.madeBuiltins].filter((c) => c.rules.length === 0);
+  private deleteBuiltins(state: TableState, line: number): void {
+    const at = { line, column: 1, length: 2 };
+    const empty: Chain[] = [];
+    const kept: Chain[] = [];
+    for (const chain of state.madeBuiltins) {
+      // iptables-legacy's model keeps them made (see below).
+      if (state.keptBuiltins.has(chain)) continue;
+      if (this.seenRules(state, chain).length > 0) kept.push(chain);
+      else empty.push(chain);
+    }
     const changed = empty.filter((c) => c.policy !== "ACCEPT" || !sameCounters(c.counters, ZERO));
     if (changed.length > 0) {
-      this.report(diagnostic("backend-differs", { line, column: 1, length: 2 }, {
+      this.report(diagnostic("backend-differs", at, {
         command: `-X without a chain, on ${changed.map((c) => c.name).join(", ")}`,
         nft: "deletes the built-in chains without rules (ACCEPT, no counters)", legacy: "keeps them", applied: this.backend,
       }));
     }
+    for (const chain of kept) {
+      state.keptBuiltins.add(chain);
+      for (const rule of chain.rules) state.unseen.add(rule);
+    }
+    const busy = new Map<Chain, Set<Rule>>();
+    for (const chain of empty) if (chain.rules.length > 0) busy.set(chain, new Set(chain.rules));
+    if (busy.size > 0) state.heldDeletions.push({ at, busy });
     if (this.backend === "legacy") return;
+    for (const chain of kept) state.madeBuiltins.delete(chain);
     for (const chain of empty) this.unmake(state, chain);
+  }
+
+  /** The rules of `chain` iptables-nft-restore sees (see deleteBuiltins). */
+  private seenRules(state: TableState, chain: Chain): Rule[] {
+    return state.unseen.size === 0 ? chain.rules : chain.rules.filter((r) => !state.unseen.has(r));
   }
 
   /** iptables-nft deleted a built-in chain: save prints it with policy ACCEPT and no counters, and it is no chain to -Z. */
@@ -1009,7 +1088,7 @@ export class RulesetBuilder {
     if (this.lenient && this.lineErrors > errorsBefore) return;
     if (rules.length === 0) return;
     if (rules[0]!.counters) this.ruleset.hasRuleCounters = true;
-    this.made(state, chain);
+    this.made(state, chain, chain.builtin ? { line, column: 1 } : undefined);
     if (command === undefined || command.kind === "append") {
       for (let i = 0; i < rules.length; i++) append(chain, rules[i]!);
     } else {
@@ -1019,7 +1098,25 @@ export class RulesetBuilder {
         this.report(diagnostic("rule-not-found", { line, column: this.words.starts[positionWord!]! + 1 }, { chain: chain.name, position }));
         return;
       }
-      chain.rules.splice(position - 1, 0, ...rules);
+      let index = position - 1;
+      const seen = this.seenRules(state, chain);
+      if (seen !== chain.rules && position > 1) {
+        // iptables-nft inserts before the rule at that position among those it sees, one past them at the end of the
+        // chain, and at 1 at the head of the kernel's chain.
+        const seenIndex = position <= seen.length ? chain.rules.indexOf(seen[position - 1]!) : position === seen.length + 1 ? chain.rules.length : -1;
+        const at = { line, column: this.words.starts[positionWord!]! + 1 };
+        if (seenIndex < 0) {
+          const reason = `-I at ${position} in '${chain.name}', which holds rules it no longer sees after -X without a chain`;
+          this.report(diagnostic("backend-refuses", at, { backend: "nft", reason }));
+        } else if (seenIndex !== index) {
+          this.report(diagnostic("backend-differs", at, {
+            command: `-I in '${chain.name}' after -X without a chain`, nft: "counts the rules added since", legacy: "counts all",
+            applied: this.backend,
+          }));
+          if (this.backend === "nft") index = seenIndex;
+        }
+      }
+      chain.rules.splice(index, 0, ...rules);
       this.renumber.add(chain);
     }
     statements.push(rules[0]!);
