@@ -59,11 +59,6 @@ export function rulesBuiltAfterReuse(result: ParseResult): readonly Rule[] | und
   return builtRulesOf.get(result);
 }
 
-function addUserChain(state: TableState, chain: Chain): void {
-  state.chains.set(chain.name, chain);
-  if (targetSpecs.has(chain.name)) state.chainNamedLikeTarget = true;
-}
-
 /** The negatables of a value the builder shares among rules (interfaces, protocols), made at its first use. */
 function sharedNegatables<T>(cache: Map<T, Negatables<T>>, value: T): Negatables<T> {
   let shared = cache.get(value);
@@ -100,8 +95,6 @@ interface TableState {
   madeAny: boolean;
   /** -X lines whose deletions the kernel judges at COMMIT (see holdDeletions). */
   heldDeletions: HeldDeletion[];
-  /** A user chain named like a target extension was made in the table (it may be gone since): `-j NAME` may then name it. */
-  chainNamedLikeTarget: boolean;
   /**
    * Built-in chains a -X without a chain took out of iptables-nft-restore's view while the kernel kept them, until a
    * line makes them again; and the rules iptables-nft no longer sees, until a -F of their chain (see deleteBuiltins).
@@ -277,35 +270,6 @@ class ValueCache {
   }
 }
 
-/**
- * The -s/-d addresses parsed lately, a few hundred in slots picked by the text's last characters. Most addresses
- * of a large dump come once or twice far apart (endpoints, cluster IPs), and a map of them all costs more to
- * hash and to keep than parsing them again; the few written on thousands of rules (a cluster CIDR) stay.
- */
-class AddressCache {
-  private readonly texts: (string | undefined)[] = new Array(ADDRESS_SLOTS).fill(undefined);
-  private readonly parsed: (Negatables<AddressMask> | AddressProblem | undefined)[] = new Array(ADDRESS_SLOTS).fill(undefined);
-
-  get(text: string): Negatables<AddressMask> | AddressProblem | undefined {
-    const slot = addressSlot(text);
-    return this.texts[slot] === text ? this.parsed[slot] : undefined;
-  }
-
-  set(text: string, parsed: Negatables<AddressMask> | AddressProblem): void {
-    const slot = addressSlot(text);
-    this.texts[slot] = text;
-    this.parsed[slot] = parsed;
-  }
-}
-
-const ADDRESS_SLOTS = 512;
-
-function addressSlot(text: string): number {
-  let hash = text.length;
-  for (let i = Math.max(0, text.length - 8); i < text.length; i++) hash = (hash * 31 + text.charCodeAt(i)) | 0;
-  return hash & (ADDRESS_SLOTS - 1);
-}
-
 /** One decoded text; `value` is what rules hold (the kernel's value when it adjusts it). */
 interface DecodeEntry extends SharedValue {
   readonly decoded: Decoded;
@@ -391,10 +355,7 @@ export class RulesetBuilder {
   /** The chain of the previous rule, valid while no chain command ran. */
   private lastChain: Chain | undefined;
   private lastChains: Map<string, Chain> | undefined;
-  /** The user chain the last jump to one named, valid while no chain command ran. */
-  private lastJumpedTo: Chain | undefined;
-  private lastJumpedToIn: Map<string, Chain> | undefined;
-  private readonly addresses = new AddressCache();
+  private readonly addressCache = new Map<string, Negatables<AddressMask> | AddressProblem>();
   private readonly interfaces = new Map<string, Negatables<string>>();
   private readonly protocols = new Map<ProtocolSpec, Negatables<ProtocolSpec>>();
 
@@ -568,7 +529,7 @@ export class RulesetBuilder {
     }
     this.current = {
       table, chains, chainsChanged: false, declared: [], cursor: 0, callers: new Map(), restricted: [], madeBuiltins: new Set(), madeAny: false,
-      heldDeletions: [], keptBuiltins: new Set(), unseen: new Set(), chainNamedLikeTarget: false,
+      heldDeletions: [], keptBuiltins: new Set(), unseen: new Set(),
     };
     this.tables.set(tableName, this.current);
     this.ruleset.tables.push(table);
@@ -615,7 +576,7 @@ export class RulesetBuilder {
         );
       }
       const chain: Chain = { name, builtin: false, policy: "-", counters: ZERO, line, rules: [] };
-      addUserChain(state, chain);
+      state.chains.set(name, chain);
       state.declared.push(chain);
     }
     state.madeAny = true;
@@ -697,7 +658,6 @@ export class RulesetBuilder {
       return chain;
     };
     this.lastChain = undefined;
-    this.lastJumpedTo = undefined;
     switch (command.kind) {
       case "delete":
       case "replace": {
@@ -768,7 +728,7 @@ export class RulesetBuilder {
           this.report(diagnostic("duplicate-chain", chainAt, { chain: chainName }));
           return;
         }
-        addUserChain(state, { name: chainName, builtin: false, policy: "-", counters: ZERO, line, rules: [] });
+        state.chains.set(chainName, { name: chainName, builtin: false, policy: "-", counters: ZERO, line, rules: [] });
         state.madeAny = true;
         return;
       }
@@ -887,7 +847,6 @@ export class RulesetBuilder {
           }
         }
         state.chains = renamed;
-        if (targetSpecs.has(newName)) state.chainNamedLikeTarget = true;
         return;
       }
       default: {
@@ -1193,12 +1152,11 @@ export class RulesetBuilder {
       case "verdict":
         return target;
       case "chain": {
-        const chain = (this.jumpChain = this.chainJumpedTo(state, target.name));
+        const chain = (this.jumpChain = state.chains.get(target.name));
         if (chain !== undefined && !chain.builtin) return target;
         return !target.goto && targetSpecs.has(target.name) ? null : target;
       }
       case "extension": {
-        if (!state.chainNamedLikeTarget) return target;
         const chain = (this.jumpChain = state.chains.get(target.name));
         return chain !== undefined && !chain.builtin ? null : target;
       }
@@ -1545,34 +1503,13 @@ export class RulesetBuilder {
     return this.interner.module(d.name, d.column, d.implicit, d.known, d.options, d.fresh);
   }
 
-  /** The chain `-j NAME` names; a user chain found is remembered (kube-proxy's rules jump to KUBE-MARK-MASQ again and again). */
-  private chainJumpedTo(state: TableState, name: string): Chain | undefined {
-    const last = this.lastJumpedTo;
-    if (last !== undefined && last.name === name && this.lastJumpedToIn === state.chains) return last;
-    const chain = state.chains.get(name);
-    if (chain !== undefined && !chain.builtin) {
-      this.lastJumpedTo = chain;
-      this.lastJumpedToIn = state.chains;
-    }
-    return chain;
-  }
-
   private targetDraft(word: number, goto: boolean): ModuleDraft {
     const written = this.words.values[word]!;
     const column = this.words.starts[word]! + 1;
     const verdict = goto || written.length > MAX_VERDICT_LENGTH ? undefined : VERDICT_NAMES.get(written);
     if (verdict !== undefined) return this.draft().init(verdict, column, false, true, undefined, "verdict", goto);
-    const state = this.current!;
-    // Without a user chain named like one, a target extension's name names the extension: no chain lookup.
-    if (!goto && !state.chainNamedLikeTarget) {
-      const spec = targetSpecs.get(written);
-      if (spec) {
-        this.jumpChain = undefined;
-        return this.draft().init(spec.name, column, false, true, spec, "extension", goto);
-      }
-    }
     // Looked up here for checkJump too; a rule then holds the chain's own name string.
-    const chain = (this.jumpChain = this.chainJumpedTo(state, written));
+    const chain = (this.jumpChain = this.current!.chains.get(written));
     if (chain && !chain.builtin) return this.draft().init(chain.name, column, false, true, undefined, "chain", goto);
     // A user chain may have the name of a target extension; any other name is a chain,
     // checked by checkJump (it may be undeclared yet, or an unmodelled extension).
@@ -1684,11 +1621,11 @@ export class RulesetBuilder {
   }
 
   private address(text: string): Negatables<AddressMask> | AddressProblem {
-    let parsed = this.addresses.get(text);
+    let parsed = this.addressCache.get(text);
     if (parsed === undefined) {
       const mask = parseAddressMask(text, this.family);
       parsed = typeof mask === "string" ? mask : negatables(Object.freeze(mask));
-      this.addresses.set(text, parsed);
+      this.addressCache.set(text, parsed);
     }
     return parsed;
   }
