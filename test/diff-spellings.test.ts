@@ -1,5 +1,5 @@
 // The rules level of `diff` compares rules by their canonical text, but prints only the rules it must: those that
-// share their target and destination with a rule written otherwise. Random chains of rules, each written in one of
+// jump where a rule written otherwise jumps. Random chains of rules, each written in one of
 // several spellings iptables reads alike, must diff exactly as their canonical prints do.
 
 import fc from "fast-check";

@@ -7,7 +7,6 @@
 // move, and a move past rules that cannot match the same packets is a mere reordering. A user chain that only
 // changed its name (same rules, every jump to it renamed too) is a rename, not a removal and an addition.
 
-import { formatAddressMask, isAnyAddress } from "../../model/addresses.js";
 import type { CodecContext } from "../../model/codecs.js";
 import { formatRule } from "../../model/print.js";
 import { BUILTIN_CHAINS, TABLE_NAMES, type Chain, type ExtensionOption, type MatchModule, type Rule, type Ruleset, type Table, type TableName } from "../../model/types.js";
@@ -283,60 +282,73 @@ function diffChain(table: TableName, oldChain: Chain, newChain: Chain, old: Side
 /**
  * Ids for the rules of a chain on both sides, equal where the canonical texts are. Printing every rule of a long
  * chain that changed (kube-proxy's KUBE-SERVICES) would cost more than the rest of the comparison, and is not
- * needed: rules that print alike name the same target and destination, and rules written alike print alike. So
- * only rules that share their target and destination with a rule written otherwise are printed.
+ * needed: rules that print alike jump to the same place, and rules written alike print alike. So only rules that
+ * jump where a rule written otherwise jumps are printed.
  */
 function ruleIds(oldRules: readonly Rule[], newRules: readonly Rule[], old: Side, now: Side): { oldIds: Int32Array; newIds: Int32Array } {
-  const ids = new Map<string, number>();
-  const intern = (text: string) => {
-    let id = ids.get(text);
-    if (id === undefined) ids.set(text, (id = ids.size));
+  let next = 0;
+  const printedIds = new Map<string, number>();
+  const printedId = (rule: Rule, side: Side) => {
+    const text = canonicalText(rule, side);
+    let id = printedIds.get(text);
+    if (id === undefined) printedIds.set(text, (id = next++));
     return id;
   };
   // Equal words make equal rules only within one family; a module kept verbatim prints its words as they came.
-  if (old.ruleset.family !== now.ruleset.family || !oldRules.every(printsFromModel) || !newRules.every(printsFromModel)) {
-    const idsOf = (rules: readonly Rule[], side: Side) => Int32Array.from(rules, (rule) => intern(canonicalText(rule, side)));
-    return { oldIds: idsOf(oldRules, old), newIds: idsOf(newRules, now) };
+  if (old.ruleset.family !== now.ruleset.family || !printsFromModel(oldRules) || !printsFromModel(newRules)) {
+    return { oldIds: Int32Array.from(oldRules, (rule) => printedId(rule, old)), newIds: Int32Array.from(newRules, (rule) => printedId(rule, now)) };
   }
-  const oldKeys = oldRules.map((rule) => printedTargetAndDestination(rule, old));
-  const newKeys = newRules.map((rule) => printedTargetAndDestination(rule, now));
-  /** By key, the one text its rules are written with, or null when they are written in several ways. */
+  /** By where rules jump, the one text they are written with, or null when they are written in several ways. */
   const writings = new Map<string, string | null>();
-  const note = (rules: readonly Rule[], keys: readonly string[]) => {
+  const note = (rules: readonly Rule[], side: Side) => {
     for (let i = 0; i < rules.length; i++) {
+      const jump = jumpedTo(rules[i]!, side);
       const written = writtenText(rules[i]!);
-      const known = writings.get(keys[i]!);
-      if (known === undefined) writings.set(keys[i]!, written);
-      else if (known !== null && known !== written) writings.set(keys[i]!, null);
+      const known = writings.get(jump);
+      if (known === undefined) writings.set(jump, written);
+      else if (known !== null && known !== written) writings.set(jump, null);
     }
   };
-  note(oldRules, oldKeys);
-  note(newRules, newKeys);
-  const idsOf = (rules: readonly Rule[], keys: readonly string[], side: Side) => {
-    const interned = new Int32Array(rules.length);
+  note(oldRules, old);
+  note(newRules, now);
+  const writtenIds = new Map<string, number>();
+  const idsOf = (rules: readonly Rule[], side: Side) => {
+    const ids = new Int32Array(rules.length);
     for (let i = 0; i < rules.length; i++) {
-      const key = keys[i]!;
-      interned[i] = writings.get(key) === null ? intern(`printed ${canonicalText(rules[i]!, side)}`) : intern(`written ${key}`);
+      const jump = jumpedTo(rules[i]!, side);
+      if (writings.get(jump) === null) {
+        ids[i] = printedId(rules[i]!, side);
+        continue;
+      }
+      let id = writtenIds.get(jump);
+      if (id === undefined) writtenIds.set(jump, (id = next++));
+      ids[i] = id;
     }
-    return interned;
+    return ids;
   };
-  return { oldIds: idsOf(oldRules, oldKeys, old), newIds: idsOf(newRules, newKeys, now) };
+  return { oldIds: idsOf(oldRules, old), newIds: idsOf(newRules, now) };
 }
 
-/** The rule's matches and target print from their typed values (no option kept as written). */
-function printsFromModel(rule: Rule): boolean {
-  const known = (options: readonly ExtensionOption[]) => options.every((o) => o.value.kind !== "raw");
-  return rule.matches.every((m) => m.known && known(m.options)) && (rule.target === undefined || (rule.target.known && known(rule.target.options)));
+/** The rules' matches and targets print from their typed values (no option kept as written). */
+function printsFromModel(rules: readonly Rule[]): boolean {
+  for (let i = 0; i < rules.length; i++) {
+    const { matches, target } = rules[i]!;
+    for (let m = 0; m < matches.length; m++) if (!matches[m]!.known || !typedOptions(matches[m]!.options)) return false;
+    if (target !== undefined && (!target.known || !typedOptions(target.options))) return false;
+  }
+  return true;
 }
 
-/** The target and destination as the rule's canonical text has them. */
-function printedTargetAndDestination(rule: Rule, side: Side): string {
+function typedOptions(options: readonly ExtensionOption[]): boolean {
+  for (let i = 0; i < options.length; i++) if (options[i]!.value.kind === "raw") return false;
+  return true;
+}
+
+/** The target's name as the rule's canonical text has it (its chain's new name, for a chain renamed); "" for none. */
+function jumpedTo(rule: Rule, side: Side): string {
   const target = rule.target;
-  const renamed = target?.kind === "chain" ? side.renames?.get(target.name) : undefined;
-  const jump = target === undefined ? "" : `${target.goto ? "-g" : "-j"} ${renamed ?? target.name}`;
-  const d = rule.destination;
-  const destination = d === undefined || (!d.negated && isAnyAddress(d.value)) ? "" : `${d.negated ? "! " : ""}-d ${formatAddressMask(d.value)}`;
-  return `${jump} ${destination}`;
+  if (target === undefined) return "";
+  return (target.kind === "chain" ? side.renames?.get(target.name) : undefined) ?? target.name;
 }
 
 /**
