@@ -133,6 +133,23 @@ const COMMAND_DUMPS = [
   "*filter\n:OUTPUT DROP [5:6]\n-A OUTPUT -j ACCEPT\n-X\n-P OUTPUT DROP\n-X\n-F OUTPUT\nCOMMIT\n",
   // A `:` line of a user chain that exists flushes it in the kernel, after the -X: it frees nothing for that -X.
   "*filter\n:U - [0:0]\n:V - [0:0]\n-A V -j U\n-X U\n:V - [0:0]\nCOMMIT\n",
+  // -D of a rule an -I n (1 < n, within the chain) was put before: iptables-nft's -I names it by an id the -D
+  // changes, and the kernel refuses the -I at COMMIT (ENOENT), -Z or not, unless a later -F of the chain took both out.
+  "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -j ACCEPT\n-A OUTPUT -j DROP\n-Z\n-I OUTPUT 2 -j RETURN\n-D OUTPUT 3\nCOMMIT\n",
+  "*filter\n-A OUTPUT -j ACCEPT\n-A OUTPUT -j DROP\n-I OUTPUT 2 -j RETURN\n-D OUTPUT -j DROP\nCOMMIT\n",
+  "*filter\n-A OUTPUT -j ACCEPT\n-A OUTPUT -j DROP\n-I OUTPUT 2 -j RETURN\n-I OUTPUT 1 -j LOG\n-D OUTPUT 4\nCOMMIT\n",
+  "*filter\n-A OUTPUT -j ACCEPT\n-A OUTPUT -j DROP\n-I OUTPUT 2 -j RETURN\n-I OUTPUT 2 -j LOG\n-D OUTPUT -j RETURN\nCOMMIT\n",
+  "*filter\n-A OUTPUT -j ACCEPT\n-A OUTPUT -j DROP\n-I OUTPUT 2 -j RETURN\n-D OUTPUT 2\n-D OUTPUT 2\nCOMMIT\n",
+  "*filter\n-A OUTPUT -j ACCEPT\n-A OUTPUT -j DROP\n-I OUTPUT 2 -j RETURN\n-D OUTPUT 3\n-F OUTPUT\nCOMMIT\n",
+  "*filter\n-A OUTPUT -j ACCEPT\n-A OUTPUT -j DROP\n-I OUTPUT 2 -j RETURN\n-D OUTPUT 3\n-F INPUT\nCOMMIT\n",
+  "*filter\n-A OUTPUT -j ACCEPT\n-A OUTPUT -j DROP\n-I OUTPUT 2 -j RETURN\n-D OUTPUT 3\n-F\nCOMMIT\n",
+  "*filter\n-A OUTPUT -j ACCEPT\n-A OUTPUT -j DROP\n-I OUTPUT 2 -j RETURN\n-I OUTPUT 3 -j LOG\n-D OUTPUT 2\nCOMMIT\n",
+  "*filter\n-A OUTPUT -j ACCEPT\n-A OUTPUT -j DROP\n-I OUTPUT 1 -j RETURN\n-I OUTPUT 4 -j LOG\n-D OUTPUT 2\n-D OUTPUT 2\nCOMMIT\n",
+  "*filter\n-A OUTPUT -s 10.0.0.1,10.0.0.2 -j ACCEPT\n-I OUTPUT 2 -j RETURN\n-D OUTPUT -s 10.0.0.2 -j ACCEPT\nCOMMIT\n",
+  "*filter\n:U - [0:0]\n-A U -j ACCEPT\n-A U -j DROP\n-I U 2 -j RETURN\n-D U 3\n-F U\n-X U\nCOMMIT\n",
+  "*filter\n:OUTPUT DROP [5:6]\n-A OUTPUT -j ACCEPT\n-X\n-A OUTPUT -j DROP\n-A OUTPUT -j REJECT\n-I OUTPUT 2 -j RETURN\n-D OUTPUT -j REJECT\nCOMMIT\n",
+  "# family: ipv6\n*mangle\n:U - [0:0]\n-A U -j ACCEPT\n-A U -j RETURN\n-I U 2 -j MARK --set-mark 1\n-D U 3\nCOMMIT\n",
+  "# family: ipv6\n*filter\n[3:4] -A OUTPUT -j ACCEPT\n[5:6] -A OUTPUT -j DROP\n-Z\n-I OUTPUT 2 -j RETURN\n-D OUTPUT 2\nCOMMIT\n",
 ];
 
 kdescribe("chain and rule commands the sweeps found: iptscope accepts what the kernel accepts, and prints it as iptables-save does", () => {

@@ -221,6 +221,43 @@ describe("commands each backend applies its own way", () => {
     });
   });
 
+  describe("-D of a rule an -I was put before: iptables-nft's -I names it by an id the -D changes", () => {
+    const filter = (lines: string[]) => ["*filter", "-A OUTPUT -j ACCEPT", "-A OUTPUT -j DROP", ...lines, "COMMIT"];
+    const reported = (lines: string[], backend: "nft" | "legacy" = "nft") =>
+      parsed(filter(lines), backend).diagnostics.map((d) => `${d.line}:${d.column}:${d.kind}${d.kind === "backend-refuses" ? `:${d.details.backend}` : ""}`);
+    const shown = (lines: string[], backend: "nft" | "legacy") => chain(filter(lines), backend, "OUTPUT").rules.map((r) => r.target?.name).join(",");
+
+    it("is refused by nft at the -I's line, whatever deletes the rule and whether -Z ran", () => {
+      expect(reported(["-I OUTPUT 2 -j RETURN", "-D OUTPUT 3"])).toEqual(["4:11:backend-refuses:nft"]);
+      expect(reported(["-I OUTPUT 2 -j RETURN", "-D OUTPUT -j DROP"])).toEqual(["4:11:backend-refuses:nft"]);
+      expect(reported(["-Z", "-I OUTPUT 2 -j RETURN", "-D OUTPUT 3"])).toEqual(["5:11:backend-refuses:nft"]);
+      expect(reported(["-I OUTPUT 2 -j RETURN", "-D OUTPUT 3"], "legacy")).toEqual(["4:11:backend-refuses:nft"]);
+      expect(shown(["-I OUTPUT 2 -j RETURN", "-D OUTPUT 3"], "legacy")).toBe("ACCEPT,RETURN");
+      // The rule goes by what it is, not where: an -I 1 since moved it; the -I's own rule deleted first is no help.
+      expect(reported(["-I OUTPUT 2 -j RETURN", "-I OUTPUT 1 -j LOG", "-D OUTPUT 4"])).toEqual(["4:11:backend-refuses:nft"]);
+      expect(reported(["-I OUTPUT 2 -j RETURN", "-D OUTPUT 2", "-D OUTPUT 2"])).toEqual(["4:11:backend-refuses:nft"]);
+      // An -I before a rule an -I added.
+      expect(reported(["-I OUTPUT 2 -j RETURN", "-I OUTPUT 2 -j LOG", "-D OUTPUT -j RETURN"])).toEqual(["5:11:backend-refuses:nft"]);
+    });
+
+    it("needs an -I that names a rule: not -I 1, not one past the end, and not the -I's own rule", () => {
+      expect(reported(["-I OUTPUT 1 -j RETURN", "-D OUTPUT 2"])).toEqual([]);
+      expect(reported(["-I OUTPUT -j RETURN", "-D OUTPUT 2"])).toEqual([]);
+      expect(reported(["-I OUTPUT 3 -j RETURN", "-D OUTPUT 2"])).toEqual([]);
+      expect(reported(["-I OUTPUT 2 -j RETURN", "-D OUTPUT 2"])).toEqual([]);
+      expect(reported(["-I OUTPUT 2 -j RETURN", "-I OUTPUT 3 -j LOG", "-D OUTPUT 2"])).toEqual([]);
+      expect(shown(["-I OUTPUT 2 -j RETURN", "-I OUTPUT 3 -j LOG", "-D OUTPUT 2"], "nft")).toBe("ACCEPT,LOG,DROP");
+    });
+
+    it("a later -F of the chain takes both out of the batch; of another chain, or a `:` line, does not", () => {
+      expect(reported(["-I OUTPUT 2 -j RETURN", "-D OUTPUT 3", "-F OUTPUT"])).toEqual([]);
+      expect(reported(["-I OUTPUT 2 -j RETURN", "-D OUTPUT 3", "-F INPUT"])).toEqual(["4:11:backend-refuses:nft"]);
+      expect(reported(["-I OUTPUT 2 -j RETURN", "-D OUTPUT 3", "-F"])).toContain("4:11:backend-refuses:nft");
+      expect(reported(["-I OUTPUT 2 -j RETURN", "-D OUTPUT 3", ":OUTPUT DROP [0:0]"])).toContain("4:11:backend-refuses:nft");
+      expect(reported(["-I OUTPUT 2 -j RETURN", "-F OUTPUT", "-A OUTPUT -j DROP", "-D OUTPUT 1"])).toEqual([]);
+    });
+  });
+
   describe("-X of a chain with rules or jumped to: judged at COMMIT, after later -F's took rules out of nft's batch", () => {
     const outcome = (lines: string[], backend: "nft" | "legacy" = "nft") =>
       parsed(["*filter", ":U - [0:0]", ":V - [0:0]", ...lines, "COMMIT"], backend).diagnostics.map((d) => `${d.line}:${d.kind}:${d.severity}`);

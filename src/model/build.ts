@@ -101,6 +101,20 @@ interface TableState {
    */
   keptBuiltins: Set<Chain>;
   unseen: Set<Rule>;
+  /**
+   * Rules an -I with a position put others before, and where that -I is: iptables-nft-restore's batch names them by
+   * their id, which a -D of the rule changes (see brokenInserts).
+   */
+  insertedBefore: Map<Rule, DiagnosticPosition>;
+  /** -I lines whose rule a later -D deleted, which the kernel refuses at COMMIT unless a -F took them out of the batch. */
+  brokenInserts: BrokenInsert[];
+}
+
+/** An -I that put rules before a rule of `chain` that the -D on line `deletedOn` deleted. */
+interface BrokenInsert {
+  chain: string;
+  at: DiagnosticPosition;
+  deletedOn: number;
 }
 
 /**
@@ -529,7 +543,7 @@ export class RulesetBuilder {
     }
     this.current = {
       table, chains, chainsChanged: false, declared: [], cursor: 0, callers: new Map(), restricted: [], madeBuiltins: new Set(), madeAny: false,
-      heldDeletions: [], keptBuiltins: new Set(), unseen: new Set(),
+      heldDeletions: [], keptBuiltins: new Set(), unseen: new Set(), insertedBefore: new Map(), brokenInserts: [],
     };
     this.tables.set(tableName, this.current);
     this.ruleset.tables.push(table);
@@ -587,6 +601,7 @@ export class RulesetBuilder {
     const state = this.current!;
     if (line !== undefined) state.table.commitLine = line;
     this.judgeHeldDeletions(state);
+    this.judgeBrokenInserts(state);
     state.table.chains = [...state.chains.values()];
     if (state.madeAny) delete state.table.nothingMade;
     else state.table.nothingMade = true;
@@ -697,8 +712,10 @@ export class RulesetBuilder {
             if (this.backend === "nft") index = seenIndex;
           }
         }
-        if (command.kind === "delete") unnumber(chain.rules.splice(index, 1));
-        else {
+        if (command.kind === "delete") {
+          if (state.insertedBefore.size > 0) this.breakInserts(state, chain, chain.rules[index]!, line);
+          unnumber(chain.rules.splice(index, 1));
+        } else {
           const replacement = this.buildRules(command, counters, text, line, state.table.name, chain.name)[0];
           // iptables-nft-restore 1.8.9 dies (SIGSEGV) replacing a rule of the batch it is building, which all are.
           this.report(diagnostic("backend-refuses", chainAt, { backend: "nft", reason: "-R of a rule this input added: iptables-nft-restore crashes" }));
@@ -767,6 +784,7 @@ export class RulesetBuilder {
           if (chain) {
             this.made(state, chain, chainAt);
             this.releaseHeldDeletions(state, chain.name);
+            this.releaseBrokenInserts(state, chain);
             if (state.unseen.size > 0) for (const rule of chain.rules) state.unseen.delete(rule);
           }
           targets = chain ? [chain] : [];
@@ -917,6 +935,33 @@ export class RulesetBuilder {
       }
     }
     state.heldDeletions = [];
+  }
+
+  /**
+   * -D of `rule`, which an -I put rules before: iptables-nft-restore's -I names that rule in its batch by the id it
+   * gave it, the -D gives it a new one (to delete it by), and at COMMIT the kernel finds no rule of the old id for the
+   * -I (ENOENT). Only a later -F of the chain, which takes both out of the batch, saves it (releaseBrokenInserts).
+   */
+  private breakInserts(state: TableState, chain: Chain, rule: Rule, line: number): void {
+    const at = state.insertedBefore.get(rule);
+    if (at === undefined) return;
+    state.insertedBefore.delete(rule);
+    state.brokenInserts.push({ chain: chain.name, at, deletedOn: line });
+  }
+
+  /** -F of `chain`: its -I and -D lines are out of iptables-nft-restore's batch (see releaseHeldDeletions). */
+  private releaseBrokenInserts(state: TableState, chain: Chain): void {
+    if (state.insertedBefore.size > 0) for (const rule of chain.rules) state.insertedBefore.delete(rule);
+    if (state.brokenInserts.length > 0) state.brokenInserts = state.brokenInserts.filter((b) => b.chain !== chain.name);
+  }
+
+  private judgeBrokenInserts(state: TableState): void {
+    for (const { chain, at, deletedOn } of state.brokenInserts) {
+      const reason = `-I before a rule of '${chain}' that the -D on line ${deletedOn} deletes`;
+      this.report(diagnostic("backend-refuses", at, { backend: "nft", reason }));
+    }
+    state.brokenInserts = [];
+    state.insertedBefore.clear();
   }
 
   /**
@@ -1074,6 +1119,10 @@ export class RulesetBuilder {
           }));
           if (this.backend === "nft") index = seenIndex;
         }
+      }
+      // iptables-nft inserts before the rule it sees at that position; at 1 it names no rule, one past the end it appends.
+      if (position > 1 && position <= seen.length && !state.insertedBefore.has(seen[position - 1]!)) {
+        state.insertedBefore.set(seen[position - 1]!, { line, column: this.words.starts[positionWord!]! + 1 });
       }
       chain.rules.splice(index, 0, ...rules);
       this.renumber.add(chain);
