@@ -34,7 +34,7 @@ function compareWithKernel(text: string, family: Family, backend: Backend): Outc
   const kernel = kernelRoundTrip(text, { family, backend, counters: true });
   const { ruleset, diagnostics } = parseRuleset(text, { family, backend });
   // fmt refuses jump loops too, as iptables does.
-  diagnostics.push(...findJumpLoops(ruleset));
+  diagnostics.push(...findJumpLoops(ruleset, undefined, backend));
   // What only one backend refuses is a warning (the dump may come from the other).
   const refusedHere = (d: (typeof diagnostics)[number]) =>
     (d.kind === "backend-refuses" && d.details.backend === backend) || (d.kind === "policy-on-user-chain" && backend === "legacy");
@@ -150,6 +150,19 @@ const COMMAND_DUMPS = [
   "*filter\n:OUTPUT DROP [5:6]\n-A OUTPUT -j ACCEPT\n-X\n-A OUTPUT -j DROP\n-A OUTPUT -j REJECT\n-I OUTPUT 2 -j RETURN\n-D OUTPUT -j REJECT\nCOMMIT\n",
   "# family: ipv6\n*mangle\n:U - [0:0]\n-A U -j ACCEPT\n-A U -j RETURN\n-I U 2 -j MARK --set-mark 1\n-D U 3\nCOMMIT\n",
   "# family: ipv6\n*filter\n[3:4] -A OUTPUT -j ACCEPT\n[5:6] -A OUTPUT -j DROP\n-Z\n-I OUTPUT 2 -j RETURN\n-D OUTPUT 2\nCOMMIT\n",
+  // iptables-legacy's kernel walk turns back at a verdict with no match and an all-"any" header (-s/-d /0, IPv4's
+  // -p all): it checks no hook, and finds no loop, past it. iptables-nft checks every rule.
+  "*nat\n-A OUTPUT -j MASQUERADE\n-I OUTPUT 1 -j RETURN\nCOMMIT\n", "*nat\n-A OUTPUT -j MASQUERADE\n-I OUTPUT 1 -p tcp -j RETURN\nCOMMIT\n",
+  "*nat\n-A OUTPUT -j MASQUERADE\n-I OUTPUT 1 -s 1.2.3.4/0 -d 0/0 -p all -j ACCEPT\nCOMMIT\n", "*nat\n-A OUTPUT -j MASQUERADE\n-I OUTPUT 1 -o + -j RETURN\nCOMMIT\n",
+  "*nat\n-A OUTPUT -j MASQUERADE\n-I OUTPUT 1 -m comment --comment x -j RETURN\nCOMMIT\n", "*nat\n-A OUTPUT -j MASQUERADE\n-I OUTPUT 1 ! -s 0.0.0.0/0 -j RETURN\nCOMMIT\n",
+  "*nat\n-A OUTPUT -j MASQUERADE\n-I OUTPUT 1 -f -j RETURN\nCOMMIT\n", "*nat\n:U - [0:0]\n-A OUTPUT -j MASQUERADE\n-I OUTPUT 1 -j U\nCOMMIT\n",
+  "*nat\n:U - [0:0]\n-A OUTPUT -j ACCEPT\n-A OUTPUT -j U\n-A POSTROUTING -j U\n-A U -j MASQUERADE\nCOMMIT\n",
+  "*nat\n:U - [0:0]\n-A OUTPUT -j U\n-A U -j RETURN\n-A U -j MASQUERADE\nCOMMIT\n",
+  "*mangle\n-A OUTPUT -p tcp -j TPROXY --on-port 1 --tproxy-mark 1\n-I OUTPUT 1 -j DROP\nCOMMIT\n",
+  "# family: ipv6\n*nat\n-A OUTPUT -j MASQUERADE\n-I OUTPUT 1 -s ::/0 -j RETURN\nCOMMIT\n", "# family: ipv6\n*nat\n-A OUTPUT -j MASQUERADE\n-I OUTPUT 1 -p all -j RETURN\nCOMMIT\n",
+  "*filter\n:U3 - [0:0]\n-A INPUT -j U3\n-A U3 -g U3\n-I INPUT 1 -j ACCEPT\nCOMMIT\n", "*filter\n:U3 - [0:0]\n-A INPUT -j U3\n-A U3 -g U3\n-I INPUT 1 -p tcp -j ACCEPT\nCOMMIT\n",
+  "*filter\n:U3 - [0:0]\n-A INPUT -j U3\n-A U3 -j RETURN\n-A U3 -g U3\nCOMMIT\n",
+  "# family: ipv6\n*filter\n:U3 - [0:0]\n:U4 - [0:0]\n-A INPUT -j U3\n-A U3 -j U4\n-A U4 -j DROP\n-A U4 -j U3\nCOMMIT\n",
 ];
 
 kdescribe("chain and rule commands the sweeps found: iptscope accepts what the kernel accepts, and prints it as iptables-save does", () => {

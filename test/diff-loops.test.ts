@@ -23,7 +23,8 @@ function diff(oldText: string, newText: string, ...flags: string[]) {
 
 const base = renderDump(generateCluster({ services: 12, seed: 5 }));
 const withChains = insertRule(insertRule(base, "filter", "-A FORWARD -j L0", "top", "L0"), "filter", "-A L0 -j L1", "end", "L1");
-const before = insertRule(withChains, "filter", "-A L1 -j RETURN", "end");
+// A conditional RETURN: after an unconditional one, iptables-legacy would never meet the loop (see below).
+const before = insertRule(withChains, "filter", "-A L1 -p tcp -j RETURN", "end");
 
 describe("jump loops in NEW", () => {
   it("a loop closed by a new jump is found, and stops the comparison", () => {
@@ -36,6 +37,13 @@ describe("jump loops in NEW", () => {
     const result = diff(before, insertRule(before, "filter", "-A L1 -j L0", "end"), "--lenient");
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/warning: jump loop/);
+  });
+
+  it("a loop past an unconditional RETURN is iptables-nft's alone: a warning, and the comparison goes on", () => {
+    const unconditional = insertRule(withChains, "filter", "-A L1 -j RETURN", "end");
+    const result = diff(unconditional, insertRule(unconditional, "filter", "-A L1 -j L0", "end"));
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/warning: iptables-nft refuses this \(a jump loop filter\/L[01] → filter\/L[01] → filter\/L[01] reached only past/);
   });
 
   it("jumps all taken from a snapshot without loops: none reported", () => {

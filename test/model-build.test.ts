@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseRuleset, type Rule } from "../src/index.js";
+import { findJumpLoops, parseRuleset, type Rule } from "../src/index.js";
 import { samplesDir } from "./support/files.js";
 import { generateKubeProxyDump } from "./support/kubegen.js";
 
@@ -141,6 +141,55 @@ describe("extensions allowed in some hooks only, checked through jumps at COMMIT
     expect(errors(flushed)).toEqual([]);
     const added = ["*nat", ":PREROUTING ACCEPT [0:0]", ":X - [0:0]", ":Y - [0:0]", "-A X -j MASQUERADE", "-F Y", "-A Y -j X", "-A PREROUTING -j Y", "COMMIT", ""].join("\n");
     expect(errors(added)).toEqual(["5:extension-wrong-chain"]);
+  });
+});
+
+describe("iptables-legacy's walk turns back at an unconditional verdict: no hook check, and no loop, past it", () => {
+  const reported = (table: string, lines: string[], family: "ipv4" | "ipv6" = "ipv4") =>
+    (["nft", "legacy"] as const).map((backend) => {
+      const { ruleset, diagnostics } = parseRuleset([`*${table}`, ...lines, "COMMIT", ""].join("\n"), { family, backend });
+      const all = [...diagnostics, ...findJumpLoops(ruleset, undefined, backend)];
+      return all.map((d) => `${d.line}:${d.kind}${d.kind === "backend-refuses" ? `:${d.details.backend}` : ""}`).join(" ");
+    });
+  const nftOnly = (line: number) => [`${line}:backend-refuses:nft`, `${line}:backend-refuses:nft`];
+  const masquerade = (before: string, family?: "ipv4" | "ipv6") => reported("nat", ["-A OUTPUT -j MASQUERADE", `-I OUTPUT 1 ${before}`], family);
+
+  it("a verdict with no match and only the 'any' forms of -s, -d and (IPv4) -p hides the rules after it", () => {
+    expect(masquerade("-j RETURN")).toEqual(nftOnly(2));
+    expect(masquerade("-s 1.2.3.4/0 -d 0/0 -p all -j ACCEPT")).toEqual(nftOnly(2));
+    expect(masquerade("-j QUEUE")).toEqual(nftOnly(2));
+    expect(masquerade("-s ::/0 -j RETURN", "ipv6")).toEqual(nftOnly(2));
+  });
+
+  it("a match, an interface (even +), -f, a negation, ip6tables' -p, or no verdict: the rules after it are checked", () => {
+    const refused = ["2:extension-wrong-chain", "2:extension-wrong-chain"];
+    for (const before of ["-p tcp -j RETURN", "-o + -j RETURN", "-m comment --comment x -j RETURN", "! -s 0.0.0.0/0 -j RETURN", "-f -j RETURN", "-j LOG", ""]) {
+      expect(masquerade(before)).toEqual(refused);
+    }
+    expect(masquerade("-p all -j RETURN", "ipv6")).toEqual(refused);
+  });
+
+  it("in user chains too, and for every hook that reaches a chain past it", () => {
+    expect(reported("nat", [":U - [0:0]", "-A OUTPUT -j U", "-A U -j RETURN", "-A U -j MASQUERADE"])).toEqual(nftOnly(5));
+    expect(reported("nat", [":U - [0:0]", "-A OUTPUT -j ACCEPT", "-A OUTPUT -j U", "-A POSTROUTING -j U", "-A U -j MASQUERADE"])).toEqual(nftOnly(6));
+    expect(reported("nat", [":U - [0:0]", "-A OUTPUT -j U", "-A U -j MASQUERADE", "-A U -j RETURN"])).toEqual(["4:extension-wrong-chain", "4:extension-wrong-chain"]);
+  });
+
+  it("looks again after chain commands", () => {
+    expect(reported("nat", ["-A OUTPUT -j MASQUERADE", "-I OUTPUT 1 -j RETURN", "-D OUTPUT 1"])).toEqual(["2:extension-wrong-chain", "2:extension-wrong-chain"]);
+    // (iptables-nft-restore crashes at the -R as well.)
+    const replaced = reported("nat", ["-A OUTPUT -p tcp -j RETURN", "-A OUTPUT -j MASQUERADE", "-R OUTPUT 1 -j RETURN"]);
+    expect(replaced).toEqual(["3:backend-refuses:nft 4:backend-refuses:nft", "3:backend-refuses:nft 4:backend-refuses:nft"]);
+  });
+
+  it("a loop met only past one is iptables-nft's alone; findJumpLoops without a backend counts every jump", () => {
+    const behindAccept = [":U3 - [0:0]", "-A INPUT -j U3", "-A U3 -g U3", "-I INPUT 1 -j ACCEPT"];
+    expect(reported("filter", behindAccept)).toEqual(nftOnly(4));
+    expect(reported("filter", [":U3 - [0:0]", "-A INPUT -j U3", "-A U3 -j RETURN", "-A U3 -g U3"])).toEqual(nftOnly(5));
+    expect(reported("filter", [":U - [0:0]", ":V - [0:0]", "-A INPUT -j U", "-A U -j V", "-A V -j DROP", "-A V -j U"], "ipv6")).toEqual(nftOnly(7));
+    expect(reported("filter", [":U3 - [0:0]", "-A INPUT -j U3", "-A U3 -g U3", "-I INPUT 1 -p tcp -j ACCEPT"])).toEqual(["4:jump-loop", "4:jump-loop"]);
+    const { ruleset } = parseRuleset(["*filter", ...behindAccept, "COMMIT", ""].join("\n"));
+    expect(findJumpLoops(ruleset).map((d) => d.kind)).toEqual(["jump-loop"]);
   });
 });
 

@@ -1,6 +1,6 @@
 // Shared by every command: read the input, parse it, report diagnostics, decide whether to go on.
 
-import { findJumpLoops } from "../analysis/jump-loops.js";
+import { findJumpLoops, isJumpLoop } from "../analysis/jump-loops.js";
 import { hasErrors, type Diagnostic } from "../diagnostics.js";
 import { inputProblemMessage, readInput, type InputProblem } from "../input.js";
 import { parseRulesetText, rulesBuiltAfterReuse, type ParseResult } from "../model/build.js";
@@ -52,11 +52,11 @@ const loopsChecked = new WeakSet<ParseResult>();
  * very targets, in the same chains) and jumps of its own: any loop goes through one of its own, so it is among the
  * chains those lead to (for kube-proxy's rules, a few service chains), looked through first.
  */
-function jumpLoops(result: ParseResult, earlier: ParseResult | undefined): Diagnostic[] {
-  const earlierLoopFree = earlier !== undefined && loopsChecked.has(earlier) && !earlier.diagnostics.some((d) => d.kind === "jump-loop");
+function jumpLoops(result: ParseResult, earlier: ParseResult | undefined, backend: Backend): Diagnostic[] {
+  const earlierLoopFree = earlier !== undefined && loopsChecked.has(earlier) && !earlier.diagnostics.some(isJumpLoop);
   const built = earlierLoopFree ? rulesBuiltAfterReuse(result) : undefined;
   if (built !== undefined && findJumpLoops(result.ruleset, (table) => jumpTargets(built, table)).length === 0) return [];
-  return findJumpLoops(result.ruleset);
+  return findJumpLoops(result.ruleset, undefined, backend);
 }
 
 /** The chains the rules of `table` among `rules` jump to. */
@@ -78,7 +78,7 @@ export function loadDump(options: LoadOptions): Loaded {
   }
   const result = parseRulesetText(input.text, { lenient: options.lenient, family: options.family, reuse: options.reuse, backend: options.backend });
   // iptables refuses to load jump loops; a dump that has one did not come from the kernel.
-  for (const loop of jumpLoops(result, options.reuse)) {
+  for (const loop of jumpLoops(result, options.reuse, options.backend ?? "nft")) {
     result.diagnostics.push(options.lenient ? { ...loop, severity: "warning" } : loop);
   }
   loopsChecked.add(result);

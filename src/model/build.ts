@@ -19,6 +19,7 @@ import {
 import { parseProtocol } from "./protocols.js";
 import { isPortProtocol } from "./services.js";
 import { ReusableRules } from "./reuse.js";
+import { endsLegacyWalk, legacyWalkedRules } from "./legacy-walk.js";
 import {
   BUILTIN_CHAINS, TABLE_NAMES,
   type AddressMask, type Backend, type BuiltinChainName, type Chain, type Counters, type ExtensionOption, type Family, type MatchModule, type Negatable,
@@ -90,6 +91,8 @@ interface TableState {
   callers: Map<Chain, Chain | Chain[]>;
   /** Rules placed with an extension the kernel allows in some hooks only. */
   restricted: RestrictedUse[];
+  /** Some rule placed ends iptables-legacy's walk of its chain: checkHooks then looks for what the walk skips. */
+  legacyWalkEnds: boolean;
   /** Built-in chains a line made (iptables-nft creates them when first named), and whether any line made a chain. */
   madeBuiltins: Set<Chain>;
   madeAny: boolean;
@@ -543,7 +546,7 @@ export class RulesetBuilder {
     }
     this.current = {
       table, chains, chainsChanged: false, declared: [], cursor: 0, callers: new Map(), restricted: [], madeBuiltins: new Set(), madeAny: false,
-      heldDeletions: [], keptBuiltins: new Set(), unseen: new Set(), insertedBefore: new Map(), brokenInserts: [],
+      heldDeletions: [], keptBuiltins: new Set(), unseen: new Set(), insertedBefore: new Map(), brokenInserts: [], legacyWalkEnds: false,
     };
     this.tables.set(tableName, this.current);
     this.ruleset.tables.push(table);
@@ -1135,7 +1138,10 @@ export class RulesetBuilder {
   private noteHookUses(state: TableState, chain: Chain, rules: readonly Rule[]): void {
     const callee = this.jumpChain;
     if (callee !== undefined && !callee.builtin && rules[0]!.target?.kind === "chain") addCaller(state.callers, callee, chain);
-    for (const rule of rules) restrictedUses(rule, chain, state.restricted);
+    for (const rule of rules) {
+      restrictedUses(rule, chain, state.restricted);
+      if (!state.legacyWalkEnds && endsLegacyWalk(rule, this.family)) state.legacyWalkEnds = true;
+    }
   }
 
   /** The chain a command names, reported when undeclared. */
@@ -1778,7 +1784,8 @@ export class RulesetBuilder {
    * The kernel checks an extension allowed in some hooks only against every built-in chain that reaches the rule's
    * chain, through jumps and gotos, when the table is committed; a rule in a chain nothing reaches is not checked.
    * The uses and the callers were noted as rules were placed; a command other than -A/-I may have changed both,
-   * and then they are found again in the committed chains.
+   * and then they are found again in the committed chains. iptables-legacy does not look past a rule that ends
+   * its walk of a chain (see legacy-walk.ts): what only iptables-nft finds there, it alone refuses.
    */
   private checkHooks(state: TableState): void {
     let uses = state.restricted;
@@ -1786,23 +1793,48 @@ export class RulesetBuilder {
     if (state.chainsChanged) {
       uses = [];
       callers = new Map();
+      state.legacyWalkEnds = false;
       for (const chain of state.table.chains) {
         for (const rule of chain.rules) {
           restrictedUses(rule, chain, uses);
           const callee = rule.target?.kind === "chain" ? state.chains.get(rule.target.name) : undefined;
           if (callee !== undefined && !callee.builtin) addCaller(callers, callee, chain);
+          else if (!state.legacyWalkEnds && endsLegacyWalk(rule, this.family)) state.legacyWalkEnds = true;
         }
       }
     }
     if (uses.length === 0) return;
+    const legacy = state.legacyWalkEnds ? this.legacyWalk(state) : undefined;
     const masks = new Map<Chain, number>();
+    const legacyMasks = new Map<Chain, number>();
     for (const { chain, rule, extension, column, allowed } of uses) {
       const reaching = hookMask(chain, callers, masks);
       if ((reaching & ~allowedMask(allowed)) === 0) continue;
-      const refused = BUILTIN_ORDER.filter((hook, bit) => (reaching & (1 << bit)) !== 0 && !allowed.includes(hook));
       const at = { line: rule.line, column, length: extension.length };
+      const legacyReaching = legacy === undefined ? reaching : legacy.unwalked.has(rule) ? 0 : hookMask(chain, legacy.callers, legacyMasks);
+      if ((legacyReaching & ~allowedMask(allowed)) === 0) {
+        const reason = `${extension} reached from ${hookNames(reaching, allowed).join(", ")} only past an unconditional verdict, where iptables-legacy does not look`;
+        this.report(diagnostic("backend-refuses", at, { backend: "nft", reason }));
+        continue;
+      }
+      const refused = hookNames(this.backend === "legacy" ? legacyReaching : reaching, allowed);
       this.reportRule(diagnostic("extension-wrong-chain", at, { extension, chain: chain.name, reachedFrom: refused, allowed }), state, chain, rule);
     }
+  }
+
+  /** The rules iptables-legacy's walk never looks at, and the callers of each chain among the rules it does. */
+  private legacyWalk(state: TableState): { unwalked: Set<Rule>; callers: Map<Chain, Chain | Chain[]> } {
+    const unwalked = new Set<Rule>();
+    const callers = new Map<Chain, Chain | Chain[]>();
+    for (const chain of state.table.chains) {
+      const walked = legacyWalkedRules(chain, this.family);
+      chain.rules.forEach((rule, i) => {
+        if (i >= walked) return void unwalked.add(rule);
+        const callee = rule.target?.kind === "chain" ? state.chains.get(rule.target.name) : undefined;
+        if (callee !== undefined && !callee.builtin) addCaller(callers, callee, chain);
+      });
+    }
+    return { unwalked, callers };
   }
 
   /**
@@ -2014,6 +2046,11 @@ function maskOf(masks: ReadonlyMap<Chain, number>, chain: Chain): number {
 
 /** hookMask's stack, empty between calls (it runs to the end without yielding). */
 const SCRATCH_STACK: Chain[] = [];
+
+/** The hooks of `reaching` that `allowed` leaves out, in hook order. */
+function hookNames(reaching: number, allowed: readonly BuiltinChainName[]): BuiltinChainName[] {
+  return BUILTIN_ORDER.filter((hook, bit) => (reaching & (1 << bit)) !== 0 && !allowed.includes(hook));
+}
 
 /** The mask of hooks an extension allows, per list (specs give the same list object each time). */
 const ALLOWED_MASKS = new WeakMap<readonly BuiltinChainName[], number>();

@@ -44,6 +44,12 @@ interface TableDraft {
   family: "ipv4" | "ipv6";
   /** User chains a `:` line or -N above declared (not undone by -X or -E): most commands name one of these. */
   declared: Set<string>;
+  /**
+   * Draws for the lines that make an -I and a later -D meet (see tableLines), apart from `r` so that an input
+   * without them is the same as before they were added; `inserted`: where that -I went.
+   */
+  aside: Random;
+  inserted?: { chain: string; position: number };
 }
 
 function address(d: TableDraft): string {
@@ -104,8 +110,11 @@ function commandLine(d: TableDraft): string {
       return ruleLine(d, `-A ${anyChain(d)}`);
     case "I":
       return ruleLine(d, chance(r, 0.3) ? `-I ${anyChain(d)}` : `-I ${anyChain(d)} ${position(d)}`);
-    case "D":
-      return chance(r, 0.5) ? `-D ${anyChain(d)} ${position(d)}` : `-D ${anyChain(d)} ${body(d)}`.trimEnd();
+    case "D": {
+      const line = chance(r, 0.5) ? `-D ${anyChain(d)} ${position(d)}` : `-D ${anyChain(d)} ${body(d)}`.trimEnd();
+      // Now and then the rule that -I was put before (if nothing moved it since).
+      return d.inserted !== undefined && chance(d.aside, 0.5) ? `-D ${d.inserted.chain} ${d.inserted.position + 1}` : line;
+    }
     case "R":
       return ruleLine(d, `-R ${anyChain(d)} ${position(d)}`);
     case "N": {
@@ -140,7 +149,19 @@ function tableLines(d: TableDraft, bodyLines: number): string[] {
   // Most inputs declare their chains first, as iptables-save does; the commands may then undo it.
   const leading = chance(d.r, 0.8) ? between(d.r, 1, 3) : 0;
   for (let i = 0; i < leading && i < bodyLines; i++) lines.push(declaration(d));
-  for (let i = leading; i < bodyLines; i++) lines.push(commandLine(d));
+  let i = leading;
+  // Now and then two rules in a chain and an -I among them first, for a -D to find what the -I was put before.
+  if (chance(d.aside, 0.15)) {
+    const aside = { ...d, r: d.aside };
+    const chain = anyChain(aside);
+    for (; i < leading + 2 && i < bodyLines; i++) lines.push(ruleLine(aside, `-A ${chain}`));
+    if (i < bodyLines) {
+      d.inserted = { chain, position: position(aside) };
+      lines.push(ruleLine(aside, `-I ${chain} ${d.inserted.position}`));
+      i++;
+    }
+  }
+  for (; i < bodyLines; i++) lines.push(commandLine(d));
   lines.push("COMMIT");
   return lines;
 }
@@ -148,14 +169,15 @@ function tableLines(d: TableDraft, bodyLines: number): string[] {
 /** One input of 3 to 12 lines in one table, or two tables. */
 export function generateCommandCase(seed: number, family: "ipv4" | "ipv6"): CommandCase {
   const r = mulberry32(seed);
+  const aside = mulberry32(seed ^ 0x5bd1e995);
   const tables: TableName[] = ["filter", "filter", "nat", "mangle", "raw"];
   const first = pick(r, tables);
   const second = chance(r, 0.2) ? pick(r, tables.filter((t) => t !== first)) : undefined;
   const lines: string[] = [];
-  if (second === undefined) lines.push(...tableLines({ table: first, r, family, declared: new Set() }, between(r, 1, 10)));
+  if (second === undefined) lines.push(...tableLines({ table: first, r, family, declared: new Set(), aside }, between(r, 1, 10)));
   else {
-    lines.push(...tableLines({ table: first, r, family, declared: new Set() }, between(r, 1, 4)));
-    lines.push(...tableLines({ table: second, r, family, declared: new Set() }, between(r, 1, 4)));
+    lines.push(...tableLines({ table: first, r, family, declared: new Set(), aside }, between(r, 1, 4)));
+    lines.push(...tableLines({ table: second, r, family, declared: new Set(), aside }, between(r, 1, 4)));
   }
   return { family, text: `${lines.join("\n")}\n` };
 }
