@@ -59,7 +59,8 @@ interface DiagnosticDetails {
   "interface-in-chain": { option: string; chain: string };
   "target-needs-protocol": { target: string; protocols: readonly string[] };
   "conflicting-options": { module: string; options: readonly string[] };
-  "backend-refuses": { backend: "legacy" | "nft"; reason: string };
+  /** `cycle`: the refusal is of this jump loop (which the other backend's walk never meets). */
+  "backend-refuses": { backend: "legacy" | "nft"; reason: string; cycle?: string[] };
   /** A command each backend applies its own way; `applied`: the backend whose outcome the model holds. */
   "backend-differs": { command: string; nft: string; legacy: string; applied: "legacy" | "nft" };
   "negated-address-list": Record<string, never>;

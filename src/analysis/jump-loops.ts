@@ -9,9 +9,6 @@ const UNSEEN = 0;
 const OPEN = 1;
 const DONE = 2;
 
-/** The start of the reason of a loop that only iptables-nft refuses (see isJumpLoop). */
-const NFT_ONLY_LOOP = "a jump loop ";
-
 /**
  * Cycles in the chain call graph (jumps and gotos) that a built-in chain reaches, which iptables refuses to load
  * (both backends load a loop among user chains that no built-in chain reaches). Iterative
@@ -38,8 +35,9 @@ export function findJumpLoops(ruleset: Ruleset, roots?: (table: Table) => readon
     }
     for (const loop of loops) {
       if (loop.kind !== "jump-loop") continue;
-      const reason = `${NFT_ONLY_LOOP}${loop.details.cycle.join(" → ")} reached only past an unconditional verdict, where iptables-legacy does not look`;
-      diagnostics.push(diagnostic("backend-refuses", loop, { backend: "nft", reason }));
+      const { cycle } = loop.details;
+      const reason = `a jump loop ${cycle.join(" → ")} reached only past an unconditional verdict, where iptables-legacy does not look`;
+      diagnostics.push(diagnostic("backend-refuses", loop, { backend: "nft", reason, cycle }));
     }
   }
   return diagnostics;
@@ -47,7 +45,7 @@ export function findJumpLoops(ruleset: Ruleset, roots?: (table: Table) => readon
 
 /** Is this a loop findJumpLoops reported, refused by both backends or by iptables-nft alone? */
 export function isJumpLoop(d: Diagnostic): boolean {
-  return d.kind === "jump-loop" || (d.kind === "backend-refuses" && d.details.reason.startsWith(NFT_ONLY_LOOP));
+  return d.kind === "jump-loop" || (d.kind === "backend-refuses" && d.details.cycle !== undefined);
 }
 
 const everyRule = (chain: Chain): number => chain.rules.length;
