@@ -44,8 +44,8 @@ class ShapeNode {
 }
 
 /**
- * The children of a node by word. Most nodes have one, and one string comparison finds it
- * (a map hashes the word first).
+ * The children of a node by word. Most nodes have one, and comparing it in place with the line finds it (a map
+ * would need the word read out of the line and hashed).
  */
 class Children {
   private readonly others = new Map<string, ShapeNode>();
@@ -54,10 +54,6 @@ class Children {
     private readonly word: string,
     private readonly node: ShapeNode,
   ) {}
-
-  get(word: string): ShapeNode | undefined {
-    return word === this.word ? this.node : this.others.get(word);
-  }
 
   /** The child for argument `i` of `words`, compared in place with the first child's word. */
   find(words: Words, i: number): ShapeNode | undefined {

@@ -205,7 +205,7 @@ export class Words {
 
   /** Reads every argument not read yet. */
   readAll(): void {
-    for (let i = 0; i < this.count; i++) this.values[i] ??= this.line.slice(this.starts[i], this.ends[i]);
+    for (let i = 0; i < this.count; i++) this.read(i);
   }
 
   /** Whether argument `i` is an option word or `!`, as getopt tells them (a word of more than `-`), told without reading it. */
