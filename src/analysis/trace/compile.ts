@@ -241,7 +241,7 @@ function factCondition(kind: UncertaintyKind, subject: string, line: number, neg
 
 type OptionCompiler = (option: ExtensionOption, rule: Rule, module: MatchModule) => Condition | boolean;
 
-function inRange(value: number | undefined, from: number, to: number): boolean {
+export function inRange(value: number | undefined, from: number, to: number): boolean {
   return value !== undefined && value >= from && value <= to;
 }
 

@@ -6,7 +6,7 @@ import { parseProtocol } from "../../model/protocols.js";
 import type { Chain, Family, Rule, Ruleset, TableName } from "../../model/types.js";
 import { compareWords, formatEndpoint, isLoopback, parseIp, parseNet, inNet, type Net } from "../ip.js";
 import { natRangeAddress } from "./nat-address.js";
-import { compileRule, invertedPortPairsOf, ruleEffect, type CompiledRule, type Effect, type InvertedPortPairs, type NatPick, type Split } from "./compile.js";
+import { compileRule, inRange, invertedPortPairsOf, ruleEffect, type CompiledRule, type Effect, type InvertedPortPairs, type NatPick, type Split } from "./compile.js";
 import { OwnedFlow, type Address, type CtState, type Env, type Flow, type InterfaceKnowledge } from "./flow.js";
 import { sortStably } from "./order.js";
 import type {
@@ -697,7 +697,7 @@ class Walk {
         let portRange: { from: number; to: number } | undefined;
         if (effect.kind === "snat") {
           // get_unique_tuple keeps a source already in the range (its port too, when the range gives ports).
-          const kept = !effect.randomPort && this.inAddressRange(flow.src, effect.pick) && (effect.ports === undefined || (port !== undefined && port >= effect.ports.from && port <= effect.ports.to));
+          const kept = !effect.randomPort && this.inAddressRange(flow.src, effect.pick) && (effect.ports === undefined || inRange(port, effect.ports.from, effect.ports.to));
           if (!kept) address = this.pickFromRange(branch, effect.pick, "source", false, compiled, flow.src, flow.sport).address;
           portRange = effect.ports;
         } else {
@@ -832,7 +832,7 @@ class Walk {
       this.assumeNatRange(branch, compiled);
       return ports.from;
     }
-    return port !== undefined && port >= ports.from && port <= ports.to ? port : ports.from;
+    return inRange(port, ports.from, ports.to) ? port : ports.from;
   }
 
   private assumeNatRange(branch: Branch, compiled: CompiledRule): void {
