@@ -703,17 +703,10 @@ export class RulesetBuilder {
         }
         // -R: iptables-nft refuses it anyway (below).
         if (seen !== chain.rules && command.kind === "delete") {
-          const seenIndex = seenRule === undefined ? -1 : chain.rules.indexOf(seenRule);
-          if (seenIndex < 0) {
-            const reason = `-D of a rule of '${chain.name}' it no longer sees after -X without a chain`;
-            this.report(diagnostic("backend-refuses", chainAt, { backend: "nft", reason }));
-          } else if (seenIndex !== index) {
-            this.report(diagnostic("backend-differs", chainAt, {
-              command: `-D in '${chain.name}' after -X without a chain`, nft: "finds the rule among those added since", legacy: "among all",
-              applied: this.backend,
-            }));
-            if (this.backend === "nft") index = seenIndex;
-          }
+          index = this.indexSeenByNft(index, seenRule === undefined ? -1 : chain.rules.indexOf(seenRule), chainAt, {
+            refused: `-D of a rule of '${chain.name}' it no longer sees after -X without a chain`,
+            command: `-D in '${chain.name}' after -X without a chain`, nft: "finds the rule among those added since", legacy: "among all",
+          });
         }
         if (command.kind === "delete") {
           if (state.insertedBefore.size > 0) this.breakInserts(state, chain, chain.rules[index]!, line);
@@ -1065,6 +1058,22 @@ export class RulesetBuilder {
     for (const chain of empty) this.unmake(state, chain);
   }
 
+  /**
+   * Where a -D or -I applies in a chain holding rules iptables-nft no longer sees (see deleteBuiltins): at `index`
+   * for iptables-legacy, at `seenIndex` for iptables-nft (-1: nowhere, it refuses the line); the chosen backend's.
+   */
+  private indexSeenByNft(
+    index: number, seenIndex: number, at: DiagnosticPosition, says: { refused: string; command: string; nft: string; legacy: string },
+  ): number {
+    if (seenIndex < 0) {
+      this.report(diagnostic("backend-refuses", at, { backend: "nft", reason: says.refused }));
+      return index;
+    }
+    if (seenIndex === index) return index;
+    this.report(diagnostic("backend-differs", at, { command: says.command, nft: says.nft, legacy: says.legacy, applied: this.backend }));
+    return this.backend === "nft" ? seenIndex : index;
+  }
+
   /** The rules of `chain` iptables-nft-restore sees (see deleteBuiltins). */
   private seenRules(state: TableState, chain: Chain): Rule[] {
     return state.unseen.size === 0 ? chain.rules : chain.rules.filter((r) => !state.unseen.has(r));
@@ -1111,17 +1120,10 @@ export class RulesetBuilder {
         // iptables-nft inserts before the rule at that position among those it sees, one past them at the end of the
         // chain, and at 1 at the head of the kernel's chain.
         const seenIndex = position <= seen.length ? chain.rules.indexOf(seen[position - 1]!) : position === seen.length + 1 ? chain.rules.length : -1;
-        const at = { line, column: this.words.starts[positionWord!]! + 1 };
-        if (seenIndex < 0) {
-          const reason = `-I at ${position} in '${chain.name}', which holds rules it no longer sees after -X without a chain`;
-          this.report(diagnostic("backend-refuses", at, { backend: "nft", reason }));
-        } else if (seenIndex !== index) {
-          this.report(diagnostic("backend-differs", at, {
-            command: `-I in '${chain.name}' after -X without a chain`, nft: "counts the rules added since", legacy: "counts all",
-            applied: this.backend,
-          }));
-          if (this.backend === "nft") index = seenIndex;
-        }
+        index = this.indexSeenByNft(index, seenIndex, { line, column: this.words.starts[positionWord!]! + 1 }, {
+          refused: `-I at ${position} in '${chain.name}', which holds rules it no longer sees after -X without a chain`,
+          command: `-I in '${chain.name}' after -X without a chain`, nft: "counts the rules added since", legacy: "counts all",
+        });
       }
       // iptables-nft inserts before the rule it sees at that position; at 1 it names no rule, one past the end it appends.
       if (position > 1 && position <= seen.length && !state.insertedBefore.has(seen[position - 1]!)) {
