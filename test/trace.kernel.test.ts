@@ -12,10 +12,20 @@ import { generateKubeProxyDumpWithTruth, type FeatureMix, type GeneratedDump } f
 import { kernelRoundTrip, type Backend } from "./support/kernel.js";
 import { netlabDescribe, runLab, type LabFlow, type LabTopology } from "./support/netlab.js";
 import { generateTraceCase, traceTopology } from "./support/tracegen.js";
+import { BUILTIN_CHAINS, type BuiltinChainName, type TableName } from "../src/model/types.js";
 
 const ndescribe = netlabDescribe();
 const LAB_TIMEOUT = 120_000;
 const sample = (name: string) => readFileSync(join(samplesDir, `${name}.txt`), "utf8");
+
+/** A table as iptables-save prints it: its built-in chains (ACCEPT unless `policies` says), the rules, COMMIT. */
+const table = (name: TableName, rules: readonly string[], policies: Partial<Record<BuiltinChainName, "DROP">> = {}): string[] => [
+  `*${name}`,
+  ...BUILTIN_CHAINS[name].map((chain) => `:${chain} ${policies[chain] ?? "ACCEPT"} [0:0]`),
+  ...rules,
+  "COMMIT",
+];
+const dump = (...tables: string[][]): string => [...tables.flat(), ""].join("\n");
 
 const tally = { flows: 0, packets: 0, agreed: 0 };
 afterAll(() => {
@@ -203,39 +213,24 @@ ndescribe("tracer agrees with the kernel on the other samples and hand-written c
 // Cases the random sweep (npm run sweep:kernel) and probes around its findings turned up, cut down to what each needs.
 ndescribe("tracer agrees with the kernel on what the random sweep and probes around it found", () => {
   it("a datagram the node's own POSTROUTING drops fails its send (EPERM) with no answer: a drop, not INPUT's REJECT", { timeout: LAB_TIMEOUT }, async () => {
-    const ruleset = [
-      "*mangle",
-      ":PREROUTING ACCEPT [0:0]",
-      ":INPUT ACCEPT [0:0]",
-      ":FORWARD ACCEPT [0:0]",
-      ":OUTPUT ACCEPT [0:0]",
-      ":POSTROUTING ACCEPT [0:0]",
-      "-A POSTROUTING -p udp -m conntrack --ctstate NEW -m statistic --mode random --probability 0.33333333349 -j DROP",
-      "COMMIT",
-      "*filter",
-      ":INPUT DROP [0:0]",
-      ":FORWARD ACCEPT [0:0]",
-      ":OUTPUT ACCEPT [0:0]",
-      "-A INPUT -m statistic --mode random --probability 0.75 -j REJECT --reject-with icmp6-port-unreachable",
-      "COMMIT",
-      "",
-    ].join("\n");
+    const ruleset = dump(
+      table("mangle", [
+        "-A POSTROUTING -p udp -m conntrack --ctstate NEW -m statistic --mode random --probability 0.33333333349 -j DROP",
+      ]),
+      table("filter", [
+        "-A INPUT -m statistic --mode random --probability 0.75 -j REJECT --reject-with icmp6-port-unreachable",
+      ], { INPUT: "DROP" }),
+    );
     await agreement(ruleset, traceTopology("ipv6"), [{ from: "node", proto: "udp", src: "2001:db8:0:1::10", dst: "2001:db8:0:1::10", dport: 8080, packets: 240 }]);
   });
 
   it("a rule on a source port range counts only the packets whose own source port is in it", { timeout: LAB_TIMEOUT }, async () => {
-    const ruleset = [
-      "*mangle",
-      ":PREROUTING ACCEPT [0:0]",
-      ":INPUT ACCEPT [0:0]",
-      ":FORWARD ACCEPT [0:0]",
-      ":OUTPUT ACCEPT [0:0]",
-      ":POSTROUTING ACCEPT [0:0]",
-      "-A PREROUTING -p tcp -m tcp --sport 20000:20100 --dport 22 -j MARK --and-mark 0x1ff",
-      "-A FORWARD -p tcp -m multiport --sports 20000:20009,20030 -j MARK --set-xmark 0x1/0xffffffff",
-      "COMMIT",
-      "",
-    ].join("\n");
+    const ruleset = dump(
+      table("mangle", [
+        "-A PREROUTING -p tcp -m tcp --sport 20000:20100 --dport 22 -j MARK --and-mark 0x1ff",
+        "-A FORWARD -p tcp -m multiport --sports 20000:20009,20030 -j MARK --set-xmark 0x1/0xffffffff",
+      ]),
+    );
     // The lab gives each packet a source port of its own, counting up from 20000 across a run's flows.
     await agreement(ruleset, traceTopology("ipv4"), [
       { from: "external", proto: "tcp", src: "203.0.113.7", dst: "198.51.100.20", dport: 22, packets: 60 },
@@ -244,19 +239,14 @@ ndescribe("tracer agrees with the kernel on what the random sweep and probes aro
   });
 
   it("DNAT and REDIRECT to a port range keep a destination port in it and give any other the range's first", { timeout: LAB_TIMEOUT }, async () => {
-    const ruleset = [
-      "*nat",
-      ":PREROUTING ACCEPT [0:0]",
-      ":INPUT ACCEPT [0:0]",
-      ":OUTPUT ACCEPT [0:0]",
-      ":POSTROUTING ACCEPT [0:0]",
-      "-A PREROUTING -p tcp -d 10.96.0.10/32 -j DNAT --to-destination 10.244.0.5:8000-8100",
-      "-A PREROUTING -p tcp -d 10.96.0.20/32 -j REDIRECT --to-ports 50-100",
-      "-A OUTPUT -p udp -d 10.96.0.10/32 -j DNAT --to-destination 10.244.0.8:50-100",
-      "-A OUTPUT -p udp -d 10.96.0.20/32 -j REDIRECT --to-ports 8000-8100",
-      "COMMIT",
-      "",
-    ].join("\n");
+    const ruleset = dump(
+      table("nat", [
+        "-A PREROUTING -p tcp -d 10.96.0.10/32 -j DNAT --to-destination 10.244.0.5:8000-8100",
+        "-A PREROUTING -p tcp -d 10.96.0.20/32 -j REDIRECT --to-ports 50-100",
+        "-A OUTPUT -p udp -d 10.96.0.10/32 -j DNAT --to-destination 10.244.0.8:50-100",
+        "-A OUTPUT -p udp -d 10.96.0.20/32 -j REDIRECT --to-ports 8000-8100",
+      ]),
+    );
     const flows: LabFlow[] = [];
     for (const dport of [8080, 80]) {
       for (const dst of ["10.96.0.10", "10.96.0.20"]) {
@@ -267,7 +257,7 @@ ndescribe("tracer agrees with the kernel on what the random sweep and probes aro
   });
 
   it("DNAT and SNAT to an address range pick by a hash of the connection's addresses; a source in the range stays", { timeout: LAB_TIMEOUT }, async () => {
-    const nat = (rules: string[]) => ["*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]", ...rules, "COMMIT", ""].join("\n");
+    const nat = (rules: string[]) => dump(table("nat", rules));
     const v4 = nat([
       "-A PREROUTING -d 10.96.0.0/12 -j DNAT --to-destination 10.244.0.5-10.244.0.9",
       "-A POSTROUTING -o eth0 -s 10.244.0.5/32 -j SNAT --to-source 192.168.1.2-192.168.1.9",
@@ -292,17 +282,12 @@ ndescribe("tracer agrees with the kernel on what the random sweep and probes aro
   });
 
   it("IPv6 masquerade of a packet DNATed to ::1 and sent back out eth0 takes eth0's address, not ::1", { timeout: LAB_TIMEOUT }, async () => {
-    const ruleset = [
-      "*nat",
-      ":PREROUTING ACCEPT [0:0]",
-      ":INPUT ACCEPT [0:0]",
-      ":OUTPUT ACCEPT [0:0]",
-      ":POSTROUTING ACCEPT [0:0]",
-      "-A PREROUTING -p tcp -d fd00:10:244:ff::1/128 -j DNAT --to-destination [::1]:80",
-      "-A POSTROUTING -j MASQUERADE",
-      "COMMIT",
-      "",
-    ].join("\n");
+    const ruleset = dump(
+      table("nat", [
+        "-A PREROUTING -p tcp -d fd00:10:244:ff::1/128 -j DNAT --to-destination [::1]:80",
+        "-A POSTROUTING -j MASQUERADE",
+      ]),
+    );
     await agreement(ruleset, traceTopology("ipv6"), [
       { from: "external", proto: "tcp", src: "2001:db8:ff::9", dst: "fd00:10:244:ff::1", dport: 443, packets: 2 },
       { from: "node", proto: "tcp", src: "::1", dst: "::1", dport: 80, packets: 1 },
@@ -311,22 +296,14 @@ ndescribe("tracer agrees with the kernel on what the random sweep and probes aro
   });
 
   it("a MASQUERADE that leaves the source as it was is no source NAT for --ctstate SNAT", { timeout: LAB_TIMEOUT }, async () => {
-    const ruleset = [
-      "*nat",
-      ":PREROUTING ACCEPT [0:0]",
-      ":INPUT ACCEPT [0:0]",
-      ":OUTPUT ACCEPT [0:0]",
-      ":POSTROUTING ACCEPT [0:0]",
-      "-A POSTROUTING -j MASQUERADE",
-      "COMMIT",
-      "*filter",
-      ":INPUT ACCEPT [0:0]",
-      ":FORWARD ACCEPT [0:0]",
-      ":OUTPUT ACCEPT [0:0]",
-      "-A INPUT -m conntrack --ctstate SNAT -j DROP",
-      "COMMIT",
-      "",
-    ].join("\n");
+    const ruleset = dump(
+      table("nat", [
+        "-A POSTROUTING -j MASQUERADE",
+      ]),
+      table("filter", [
+        "-A INPUT -m conntrack --ctstate SNAT -j DROP",
+      ]),
+    );
     const own = (addresses: string[]) => addresses.map((src): LabFlow => ({ from: "node", proto: "udp", src, dst: src, dport: 53, packets: 1 }));
     await agreement(ruleset, traceTopology("ipv4"), own(["192.168.1.2", "10.244.0.1", "127.0.0.1"]));
     await agreement(ruleset, traceTopology("ipv6"), [...own(["2001:db8:0:1::10", "::1"]), { from: "node", proto: "udp", src: "fd00:10:244:1::1", dst: "2001:db8:0:1::10", dport: 53, packets: 1 }]);
@@ -338,21 +315,15 @@ ndescribe("tracer agrees with the kernel on what the random sweep and probes aro
       const topology = traceTopology(family);
       const [client, pod, one, two] = family === "ipv4" ? ["192.168.1.100", "10.244.0.5", "10.244.0.8", "10.244.0.9"] : ["2001:db8:0:1::5", "fd00:10:244:1::5", "fd00:10:244:1::8", "fd00:10:244:1::9"];
       const host = family === "ipv4" ? 32 : 128;
-      const ruleset = [
-        "*mangle",
-        ":PREROUTING ACCEPT [0:0]",
-        ":INPUT ACCEPT [0:0]",
-        ":FORWARD ACCEPT [0:0]",
-        ":OUTPUT ACCEPT [0:0]",
-        ":POSTROUTING ACCEPT [0:0]",
-        `-A PREROUTING -s ${one}/${host} ${target} 1`,
-        `-A PREROUTING -s ${two}/${host} ${target} 2`,
-        `-A FORWARD ${match} 64 -j DROP`,
-        `-A POSTROUTING ${match} 1 -j DROP`,
-        `-A INPUT ${match} 64 -j MARK --set-xmark 0x64/0xffffffff`,
-        "COMMIT",
-        "",
-      ].join("\n");
+      const ruleset = dump(
+        table("mangle", [
+          `-A PREROUTING -s ${one}/${host} ${target} 1`,
+          `-A PREROUTING -s ${two}/${host} ${target} 2`,
+          `-A FORWARD ${match} 64 -j DROP`,
+          `-A POSTROUTING ${match} 1 -j DROP`,
+          `-A INPUT ${match} 64 -j MARK --set-xmark 0x64/0xffffffff`,
+        ]),
+      );
       await agreement(ruleset, topology, [
         ...[pod, one, two].map((src): LabFlow => ({ from: "pod", proto: "udp", src, dst: client, dport: 53, packets: 1 })),
         { from: "pod", proto: "udp", src: pod, dst: topology.external.nodeAddresses[0]!.split("/")[0]!, dport: 53, packets: 1 },
@@ -363,18 +334,12 @@ ndescribe("tracer agrees with the kernel on what the random sweep and probes aro
   // iptables-nft 1.8.8 to 1.8.10 compare the two ports as one word: the rule matches unless both are equal.
   for (const backend of ["nft", "legacy"] as const) {
     it(`'! --sport A ! --dport B' with one port equal, loaded by iptables-${backend} and saved with its header`, { timeout: LAB_TIMEOUT }, async () => {
-      const rules = [
-        "*mangle",
-        ":PREROUTING ACCEPT [0:0]",
-        ":INPUT ACCEPT [0:0]",
-        ":FORWARD ACCEPT [0:0]",
-        ":OUTPUT ACCEPT [0:0]",
-        ":POSTROUTING ACCEPT [0:0]",
-        "-A POSTROUTING -p tcp -m tcp ! --sport 53 ! --dport 443 -j MARK --set-xmark 0x1/0xffffffff",
-        "-A POSTROUTING -p udp -m udp ! --sport 53 ! --dport 443 -j DROP",
-        "COMMIT",
-        "",
-      ].join("\n");
+      const rules = dump(
+        table("mangle", [
+          "-A POSTROUTING -p tcp -m tcp ! --sport 53 ! --dport 443 -j MARK --set-xmark 0x1/0xffffffff",
+          "-A POSTROUTING -p udp -m udp ! --sport 53 ! --dport 443 -j DROP",
+        ]),
+      );
       const saved = kernelRoundTrip(rules, { backend });
       expect(saved.ok).toBe(true);
       if (!saved.ok) return;
