@@ -34,7 +34,7 @@ function compareWithKernel(text: string, family: Family, backend: Backend): Outc
   const kernel = kernelRoundTrip(text, { family, backend, counters: true });
   const { ruleset, diagnostics } = parseRuleset(text, { family, backend });
   // fmt refuses jump loops too, as iptables does.
-  diagnostics.push(...findJumpLoops(ruleset, undefined, backend));
+  diagnostics.push(...findJumpLoops(ruleset, undefined, true));
   // What only one backend refuses is a warning (the dump may come from the other).
   const refusedHere = (d: (typeof diagnostics)[number]) =>
     (d.kind === "backend-refuses" && d.details.backend === backend) || (d.kind === "policy-on-user-chain" && backend === "legacy");

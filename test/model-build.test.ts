@@ -148,7 +148,7 @@ describe("iptables-legacy's walk turns back at an unconditional verdict: no hook
   const reported = (table: string, lines: string[], family: "ipv4" | "ipv6" = "ipv4") =>
     (["nft", "legacy"] as const).map((backend) => {
       const { ruleset, diagnostics } = parseRuleset([`*${table}`, ...lines, "COMMIT", ""].join("\n"), { family, backend });
-      const all = [...diagnostics, ...findJumpLoops(ruleset, undefined, backend)];
+      const all = [...diagnostics, ...findJumpLoops(ruleset, undefined, true)];
       return all.map((d) => `${d.line}:${d.kind}${d.kind === "backend-refuses" ? `:${d.details.backend}` : ""}`).join(" ");
     });
   const nftOnly = (line: number) => [`${line}:backend-refuses:nft`, `${line}:backend-refuses:nft`];

@@ -3,7 +3,7 @@
 
 import { diagnostic, type Diagnostic } from "../diagnostics.js";
 import { legacyWalkedRules } from "../model/legacy-walk.js";
-import type { Backend, Chain, Ruleset, Table } from "../model/types.js";
+import type { Chain, Ruleset, Table } from "../model/types.js";
 
 const UNSEEN = 0;
 const OPEN = 1;
@@ -16,15 +16,15 @@ const DONE = 2;
  * a 10,000-service dump's 80,000 jumps cost one name lookup each. With `roots`, the search starts from the chains
  * it names in each table instead of the built-in ones: the cycles among the chains those lead to.
  *
- * Every jump counts, as in iptables-nft. With `backend`, a table's loops that iptables-legacy never meets, its walk
- * having turned back at an unconditional verdict before them (see legacy-walk.ts), are `backend-refuses` warnings
- * for iptables-nft instead, whichever backend is given.
+ * Every jump counts, as in iptables-nft. With `perBackend`, a table's loops that iptables-legacy never meets, its
+ * walk having turned back at an unconditional verdict before them (see legacy-walk.ts), are `backend-refuses`
+ * warnings for iptables-nft instead (whichever backend the model follows: as for every refusal by one backend).
  */
-export function findJumpLoops(ruleset: Ruleset, roots?: (table: Table) => readonly string[], backend?: Backend): Diagnostic[] {
+export function findJumpLoops(ruleset: Ruleset, roots?: (table: Table) => readonly string[], perBackend = false): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   for (const table of ruleset.tables) {
     const loops = tableLoops(table, roots, everyRule);
-    if (loops.length === 0 || backend === undefined) {
+    if (loops.length === 0 || !perBackend) {
       diagnostics.push(...loops);
       continue;
     }

@@ -52,11 +52,11 @@ const loopsChecked = new WeakSet<ParseResult>();
  * very targets, in the same chains) and jumps of its own: any loop goes through one of its own, so it is among the
  * chains those lead to (for kube-proxy's rules, a few service chains), looked through first.
  */
-function jumpLoops(result: ParseResult, earlier: ParseResult | undefined, backend: Backend): Diagnostic[] {
+function jumpLoops(result: ParseResult, earlier: ParseResult | undefined): Diagnostic[] {
   const earlierLoopFree = earlier !== undefined && loopsChecked.has(earlier) && !earlier.diagnostics.some(isJumpLoop);
   const built = earlierLoopFree ? rulesBuiltAfterReuse(result) : undefined;
   if (built !== undefined && findJumpLoops(result.ruleset, (table) => jumpTargets(built, table)).length === 0) return [];
-  return findJumpLoops(result.ruleset, undefined, backend);
+  return findJumpLoops(result.ruleset, undefined, true);
 }
 
 /** The chains the rules of `table` among `rules` jump to. */
@@ -78,7 +78,7 @@ export function loadDump(options: LoadOptions): Loaded {
   }
   const result = parseRulesetText(input.text, { lenient: options.lenient, family: options.family, reuse: options.reuse, backend: options.backend });
   // iptables refuses to load jump loops; a dump that has one did not come from the kernel.
-  for (const loop of jumpLoops(result, options.reuse, options.backend ?? "nft")) {
+  for (const loop of jumpLoops(result, options.reuse)) {
     result.diagnostics.push(options.lenient ? { ...loop, severity: "warning" } : loop);
   }
   loopsChecked.add(result);
